@@ -1,0 +1,1 @@
+"""One module per ``chargeback`` subcommand; each defines ``register(subparsers)``."""

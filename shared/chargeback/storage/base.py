@@ -1,0 +1,77 @@
+"""The object store port: one small interface that the local, S3 and OSS adapters implement.
+
+Keys are '/'-separated and relative to the store's root (the URL's path). They are checked by
+``check_key`` before any use, so a key taken from data can never escape the root.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO, Protocol, runtime_checkable
+
+from chargeback.errors import InputError
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What a listing says of one object."""
+
+    key: str
+    size: int
+    etag: str  # changes when the content changes (S3/OSS ETag; size+mtime locally)
+
+
+@runtime_checkable
+class ObjectStore(Protocol):
+    """Read and write objects under one root."""
+
+    url: str
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Every object whose key starts with ``prefix``, recursively, in key order, across pages."""
+        ...
+
+    def open(self, key: str) -> BinaryIO:
+        """A stream of the object's bytes; the caller closes it. NotFoundError when it is missing."""
+        ...
+
+    def read_bytes(self, key: str) -> bytes:
+        """The whole object. NotFoundError when it is missing."""
+        ...
+
+    def write_bytes(self, key: str, data: bytes, content_type: str | None = None) -> None:
+        """Create or replace the object; readers see the old or the new content, never a part."""
+        ...
+
+    def exists(self, key: str) -> bool:
+        """Whether the object exists."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Remove the object; a missing object is not an error."""
+        ...
+
+
+def check_key(key: str, *, allow_empty: bool = False) -> str:
+    """Return ``key`` if it is a safe relative object key, else raise InputError.
+
+    Rejects absolute keys, backslashes, NUL and control characters, and '.' or '..' segments.
+    """
+    if key == "" and allow_empty:
+        return key
+    if not key or key.startswith("/") or "\\" in key or any(ord(c) < 32 for c in key):
+        raise InputError(f"unsafe object key {key!r}")
+    parts = key.rstrip("/").split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        raise InputError(f"unsafe object key {key!r}")
+    if posixpath.normpath(key.rstrip("/")) != key.rstrip("/"):
+        raise InputError(f"unsafe object key {key!r}")
+    return key
+
+
+def join_key(*parts: str) -> str:
+    """Join key parts with '/', dropping empty parts and duplicate slashes."""
+    joined = "/".join(p.strip("/") for p in parts if p and p.strip("/"))
+    return check_key(joined)
