@@ -1,0 +1,58 @@
+"""Where each table lives in the warehouse (a public contract: Athena, Spark and people read it).
+
+    lines/billing_month=YYYY-MM/lines.parquet                normalized bill lines (day x instance grain)
+    allocations/billing_month=YYYY-MM/allocations.parquet    who pays what (also .csv)
+    focus/billing_month=YYYY-MM/focus.parquet                FOCUS 1.0 view (also .csv)
+    manifests/billing_month=YYYY-MM/manifest.json            published last: sources, counts, totals, status
+    state/...                                                ledgers of sent statements and alerts
+"""
+
+from __future__ import annotations
+
+import re
+
+from chargeback.errors import InputError
+
+MONTH_PATTERN = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+def check_month(month: str) -> str:
+    """``month`` if it is YYYY-MM, else InputError."""
+    if not MONTH_PATTERN.match(month):
+        raise InputError(f"month {month!r} is not YYYY-MM", field="month")
+    return month
+
+
+def partition(table: str, month: str) -> str:
+    return f"{table}/billing_month={check_month(month)}"
+
+
+def lines_key(month: str) -> str:
+    return f"{partition('lines', month)}/lines.parquet"
+
+
+def allocations_key(month: str, ext: str = "parquet") -> str:
+    return f"{partition('allocations', month)}/allocations.{ext}"
+
+
+def focus_key(month: str, ext: str = "parquet") -> str:
+    return f"{partition('focus', month)}/focus.{ext}"
+
+
+def manifest_key(month: str) -> str:
+    return f"{partition('manifests', month)}/manifest.json"
+
+
+def state_key(name: str) -> str:
+    """A ledger or state document under state/, e.g. state_key('statements/ledger.json')."""
+    return f"state/{name}"
+
+
+def previous_month(month: str) -> str:
+    year, mon = int(month[:4]), int(month[5:])
+    return f"{year - 1}-12" if mon == 1 else f"{year}-{mon - 1:02d}"
+
+
+def next_month(month: str) -> str:
+    year, mon = int(month[:4]), int(month[5:])
+    return f"{year + 1}-01" if mon == 12 else f"{year}-{mon + 1:02d}"

@@ -1,0 +1,87 @@
+"""Reading published tables back: allocations, lines and manifests, with money as Decimal.
+
+Everything downstream of allocation (statements, alerts, reconciliation, FOCUS) reads through here.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from chargeback.columns import LINE_AMOUNTS
+from chargeback.errors import NotFoundError
+from chargeback.storage import ObjectStore
+from chargeback.warehouse import layout
+
+_MONTH_DIR = re.compile(r"^manifests/billing_month=(\d{4}-\d{2})/manifest\.json$")
+
+
+def read_manifest(store: ObjectStore, month: str) -> dict[str, Any] | None:
+    """The month's published manifest, or None when the month was never published."""
+    try:
+        data: dict[str, Any] = json.loads(store.read_bytes(layout.manifest_key(month)))
+    except NotFoundError:
+        return None
+    return data
+
+
+def list_months(store: ObjectStore) -> list[str]:
+    """Months with a published manifest, oldest first."""
+    months = []
+    for info in store.list("manifests/"):
+        match = _MONTH_DIR.match(info.key)
+        if match:
+            months.append(match.group(1))
+    return sorted(months)
+
+
+def table_to_frame(table: pa.Table) -> pd.DataFrame:
+    """An Arrow table as a DataFrame: decimal columns become Decimal objects, strings stay strings."""
+    columns: dict[str, Any] = {}
+    for name in table.column_names:
+        column = table.column(name)
+        if pa.types.is_decimal(column.type):
+            columns[name] = pd.Series(column.to_pylist(), dtype=object)
+        else:
+            columns[name] = column.to_pandas()
+    return pd.DataFrame(columns)
+
+
+def _read_parquet(store: ObjectStore, key: str) -> pd.DataFrame | None:
+    try:
+        data = store.read_bytes(key)
+    except NotFoundError:
+        return None
+    return table_to_frame(pq.read_table(io.BytesIO(data)))
+
+
+def read_allocations(store: ObjectStore, month: str) -> pd.DataFrame | None:
+    """The month's allocation rows (``chargeback.columns.ALLOCATION_COLUMNS``), or None if unpublished.
+
+    Money and usage columns hold ``Decimal``; ``share`` is a float for information only.
+    """
+    if read_manifest(store, month) is None:
+        return None
+    return _read_parquet(store, layout.allocations_key(month))
+
+
+def read_lines(store: ObjectStore, month: str) -> pd.DataFrame | None:
+    """The month's normalized lines (``chargeback.columns.LINE_COLUMNS``), or None if unpublished."""
+    if read_manifest(store, month) is None:
+        return None
+    return _read_parquet(store, layout.lines_key(month))
+
+
+def decimal_sum(series: pd.Series) -> Decimal:
+    """Exact sum of a column of Decimals."""
+    return sum(series.tolist(), Decimal(0))
+
+
+__all__ = ["LINE_AMOUNTS", "decimal_sum", "list_months", "read_allocations", "read_lines", "read_manifest"]
