@@ -27,7 +27,7 @@ from chargeback.money import ZERO, format_decimal
 from chargeback.storage import ObjectStore
 from chargeback.warehouse import layout
 from chargeback.warehouse.publish import csv_bytes, parquet_bytes, publish_month
-from chargeback.warehouse.read import read_manifest
+from chargeback.warehouse.read import read_lines, read_manifest
 
 log = logging.getLogger(__name__)
 
@@ -59,12 +59,13 @@ class RunSummary:
     excluded: list[dict[str, Any]] = field(default_factory=list)
     written: list[str] = field(default_factory=list)
     unmapped_api_keys: list[str] = field(default_factory=list)
+    unmapped_workspaces: list[str] = field(default_factory=list)
 
 
-def fingerprint(selection: Selection, mapping: Mapping) -> str:
+def fingerprint(selection: Selection, mapping: Mapping | None) -> str:
     """Identifies the inputs of a run: sources as listed, the mapping and the output schema."""
     parts = [f"{f.key}\0{f.info.size}\0{f.info.etag}" for f in selection.files]
-    payload = json.dumps([SCHEMA_VERSION, mapping.version, parts])
+    payload = json.dumps([SCHEMA_VERSION, mapping.version if mapping else None, parts])
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -79,14 +80,15 @@ def run_month(
     default_currency: str = "CNY",
     progress: Callable[[BillFile], None] | None = None,
     force: bool = False,
+    allocate_lines: bool = True,
 ) -> RunSummary:
-    """Ingest and allocate ``month`` (YYYY-MM) from ``source`` into ``warehouse``."""
+    """Ingest ``month`` (YYYY-MM) from ``source`` into ``warehouse`` and, unless told not to, allocate it."""
     layout.check_month(month)
     selection = select_month(list(source.list()), month)
     if not selection.files:
         raise NoBillsError(f"no Model Studio bill for {month} under {source.url}", field="month")
     status = "final" if selection.final else "open"
-    print_ = fingerprint(selection, mapping)
+    print_ = fingerprint(selection, mapping if allocate_lines else None)
     previous = read_manifest(warehouse, month)
     if previous and previous.get("fingerprint") == print_ and not force:
         log.info("month %s unchanged since %s: nothing rewritten", month, previous.get("ingested_at"))
@@ -94,26 +96,22 @@ def run_month(
 
     read = read_month(source, selection.files, month, default_currency=default_currency, workers=workers,
                       progress=progress)
-    lines = normalize_lines(read.aggregates, month)
-    rows = allocate(lines, mapping)
-    totals = _totals(lines, "currency")
-    allocated = _totals(rows, "currency")
-    if totals != allocated or totals != _reader_totals(read.aggregates):
-        raise ChargebackError(f"allocation does not reconcile for {month}: {totals} != {allocated}")
-    by_center: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-    for row in rows:
-        by_center[str(row["cost_center"])][str(row["currency"])] += row["billed_cost"]  # type: ignore[operator]
-
     parts = [p for f in read.files for p in f.parts]
+    if selection.family == "console" and not any(p.model_studio_rows or p.other_product_rows for p in parts):
+        raise NoBillsError(f"no bill line of {month} in the console exports under {source.url}", field="month")
+    lines = normalize_lines(read.aggregates, month)
+    totals = _totals(lines, "currency")
+    if totals != _reader_totals(read.aggregates):
+        raise ChargebackError(f"normalized lines do not reconcile with the bill for {month}")
+
     summary = RunSummary(
         month=month, status=status, changed=True, family=selection.family, sources=len(selection.files),
-        rows_read=sum(p.rows for p in parts), lines=len(lines), allocation_rows=len(rows),
+        rows_read=sum(p.rows for p in parts), lines=len(lines),
         model_studio_rows=sum(p.model_studio_rows for p in parts),
         other_product_rows=sum(p.other_product_rows for p in parts),
         other_month_rows=sum(p.other_month_rows for p in parts),
         duplicate_rows=sum(p.duplicate_rows for p in parts),
         totals=totals,
-        totals_by_cost_center={c: dict(v) for c, v in sorted(by_center.items())},
         excluded=[{"product_code": r["product_code"], "currency": r["currency"], "rows": r["line_count"],
                    "billed_cost": format_decimal(r["billed_cost"])}
                   for r in sorted(read.excluded.to_pylist(), key=lambda r: (r["product_code"], r["currency"]))],
@@ -146,24 +144,69 @@ def run_month(
             "allocation_rows": summary.allocation_rows,
         },
         "totals": {c: format_decimal(v) for c, v in totals.items()},
-        "totals_by_cost_center": {c: {k: format_decimal(v) for k, v in t.items()}
-                                  for c, t in summary.totals_by_cost_center.items()},
         "excluded_products": summary.excluded,
-        "unmapped_api_keys": summary.unmapped_api_keys,
     }
     for source_entry in manifest["sources"]:  # type: ignore[attr-defined]
         for member in source_entry["members"]:
             member.pop("key")
-    lines_table = to_table(lines, LINE_SCHEMA)
-    allocations_table = to_table(rows, ALLOCATION_SCHEMA)
-    outputs = [
-        (layout.lines_key(month), parquet_bytes(lines_table)),
-        (layout.allocations_key(month, "parquet"), parquet_bytes(allocations_table)),
-        (layout.allocations_key(month, "csv"), csv_bytes(allocations_table)),
-    ]
+    outputs = [(layout.lines_key(month), parquet_bytes(to_table(lines, LINE_SCHEMA)))]
+    if allocate_lines:
+        outputs += _allocation_outputs(lines, mapping, month, manifest, summary)
+    else:
+        manifest["allocated"] = False
     summary.written = publish_month(warehouse, month, outputs, manifest)
     log.info("month %s published", month, extra={"month": month, "status": status, "lines": len(lines),
                                                   "totals": manifest["totals"]})
+    return summary
+
+
+def _allocation_outputs(
+    lines: list[dict[str, object]], mapping: Mapping, month: str, manifest: dict[str, Any], summary: RunSummary
+) -> list[tuple[str, bytes]]:
+    """Allocate ``lines``; fill the manifest's and summary's allocation fields; return the files to write."""
+    rows = allocate(lines, mapping)
+    if _totals(rows, "currency") != _totals(lines, "currency"):
+        raise ChargebackError(f"allocation does not reconcile with the lines for {month}")
+    by_center: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    for row in rows:
+        by_center[str(row["cost_center"])][str(row["currency"])] += row["billed_cost"]  # type: ignore[operator]
+    summary.allocation_rows = len(rows)
+    summary.totals_by_cost_center = {c: dict(v) for c, v in sorted(by_center.items())}
+    summary.unmapped_api_keys = sorted({str(line["api_key_id"]) for line in lines
+                                        if line["api_key_id"] and not mapping.knows_api_key(str(line["api_key_id"]))})
+    summary.unmapped_workspaces = sorted({str(line["workspace_id"]) for line in lines
+                                          if line["workspace_id"] and not mapping.knows_workspace(str(line["workspace_id"]))})
+    manifest["allocated"] = True
+    manifest["mapping_version"] = mapping.version
+    manifest["counts"]["allocation_rows"] = len(rows)
+    manifest["totals_by_cost_center"] = {c: {k: format_decimal(v) for k, v in t.items()}
+                                         for c, t in summary.totals_by_cost_center.items()}
+    manifest["unmapped_api_keys"] = summary.unmapped_api_keys
+    manifest["unmapped_workspaces"] = summary.unmapped_workspaces
+    table = to_table(rows, ALLOCATION_SCHEMA)
+    return [
+        (layout.allocations_key(month, "parquet"), parquet_bytes(table)),
+        (layout.allocations_key(month, "csv"), csv_bytes(table)),
+    ]
+
+
+def allocate_month(warehouse: ObjectStore, month: str, mapping: Mapping, *, now: datetime) -> RunSummary:
+    """Re-allocate a month already ingested, from its published lines, with ``mapping``."""
+    layout.check_month(month)
+    manifest = read_manifest(warehouse, month)
+    frame = read_lines(warehouse, month)
+    if manifest is None or frame is None:
+        raise InputError(f"month {month} has not been ingested into {warehouse.url}: run 'ingest' first",
+                         field="month")
+    lines = frame.to_dict("records")
+    summary = _summary_from_manifest(manifest)
+    summary.changed = True
+    manifest = {**manifest, "allocated_at": now.isoformat(timespec="seconds")}
+    manifest["fingerprint"] = hashlib.sha256(
+        f"{manifest.get('fingerprint')}:{mapping.version}".encode()).hexdigest()
+    outputs = [(layout.lines_key(month), parquet_bytes(to_table(lines, LINE_SCHEMA)))]
+    outputs += _allocation_outputs(lines, mapping, month, manifest, summary)
+    summary.written = publish_month(warehouse, month, outputs, manifest)
     return summary
 
 
@@ -192,4 +235,5 @@ def _summary_from_manifest(manifest: dict[str, Any]) -> RunSummary:
                                for c, t in manifest.get("totals_by_cost_center", {}).items()},
         excluded=manifest.get("excluded_products", []),
         unmapped_api_keys=manifest.get("unmapped_api_keys", []),
+        unmapped_workspaces=manifest.get("unmapped_workspaces", []),
     )
