@@ -4,7 +4,7 @@ Pure functions: aggregates and a mapping in, rows out. A line goes to the cost c
 mapped on its billing date), else of its workspace, else ``unallocated``. Console lines (no API key) and
 lines of unmapped keys form pools that ``shared_costs`` may split: ``keep``, ``even``, ``proportional`` (to the
 key-attributed cost of each cost center in the same workspace, month and currency) or ``fixed`` percentages.
-Every split adds up exactly (largest remainder at the data's finest decimal).
+Every split adds up exactly (largest remainder at the data's finest decimal, at least cents).
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ FEE_TYPES = {
 }
 
 Line = dict[str, object]
+CENT = Decimal("0.01")
 
 
 def _fee_type(raw: str) -> str:
@@ -82,7 +83,7 @@ def normalize_lines(aggregates: pa.Table, month: str) -> list[Line]:
             line = {**dims, **{a: ZERO for a in LINE_AMOUNTS}, "line_count": 0}
             merged[key] = line
         for amount in AMOUNT_FIELDS:
-            line[amount] = line[amount] + row[amount]  # type: ignore[operator]
+            line[amount] = line[amount] + row[amount]
         line["line_count"] = int(line["line_count"]) + int(row["line_count"])  # type: ignore[call-overload]
     return [merged[k] for k in sorted(merged, key=lambda k: tuple(str(v) for v in k))]
 
@@ -115,7 +116,8 @@ def allocate(lines: list[Line], mapping: Mapping) -> list[Line]:
     for line, res in zip(lines, resolved, strict=True):
         if res.pool is None:
             weights[(str(line["workspace_id"]), str(line["currency"]))][res.cost_center] += line["billed_cost"]  # type: ignore[operator]
-    quantum = quantum_of([line[a] for line in lines for a in LINE_AMOUNTS])  # type: ignore[misc]
+    # the data's finest decimal, never coarser than a cent, so a split of whole amounts still reads naturally
+    quantum = min(quantum_of([line[a] for line in lines for a in LINE_AMOUNTS]), CENT)  # type: ignore[misc]
     rows: list[Line] = []
     for line, res in zip(lines, resolved, strict=True):
         base = {c: line[c] for c in ALLOCATION_COLUMNS if c in line}

@@ -84,22 +84,28 @@ class HeaderMap:
 
 
 def map_header(header: list[str]) -> tuple[HeaderMap | None, list[str]]:
-    """Map a header row; returns (map, missing required fields) or (None, []) if no dialect fits at all."""
+    """Map a header row; returns (map, missing required fields) or (None, []) if no dialect fits at all.
+
+    Both dialects are tried; the one that finds more of its columns wins.
+    """
     normalised = {normalise_header(h): h for h in header}
-    is_v2 = any("/" in h for h in header)
-    table = _V2 if is_v2 else _LEGACY
-    columns: dict[str, str] = {}
-    missing: list[str] = []
-    for field, (required, candidates) in table.items():
-        for candidate in candidates:
-            actual = normalised.get(normalise_header(candidate))
-            if actual is not None:
-                columns[field] = actual
-                break
-        else:
-            if required:
-                missing.append(f"{field} ({' or '.join(candidates[:2])})")
-    if not columns:
+    best: tuple[int, HeaderMap, list[str]] | None = None
+    for dialect, table in (("v2", _V2), ("legacy", _LEGACY)):
+        columns: dict[str, str] = {}
+        missing: list[str] = []
+        for field, (required, candidates) in table.items():
+            for candidate in candidates:
+                actual = normalised.get(normalise_header(candidate))
+                if actual is not None:
+                    columns[field] = actual
+                    break
+            else:
+                if required:
+                    missing.append(f"{field} ({' or '.join(candidates[:2])})")
+        language = "zh" if any(re.search(r"[\u4e00-\u9fff]", h) for h in columns.values()) else "en"
+        score = len(columns) - 2 * len(missing)
+        if columns and (best is None or score > best[0]):
+            best = (score, HeaderMap(dialect, language, columns), missing)
+    if best is None:
         return None, []
-    language = "zh" if any(re.search(r"[\u4e00-\u9fff]", h) for h in columns.values()) else "en"
-    return HeaderMap("v2" if is_v2 else "legacy", language, columns), missing
+    return best[1], best[2]

@@ -23,7 +23,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -32,7 +32,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from chargeback.bills.discovery import BillFile
-from chargeback.bills.headers import AMOUNT_FIELDS, HeaderMap, map_header
+from chargeback.bills.headers import AMOUNT_FIELDS, map_header
 from chargeback.columns import MODEL_STUDIO_PRODUCT
 from chargeback.errors import InputError
 from chargeback.money import MONEY_TYPE
@@ -139,7 +139,7 @@ def _members(path: Path, name: str) -> list[str]:
 class _Prefixed(io.RawIOBase):
     """A stream that first returns ``head`` and then the rest of ``rest``."""
 
-    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
         self._head = memoryview(head)
         self._rest = rest
 
@@ -234,7 +234,7 @@ def _hash_ids(ids: pa.Array) -> np.ndarray:
 
 
 def read_csv_stream(
-    stream: BinaryIO,
+    stream: IO[bytes],
     name: str,
     month: str,
     result: FileResult,
@@ -284,15 +284,9 @@ def read_csv_stream(
         if n == 0:
             continue
         cols = {by_header[h]: batch.column(h) for h in batch.schema.names}
-        empty = pa.array([""] * n, pa.string()) if len(wanted) < 20 else None
-
-        def col(field_name: str, default: str = "") -> pa.Array:
-            if field_name in cols:
-                return cols[field_name]
-            if default:
-                return pa.array([default] * n, pa.string())
-            return empty if empty is not None else pa.array([""] * n, pa.string())
-
+        for optional in GROUP_FIELDS:
+            if optional not in cols:
+                cols[optional] = pa.nulls(n, pa.string()).fill_null("")
         stats.rows += n
         in_month = pc.is_in(cols["billing_month"], value_set=forms)
         other_month = n - pc.sum(in_month).as_py()
@@ -309,20 +303,11 @@ def read_csv_stream(
                 dup = pc.and_(in_month, pc.invert(fresh))
                 stats.duplicate_rows += pc.sum(dup).as_py()
                 in_month = pc.and_(in_month, fresh)
-        currency = col("currency", default_currency)
-        currency = pc.if_else(pc.equal(currency, ""), default_currency, currency)
+        currency = pc.if_else(pc.equal(cols["currency"], ""), default_currency, cols["currency"])
         table = pa.table({
+            **{f: cols[f] for f in GROUP_FIELDS},
             "billing_date": dates,
-            "account_id": col("account_id"),
-            "commodity_code": col("commodity_code"),
-            "billing_item": col("billing_item"),
-            "instance_id": col("instance_id"),
-            "fee_type": col("fee_type"),
             "currency": currency,
-            "usage_unit": col("usage_unit"),
-            "list_unit_price": col("list_unit_price"),
-            "price_unit": col("price_unit"),
-            "region": col("region"),
             **{
                 a: (_decimal(cols[a], a, wanted[a], name, first_line) if a in cols
                     else pa.array([Decimal(0)] * n, MONEY_TYPE))
@@ -368,7 +353,7 @@ def read_bill_file(
                 if member:
                     archive = stack.enter_context(zipfile.ZipFile(path))
                     try:
-                        stream: BinaryIO = stack.enter_context(archive.open(member))
+                        stream: IO[bytes] = stack.enter_context(archive.open(member))
                     except (zipfile.BadZipFile, NotImplementedError) as exc:
                         raise InputError(f"cannot open zip member: {exc}", source=name) from None
                 else:

@@ -10,7 +10,7 @@ from chargeback.commands.run import format_summary
 from chargeback.jobs.demo import DEMO_MONTH, run_demo
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction) -> None:
     demo = subparsers.add_parser(
         "demo", help="run the whole pipeline on the embedded demo data",
         description=(f"Copy the embedded demo bills (Model Studio, {DEMO_MONTH}) and a demo mapping into OUT, "

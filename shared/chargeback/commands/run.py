@@ -20,7 +20,7 @@ MAPPING_HELP = ("YAML file assigning API keys and workspaces to cost centers; wi
                 "own cost center")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction) -> None:
     run = subparsers.add_parser(
         "run", help="ingest and allocate one month", description=(
             "Read the month's authoritative bill files from SOURCE, split every Model Studio line by API key, "

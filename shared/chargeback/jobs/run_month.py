@@ -174,8 +174,9 @@ def _allocation_outputs(
     summary.totals_by_cost_center = {c: dict(v) for c, v in sorted(by_center.items())}
     summary.unmapped_api_keys = sorted({str(line["api_key_id"]) for line in lines
                                         if line["api_key_id"] and not mapping.knows_api_key(str(line["api_key_id"]))})
-    summary.unmapped_workspaces = sorted({str(line["workspace_id"]) for line in lines
-                                          if line["workspace_id"] and not mapping.knows_workspace(str(line["workspace_id"]))})
+    summary.unmapped_workspaces = sorted({
+        str(line["workspace_id"]) for line in lines
+        if line["workspace_id"] and not mapping.knows_workspace(str(line["workspace_id"]))})
     manifest["allocated"] = True
     manifest["mapping_version"] = mapping.version
     manifest["counts"]["allocation_rows"] = len(rows)
