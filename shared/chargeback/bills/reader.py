@@ -14,12 +14,11 @@ import csv
 import hashlib
 import io
 import logging
-import shutil
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -42,7 +41,7 @@ log = logging.getLogger(__name__)
 
 ZIP_MAGIC = b"PK\x03\x04"
 EMPTY_ZIP_MAGIC = b"PK\x05\x06"
-BLOCK_SIZE = 8 << 20
+BLOCK_SIZE = 4 << 20
 COMPACT_ROWS = 200_000
 
 GROUP_FIELDS = ("billing_date", "account_id", "commodity_code", "billing_item", "instance_id", "fee_type",
@@ -95,15 +94,11 @@ class MonthRead:
 
 
 @contextmanager
-def _local_file(store: ObjectStore, bill: BillFile, tmpdir: Path) -> Iterator[tuple[Path, str]]:
-    """A local path for the object (the file itself, or a download) and its SHA-256."""
+def _local_file(store: ObjectStore, bill: BillFile, tmpdir: Path) -> Iterator[tuple[Path, Callable[[], str]]]:
+    """A local path for the object (the file itself, or a download) and a function giving its SHA-256."""
     if isinstance(store, LocalObjectStore):
         path = store.local_path(bill.key)
-        digest = hashlib.sha256()
-        with path.open("rb") as stream:
-            while chunk := stream.read(4 << 20):
-                digest.update(chunk)
-        yield path, digest.hexdigest()
+        yield path, lambda: _sha256_file(path)
         return
     target = tmpdir / hashlib.sha256(bill.key.encode()).hexdigest()
     digest = hashlib.sha256()
@@ -112,9 +107,17 @@ def _local_file(store: ObjectStore, bill: BillFile, tmpdir: Path) -> Iterator[tu
             digest.update(chunk)
             out.write(chunk)
     try:
-        yield target, digest.hexdigest()
+        yield target, digest.hexdigest
     finally:
         target.unlink(missing_ok=True)
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()  # releases the GIL on large blocks, so it overlaps with parsing
+    with path.open("rb") as stream:
+        while chunk := stream.read(4 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _members(path: Path, name: str) -> list[str]:
@@ -233,19 +236,32 @@ def _hash_ids(ids: pa.Array) -> np.ndarray:
     return np.asarray(pd.util.hash_array(values), dtype=np.uint64)
 
 
+@dataclass
+class _Partial:
+    """What one CSV stream contributes: aggregates, excluded totals and line hashes."""
+
+    aggregates: list[pa.Table] = field(default_factory=list)
+    excluded: list[pa.Table] = field(default_factory=list)
+    hashes: list[np.ndarray] = field(default_factory=list)
+
+
 def read_csv_stream(
-    stream: IO[bytes],
+    source: Path | IO[bytes],
     name: str,
     month: str,
-    result: FileResult,
     stats: SourceStats,
     *,
     default_currency: str,
     seen_lines: np.ndarray | None = None,
     collect_hashes: bool = False,
-) -> None:
-    """Read one CSV stream into ``result``: aggregates, excluded totals, counts and (optionally) line hashes."""
-    head = stream.read(1 << 16)
+) -> _Partial:
+    """Read one CSV (a local path, read natively, or a stream) into a partial result; fills ``stats``."""
+    partial = _Partial()
+    if isinstance(source, Path):
+        with source.open("rb") as stream:
+            head = stream.read(1 << 16)
+    else:
+        head = source.read(1 << 16)
     encoding, header = _sniff(head, name)
     header_map, missing = map_header(header)
     if header_map is None:
@@ -257,9 +273,10 @@ def read_csv_stream(
     if not (collect_hashes or seen_lines is not None):
         wanted.pop("line_id", None)
     by_header = {v: k for k, v in wanted.items()}
+    csv_input = str(source) if isinstance(source, Path) else _Prefixed(head, source)
     try:
         reader = pacsv.open_csv(
-            _Prefixed(head, stream),
+            csv_input,
             read_options=pacsv.ReadOptions(block_size=BLOCK_SIZE, encoding=encoding, use_threads=True),
             convert_options=pacsv.ConvertOptions(
                 include_columns=list(wanted.values()),
@@ -280,56 +297,74 @@ def read_csv_stream(
         except (pa.ArrowInvalid, UnicodeDecodeError, zipfile.BadZipFile, EOFError) as exc:
             raise InputError(f"unreadable CSV after line {first_line - 1}: {exc}", source=name,
                              line=first_line) from None
-        n = batch.num_rows
-        if n == 0:
-            continue
-        cols = {by_header[h]: batch.column(h) for h in batch.schema.names}
-        for optional in GROUP_FIELDS:
-            if optional not in cols:
-                cols[optional] = pa.nulls(n, pa.string()).fill_null("")
-        stats.rows += n
-        in_month = pc.is_in(cols["billing_month"], value_set=forms)
-        other_month = n - pc.sum(in_month).as_py()
-        stats.other_month_rows += other_month
-        dates = pc.utf8_slice_codeunits(cols["billing_date"], 0, 10)
-        _check_dates(dates, wanted["billing_date"], name, first_line)
-        if "line_id" in cols:
-            hashes = _hash_ids(cols["line_id"])
-            if collect_hashes:
-                result.line_hashes = np.concatenate([result.line_hashes, hashes[in_month.to_numpy(False)]])
-            if seen_lines is not None and seen_lines.size:
-                positions = np.searchsorted(seen_lines, hashes).clip(0, seen_lines.size - 1)
-                fresh = pa.array(seen_lines[positions] != hashes)
-                dup = pc.and_(in_month, pc.invert(fresh))
-                stats.duplicate_rows += pc.sum(dup).as_py()
-                in_month = pc.and_(in_month, fresh)
-        currency = pc.if_else(pc.equal(cols["currency"], ""), default_currency, cols["currency"])
-        table = pa.table({
-            **{f: cols[f] for f in GROUP_FIELDS},
-            "billing_date": dates,
-            "currency": currency,
-            **{
-                a: (_decimal(cols[a], a, wanted[a], name, first_line) if a in cols
-                    else pa.array([Decimal(0)] * n, MONEY_TYPE))
-                for a in AMOUNT_FIELDS
-            },
-            "line_count": pa.array(np.ones(n, dtype=np.int64)),
-            "product_code": cols["product_code"],
-        })
-        is_ms = pc.equal(cols["product_code"], MODEL_STUDIO_PRODUCT)
-        keep = pc.and_(in_month, is_ms)
-        kept = pc.sum(keep).as_py() or 0
+        if batch.num_rows:
+            _read_batch(batch, by_header, wanted, forms, name, first_line, stats, partial,
+                        default_currency=default_currency, seen_lines=seen_lines, collect_hashes=collect_hashes)
+            first_line += batch.num_rows
+    return partial
+
+
+def _read_batch(
+    batch: pa.RecordBatch,
+    by_header: dict[str, str],
+    wanted: dict[str, str],
+    forms: pa.Array,
+    name: str,
+    first_line: int,
+    stats: SourceStats,
+    partial: _Partial,
+    *,
+    default_currency: str,
+    seen_lines: np.ndarray | None,
+    collect_hashes: bool,
+) -> None:
+    n = batch.num_rows
+    cols = {by_header[h]: batch.column(h) for h in batch.schema.names}
+    for optional in GROUP_FIELDS:
+        if optional not in cols:
+            cols[optional] = pa.nulls(n, pa.string()).fill_null("")
+    stats.rows += n
+    in_month = pc.is_in(cols["billing_month"], value_set=forms)
+    stats.other_month_rows += n - (pc.sum(in_month).as_py() or 0)
+    dates = pc.utf8_slice_codeunits(cols["billing_date"], 0, 10)
+    _check_dates(dates, wanted["billing_date"], name, first_line)
+    if "line_id" in cols:
+        hashes = _hash_ids(cols["line_id"])
+        if collect_hashes:
+            partial.hashes.append(hashes[in_month.to_numpy(zero_copy_only=False)])
+        if seen_lines is not None and seen_lines.size:
+            positions = np.searchsorted(seen_lines, hashes).clip(0, seen_lines.size - 1)
+            fresh = pa.array(seen_lines[positions] != hashes)
+            stats.duplicate_rows += pc.sum(pc.and_(in_month, pc.invert(fresh))).as_py() or 0
+            in_month = pc.and_(in_month, fresh)
+    is_ms = pc.equal(cols["product_code"], MODEL_STUDIO_PRODUCT)
+    keep = pc.and_(in_month, is_ms)
+    excluded = pc.and_(in_month, pc.invert(is_ms))
+    kept = pc.sum(keep).as_py() or 0
+    left_out = pc.sum(excluded).as_py() or 0
+    if not kept and not left_out:
+        return
+    currency = pc.if_else(pc.equal(cols["currency"], ""), default_currency, cols["currency"])
+    table = pa.table({
+        **{f: cols[f] for f in GROUP_FIELDS},
+        "billing_date": dates,
+        "currency": currency,
+        **{
+            a: (_decimal(cols[a], a, wanted[a], name, first_line) if a in cols
+                else pa.array([Decimal(0)] * n, MONEY_TYPE))
+            for a in AMOUNT_FIELDS
+        },
+        "line_count": pa.array(np.ones(n, dtype=np.int64)),
+        "product_code": cols["product_code"],
+    })
+    if kept:
         stats.model_studio_rows += kept
-        if kept:
-            result.aggregates.append(_aggregate(table.filter(keep)))
-            result.aggregates = _compact(result.aggregates, _aggregate)
-        excluded = pc.and_(in_month, pc.invert(is_ms))
-        if pc.sum(excluded).as_py():
-            other = table.filter(excluded)
-            stats.other_product_rows += other.num_rows
-            result.excluded.append(_aggregate_excluded(other))
-            result.excluded = _compact(result.excluded, _aggregate_excluded)
-        first_line += n
+        partial.aggregates.append(_aggregate(table.filter(keep) if kept < n else table))
+        partial.aggregates = _compact(partial.aggregates, _aggregate)
+    if left_out:
+        stats.other_product_rows += left_out
+        partial.excluded.append(_aggregate_excluded(table.filter(excluded)))
+        partial.excluded = _compact(partial.excluded, _aggregate_excluded)
 
 
 def read_bill_file(
@@ -341,29 +376,39 @@ def read_bill_file(
     tmpdir: Path,
     seen_lines: np.ndarray | None = None,
     collect_hashes: bool = False,
+    workers: int = 1,
 ) -> FileResult:
-    """Read one bill object (plain CSV or zip of CSVs)."""
+    """Read one bill object (plain CSV or zip of CSVs); zip members are read in parallel."""
     result = FileResult(bill)
-    with _local_file(store, bill, tmpdir) as (path, digest):
-        result.sha256 = digest
-        for member in _members(path, bill.key):
+    with _local_file(store, bill, tmpdir) as (path, digest), ThreadPoolExecutor(1) as hasher:
+        hashing = hasher.submit(digest)
+        members = _members(path, bill.key)
+
+        def read_member(member: str) -> tuple[SourceStats, _Partial]:
             stats = SourceStats(bill.key, member)
-            name = stats.name
-            with ExitStack() as stack:
-                if member:
-                    archive = stack.enter_context(zipfile.ZipFile(path))
-                    try:
-                        stream: IO[bytes] = stack.enter_context(archive.open(member))
-                    except (zipfile.BadZipFile, NotImplementedError) as exc:
-                        raise InputError(f"cannot open zip member: {exc}", source=name) from None
-                else:
-                    stream = stack.enter_context(path.open("rb"))
-                try:
-                    read_csv_stream(stream, name, month, result, stats, default_currency=default_currency,
-                                    seen_lines=seen_lines, collect_hashes=collect_hashes)
-                except (zipfile.BadZipFile, EOFError) as exc:
-                    raise InputError(f"damaged zip member: {exc}", source=name) from None
+            options = {"default_currency": default_currency, "seen_lines": seen_lines,
+                       "collect_hashes": collect_hashes}
+            if not member:
+                return stats, read_csv_stream(path, stats.name, month, stats, **options)  # type: ignore[arg-type]
+            try:
+                with zipfile.ZipFile(path) as archive, archive.open(member) as stream:
+                    return stats, read_csv_stream(stream, stats.name, month, stats, **options)  # type: ignore[arg-type]
+            except (zipfile.BadZipFile, EOFError, NotImplementedError) as exc:
+                raise InputError(f"damaged zip member: {exc}", source=stats.name) from None
+
+        if workers > 1 and len(members) > 1:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                outcomes = list(pool.map(read_member, members))
+        else:
+            outcomes = [read_member(m) for m in members]
+        for stats, partial in outcomes:
             result.parts.append(stats)
+            result.aggregates.extend(partial.aggregates)
+            result.excluded.extend(partial.excluded)
+        hashes = [h for _, partial in outcomes for h in partial.hashes]
+        if hashes:
+            result.line_hashes = np.concatenate(hashes)
+        result.sha256 = hashing.result()
     return result
 
 
@@ -383,7 +428,7 @@ def read_month(
 
         def read_one(bill: BillFile) -> FileResult:
             result = read_bill_file(store, bill, month, default_currency=default_currency, tmpdir=tmpdir,
-                                    collect_hashes=dedupe)
+                                    collect_hashes=dedupe, workers=workers)
             if progress:
                 progress(bill)
             return result
@@ -399,7 +444,7 @@ def read_month(
                 if seen.size and np.isin(result.line_hashes, seen).any():
                     log.info("re-reading %s without lines seen in earlier files", result.bill.key)
                     results[index] = read_bill_file(store, result.bill, month, default_currency=default_currency,
-                                                    tmpdir=tmpdir, seen_lines=seen)
+                                                    tmpdir=tmpdir, seen_lines=seen, workers=workers)
                 seen = np.union1d(seen, result.line_hashes)
                 results[index].line_hashes = np.empty(0, dtype=np.uint64)
     aggregates = [t for r in results for t in r.aggregates]
@@ -422,4 +467,4 @@ def _empty_excluded() -> pa.Table:
                       ("line_count", pa.int64())]).empty_table()
 
 
-__all__ = ["MonthRead", "SourceStats", "read_bill_file", "read_month", "shutil"]
+__all__ = ["MonthRead", "SourceStats", "read_bill_file", "read_month"]
