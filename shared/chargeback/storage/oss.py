@@ -27,6 +27,8 @@ T = TypeVar("T")
 ACCESS_KEY_ID_ENV = "OSS_ACCESS_KEY_ID"
 ACCESS_KEY_SECRET_ENV = "OSS_ACCESS_KEY_SECRET"  # noqa: S105 - the variable's name, not a secret
 SECURITY_TOKEN_ENV = "OSS_SECURITY_TOKEN"  # noqa: S105 - the variable's name, not a secret
+ENDPOINT_ENV = "OSS_ENDPOINT"  # e.g. https://oss-cn-hangzhou-internal.aliyuncs.com
+REGION_ENV = "OSS_REGION"  # e.g. cn-hangzhou
 
 DEFAULT_ATTEMPTS = 5
 DEFAULT_BASE_DELAY = 0.5
@@ -129,6 +131,9 @@ class OssObjectStore:
         self._base_delay = base_delay
         self._sleep = sleep
         if bucket_client is None:
+            env = os.environ if environ is None else environ
+            region = region or env.get(REGION_ENV) or None
+            endpoint = endpoint or env.get(ENDPOINT_ENV) or None
             if auth is None:
                 auth = make_auth(
                     access_key_id=access_key_id,
