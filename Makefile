@@ -22,7 +22,7 @@ run: $(STAMP)  ## run the whole pipeline on the embedded demo data; outputs unde
 	$(BIN)/chargeback demo --out $(OUT)
 
 lint: $(STAMP)  ## ruff
-	$(BIN)/ruff check shared functions tests bench
+	$(BIN)/ruff check .
 
 typecheck: $(STAMP)  ## mypy over the core library
 	$(BIN)/mypy
