@@ -68,6 +68,16 @@ def test_fc_role_credentials_serve_oss_without_aws() -> None:
     assert store_options(settings.warehouse_url, settings, clients)["security_token"] == "CAIStoken"
 
 
+def test_only_the_stores_a_job_opens_get_credentials(aws: boto3.Session) -> None:
+    # the monthly job reads the warehouse only: the OSS secret of the bill bucket is not fetched
+    arn = "arn:aws:secretsmanager:ap-southeast-1:123456789012:secret:chargeback/oss-AbCdEf"  # does not exist
+    settings = Settings.from_env({**BASE, "CHARGEBACK_OSS_SECRET_ARN": arn})
+    clients = build_clients(settings, stores=("warehouse", "mapping"), session=aws)
+    assert clients.oss is None and clients.s3 is not None
+    with pytest.raises(StorageError, match="cannot read secret"):
+        build_clients(settings, session=aws)
+
+
 def test_oss_without_credentials_is_a_config_error() -> None:
     settings = Settings.from_env({**BASE, "CHARGEBACK_WAREHOUSE_URL": "oss://example-warehouse"})
     with pytest.raises(ConfigError, match="CHARGEBACK_OSS_SECRET_ARN: required for oss:// URLs outside"):

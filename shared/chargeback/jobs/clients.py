@@ -59,16 +59,28 @@ class Clients:
     smtp_password: str | None = field(default=None, repr=False)
 
 
-def needs_aws(settings: Settings) -> bool:
-    return (settings.uses("s3") or settings.delivery == "ses"
-            or bool(settings.smtp_secret_arn or settings.oss_secret_arn))
+ALL_STORES: tuple[str, ...] = ("source", "warehouse", "mapping")
 
 
-def build_clients(settings: Settings, *, session: Any | None = None,
+def store_urls(settings: Settings, stores: tuple[str, ...] = ALL_STORES) -> list[str]:
+    """The object URLs of the named stores ('source', 'warehouse', 'mapping') that are configured."""
+    urls = {"source": settings.source_url, "warehouse": settings.warehouse_url,
+            "mapping": settings.mapping_url or ""}
+    return [urls[name] for name in stores if urls[name]]
+
+
+def build_clients(settings: Settings, *, stores: tuple[str, ...] = ALL_STORES, session: Any | None = None,
                   fc_credentials: OssCredentials | None = None) -> Clients:
-    """The clients ``settings`` need, secrets already fetched. ConfigError when a credential is missing."""
+    """The clients a job that opens ``stores`` needs, secrets already fetched.
+
+    Only the credentials of those stores are fetched, so a job's role needs no more (the monthly job never
+    reads the bills, and its role may not read the OSS keys). ConfigError when a credential is missing.
+    """
+    schemes = {urlparse(url).scheme.lower() for url in store_urls(settings, stores)}
+    uses_oss = "oss" in schemes
     clients = Clients()
-    if needs_aws(settings):
+    if "s3" in schemes or settings.delivery == "ses" or settings.smtp_secret_arn or (
+            uses_oss and settings.oss_secret_arn):
         if session is None:
             import boto3
 
@@ -79,7 +91,7 @@ def build_clients(settings: Settings, *, session: Any | None = None,
         if settings.delivery == "ses":
             clients.ses = session.client("ses")
             clients.sesv2 = session.client("sesv2")
-    if settings.uses("oss"):
+    if uses_oss:
         if settings.oss_secret_arn:
             clients.oss = _oss_from_secret(clients.secrets, settings.oss_secret_arn)
         elif fc_credentials is not None:

@@ -29,6 +29,10 @@ class JobResult(Protocol):
 Job = Callable[..., JobResult]
 """``job(settings, clients, today, months, *, now, dry_run)``: ``run_daily`` or ``run_monthly``."""
 
+# The stores each job opens: clients fetch only their credentials, matching the job's role.
+JOB_STORES: dict[str, tuple[str, ...]] = {"daily": ("source", "warehouse", "mapping"),
+                                          "monthly": ("warehouse", "mapping")}
+
 
 def job_name(job: Job) -> str:
     """'daily' for ``run_daily``: the name payloads use in ``{"job": ...}``."""
@@ -64,7 +68,8 @@ def _run(job: Job, invocation: Invocation, env: Mapping[str, str], *, now: datet
         "job": name, "day": today.isoformat(), "trigger": invocation.trigger, "platform": invocation.platform,
         "months": list(invocation.months) if invocation.months else None, "dry_run": invocation.dry_run,
         "settings": settings.describe()})
-    clients: Clients = build_clients(settings, session=session, fc_credentials=fc_credentials)
+    clients: Clients = build_clients(settings, stores=JOB_STORES[name], session=session,
+                                     fc_credentials=fc_credentials)
     result = job(settings, clients, today, invocation.months, now=now, dry_run=invocation.dry_run).to_dict()
     log.info("%s job done", name, extra={"job": name, "result": result})
     return result
