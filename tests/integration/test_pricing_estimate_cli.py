@@ -122,3 +122,14 @@ def test_the_tokenizer_is_imported_only_when_counting():
             "print('dashscope' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_a_byte_order_mark_is_not_counted(capsys, tmp_path):
+    prompt = tmp_path / "prompt.txt"
+    prompt.write_bytes("\ufeffNice to meet you.".encode())
+    chat = tmp_path / "chat.json"
+    chat.write_bytes(("\ufeff" + json.dumps([{"role": "user", "content": "Nice to meet you."}])).encode())
+    for option, path in (("--file", prompt), ("--conversation", chat)):
+        code, out, _ = run(capsys, "--model", "qwen-max", option, str(path), "--on", "2025-06-01", "--json")
+        assert code == 0
+        assert json.loads(out)["input_tokens"] == 5

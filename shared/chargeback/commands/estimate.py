@@ -53,7 +53,7 @@ def _day(text: str) -> date:
 
 def _read(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8-sig")  # a byte-order mark is not part of the text
     except FileNotFoundError:
         raise InputError("no such file", source=str(path)) from None
     except UnicodeDecodeError:
