@@ -264,3 +264,7 @@ def test_bad_input_raises_input_error(catalog):
     floats["billed_cost"] = pd.Series([4.2], dtype=object)
     with pytest.raises(InputError, match="exact decimals"):
         reconcile(floats, catalog, "cn")
+    dates = frame(REAL_MAY_2026[:1])
+    dates.loc[0, "billing_date"] = "12/05/2026"
+    with pytest.raises(InputError, match="billing_date '12/05/2026' is not YYYY-MM-DD"):
+        reconcile(dates, catalog, "cn")

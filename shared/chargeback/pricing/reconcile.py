@@ -244,6 +244,11 @@ def reconcile(
     half_unit = rounding_unit / 2
     for index, record in enumerate(lines.to_dict("records")):
         amounts = _amounts(record, index)
+        try:
+            record["billing_date"] = date.fromisoformat(str(record["billing_date"])).isoformat()
+        except ValueError:
+            raise InputError(f"line {index}: billing_date {record['billing_date']!r} is not YYYY-MM-DD",
+                             field="billing_date") from None
         count = int(record["line_count"])
         result.lines += 1
         result.source_lines += count
