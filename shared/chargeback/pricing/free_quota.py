@@ -9,13 +9,14 @@ this row used (``免费额度抵扣用量``) and the validity window. Quantities
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from chargeback.errors import InputError
+from chargeback.money import format_decimal
 
 FIELD = "用量详情"
 DETAIL_KEY = "资源包抵扣详情"
@@ -131,4 +132,31 @@ def free_quota_status(grants: Iterable[FreeQuotaGrant]) -> list[FreeQuotaStatus]
     ]
 
 
-__all__ = ["FreeQuotaGrant", "FreeQuotaStatus", "free_quota_status", "parse_free_quota_detail"]
+__all__ = ["FreeQuotaGrant", "FreeQuotaStatus", "free_quota_status", "month_grants", "parse_free_quota_detail"]
+
+
+def month_grants(lines: Iterable[Mapping[str, Any]], samples: Mapping[str, str]) -> list[dict[str, str]]:
+    """Per free-quota grant: what this month's free-quota lines used of it (JSON-ready, decimals as text).
+
+    ``lines`` are normalized lines; ``samples`` maps an instance ID to one usage-detail JSON of its free-quota
+    rows, which names the grant (model, total, unit, validity). What a line used is its deducted usage in the
+    grant's raw unit (千tokens x 1,000 = tokens), the same figure the rows' JSON carries one row at a time.
+    """
+    used: dict[tuple[str, str, str, str, str], Decimal] = {}
+    for line in lines:
+        if line["fee_type"] != "free_quota" or line["instance_id"] not in samples:
+            continue
+        grants = parse_free_quota_detail(samples[str(line["instance_id"])], source=str(line["instance_id"]))
+        if not grants:
+            continue
+        grant = grants[0]
+        factor = Decimal(1000) if str(line["usage_unit"]).lower() in ("千tokens", "1k tokens", "ktokens") else 1
+        key = (grant.model, grant.unit, format_decimal(grant.total),
+               grant.valid_from.isoformat() if grant.valid_from else "",
+               grant.valid_until.isoformat() if grant.valid_until else "")
+        used[key] = used.get(key, Decimal(0)) + Decimal(line["deducted_usage"]) * factor
+    return [
+        {"model": model, "unit": unit, "total": total, "used": format_decimal(amount),
+         "valid_from": start, "valid_until": end}
+        for (model, unit, total, start, end), amount in sorted(used.items())
+    ]

@@ -1,20 +1,25 @@
-"""Reconciliation of the real May-2026 export (the embedded demo bills) read through the whole pipeline."""
+"""Reconciliation of the real May-2026 export read through the whole pipeline."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
-from chargeback.jobs.demo import DEMO_MONTH, run_demo
+from chargeback.allocation.mapping import load_mapping
+from chargeback.jobs.run_month import run_month
 from chargeback.pricing.catalog import load_catalog
 from chargeback.pricing.reconcile import reconcile
 from chargeback.storage import LocalObjectStore
 from chargeback.warehouse.read import read_lines
 
+REAL = Path(__file__).resolve().parents[1] / "data" / "real-bills"
+
 
 def test_real_export_gap_is_fully_explained(tmp_path):
-    result = run_demo(tmp_path, now=datetime(2026, 5, 16, tzinfo=UTC))
-    lines = read_lines(LocalObjectStore(result.warehouse), DEMO_MONTH)
+    warehouse = LocalObjectStore(tmp_path / "wh")
+    run_month(LocalObjectStore(REAL), warehouse, "2026-05", load_mapping(None), now=datetime(2026, 5, 16, tzinfo=UTC))
+    lines = read_lines(warehouse, "2026-05")
     assert lines is not None
     rec = reconcile(lines, load_catalog(), "cn")
     assert rec.source_lines == 156
