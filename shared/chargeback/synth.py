@@ -1,0 +1,1092 @@
+"""Synthetic Model Studio bills: deterministic, realistic consumeDetailBillV2 months for tests and benchmarks.
+
+The rows copy the shape of the real China-site export (docs/bill-formats.md §2.3, §3.7): the 61-column
+Chinese ``分组/字段`` header (or an English ``Group/Field`` variant), UTF-8 with BOM, LF line ends, csv-module
+quoting, JSON cells with the same keys in the same order, one-minute rows, six-segment instance IDs, tiered
+usage types, image and video rows, free-quota rows, a promotion with a discount and a few rows of another
+product that a Model Studio pipeline must exclude.
+
+Everything is a pure function of the ``SynthSpec``: the same spec gives the same bytes. Rows stream out one
+at a time (memory does not grow with the month), and the totals a correct pipeline must reproduce are added
+up with exact ``Decimal`` arithmetic while the rows are made (``expected_totals``), so a test can check a
+pipeline without trusting it.
+"""
+
+from __future__ import annotations
+
+import calendar
+import csv
+import io
+import json
+import os
+import queue
+import random
+import threading
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta, timezone
+from decimal import (
+    Context,
+    Decimal,
+    DivisionByZero,
+    Inexact,
+    InvalidOperation,
+    Overflow,
+)
+from pathlib import Path
+from typing import IO, Any, Literal
+
+__all__ = [
+    "HEADER_EN",
+    "HEADER_ZH",
+    "Anomaly",
+    "SynthSpec",
+    "SynthTotals",
+    "V2Push",
+    "expected_totals",
+    "generate_rows",
+    "header_for",
+    "push_file_stem",
+    "totals_to_json",
+    "write_csv",
+    "write_v2_push",
+]
+
+HEADER_ZH: tuple[str, ...] = (
+    "标识信息/账单明细ID", "标识信息/订单号", "身份信息/客户名称", "身份信息/资源购买账号ID",
+    "身份信息/资源购买账号", "身份信息/资源归属账号ID", "身份信息/资源归属账号", "账单信息/服务主体",
+    "账单信息/账单月份", "账单信息/账单日期", "账单信息/费用类型", "账单信息/交易类型", "账单信息/消费时间",
+    "账单信息/服务开始时间", "账单信息/服务结束时间", "产品信息/产品Code", "产品信息/产品名称",
+    "产品信息/商品Code", "产品信息/商品名称", "产品信息/计费项Code", "产品信息/计费项名称",
+    "产品信息/选型配置", "产品信息/规格", "资源信息/资源ID", "资源信息/实例ID（出账粒度）",
+    "资源信息/资源名称", "资源信息/地域Code", "资源信息/地域", "资源信息/可用区", "时长信息/抵扣前时长",
+    "时长信息/抵扣时长", "时长信息/时长", "时长信息/时长单位", "时长信息/时长详情", "用量信息/抵扣前用量",
+    "用量信息/抵扣用量", "用量信息/用量", "用量信息/用量单位", "用量信息/用量详情", "定价信息/官网目录价",
+    "定价信息/价格单位", "定价信息/目录价用量阶梯", "定价信息/用量阶梯累计规则", "定价信息/目录价转换信息",
+    "定价信息/目录价因子", "定价信息/定价币种", "费用信息/目录总价", "费用信息/计费公式",
+    "费用信息/计费辅助信息", "费用信息/计费过程", "费用信息/计费规则说明", "订阅抵扣信息/订阅抵扣目录总价",
+    "订阅抵扣信息/订阅抵扣后金额", "订阅抵扣信息/订阅抵扣金额", "订阅抵扣信息/订阅抵扣详情",
+    "优惠信息/优惠金额", "优惠信息/优惠后金额", "优惠信息/优惠详情", "优惠券抵扣信息/优惠券抵扣金额",
+    "优惠券抵扣信息/优惠券抵扣详情", "应付信息/应付金额（含税）",
+)
+"""The real Chinese v2 header, verbatim (bill-formats §2.3), in file order."""
+
+# The full English header was never seen. The names documented in bill-formats §2.3 (third-party code and
+# the inferred mapping) are used where they exist; the rest are invented in the same Group/Field style.
+HEADER_EN: tuple[str, ...] = (
+    "LineItemDetails/BillLineId", "LineItemDetails/OrderId", "IdentityDetails/CustomerName",
+    "IdentityDetails/ResourcePurchaseAccountId", "IdentityDetails/ResourcePurchaseAccountName",
+    "IdentityDetails/ResourceOwnerAccountId", "IdentityDetails/ResourceOwnerAccountName",
+    "BillingDetails/ServiceEntity", "BillingDetails/BillingMonth", "BillingDetails/BillingDate",
+    "BillingDetails/LineItemType", "BillingDetails/TransactionType", "BillingDetails/ConsumptionTime",
+    "BillingDetails/ServiceStartTime", "BillingDetails/ServiceEndTime", "ProductDetails/ProductCode",
+    "ProductDetails/ProductName", "ProductDetails/CommodityCode", "ProductDetails/CommodityName",
+    "ProductDetails/BillingItemCode", "ProductDetails/BillingItemName", "ProductDetails/Configuration",
+    "ProductDetails/Specification", "ResourceDetails/ResourceId", "ResourceDetails/InstanceId",
+    "ResourceDetails/ResourceName", "ResourceDetails/RegionCode", "ResourceDetails/Region",
+    "ResourceDetails/Zone", "DurationDetails/DurationBeforeDeduction", "DurationDetails/DeductedDuration",
+    "DurationDetails/Duration", "DurationDetails/DurationUnit", "DurationDetails/DurationDetail",
+    "UsageDetails/UsageBeforeDeduction", "UsageDetails/DeductedUsage", "UsageDetails/Usage",
+    "UsageDetails/UsageUnit", "UsageDetails/UsageDetail", "PricingDetails/ListPrice",
+    "PricingDetails/ListPriceUnit", "PricingDetails/ListPriceTiers", "PricingDetails/TierAccumulationRule",
+    "PricingDetails/ListPriceConversion", "PricingDetails/ListPriceFactors", "PricingDetails/Currency",
+    "FeeDetails/GrossAmount", "FeeDetails/BillingFormula", "FeeDetails/BillingAuxiliaryInfo",
+    "FeeDetails/BillingProcess", "FeeDetails/BillingRuleDescription",
+    "SubscriptionDeductionDetails/DeductedGrossAmount", "SubscriptionDeductionDetails/AmountAfterDeduction",
+    "SubscriptionDeductionDetails/DeductedAmount", "SubscriptionDeductionDetails/DeductionDetail",
+    "DiscountDetails/DiscountAmount", "DiscountDetails/AmountAfterDiscount", "DiscountDetails/DiscountDetail",
+    "CouponDeductionDetails/CouponDeductionAmount", "CouponDeductionDetails/CouponDeductionDetail",
+    "PayableDetails/PayableAmount",
+)
+"""An English ``Group/Field`` header of the same 61 columns (partly invented, see bill-formats §2.3)."""
+
+assert len(HEADER_ZH) == len(HEADER_EN) == 61
+
+# Column positions used below (bill-formats §2.3).
+_ID, _UID, _LOGIN, _OWNER_UID, _OWNER_LOGIN, _ENTITY = 0, 3, 4, 5, 6, 7
+_MONTH, _DATE, _FEE_TYPE, _TXN = 8, 9, 10, 11
+_T_CONSUME, _T_START, _T_END = 12, 13, 14
+_PRODUCT, _PRODUCT_NAME, _COMMODITY, _COMMODITY_NAME, _ITEM, _ITEM_NAME = 15, 16, 17, 18, 19, 20
+_INSTANCE, _REGION_CODE, _REGION = 24, 26, 27
+_DUR_BEFORE, _DUR_DEDUCTED = 29, 30
+_USAGE_BEFORE, _USAGE_DEDUCTED, _USAGE, _USAGE_UNIT, _USAGE_DETAIL = 34, 35, 36, 37, 38
+_PRICE, _PRICE_UNIT, _TIERS, _TIER_RULE, _FACTOR, _CURRENCY = 39, 40, 41, 42, 44, 45
+_LIST_COST, _FORMULA, _PROCESS, _RULE_URL = 46, 47, 49, 50
+_DISCOUNT, _AFTER_DISCOUNT, _DISCOUNT_DETAIL, _COUPON = 55, 56, 57, 58
+_PAYABLE = 60
+
+PAY_AS_YOU_GO = "云资源按量费用"
+FREE_QUOTA = "免费额度"
+MODEL_STUDIO = "sfm"
+
+# Exact arithmetic: any rounding would raise instead of silently changing a total.
+_CTX = Context(prec=50, traps=[Inexact, InvalidOperation, Overflow, DivisionByZero])
+_ZERO = Decimal(0)
+_CN_TZ = timezone(timedelta(hours=8))
+
+
+@dataclass(frozen=True)
+class Anomaly:
+    """A spend spike: on ``day`` every row of the ``api_key_index``-th API key uses ``factor`` times more."""
+
+    day: int
+    api_key_index: int = 0
+    factor: int = 20
+
+
+@dataclass(frozen=True)
+class SynthSpec:
+    """What to generate. ``rows`` counts every data row, the ``other_product_rows`` included."""
+
+    month: str = "2026-05"
+    rows: int = 10_000
+    workspaces: int = 4
+    api_keys: int = 8
+    seed: int = 7
+    days: int | None = None  # the first N days of the month (a month-to-date snapshot); None = all
+    anomaly: Anomaly | None = None
+    other_product_rows: int = 12
+    header: Literal["zh", "en"] = "zh"
+    uid: str = "1000000000000001"
+    login: str = "example-account"
+    currency: str = "CNY"
+
+    def __post_init__(self) -> None:
+        try:
+            year, month = (int(part) for part in self.month.split("-"))
+            date(year, month, 1)
+        except ValueError as exc:
+            raise ValueError(f"month must be YYYY-MM, got {self.month!r}") from exc
+        if len(self.month) != 7:
+            raise ValueError(f"month must be YYYY-MM, got {self.month!r}")
+        if self.rows < 0 or self.other_product_rows < 0 or self.other_product_rows > self.rows:
+            raise ValueError("need 0 <= other_product_rows <= rows")
+        if self.workspaces < 1 or self.api_keys < 0:
+            raise ValueError("need at least one workspace and a non-negative number of API keys")
+        if self.days is not None and not 1 <= self.days <= self.month_days:
+            raise ValueError(f"days must be between 1 and {self.month_days}")
+        if self.header not in ("zh", "en"):
+            raise ValueError("header must be 'zh' or 'en'")
+        if self.anomaly is not None:
+            if not 1 <= self.anomaly.day <= self.covered_days:
+                raise ValueError("anomaly day must be one of the generated days")
+            if not 0 <= self.anomaly.api_key_index < self.api_keys:
+                raise ValueError("anomaly api_key_index must name a generated API key")
+            if self.anomaly.factor < 1:
+                raise ValueError("anomaly factor must be at least 1")
+
+    @property
+    def year_month(self) -> tuple[int, int]:
+        year, month = self.month.split("-")
+        return int(year), int(month)
+
+    @property
+    def month_days(self) -> int:
+        return calendar.monthrange(*self.year_month)[1]
+
+    @property
+    def covered_days(self) -> int:
+        return self.days if self.days is not None else self.month_days
+
+    @property
+    def yyyymm(self) -> str:
+        return self.month.replace("-", "")
+
+
+def header_for(spec: SynthSpec) -> tuple[str, ...]:
+    """The header row ``spec`` asks for."""
+    return HEADER_EN if spec.header == "en" else HEADER_ZH
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The catalogue: models, usage types and list prices. Prices marked "real" are from the May 2026 bill or the
+# China price page (bill-formats §4); the others are plausible inventions.
+
+
+@dataclass(frozen=True)
+class _Kind:
+    commodity: str
+    commodity_name: str
+    item: str
+    item_name: str
+    unit: str
+    price_unit: str
+    region_code: str
+    region: str
+    free_total: int  # free quota per model, in raw units (tokens, images, hundredths of a second)
+
+
+_TOKEN = _Kind("sfm_inference_public_cn", "百炼大模型推理", "token_number", "大模型文本消耗量", "千tokens",
+               "元/千tokens", "cn-beijing", "华北2（北京）", 1_000_000)
+_IMAGE = _Kind("sfm_inference_public_cn", "百炼大模型推理", "image_number", "大模型图片生成量", "张", "元/张",
+               "cn-beijing", "华北2（北京）", 100)
+_VIDEO = _Kind("sfm_inferenceHH_public_cn", "百炼大模型Happy系列", "video_duration", "视频生成模型用量", "秒",
+               "元/秒", "", "", 10 * 100)
+
+
+@dataclass(frozen=True)
+class _Sku:
+    """One priced usage type of one model: the 3rd and 4th instance-ID segments and the list price."""
+
+    kind: _Kind
+    model: str
+    usage_type: str
+    price: str
+    weight: int  # how often it shows up within its family
+    size: tuple[float, float] = (7.0, 1.2)  # tokens: lognormal (mu, sigma) of tokens per minute
+
+
+# A family is what one caller uses together (input and output rows of one model, say).
+_FAMILIES: tuple[tuple[_Sku, ...], ...] = (
+    (  # qwen-plus, China prices per context tier (real)
+        _Sku(_TOKEN, "qwen-plus", "context_0-128k_input_token", "0.0008", 40, (8.2, 1.3)),
+        _Sku(_TOKEN, "qwen-plus", "context_0-128k_output_token", "0.002", 40, (6.3, 1.0)),
+        _Sku(_TOKEN, "qwen-plus", "context_128-256k_input_token", "0.0024", 3, (11.9, 0.2)),
+        _Sku(_TOKEN, "qwen-plus", "context_128-256k_output_token", "0.02", 3, (6.8, 0.8)),
+    ),
+    (  # qwen3.6-plus: tier string real, prices invented
+        _Sku(_TOKEN, "qwen3.6-plus", "context_0-256k_input_token", "0.002", 40, (8.5, 1.2)),
+        _Sku(_TOKEN, "qwen3.6-plus", "context_0-256k_output_token", "0.012", 40, (6.5, 1.0)),
+    ),
+    (  # qwen-max (third-party China prices)
+        _Sku(_TOKEN, "qwen-max", "input_token", "0.0024", 20, (7.8, 1.1)),
+        _Sku(_TOKEN, "qwen-max", "output_token", "0.0096", 20, (6.0, 1.0)),
+    ),
+    (  # qwen-turbo (real input, third-party output)
+        _Sku(_TOKEN, "qwen-turbo", "input_token", "0.0003", 30, (8.8, 1.4)),
+        _Sku(_TOKEN, "qwen-turbo", "output_token", "0.0006", 30, (6.2, 1.1)),
+    ),
+    (  # qwen3-omni-flash (real prices)
+        _Sku(_TOKEN, "qwen3-omni-flash", "text_input_token", "0.0018", 20, (5.5, 1.0)),
+        _Sku(_TOKEN, "qwen3-omni-flash", "audio_input_token", "0.0158", 8, (6.0, 1.0)),
+        _Sku(_TOKEN, "qwen3-omni-flash", "purein_text_output_token", "0.0069", 12, (4.0, 1.0)),
+        _Sku(_TOKEN, "qwen3-omni-flash", "multiin_text_output_token", "0.0127", 8, (4.5, 1.0)),
+    ),
+    (  # images (wanx and aitryon real, qwen-image invented)
+        _Sku(_IMAGE, "wanx2.1-t2i-plus", "images", "0.2", 10),
+        _Sku(_IMAGE, "qwen-image-2.0", "images", "0.2", 6),
+        _Sku(_IMAGE, "aitryon", "times", "0.2", 6),
+    ),
+    (  # video (real prices)
+        _Sku(_VIDEO, "happyhorse-1.0-i2v", "1080P", "1.6", 6),
+        _Sku(_VIDEO, "happyhorse-1.0-t2v", "1080P", "1.6", 3),
+        _Sku(_VIDEO, "happyhorse-1.0-t2v", "720P", "0.9", 2),
+        _Sku(_VIDEO, "happyhorse-1.0-r2v", "1080P", "1.6", 3),
+        _Sku(_VIDEO, "happyhorse-1.0-video-edit", "720P", "0.9", 2),
+    ),
+)
+# How likely a caller is to use each family, and the family's share of a caller's rows (text dominates).
+_FAMILY_WEIGHTS = (10, 8, 5, 6, 4, 3, 2)
+_FAMILY_SHARES = (30, 25, 10, 12, 8, 10, 5)
+_IMAGE_FAMILY, _VIDEO_FAMILY = 5, 6
+# Rows per minute by hour of day (UTC+8), weekdays; weekends run at half.
+_HOURLY = (2, 1, 1, 1, 1, 2, 3, 5, 8, 10, 11, 11, 8, 9, 11, 11, 10, 9, 7, 6, 5, 4, 3, 2)
+
+_SERVICE_ENTITY = "通义云启（杭州）信息技术有限公司"
+_PRODUCT_NAME_SFM = "大模型服务平台百炼"
+_RULE_URL_TEXT = "https://help.aliyun.com/zh/model-studio/billing-for-model-studio"
+_FORMULA_TEXT = "官网目录价*用量"
+_IMAGE_TIERS = "[0,9999999999999]"
+_IMAGE_TIER_RULE = json.dumps(
+    {"阶梯汇总周期": "按月", "阶梯用量计算方式": "资源包抵扣前用量汇总", "阶梯汇总维度": "按实例"},
+    ensure_ascii=False, separators=(",", ":"),
+)
+_PAID_PREFIX = "_0700v1_019_"
+_FREE_PREFIX = "_0g00v1_031_"
+_PROMO_NAME = "HappyHorse系列模型限时8折特惠。"
+_PROMO_RATE = Decimal("0.2")  # 8折: 20% off the list cost
+
+# ---------------------------------------------------------------------------------------------------------
+# Cell templates. Each JSON cell is made once with json.dumps, with holes for the per-row numbers, so every
+# row's cell is valid JSON with the real key order at the cost of one %-format. For file output the constant
+# cells and templates are CSV-encoded once (by the csv module itself); the holes only ever receive plain
+# numbers, which need no quoting, so joining the cells gives the bytes csv.writer would write.
+
+_S = "\ue000S\ue000"  # a hole inside a JSON string (private-use characters json.dumps keeps as they are)
+_N = "\ue000N\ue000"  # a hole for a bare JSON number
+
+
+def _template(obj: Any) -> str:
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":")).replace("%", "%%")
+    return text.replace(f'"{_N}"', "%s").replace(_S, "%s")
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+def _csv_cell(value: str) -> str:
+    """``value`` as csv.writer (the export's dialect) writes it inside a row."""
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow([value, ""])
+    return out.getvalue()[:-2]  # drop the ',' before the empty second cell and the line end
+
+
+def _plain(value: str) -> str:
+    return value
+
+
+# Paid token rows: 用量, 用量（原始单位）, 抵扣前用量.
+_PAID_TOKEN_DETAIL = _template({
+    "用量": _S,
+    "用量计算公式": "用量=用量（原始单位）/1000",
+    "用量原始单位": "tokens",
+    "用量单位（转换后）": "千tokens",
+    "用量（原始单位）": _S,
+    "用量（原始单位）计算公式": "用量（原始单位）=抵扣前用量-抵扣用量",
+    "抵扣前用量": _S,
+    "抵扣用量": "0",
+    "抵扣用量计算公式": "抵扣用量=资源包消耗用量/抵扣系数",
+    "资源包抵扣详情": "[]",
+})
+
+
+def _free_detail_template(kind: _Kind, model: str, buyer: str, start: str, end: str) -> str:
+    """用量详情 of a free-quota row: holes for 抵扣前用量, 抵扣用量 and the quota's deducted amount."""
+    suffix = " second" if kind is _VIDEO else " "
+    total = f"{kind.free_total // 100}" if kind is _VIDEO else f"{kind.free_total}"
+    inner = _dumps([{
+        "免费额度商品名称": kind.commodity_name, "免费额度类型": model, "免费额度抵扣用量": _S + suffix,
+        "免费额度总量": total + suffix, "免费额度承诺周期": "无周期", "buyerId": buyer,
+        "免费额度生效时间": start, "免费额度失效时间": end,
+    }])
+    return _template({
+        "用量": "0",
+        "用量计算公式": "用量=用量（原始单位）/1",
+        "用量单位（转换后）": kind.unit,
+        "用量（原始单位）": "0",
+        "用量（原始单位）计算公式": "用量（原始单位）=抵扣前用量-抵扣用量",
+        "抵扣前用量": _S,
+        "抵扣用量": _S,
+        "抵扣用量计算公式": "抵扣用量=资源包消耗用量/抵扣系数",
+        "资源包抵扣详情": inner,
+    })
+
+
+def _process_template(price: str) -> str:
+    """计费过程 without a promotion: one hole for the quantity."""
+    return _template({"priceExpressInfo": {
+        "priceExpression": "baseprice_factor*quantity_factor",
+        "priceExpressionFactorValueMap": {"baseprice_factor": price, "quantity_factor": _S},
+        "precision": "10", "round": "4",
+    }})
+
+
+@dataclass(frozen=True)
+class _Promotion:
+    """The HappyHorse 8折 promotion: day 11 of the month to the first day of the next (as in May 2026)."""
+
+    process_template: str  # 计费过程 with promotionInfo: holes for the quantity and promotionAmount
+    detail_template: str  # 优惠详情: a hole for 优惠金额
+    starts: str  # 'YYYYMMDD', inclusive
+
+
+def _promotion(spec: SynthSpec, price: str) -> _Promotion:
+    year, month = spec.year_month
+    start = datetime(year, month, 11, tzinfo=_CN_TZ)
+    end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=_CN_TZ)
+    process = _template({
+        "priceExpressInfo": {
+            "priceExpression": "baseprice_factor*quantity_factor",
+            "priceExpressionFactorValueMap": {"baseprice_factor": price, "quantity_factor": _S},
+            "precision": "10", "round": "4",
+        },
+        "promotionInfo": [{
+            "promotionName": _PROMO_NAME, "promotionAmount": _N, "promotionType": "discount",
+            "promotionContent": "0.8", "promotionSource": "act",
+            "startTime": int(start.timestamp() * 1000), "endTime": int(end.timestamp() * 1000),
+            "promotionPriority": 0, "isMultiUidAccumulate": False,
+        }],
+    })
+    detail = _template([{
+        "优惠名称": _PROMO_NAME,
+        "优惠金额": _S,
+        "优惠类型": "折扣",
+        "优惠内容": "8折",
+        "优惠来源": "官网优惠",
+        "优惠开始时间": start.strftime("%Y-%m-%d %H:%M:%S"),
+        "优惠结束时间": end.strftime("%Y-%m-%d %H:%M:%S"),
+        "优惠顺序": "0",
+    }])
+    return _Promotion(process, detail, start.strftime("%Y%m%d"))
+
+
+def _fmt(value: Decimal) -> str:
+    """Plain notation without trailing zeros, as the bill prints amounts ('0.000069', '8', '1.8144')."""
+    if not value:
+        return "0"
+    return format(value.normalize(_CTX), "f")
+
+
+def _scaled(units: int, places: int) -> str:
+    """``units`` * 10**-places as the bill prints it: (4131, 3) -> '4.131', (10, 3) -> '0.01'."""
+    whole, frac = divmod(units, 10**places)
+    if not frac:
+        return str(whole)
+    return f"{whole}.{frac:0{places}d}".rstrip("0")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Usage draws. Each usage type gets a table of pre-drawn usages with their texts and exact amounts; a row
+# picks one entry with a single random call. This keeps per-row work to string assembly.
+
+_DRAW_BITS = 10  # 1024 draws per usage type
+
+
+@dataclass(frozen=True)
+class _Draw:
+    raw: int  # tokens, images or hundredths of a second
+    raw_text: str  # the raw count as 用量详情 prints it ('21386', '3', '10.08')
+    usage_text: str  # in the bill's unit ('21.386' 千tokens)
+    usage: Decimal
+    cost: Decimal  # list price x usage, exact
+    cost_text: str
+    discount: Decimal  # under the promotion (video only), else 0
+    discount_text: str
+    promoted_payable: Decimal
+    promoted_payable_text: str
+
+
+def _draw(sku: _Sku, raw: int) -> _Draw:
+    if sku.kind is _TOKEN:
+        usage_text, raw_text = _scaled(raw, 3), str(raw)
+    elif sku.kind is _IMAGE:
+        usage_text = raw_text = str(raw)
+    else:
+        usage_text = raw_text = _scaled(raw, 2)
+    usage = Decimal(usage_text)
+    cost = _CTX.multiply(Decimal(sku.price), usage)
+    discount = _CTX.multiply(cost, _PROMO_RATE) if sku.kind is _VIDEO else _ZERO
+    promoted = _CTX.subtract(cost, discount)
+    return _Draw(raw, raw_text, usage_text, usage, cost, _fmt(cost), discount, _fmt(discount), promoted,
+                 _fmt(promoted))
+
+
+def _raw_usage(sku: _Sku, rng: random.Random) -> int:
+    if sku.kind is _TOKEN:
+        return max(1, min(900_000, int(rng.lognormvariate(*sku.size))))
+    if sku.kind is _IMAGE:
+        return 1 if rng.random() < 0.6 else rng.randint(2, 4)
+    if sku.model.endswith("video-edit"):
+        return rng.randint(300, 1500)
+    return 500 if rng.random() < 0.7 else 1000
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Instances (API key x workspace x usage type x channel) and the per-month state.
+
+
+@dataclass
+class _Instance:
+    index: int
+    instance_id: str
+    workspace_id: str
+    api_key_id: str  # '' for console calls
+    channel: str
+    sku: _Sku
+    key_index: int  # -1 for console calls
+    draws: list[_Draw]
+    paid: list[str] = field(default_factory=list)  # row templates, filled per output encoding
+    free: list[str] = field(default_factory=list)
+    paid_detail: str = ""  # 用量详情 template of paid token rows ('' for images and video)
+    process: str = ""  # 计费过程 template of paid rows
+    promotion: _Promotion | None = None
+    payable: Decimal = _ZERO
+    list_cost: Decimal = _ZERO
+    discount: Decimal = _ZERO
+    usage: Decimal = _ZERO
+    rows: int = 0
+
+
+@dataclass
+class _Quota:
+    """A model's free quota for the account: what is left this month, its window, its 用量详情 template."""
+
+    remaining: int  # raw units
+    starts: str  # 'YYYYMMDD'
+    ends: str  # 'YYYYMMDD', exclusive
+    detail: str
+    kind: _Kind = _TOKEN
+
+
+def _random_id(rng: random.Random, length: int) -> str:
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+    return "".join(rng.choice(alphabet) for _ in range(length))
+
+
+def _build_instances(
+    spec: SynthSpec, rng: random.Random
+) -> tuple[list[_Instance], list[int], dict[str, _Quota]]:
+    """The callers and what they call, with a cumulative popularity for weighted picks."""
+    workspaces: list[str] = []
+    while len(workspaces) < spec.workspaces:
+        candidate = "llm-" + _random_id(rng, 16)
+        if candidate not in workspaces:
+            workspaces.append(candidate)
+    keys: list[str] = []
+    while len(keys) < spec.api_keys:
+        candidate = str(rng.randrange(1_000_000, 10_000_000))
+        if candidate not in keys:
+            keys.append(candidate)
+
+    # callers: every API key (round-robin over workspaces, Zipf-like volume) and a console user per workspace
+    callers: list[tuple[str, str, str, int, int]] = []  # (key, workspace, channel, key_index, weight)
+    for i, key in enumerate(keys):
+        callers.append((key, workspaces[i % len(workspaces)], "", i, max(1, 1000 // (i + 1))))
+    for workspace in workspaces:
+        callers.append(("", workspace, "bmp", -1, 60))
+
+    draws: dict[_Sku, list[_Draw]] = {}
+    promotions: dict[str, _Promotion] = {}
+    instances: list[_Instance] = []
+    weights: list[int] = []
+    for key, workspace, channel, key_index, caller_weight in callers:
+        count = rng.randint(2, 4) if key else rng.randint(1, 3)
+        families: list[int] = []
+        if key_index == 1 or (key_index == -1 and workspace == workspaces[0]):
+            families += [_IMAGE_FAMILY, _VIDEO_FAMILY]  # so every month has image, video and promotion rows
+        target = min(len(families) + count, len(_FAMILIES))
+        while len(families) < target:
+            pick = rng.choices(range(len(_FAMILIES)), weights=_FAMILY_WEIGHTS)[0]
+            if pick not in families:
+                families.append(pick)
+        for family in sorted(families):
+            family_weight = sum(sku.weight for sku in _FAMILIES[family])
+            for sku in _FAMILIES[family]:
+                if sku not in draws:
+                    draws[sku] = [_draw(sku, _raw_usage(sku, rng)) for _ in range(1 << _DRAW_BITS)]
+                promotion = None
+                if sku.kind is _VIDEO:
+                    if sku.price not in promotions:
+                        promotions[sku.price] = _promotion(spec, sku.price)
+                    promotion = promotions[sku.price]
+                instance_id = f"{key};{workspace};{sku.model};{sku.usage_type};{channel};0"
+                instances.append(_Instance(
+                    len(instances), instance_id, workspace, key, channel, sku, key_index, draws[sku],
+                    promotion=promotion,
+                ))
+                weights.append(caller_weight * _FAMILY_SHARES[family] * sku.weight * 1000 // family_weight)
+
+    quotas: dict[str, _Quota] = {}
+    year, month = spec.year_month
+    first = date(year, month, 1)
+    for inst in instances:
+        model = inst.sku.model
+        if model in quotas:
+            continue
+        starts = first - timedelta(days=rng.randint(5, 75))
+        ends = starts + timedelta(days=91)
+        used = rng.randint(0, inst.sku.kind.free_total * 3 // 4)
+        quotas[model] = _Quota(
+            inst.sku.kind.free_total - used, starts.strftime("%Y%m%d"), ends.strftime("%Y%m%d"),
+            _free_detail_template(inst.sku.kind, model, spec.login, f"{starts:%Y-%m-%d} 00:00:00",
+                                  f"{ends:%Y-%m-%d} 00:00:00"),
+            inst.sku.kind,
+        )
+    cumulative: list[int] = []
+    running = 0
+    for weight in weights:
+        running += weight
+        cumulative.append(running)
+    return instances, cumulative, quotas
+
+
+def _base_template(spec: SynthSpec) -> list[str]:
+    row = [""] * 61
+    row[_UID] = row[_OWNER_UID] = spec.uid
+    row[_LOGIN] = row[_OWNER_LOGIN] = spec.login
+    row[_ENTITY] = _SERVICE_ENTITY
+    row[_MONTH] = spec.yyyymm
+    row[_TXN] = "后付费"
+    row[_CURRENCY] = spec.currency
+    row[_FORMULA] = _FORMULA_TEXT
+    row[_COUPON] = "0"
+    return row
+
+
+def _fill_templates(spec: SynthSpec, inst: _Instance, encode: Any) -> None:
+    """Set the instance's paid and free row templates and JSON templates in the output encoding."""
+    sku, kind = inst.sku, inst.sku.kind
+    row = _base_template(spec)
+    row[_PRODUCT], row[_PRODUCT_NAME] = MODEL_STUDIO, _PRODUCT_NAME_SFM
+    row[_COMMODITY], row[_COMMODITY_NAME] = kind.commodity, kind.commodity_name
+    row[_ITEM], row[_ITEM_NAME] = kind.item, kind.item_name
+    row[_INSTANCE] = inst.instance_id
+    row[_REGION_CODE], row[_REGION] = kind.region_code, kind.region
+    row[_USAGE_UNIT], row[_PRICE_UNIT] = kind.unit, kind.price_unit
+    row[_RULE_URL] = _RULE_URL_TEXT
+
+    paid = row.copy()
+    paid[_FEE_TYPE] = PAY_AS_YOU_GO
+    paid[_USAGE_DEDUCTED] = "0"
+    paid[_PRICE] = sku.price
+    paid[_DISCOUNT] = "0"
+    if kind is _TOKEN:
+        paid[_FACTOR] = _dumps({"文本生成模型规格": sku.model, "Token类型": sku.usage_type})
+    elif kind is _IMAGE:
+        paid[_FACTOR] = _dumps({"图片生成模型规格": sku.model})
+        paid[_TIERS], paid[_TIER_RULE] = _IMAGE_TIERS, _IMAGE_TIER_RULE
+    else:
+        paid[_FACTOR] = _dumps(
+            {"视频生成模型规格": sku.model, "服务区域": "中国大陆", "视频生成画幅规格": sku.usage_type}
+        )
+
+    free = row.copy()
+    free[_FEE_TYPE] = FREE_QUOTA
+    free[_DUR_BEFORE] = free[_DUR_DEDUCTED] = "0"
+    free[_USAGE] = "0"
+    free[_PRICE] = "0"
+    free[_LIST_COST] = "0"
+    free[_PROCESS] = _process_template("0") % "0"
+    free[_DISCOUNT] = free[_AFTER_DISCOUNT] = "0"
+    free[_PAYABLE] = "0"
+
+    inst.paid = [encode(cell) for cell in paid]
+    inst.free = [encode(cell) for cell in free]
+    inst.paid_detail = encode(_PAID_TOKEN_DETAIL) if kind is _TOKEN else ""
+    inst.process = encode(_process_template(sku.price))
+
+
+def _other_template(spec: SynthSpec, encode: Any) -> tuple[list[str], str]:
+    """An OSS storage row and its 计费过程 template: not Model Studio, so a pipeline must exclude it."""
+    row = _base_template(spec)
+    row[_FEE_TYPE] = PAY_AS_YOU_GO
+    row[_ENTITY] = "阿里云计算有限公司"
+    row[_PRODUCT], row[_PRODUCT_NAME] = "oss", "对象存储"
+    row[_COMMODITY], row[_COMMODITY_NAME] = "oss", "对象存储OSS"
+    row[_ITEM], row[_ITEM_NAME] = "Storage", "标准存储容量"
+    row[_REGION_CODE], row[_REGION] = "cn-hangzhou", "华东1（杭州）"
+    row[_USAGE_DEDUCTED] = "0"
+    row[_USAGE_UNIT] = "GB"
+    row[_PRICE], row[_PRICE_UNIT] = _fmt(_OTHER_PRICE), "元/GB/天"
+    row[_FACTOR] = _dumps({"存储类型": "标准存储-本地冗余"})
+    row[_DISCOUNT] = "0"
+    return [encode(cell) for cell in row], encode(_process_template(_fmt(_OTHER_PRICE)))
+
+
+_OTHER_PRICE = Decimal("0.004")
+
+# ---------------------------------------------------------------------------------------------------------
+# Totals
+
+
+@dataclass
+class SynthTotals:
+    """Filled while rows are generated; ``as_dict`` rolls the sums up (see ``expected_totals``)."""
+
+    spec: SynthSpec
+    instances: list[_Instance] = field(default_factory=list)
+    by_date: dict[str, Decimal] = field(default_factory=dict)
+    rows: int = 0
+    rows_model_studio: int = 0
+    rows_free_quota: int = 0
+    rows_discounted: int = 0
+    rows_other_product: int = 0
+    other_payable: Decimal = _ZERO
+    anomaly: dict[str, str] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        def add(table: dict[str, Decimal], key: str, value: Decimal) -> None:
+            table[key] = _CTX.add(table.get(key, _ZERO), value)
+
+        payable = list_cost = discount = _ZERO
+        by_workspace: dict[str, Decimal] = {}
+        by_key: dict[str, Decimal] = {}
+        by_model: dict[str, Decimal] = {}
+        by_channel: dict[str, Decimal] = {}
+        usage_by_unit: dict[str, Decimal] = {}
+        for inst in self.instances:
+            if not inst.rows:
+                continue
+            payable = _CTX.add(payable, inst.payable)
+            list_cost = _CTX.add(list_cost, inst.list_cost)
+            discount = _CTX.add(discount, inst.discount)
+            add(by_workspace, inst.workspace_id, inst.payable)
+            add(by_key, inst.api_key_id, inst.payable)
+            add(by_model, inst.sku.model, inst.payable)
+            add(by_channel, inst.channel, inst.payable)
+            add(usage_by_unit, inst.sku.kind.unit, inst.usage)
+        currency = self.spec.currency
+        return {
+            "month": self.spec.month,
+            "rows": self.rows,
+            "rows_model_studio": self.rows_model_studio,
+            "rows_other_product": self.rows_other_product,
+            "rows_free_quota": self.rows_free_quota,
+            "rows_discounted": self.rows_discounted,
+            "instances": sum(1 for inst in self.instances if inst.rows),
+            "payable": {currency: payable},
+            "list_cost": {currency: list_cost},
+            "discount": {currency: discount},
+            "usage_by_unit": dict(sorted(usage_by_unit.items())),
+            "payable_by_workspace": dict(sorted(by_workspace.items())),
+            "payable_by_api_key": dict(sorted(by_key.items())),
+            "payable_by_model": dict(sorted(by_model.items())),
+            "payable_by_channel": dict(sorted(by_channel.items())),
+            "payable_by_date": dict(sorted(self.by_date.items())),
+            "other_product_payable": {currency: self.other_payable},
+            "anomaly": self.anomaly,
+        }
+
+
+def totals_to_json(totals: dict[str, Any]) -> str:
+    """``expected_totals`` as JSON, Decimals as exact plain strings."""
+    return json.dumps(totals, ensure_ascii=False, indent=2, default=_fmt)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The generator
+
+_HH_MM = [f"{h:02d}:{m:02d}:00" for h in range(24) for m in range(60)]
+
+
+def _day_weights(spec: SynthSpec) -> tuple[list[int], int]:
+    """Per-day weights (weekdays 2, weekends 1) and the sum of all minute weights (day x hour of day)."""
+    year, month = spec.year_month
+    weights = [1 if date(year, month, day).weekday() >= 5 else 2 for day in range(1, spec.covered_days + 1)]
+    return weights, 60 * sum(_HOURLY) * sum(weights)
+
+
+def _generate(spec: SynthSpec, totals: SynthTotals, *, emit: bool, csv_cells: bool) -> Iterator[list[str]]:
+    """The one generator behind rows, files and totals.
+
+    With ``emit`` False it only adds up (the same draws, so the same totals). With ``csv_cells`` the cells
+    come CSV-encoded, ready to be joined with ','. Two random streams: one for everything that changes a
+    total, one for bill line IDs, so totals never depend on the IDs.
+    """
+    rng = random.Random(spec.seed)  # noqa: S311 - reproducible test data, not secrets
+    ids = random.Random(f"ids-{spec.seed}")  # noqa: S311
+    instances, cumulative, quotas = _build_instances(spec, rng)
+    encode = _csv_cell if csv_cells else _plain
+    if emit:
+        for inst in instances:
+            _fill_templates(spec, inst, encode)
+        for quota in quotas.values():
+            quota.detail = encode(quota.detail)
+        promo_cells = {
+            id(p): (encode(p.process_template), encode(p.detail_template))
+            for p in {id(i.promotion): i.promotion for i in instances if i.promotion}.values() if p
+        }
+    totals.instances = instances
+    n_instances = len(instances)
+    population = range(n_instances)
+    ms_rows = spec.rows - spec.other_product_rows
+    day_weights, weight_sum = _day_weights(spec)
+    peak = -(-ms_rows * max(day_weights) * max(_HOURLY) // weight_sum) + 1
+    if ms_rows and peak > n_instances:
+        raise ValueError(
+            f"{spec.rows} rows over {spec.covered_days} days need up to {peak} rows in a busy minute, but "
+            f"only {n_instances} distinct instances exist: raise api_keys, workspaces or days"
+        )
+    year, month = spec.year_month
+    paid_prefix, free_prefix = spec.yyyymm + _PAID_PREFIX, spec.yyyymm + _FREE_PREFIX
+    other, other_process = _other_template(spec, encode)
+    buckets = [f"example-logs-{_random_id(rng, 6)}", f"example-media-{_random_id(rng, 6)}"]
+    anomaly_day, anomaly_key, anomaly_factor = "", -2, 1
+    if spec.anomaly is not None:
+        anomaly = spec.anomaly
+        anomaly_day = f"{year:04d}{month:02d}{anomaly.day:02d}"
+        anomaly_key, anomaly_factor = anomaly.api_key_index, anomaly.factor
+        key_id = next(i.api_key_id for i in instances if i.key_index == anomaly.api_key_index)
+        totals.anomaly = {"date": f"{year:04d}-{month:02d}-{anomaly.day:02d}", "api_key_id": key_id,
+                          "factor": str(anomaly.factor)}
+
+    add = _CTX.add
+    choices, getrandbits, randint = rng.choices, rng.getrandbits, rng.randint
+    id_bits = ids.getrandbits
+    sequence = 4_250_000_000_000 + rng.randrange(10_000_000)
+    cum_weight = placed = other_placed = 0
+    n_days = spec.covered_days
+    hourly, hh_mm = _HOURLY, _HH_MM
+    for day in range(1, n_days + 1):
+        day_start = date(year, month, day)
+        yyyymmdd = day_start.strftime("%Y%m%d")
+        day_text = day_start.strftime("%Y-%m-%d ")
+        next_day_text = (day_start + timedelta(days=1)).strftime("%Y-%m-%d ")
+        day_payable = _ZERO
+        anomalous = yyyymmdd == anomaly_day
+        # the other product's daily rows come first in the day
+        other_today = spec.other_product_rows * day // n_days - other_placed
+        for _ in range(other_today):
+            other_placed += 1
+            gb_milli = randint(1_000, 5_000_000)
+            cost = _CTX.multiply(_OTHER_PRICE, Decimal(gb_milli).scaleb(-3))
+            totals.other_payable = add(totals.other_payable, cost)
+            totals.rows += 1
+            totals.rows_other_product += 1
+            if emit:
+                sequence += 1 + id_bits(10)
+                row = other.copy()
+                row[_ID] = f"{paid_prefix}{id_bits(128):032x}_01_{sequence:020d}"
+                row[_DATE] = yyyymmdd
+                row[_T_CONSUME] = row[_T_START] = day_text + hh_mm[0]
+                row[_T_END] = next_day_text + hh_mm[0]
+                row[_INSTANCE] = buckets[other_placed % 2]
+                row[_USAGE_BEFORE] = row[_USAGE] = _scaled(gb_milli, 3)
+                row[_PROCESS] = other_process % row[_USAGE]
+                row[_LIST_COST] = row[_AFTER_DISCOUNT] = row[_PAYABLE] = _fmt(cost)
+                yield row
+        day_weight = day_weights[day - 1]
+        for minute in range(1440):
+            cum_weight += hourly[minute // 60] * day_weight
+            count = ms_rows * cum_weight // weight_sum - placed
+            if count <= 0:
+                continue
+            placed += count
+            if emit:
+                t_start = day_text + hh_mm[minute]
+                t_end = day_text + hh_mm[minute + 1] if minute < 1439 else next_day_text + hh_mm[0]
+            picked = choices(population, cum_weights=cumulative, k=count)
+            if count > 1:
+                seen: set[int] = set()
+                for j, idx in enumerate(picked):
+                    while idx in seen:  # one row per instance and minute, as in the real bill
+                        idx = (idx + 1) % n_instances
+                    seen.add(idx)
+                    picked[j] = idx
+            for idx in picked:
+                inst = instances[idx]
+                d = inst.draws[getrandbits(_DRAW_BITS)]
+                if anomalous and inst.key_index == anomaly_key:
+                    d = _draw(inst.sku, d.raw * anomaly_factor)
+                quota = quotas[inst.sku.model]
+                inst.rows += 1
+                if d.raw <= quota.remaining and quota.starts <= yyyymmdd < quota.ends:
+                    quota.remaining -= d.raw
+                    totals.rows_free_quota += 1
+                    if emit:
+                        row = inst.free.copy()
+                        sequence += 1 + id_bits(10)
+                        row[_ID] = f"{free_prefix}{id_bits(128):032x}_01_{sequence:020d}"
+                        row[_DATE] = yyyymmdd
+                        row[_T_CONSUME] = row[_T_START] = t_start
+                        row[_T_END] = t_end
+                        row[_USAGE_BEFORE] = row[_USAGE_DEDUCTED] = d.usage_text
+                        row[_USAGE_DETAIL] = quota.detail % (d.raw_text, d.raw_text, d.raw_text)
+                        yield row
+                    continue
+                promotion = inst.promotion
+                promoted = promotion is not None and yyyymmdd >= promotion.starts
+                if promoted:
+                    payable = d.promoted_payable
+                    inst.discount = add(inst.discount, d.discount)
+                    totals.rows_discounted += 1
+                else:
+                    payable = d.cost
+                inst.usage = add(inst.usage, d.usage)
+                inst.list_cost = add(inst.list_cost, d.cost)
+                inst.payable = add(inst.payable, payable)
+                day_payable = add(day_payable, payable)
+                if emit:
+                    row = inst.paid.copy()
+                    sequence += 1 + id_bits(10)
+                    row[_ID] = f"{paid_prefix}{id_bits(128):032x}_01_{sequence:020d}"
+                    row[_DATE] = yyyymmdd
+                    row[_T_CONSUME] = row[_T_START] = t_start
+                    row[_T_END] = t_end
+                    row[_USAGE_BEFORE] = row[_USAGE] = d.usage_text
+                    if inst.paid_detail:
+                        row[_USAGE_DETAIL] = inst.paid_detail % (d.usage_text, d.raw_text, d.raw_text)
+                    row[_LIST_COST] = d.cost_text
+                    if promoted:
+                        process_cell, detail_cell = promo_cells[id(promotion)]
+                        row[_PROCESS] = process_cell % (d.usage_text, d.discount_text)
+                        row[_DISCOUNT] = d.discount_text
+                        row[_DISCOUNT_DETAIL] = detail_cell % d.discount_text
+                        row[_AFTER_DISCOUNT] = row[_PAYABLE] = d.promoted_payable_text
+                    else:
+                        row[_PROCESS] = inst.process % d.usage_text
+                        row[_AFTER_DISCOUNT] = row[_PAYABLE] = d.cost_text
+                    yield row
+        totals.rows += placed - totals.rows_model_studio
+        totals.rows_model_studio = placed
+        by_date_key = f"{year:04d}-{month:02d}-{day:02d}"
+        totals.by_date[by_date_key] = day_payable
+
+
+def generate_rows(spec: SynthSpec, totals: SynthTotals | None = None) -> Iterator[list[str]]:
+    """The month's data rows (no header; see ``header_for``), in time order, 61 plain strings each.
+
+    Rows stream out one at a time; memory stays flat however long the month. Pass a ``SynthTotals`` to have
+    it filled as the rows go (``totals.as_dict()`` afterwards equals ``expected_totals(spec)``).
+    """
+    return _generate(spec, totals if totals is not None else SynthTotals(spec), emit=True, csv_cells=False)
+
+
+def expected_totals(spec: SynthSpec) -> dict[str, Any]:
+    """What a correct pipeline reports for ``spec``'s month, in exact Decimals (no rows are formatted).
+
+    Keys: row counts (``rows``, ``rows_model_studio``, ``rows_other_product``, ``rows_free_quota``,
+    ``rows_discounted``); Model Studio ``payable``, ``list_cost`` and ``discount`` per currency;
+    ``payable_by_workspace``, ``payable_by_api_key`` ('' = console calls), ``payable_by_model``,
+    ``payable_by_channel`` ('' = API calls, 'bmp' = console), ``payable_by_date`` (YYYY-MM-DD);
+    ``usage_by_unit``; ``other_product_payable`` (the rows to exclude); ``anomaly`` (date, key, factor).
+    """
+    totals = SynthTotals(spec)
+    for _ in _generate(spec, totals, emit=False, csv_cells=False):
+        pass
+    return totals.as_dict()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Writers
+
+_BATCH = 4096
+
+
+def _csv_lines(spec: SynthSpec, totals: SynthTotals) -> Iterator[str]:
+    """The data rows as CSV lines without their line ends."""
+    join = ",".join
+    for cells in _generate(spec, totals, emit=True, csv_cells=True):
+        yield join(cells)
+
+
+def _write_member(write: Any, header: tuple[str, ...], lines: Iterator[str], limit: int | None, *,
+                  as_bytes: bool) -> int:
+    """BOM, header line and up to ``limit`` lines (all when None), each ending in LF; lines written."""
+    head = "\ufeff" + ",".join(_csv_cell(name) for name in header) + "\n"
+    write(head.encode("utf-8") if as_bytes else head)
+    written = 0
+    batch: list[str] = []
+    for line in lines:
+        batch.append(line)
+        written += 1
+        if len(batch) == _BATCH or written == limit:
+            chunk = "\n".join(batch) + "\n"
+            write(chunk.encode("utf-8") if as_bytes else chunk)
+            batch.clear()
+            if written == limit:
+                break
+    if batch:
+        chunk = "\n".join(batch) + "\n"
+        write(chunk.encode("utf-8") if as_bytes else chunk)
+    return written
+
+
+class _BackgroundWriter:
+    """Calls ``write`` on a worker thread, so zlib (which releases the GIL) compresses while rows are made.
+
+    At most ``depth`` chunks wait in the queue, so memory stays bounded. ``close`` re-raises a worker error.
+    """
+
+    def __init__(self, write: Any, depth: int = 4) -> None:
+        self._write = write
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="synth-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (chunk := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._write(chunk)
+                except BaseException as exc:  # handed to the producer in close()
+                    self._error = exc
+
+    def write(self, chunk: bytes) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put(chunk)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+
+def write_csv(target: str | os.PathLike[str] | IO[str] | IO[bytes], spec: SynthSpec) -> dict[str, Any]:
+    """Write the month as one CSV file (BOM, LF, the export's quoting) and return its ``expected_totals``.
+
+    ``target`` is a path, a text stream or a binary stream; a stream is left open.
+    """
+    totals = SynthTotals(spec)
+    lines = _csv_lines(spec, totals)
+    header = header_for(spec)
+    if isinstance(target, (str, os.PathLike)):
+        with open(target, "wb") as out:
+            _write_member(out.write, header, lines, None, as_bytes=True)
+    else:
+        _write_member(target.write, header, lines, None, as_bytes=not isinstance(target, io.TextIOBase))
+    return totals.as_dict()
+
+
+@dataclass(frozen=True)
+class V2Push:
+    """One generated subscription push: where the zip went, its members and the month's totals."""
+
+    zip_path: Path
+    members: tuple[str, ...]
+    member_rows: tuple[int, ...]
+    csv_bytes: int  # uncompressed size of all members
+    totals: dict[str, Any]
+
+
+def push_file_stem(spec: SynthSpec, uid: str, site_id: str) -> str:
+    """``{UID}_{SiteID}_consumeDetailBillV2_{YYYYMM}``: the v2 subscription object name (§1.2)."""
+    return f"{uid}_{site_id}_consumeDetailBillV2_{spec.yyyymm}"
+
+
+def write_v2_push(
+    root_dir: str | os.PathLike[str],
+    spec: SynthSpec,
+    *,
+    uid: str,
+    site_id: str = "2684201000001",
+    snapshot: str = "20260601120000",
+    files: int = 1,
+    compresslevel: int = 6,
+) -> V2Push:
+    """Write the month as a v2 subscription push: ``{root}/{YYYYMM}/{snapshot}/{stem}.zip``.
+
+    The zip holds ``files`` CSV members named ``{stem}_{i}.csv`` (1-based) that together are the month: rows
+    in time order, split into nearly equal consecutive runs, each member with its own BOM and header. The rows
+    carry ``uid`` as the account. Member timestamps come from ``snapshot``, so the same spec gives the same
+    bytes. Rows stream into the zip; memory does not grow with the month.
+    """
+    if files < 1:
+        raise ValueError("files must be at least 1")
+    if len(snapshot) != 14 or not snapshot.isdigit():
+        raise ValueError(f"snapshot must be YYYYMMDDHHMMSS, got {snapshot!r}")
+    spec = replace(spec, uid=uid)
+    stem = push_file_stem(spec, uid, site_id)
+    folder = Path(root_dir) / spec.yyyymm / snapshot
+    folder.mkdir(parents=True, exist_ok=True)
+    zip_path = folder / f"{stem}.zip"
+    stamp = datetime.strptime(snapshot, "%Y%m%d%H%M%S")
+    date_time = (stamp.year, stamp.month, stamp.day, stamp.hour, stamp.minute, stamp.second)
+    totals = SynthTotals(spec)
+    lines = _csv_lines(spec, totals)
+    header = header_for(spec)
+    members: list[str] = []
+    member_rows: list[int] = []
+    csv_bytes = 0
+    tmp_path = zip_path.with_name(f".tmp-{zip_path.name}")
+    try:
+        with zipfile.ZipFile(tmp_path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for i in range(files):
+                limit = spec.rows * (i + 1) // files - spec.rows * i // files
+                info = zipfile.ZipInfo(f"{stem}_{i + 1}.csv", date_time=date_time)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info._compresslevel = compresslevel  # type: ignore[attr-defined]  # no public setter in 3.11
+                info.external_attr = 0o644 << 16
+                with archive.open(info, "w", force_zip64=True) as member:
+                    writer = _BackgroundWriter(member.write)
+                    try:
+                        member_lines = lines if limit else iter(())
+                        written = _write_member(
+                            writer.write, header, member_lines, limit or None, as_bytes=True
+                        )
+                    finally:
+                        writer.close()
+                members.append(info.filename)
+                member_rows.append(written)
+                csv_bytes += archive.getinfo(info.filename).file_size
+            if next(lines, None) is not None:
+                raise AssertionError("rows left after the last member")
+        os.replace(tmp_path, zip_path)
+    finally:
+        tmp_path.unlink(missing_ok=True)
+    return V2Push(zip_path, tuple(members), tuple(member_rows), csv_bytes, totals.as_dict())
