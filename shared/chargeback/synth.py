@@ -431,7 +431,9 @@ def _scaled(units: int, places: int) -> str:
 # Usage draws. Each usage type gets a table of pre-drawn usages with their texts and exact amounts; a row
 # picks one entry with a single random call. This keeps per-row work to string assembly.
 
-_DRAW_BITS = 10  # 1024 draws per usage type
+def _draw_bits(rows: int) -> int:
+    """Table size (as bits): 1024 draws per usage type for big months, fewer for small ones (fast tests)."""
+    return max(6, min(10, rows.bit_length() - 5))
 
 
 @dataclass(frozen=True)
@@ -519,6 +521,7 @@ def _build_instances(
     spec: SynthSpec, rng: random.Random
 ) -> tuple[list[_Instance], list[int], dict[str, _Quota]]:
     """The callers and what they call, with a cumulative popularity for weighted picks."""
+    table_size = 1 << _draw_bits(spec.rows)
     workspaces: list[str] = []
     while len(workspaces) < spec.workspaces:
         candidate = "llm-" + _random_id(rng, 16)
@@ -555,7 +558,7 @@ def _build_instances(
             family_weight = sum(sku.weight for sku in _FAMILIES[family])
             for sku in _FAMILIES[family]:
                 if sku not in draws:
-                    draws[sku] = [_draw(sku, _raw_usage(sku, rng)) for _ in range(1 << _DRAW_BITS)]
+                    draws[sku] = [_draw(sku, _raw_usage(sku, rng)) for _ in range(table_size)]
                 promotion = None
                 if sku.kind is _VIDEO:
                     if sku.price not in promotions:
@@ -799,6 +802,7 @@ def _generate(spec: SynthSpec, totals: SynthTotals, *, emit: bool, csv_cells: bo
     cum_weight = placed = other_placed = 0
     n_days = spec.covered_days
     hourly, hh_mm = _HOURLY, _HH_MM
+    draw_bits = _draw_bits(spec.rows)
     for day in range(1, n_days + 1):
         day_start = date(year, month, day)
         yyyymmdd = day_start.strftime("%Y%m%d")
@@ -847,7 +851,7 @@ def _generate(spec: SynthSpec, totals: SynthTotals, *, emit: bool, csv_cells: bo
                     picked[j] = idx
             for idx in picked:
                 inst = instances[idx]
-                d = inst.draws[getrandbits(_DRAW_BITS)]
+                d = inst.draws[getrandbits(draw_bits)]
                 if anomalous and inst.key_index == anomaly_key:
                     d = _draw(inst.sku, d.raw * anomaly_factor)
                 quota = quotas[inst.sku.model]
