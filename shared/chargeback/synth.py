@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import calendar
 import csv
+import functools
 import io
 import json
 import os
@@ -316,15 +317,12 @@ def _dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
 
+@functools.lru_cache(maxsize=8192)
 def _csv_cell(value: str) -> str:
     """``value`` as csv.writer (the export's dialect) writes it inside a row."""
     out = io.StringIO()
     csv.writer(out, lineterminator="\n").writerow([value, ""])
     return out.getvalue()[:-2]  # drop the ',' before the empty second cell and the line end
-
-
-def _plain(value: str) -> str:
-    return value
 
 
 # Paid token rows: 用量, 用量（原始单位）, 抵扣前用量.
@@ -428,8 +426,25 @@ def _scaled(units: int, places: int) -> str:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Usage draws. Each usage type gets a table of pre-drawn usages with their texts and exact amounts; a row
-# picks one entry with a single random call. This keeps per-row work to string assembly.
+# Exact sums. Every amount is computed once, in Decimal, when a usage draw is made; running sums are exact
+# integer multiples of 1e-10 (a conversion that would round raises), turned back into Decimal at the end.
+
+_UNIT_PLACES = 10
+_UNIT = Decimal(10) ** _UNIT_PLACES
+
+
+def _units(value: Decimal) -> int:
+    return int(_CTX.multiply(value, _UNIT).to_integral_exact(context=_CTX))
+
+
+def _from_units(units: int) -> Decimal:
+    return Decimal(_fmt(_CTX.divide(Decimal(units), _UNIT)))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Usage draws. Each usage type gets a table of pre-drawn usages with their texts, exact amounts and the
+# arguments its row templates take; a row picks one entry with a single random call.
+
 
 def _draw_bits(rows: int) -> int:
     """Table size (as bits): 1024 draws per usage type for big months, fewer for small ones (fast tests)."""
@@ -439,15 +454,13 @@ def _draw_bits(rows: int) -> int:
 @dataclass(frozen=True)
 class _Draw:
     raw: int  # tokens, images or hundredths of a second
-    raw_text: str  # the raw count as 用量详情 prints it ('21386', '3', '10.08')
-    usage_text: str  # in the bill's unit ('21.386' 千tokens)
-    usage: Decimal
-    cost: Decimal  # list price x usage, exact
-    cost_text: str
-    discount: Decimal  # under the promotion (video only), else 0
-    discount_text: str
-    promoted_payable: Decimal
-    promoted_payable_text: str
+    paid_args: tuple[bytes, ...]  # what the paid row template takes after the per-row cells (UTF-8)
+    promoted_args: tuple[bytes, ...]  # the same under the promotion (video only)
+    free_args: tuple[bytes, ...]  # the same for a free-quota row
+    usage: int  # in 1e-10 units of the bill's unit
+    cost: int  # list price x usage, in 1e-10 units
+    discount: int  # under the promotion (video only), else 0
+    promoted_payable: int
 
 
 def _draw(sku: _Sku, raw: int) -> _Draw:
@@ -461,8 +474,16 @@ def _draw(sku: _Sku, raw: int) -> _Draw:
     cost = _CTX.multiply(Decimal(sku.price), usage)
     discount = _CTX.multiply(cost, _PROMO_RATE) if sku.kind is _VIDEO else _ZERO
     promoted = _CTX.subtract(cost, discount)
-    return _Draw(raw, raw_text, usage_text, usage, cost, _fmt(cost), discount, _fmt(discount), promoted,
-                 _fmt(promoted))
+    u, r = usage_text.encode(), raw_text.encode()
+    c, d, p = _fmt(cost).encode(), _fmt(discount).encode(), _fmt(promoted).encode()
+    if sku.kind is _TOKEN:  # 用量详情 holes: 用量, 用量（原始单位）, 抵扣前用量
+        paid_args: tuple[bytes, ...] = (u, u, u, r, r, c, u, c, c)
+    else:
+        paid_args = (u, u, c, u, c, c)
+    return _Draw(
+        raw, paid_args, (u, u, c, u, d, d, p, d, p), (u, u, r, r, r),
+        _units(usage), _units(cost), _units(discount), _units(promoted),
+    )
 
 
 def _raw_usage(sku: _Sku, rng: random.Random) -> int:
@@ -473,6 +494,50 @@ def _raw_usage(sku: _Sku, rng: random.Random) -> int:
     if sku.model.endswith("video-edit"):
         return rng.randint(300, 1500)
     return 500 if rng.random() < 0.7 else 1000
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Row templates. A row is one bytes %-format of a line template: the constant cells already encoded
+# (CSV-quoted for files) and joined, UTF-8, with holes for the per-row cells (the bill line ID's random hex
+# and sequence number, the date and times) and inside the JSON cells. The per-row values are plain numbers,
+# dates and IDs, which never need quoting, so the result equals what csv.writer writes, already encoded.
+
+_HOLE = "\ue000hole\ue000"
+_FIELD_SEP = "\x1f"  # joins plain (unencoded) cells; never occurs in a cell
+
+
+@dataclass(frozen=True)
+class _Json:
+    """A JSON cell template with %s holes (see ``_template``)."""
+
+    template: str
+
+
+@dataclass(frozen=True)
+class _BillLineId:
+    """The bill line ID cell: ``{YYYYMM}_{type prefix}_{32 hex}_01_{20 digits}``; two holes."""
+
+    prefix: str
+
+
+def _line_template(cells: list[Any], sep: str) -> bytes:
+    """One bytes %-format for a row; ``sep`` ',' encodes cells for CSV, ``_FIELD_SEP`` keeps them plain."""
+    parts: list[str] = []
+    for cell in cells:
+        if isinstance(cell, _Json):
+            parts.append(_csv_cell(cell.template) if sep == "," else cell.template)
+        elif isinstance(cell, _BillLineId):
+            parts.append(cell.prefix.replace("%", "%%") + "%032x_01_%020d")
+        elif cell == _HOLE:
+            parts.append("%s")
+        else:
+            parts.append((_csv_cell(cell) if sep == "," else cell).replace("%", "%%"))
+    return sep.join(parts).encode("utf-8")
+
+
+# The per-row cells every template starts with: bill line ID (two holes: random hex and sequence),
+# billing date, consumption time, service start and service end.
+_ROW_HOLES = (_DATE, _T_CONSUME, _T_START, _T_END)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -489,15 +554,14 @@ class _Instance:
     sku: _Sku
     key_index: int  # -1 for console calls
     draws: list[_Draw]
-    paid: list[str] = field(default_factory=list)  # row templates, filled per output encoding
-    free: list[str] = field(default_factory=list)
-    paid_detail: str = ""  # 用量详情 template of paid token rows ('' for images and video)
-    process: str = ""  # 计费过程 template of paid rows
     promotion: _Promotion | None = None
-    payable: Decimal = _ZERO
-    list_cost: Decimal = _ZERO
-    discount: Decimal = _ZERO
-    usage: Decimal = _ZERO
+    paid_line: bytes = b""  # line templates in the output encoding (set when rows are emitted)
+    promoted_line: bytes = b""
+    free_line: bytes = b""
+    payable: int = 0  # exact sums in 1e-10 units
+    list_cost: int = 0
+    discount: int = 0
+    usage: int = 0
     rows: int = 0
 
 
@@ -509,7 +573,6 @@ class _Quota:
     starts: str  # 'YYYYMMDD'
     ends: str  # 'YYYYMMDD', exclusive
     detail: str
-    kind: _Kind = _TOKEN
 
 
 def _random_id(rng: random.Random, length: int) -> str:
@@ -585,7 +648,6 @@ def _build_instances(
             inst.sku.kind.free_total - used, starts.strftime("%Y%m%d"), ends.strftime("%Y%m%d"),
             _free_detail_template(inst.sku.kind, model, spec.login, f"{starts:%Y-%m-%d} 00:00:00",
                                   f"{ends:%Y-%m-%d} 00:00:00"),
-            inst.sku.kind,
         )
     cumulative: list[int] = []
     running = 0
@@ -595,8 +657,10 @@ def _build_instances(
     return instances, cumulative, quotas
 
 
-def _base_template(spec: SynthSpec) -> list[str]:
-    row = [""] * 61
+def _base_cells(spec: SynthSpec) -> list[Any]:
+    row: list[Any] = [""] * 61
+    for col in _ROW_HOLES:
+        row[col] = _HOLE
     row[_UID] = row[_OWNER_UID] = spec.uid
     row[_LOGIN] = row[_OWNER_LOGIN] = spec.login
     row[_ENTITY] = _SERVICE_ENTITY
@@ -608,10 +672,10 @@ def _base_template(spec: SynthSpec) -> list[str]:
     return row
 
 
-def _fill_templates(spec: SynthSpec, inst: _Instance, encode: Any) -> None:
-    """Set the instance's paid and free row templates and JSON templates in the output encoding."""
+def _fill_templates(spec: SynthSpec, inst: _Instance, quota: _Quota, sep: str) -> None:
+    """Set the instance's paid, promoted and free line templates (holes in the order of ``_Draw``'s args)."""
     sku, kind = inst.sku, inst.sku.kind
-    row = _base_template(spec)
+    row = _base_cells(spec)
     row[_PRODUCT], row[_PRODUCT_NAME] = MODEL_STUDIO, _PRODUCT_NAME_SFM
     row[_COMMODITY], row[_COMMODITY_NAME] = kind.commodity, kind.commodity_name
     row[_ITEM], row[_ITEM_NAME] = kind.item, kind.item_name
@@ -621,11 +685,17 @@ def _fill_templates(spec: SynthSpec, inst: _Instance, encode: Any) -> None:
     row[_RULE_URL] = _RULE_URL_TEXT
 
     paid = row.copy()
+    paid[_ID] = _BillLineId(spec.yyyymm + _PAID_PREFIX)
     paid[_FEE_TYPE] = PAY_AS_YOU_GO
+    paid[_USAGE_BEFORE] = paid[_USAGE] = _HOLE
     paid[_USAGE_DEDUCTED] = "0"
     paid[_PRICE] = sku.price
+    paid[_LIST_COST] = _HOLE
+    paid[_PROCESS] = _Json(_process_template(sku.price))
     paid[_DISCOUNT] = "0"
+    paid[_AFTER_DISCOUNT] = paid[_PAYABLE] = _HOLE
     if kind is _TOKEN:
+        paid[_USAGE_DETAIL] = _Json(_PAID_TOKEN_DETAIL)
         paid[_FACTOR] = _dumps({"文本生成模型规格": sku.model, "Token类型": sku.usage_type})
     elif kind is _IMAGE:
         paid[_FACTOR] = _dumps({"图片生成模型规格": sku.model})
@@ -634,38 +704,52 @@ def _fill_templates(spec: SynthSpec, inst: _Instance, encode: Any) -> None:
         paid[_FACTOR] = _dumps(
             {"视频生成模型规格": sku.model, "服务区域": "中国大陆", "视频生成画幅规格": sku.usage_type}
         )
+    inst.paid_line = _line_template(paid, sep)
+
+    if inst.promotion is not None:
+        promoted = paid.copy()
+        promoted[_PROCESS] = _Json(inst.promotion.process_template)
+        promoted[_DISCOUNT] = _HOLE
+        promoted[_DISCOUNT_DETAIL] = _Json(inst.promotion.detail_template)
+        inst.promoted_line = _line_template(promoted, sep)
 
     free = row.copy()
+    free[_ID] = _BillLineId(spec.yyyymm + _FREE_PREFIX)
     free[_FEE_TYPE] = FREE_QUOTA
     free[_DUR_BEFORE] = free[_DUR_DEDUCTED] = "0"
+    free[_USAGE_BEFORE] = free[_USAGE_DEDUCTED] = _HOLE
     free[_USAGE] = "0"
+    free[_USAGE_DETAIL] = _Json(quota.detail)
     free[_PRICE] = "0"
     free[_LIST_COST] = "0"
     free[_PROCESS] = _process_template("0") % "0"
     free[_DISCOUNT] = free[_AFTER_DISCOUNT] = "0"
     free[_PAYABLE] = "0"
-
-    inst.paid = [encode(cell) for cell in paid]
-    inst.free = [encode(cell) for cell in free]
-    inst.paid_detail = encode(_PAID_TOKEN_DETAIL) if kind is _TOKEN else ""
-    inst.process = encode(_process_template(sku.price))
+    inst.free_line = _line_template(free, sep)
 
 
-def _other_template(spec: SynthSpec, encode: Any) -> tuple[list[str], str]:
-    """An OSS storage row and its 计费过程 template: not Model Studio, so a pipeline must exclude it."""
-    row = _base_template(spec)
+def _other_line(spec: SynthSpec, sep: str) -> bytes:
+    """An OSS storage row: not Model Studio, so a pipeline must exclude it. Holes: the five per-row cells,
+    the instance (bucket), 抵扣前用量, 用量, 目录总价, 计费过程's quantity, 优惠后金额 and 应付."""
+    row = _base_cells(spec)
+    row[_ID] = _BillLineId(spec.yyyymm + _PAID_PREFIX)
     row[_FEE_TYPE] = PAY_AS_YOU_GO
     row[_ENTITY] = "阿里云计算有限公司"
     row[_PRODUCT], row[_PRODUCT_NAME] = "oss", "对象存储"
     row[_COMMODITY], row[_COMMODITY_NAME] = "oss", "对象存储OSS"
     row[_ITEM], row[_ITEM_NAME] = "Storage", "标准存储容量"
+    row[_INSTANCE] = _HOLE
     row[_REGION_CODE], row[_REGION] = "cn-hangzhou", "华东1（杭州）"
+    row[_USAGE_BEFORE] = row[_USAGE] = _HOLE
     row[_USAGE_DEDUCTED] = "0"
     row[_USAGE_UNIT] = "GB"
     row[_PRICE], row[_PRICE_UNIT] = _fmt(_OTHER_PRICE), "元/GB/天"
     row[_FACTOR] = _dumps({"存储类型": "标准存储-本地冗余"})
+    row[_LIST_COST] = _HOLE
+    row[_PROCESS] = _Json(_process_template(_fmt(_OTHER_PRICE)))
     row[_DISCOUNT] = "0"
-    return [encode(cell) for cell in row], encode(_process_template(_fmt(_OTHER_PRICE)))
+    row[_AFTER_DISCOUNT] = row[_PAYABLE] = _HOLE
+    return _line_template(row, sep)
 
 
 _OTHER_PRICE = Decimal("0.004")
@@ -680,31 +764,34 @@ class SynthTotals:
 
     spec: SynthSpec
     instances: list[_Instance] = field(default_factory=list)
-    by_date: dict[str, Decimal] = field(default_factory=dict)
+    by_date: dict[str, int] = field(default_factory=dict)  # 1e-10 units
     rows: int = 0
     rows_model_studio: int = 0
     rows_free_quota: int = 0
     rows_discounted: int = 0
     rows_other_product: int = 0
-    other_payable: Decimal = _ZERO
+    other_payable: int = 0
     anomaly: dict[str, str] | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        def add(table: dict[str, Decimal], key: str, value: Decimal) -> None:
-            table[key] = _CTX.add(table.get(key, _ZERO), value)
+        def add(table: dict[str, int], key: str, value: int) -> None:
+            table[key] = table.get(key, 0) + value
 
-        payable = list_cost = discount = _ZERO
-        by_workspace: dict[str, Decimal] = {}
-        by_key: dict[str, Decimal] = {}
-        by_model: dict[str, Decimal] = {}
-        by_channel: dict[str, Decimal] = {}
-        usage_by_unit: dict[str, Decimal] = {}
+        def money(table: dict[str, int]) -> dict[str, Decimal]:
+            return {key: _from_units(value) for key, value in sorted(table.items())}
+
+        payable = list_cost = discount = 0
+        by_workspace: dict[str, int] = {}
+        by_key: dict[str, int] = {}
+        by_model: dict[str, int] = {}
+        by_channel: dict[str, int] = {}
+        usage_by_unit: dict[str, int] = {}
         for inst in self.instances:
             if not inst.rows:
                 continue
-            payable = _CTX.add(payable, inst.payable)
-            list_cost = _CTX.add(list_cost, inst.list_cost)
-            discount = _CTX.add(discount, inst.discount)
+            payable += inst.payable
+            list_cost += inst.list_cost
+            discount += inst.discount
             add(by_workspace, inst.workspace_id, inst.payable)
             add(by_key, inst.api_key_id, inst.payable)
             add(by_model, inst.sku.model, inst.payable)
@@ -719,16 +806,16 @@ class SynthTotals:
             "rows_free_quota": self.rows_free_quota,
             "rows_discounted": self.rows_discounted,
             "instances": sum(1 for inst in self.instances if inst.rows),
-            "payable": {currency: payable},
-            "list_cost": {currency: list_cost},
-            "discount": {currency: discount},
-            "usage_by_unit": dict(sorted(usage_by_unit.items())),
-            "payable_by_workspace": dict(sorted(by_workspace.items())),
-            "payable_by_api_key": dict(sorted(by_key.items())),
-            "payable_by_model": dict(sorted(by_model.items())),
-            "payable_by_channel": dict(sorted(by_channel.items())),
-            "payable_by_date": dict(sorted(self.by_date.items())),
-            "other_product_payable": {currency: self.other_payable},
+            "payable": money({currency: payable}),
+            "list_cost": money({currency: list_cost}),
+            "discount": money({currency: discount}),
+            "usage_by_unit": money(usage_by_unit),
+            "payable_by_workspace": money(by_workspace),
+            "payable_by_api_key": money(by_key),
+            "payable_by_model": money(by_model),
+            "payable_by_channel": money(by_channel),
+            "payable_by_date": money(self.by_date),
+            "other_product_payable": money({currency: self.other_payable}),
             "anomaly": self.anomaly,
         }
 
@@ -751,26 +838,22 @@ def _day_weights(spec: SynthSpec) -> tuple[list[int], int]:
     return weights, 60 * sum(_HOURLY) * sum(weights)
 
 
-def _generate(spec: SynthSpec, totals: SynthTotals, *, emit: bool, csv_cells: bool) -> Iterator[list[str]]:
-    """The one generator behind rows, files and totals.
+def _generate(spec: SynthSpec, totals: SynthTotals, sep: str | None) -> Iterator[bytes]:
+    """The one generator behind rows, files and totals: data rows as UTF-8 lines (no line end).
 
-    With ``emit`` False it only adds up (the same draws, so the same totals). With ``csv_cells`` the cells
-    come CSV-encoded, ready to be joined with ','. Two random streams: one for everything that changes a
-    total, one for bill line IDs, so totals never depend on the IDs.
+    ``sep`` ',' gives CSV lines; ``_FIELD_SEP`` gives plain cells joined by it; None adds up only (the same
+    draws, so the same totals, and no text). Two random streams: one for everything that changes a total, one
+    for bill line IDs, so totals never depend on the IDs.
     """
     rng = random.Random(spec.seed)  # noqa: S311 - reproducible test data, not secrets
     ids = random.Random(f"ids-{spec.seed}")  # noqa: S311
     instances, cumulative, quotas = _build_instances(spec, rng)
-    encode = _csv_cell if csv_cells else _plain
-    if emit:
+    emit = sep is not None
+    other_line = b""
+    if sep is not None:
         for inst in instances:
-            _fill_templates(spec, inst, encode)
-        for quota in quotas.values():
-            quota.detail = encode(quota.detail)
-        promo_cells = {
-            id(p): (encode(p.process_template), encode(p.detail_template))
-            for p in {id(i.promotion): i.promotion for i in instances if i.promotion}.values() if p
-        }
+            _fill_templates(spec, inst, quotas[inst.sku.model], sep)
+        other_line = _other_line(spec, sep)
     totals.instances = instances
     n_instances = len(instances)
     population = range(n_instances)
@@ -783,9 +866,7 @@ def _generate(spec: SynthSpec, totals: SynthTotals, *, emit: bool, csv_cells: bo
             f"only {n_instances} distinct instances exist: raise api_keys, workspaces or days"
         )
     year, month = spec.year_month
-    paid_prefix, free_prefix = spec.yyyymm + _PAID_PREFIX, spec.yyyymm + _FREE_PREFIX
-    other, other_process = _other_template(spec, encode)
-    buckets = [f"example-logs-{_random_id(rng, 6)}", f"example-media-{_random_id(rng, 6)}"]
+    buckets = [f"example-logs-{_random_id(rng, 6)}".encode(), f"example-media-{_random_id(rng, 6)}".encode()]
     anomaly_day, anomaly_key, anomaly_factor = "", -2, 1
     if spec.anomaly is not None:
         anomaly = spec.anomaly
@@ -795,20 +876,21 @@ def _generate(spec: SynthSpec, totals: SynthTotals, *, emit: bool, csv_cells: bo
         totals.anomaly = {"date": f"{year:04d}-{month:02d}-{anomaly.day:02d}", "api_key_id": key_id,
                           "factor": str(anomaly.factor)}
 
-    add = _CTX.add
     choices, getrandbits, randint = rng.choices, rng.getrandbits, rng.randint
     id_bits = ids.getrandbits
     sequence = 4_250_000_000_000 + rng.randrange(10_000_000)
     cum_weight = placed = other_placed = 0
     n_days = spec.covered_days
-    hourly, hh_mm = _HOURLY, _HH_MM
+    hourly, hh_mm = _HOURLY, [text.encode() for text in _HH_MM]
     draw_bits = _draw_bits(spec.rows)
+    free_count = discounted_count = 0
     for day in range(1, n_days + 1):
         day_start = date(year, month, day)
         yyyymmdd = day_start.strftime("%Y%m%d")
-        day_text = day_start.strftime("%Y-%m-%d ")
-        next_day_text = (day_start + timedelta(days=1)).strftime("%Y-%m-%d ")
-        day_payable = _ZERO
+        date_cell = yyyymmdd.encode()
+        day_text = day_start.strftime("%Y-%m-%d ").encode()
+        next_day_text = (day_start + timedelta(days=1)).strftime("%Y-%m-%d ").encode()
+        day_payable = 0
         anomalous = yyyymmdd == anomaly_day
         # the other product's daily rows come first in the day
         other_today = spec.other_product_rows * day // n_days - other_placed
@@ -816,21 +898,17 @@ def _generate(spec: SynthSpec, totals: SynthTotals, *, emit: bool, csv_cells: bo
             other_placed += 1
             gb_milli = randint(1_000, 5_000_000)
             cost = _CTX.multiply(_OTHER_PRICE, Decimal(gb_milli).scaleb(-3))
-            totals.other_payable = add(totals.other_payable, cost)
+            totals.other_payable += _units(cost)
             totals.rows += 1
             totals.rows_other_product += 1
             if emit:
                 sequence += 1 + id_bits(10)
-                row = other.copy()
-                row[_ID] = f"{paid_prefix}{id_bits(128):032x}_01_{sequence:020d}"
-                row[_DATE] = yyyymmdd
-                row[_T_CONSUME] = row[_T_START] = day_text + hh_mm[0]
-                row[_T_END] = next_day_text + hh_mm[0]
-                row[_INSTANCE] = buckets[other_placed % 2]
-                row[_USAGE_BEFORE] = row[_USAGE] = _scaled(gb_milli, 3)
-                row[_PROCESS] = other_process % row[_USAGE]
-                row[_LIST_COST] = row[_AFTER_DISCOUNT] = row[_PAYABLE] = _fmt(cost)
-                yield row
+                usage, cost_text = _scaled(gb_milli, 3).encode(), _fmt(cost).encode()
+                yield other_line % (
+                    id_bits(128), sequence, date_cell, day_text + hh_mm[0], day_text + hh_mm[0],
+                    next_day_text + hh_mm[0], buckets[other_placed % 2], usage, usage, cost_text, usage,
+                    cost_text, cost_text,
+                )
         day_weight = day_weights[day - 1]
         for minute in range(1440):
             cum_weight += hourly[minute // 60] * day_weight
@@ -858,55 +936,34 @@ def _generate(spec: SynthSpec, totals: SynthTotals, *, emit: bool, csv_cells: bo
                 inst.rows += 1
                 if d.raw <= quota.remaining and quota.starts <= yyyymmdd < quota.ends:
                     quota.remaining -= d.raw
-                    totals.rows_free_quota += 1
+                    free_count += 1
                     if emit:
-                        row = inst.free.copy()
                         sequence += 1 + id_bits(10)
-                        row[_ID] = f"{free_prefix}{id_bits(128):032x}_01_{sequence:020d}"
-                        row[_DATE] = yyyymmdd
-                        row[_T_CONSUME] = row[_T_START] = t_start
-                        row[_T_END] = t_end
-                        row[_USAGE_BEFORE] = row[_USAGE_DEDUCTED] = d.usage_text
-                        row[_USAGE_DETAIL] = quota.detail % (d.raw_text, d.raw_text, d.raw_text)
-                        yield row
+                        yield inst.free_line % (
+                            id_bits(128), sequence, date_cell, t_start, t_start, t_end, *d.free_args
+                        )
                     continue
+                inst.usage += d.usage
+                inst.list_cost += d.cost
                 promotion = inst.promotion
-                promoted = promotion is not None and yyyymmdd >= promotion.starts
-                if promoted:
-                    payable = d.promoted_payable
-                    inst.discount = add(inst.discount, d.discount)
-                    totals.rows_discounted += 1
+                if promotion is not None and yyyymmdd >= promotion.starts:
+                    inst.payable += d.promoted_payable
+                    inst.discount += d.discount
+                    day_payable += d.promoted_payable
+                    discounted_count += 1
+                    line, args = inst.promoted_line, d.promoted_args
                 else:
-                    payable = d.cost
-                inst.usage = add(inst.usage, d.usage)
-                inst.list_cost = add(inst.list_cost, d.cost)
-                inst.payable = add(inst.payable, payable)
-                day_payable = add(day_payable, payable)
+                    inst.payable += d.cost
+                    day_payable += d.cost
+                    line, args = inst.paid_line, d.paid_args
                 if emit:
-                    row = inst.paid.copy()
                     sequence += 1 + id_bits(10)
-                    row[_ID] = f"{paid_prefix}{id_bits(128):032x}_01_{sequence:020d}"
-                    row[_DATE] = yyyymmdd
-                    row[_T_CONSUME] = row[_T_START] = t_start
-                    row[_T_END] = t_end
-                    row[_USAGE_BEFORE] = row[_USAGE] = d.usage_text
-                    if inst.paid_detail:
-                        row[_USAGE_DETAIL] = inst.paid_detail % (d.usage_text, d.raw_text, d.raw_text)
-                    row[_LIST_COST] = d.cost_text
-                    if promoted:
-                        process_cell, detail_cell = promo_cells[id(promotion)]
-                        row[_PROCESS] = process_cell % (d.usage_text, d.discount_text)
-                        row[_DISCOUNT] = d.discount_text
-                        row[_DISCOUNT_DETAIL] = detail_cell % d.discount_text
-                        row[_AFTER_DISCOUNT] = row[_PAYABLE] = d.promoted_payable_text
-                    else:
-                        row[_PROCESS] = inst.process % d.usage_text
-                        row[_AFTER_DISCOUNT] = row[_PAYABLE] = d.cost_text
-                    yield row
+                    yield line % (id_bits(128), sequence, date_cell, t_start, t_start, t_end, *args)
         totals.rows += placed - totals.rows_model_studio
         totals.rows_model_studio = placed
-        by_date_key = f"{year:04d}-{month:02d}-{day:02d}"
-        totals.by_date[by_date_key] = day_payable
+        totals.rows_free_quota = free_count
+        totals.rows_discounted = discounted_count
+        totals.by_date[f"{year:04d}-{month:02d}-{day:02d}"] = day_payable
 
 
 def generate_rows(spec: SynthSpec, totals: SynthTotals | None = None) -> Iterator[list[str]]:
@@ -915,7 +972,8 @@ def generate_rows(spec: SynthSpec, totals: SynthTotals | None = None) -> Iterato
     Rows stream out one at a time; memory stays flat however long the month. Pass a ``SynthTotals`` to have
     it filled as the rows go (``totals.as_dict()`` afterwards equals ``expected_totals(spec)``).
     """
-    return _generate(spec, totals if totals is not None else SynthTotals(spec), emit=True, csv_cells=False)
+    for line in _generate(spec, totals if totals is not None else SynthTotals(spec), _FIELD_SEP):
+        yield line.decode("utf-8").split(_FIELD_SEP)
 
 
 def expected_totals(spec: SynthSpec) -> dict[str, Any]:
@@ -928,7 +986,7 @@ def expected_totals(spec: SynthSpec) -> dict[str, Any]:
     ``usage_by_unit``; ``other_product_payable`` (the rows to exclude); ``anomaly`` (date, key, factor).
     """
     totals = SynthTotals(spec)
-    for _ in _generate(spec, totals, emit=False, csv_cells=False):
+    for _ in _generate(spec, totals, None):
         pass
     return totals.as_dict()
 
@@ -939,32 +997,35 @@ def expected_totals(spec: SynthSpec) -> dict[str, Any]:
 _BATCH = 4096
 
 
-def _csv_lines(spec: SynthSpec, totals: SynthTotals) -> Iterator[str]:
-    """The data rows as CSV lines without their line ends."""
-    join = ",".join
-    for cells in _generate(spec, totals, emit=True, csv_cells=True):
-        yield join(cells)
+def _csv_lines(spec: SynthSpec, totals: SynthTotals) -> Iterator[bytes]:
+    """The data rows as UTF-8 CSV lines without their line ends."""
+    return _generate(spec, totals, ",")
 
 
-def _write_member(write: Any, header: tuple[str, ...], lines: Iterator[str], limit: int | None, *,
+def _write_member(write: Any, header: tuple[str, ...], lines: Iterator[bytes], limit: int | None, *,
                   as_bytes: bool) -> int:
-    """BOM, header line and up to ``limit`` lines (all when None), each ending in LF; lines written."""
-    head = "\ufeff" + ",".join(_csv_cell(name) for name in header) + "\n"
-    write(head.encode("utf-8") if as_bytes else head)
+    """BOM, header line and up to ``limit`` lines (all when None), each ending in LF; lines written.
+
+    ``write`` takes bytes, or str when ``as_bytes`` is False.
+    """
+    def emit(chunk: bytes) -> None:
+        write(chunk if as_bytes else chunk.decode("utf-8"))
+
+    emit(("\ufeff" + ",".join(_csv_cell(name) for name in header) + "\n").encode("utf-8"))
     written = 0
-    batch: list[str] = []
+    batch: list[bytes] = []
     for line in lines:
         batch.append(line)
         written += 1
         if len(batch) == _BATCH or written == limit:
-            chunk = "\n".join(batch) + "\n"
-            write(chunk.encode("utf-8") if as_bytes else chunk)
+            batch.append(b"")
+            emit(b"\n".join(batch))
             batch.clear()
             if written == limit:
                 break
     if batch:
-        chunk = "\n".join(batch) + "\n"
-        write(chunk.encode("utf-8") if as_bytes else chunk)
+        batch.append(b"")
+        emit(b"\n".join(batch))
     return written
 
 
