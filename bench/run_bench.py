@@ -127,6 +127,8 @@ def remove_data(dataset: Dataset, data_dir: Path) -> None:
 @dataclass
 class Run:
     seconds: float
+    cpu_seconds: float  # user + system time of the child and its waited-for descendants (wait4)
+    loadavg: float  # 1-minute load average when the child ended (other work on the machine)
     peak_rss_mb: float  # the larger of the two below
     maxrss_mb: float  # kernel: peak RSS of the child (or of its largest waited-for descendant)
     tree_rss_mb: float  # sampled every 20 ms: peak of the sum of RSS over the child's process tree
@@ -203,8 +205,10 @@ def measure(cmd: list[str], *, timeout: float, cwd: Path | None = None) -> Run:
         maxrss = usage.ru_maxrss * 1024 / MB  # kilobytes on Linux
         tree = sampler.peak / MB
         stdout, stderr = out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace")
-        return Run(round(seconds, 4), round(max(maxrss, tree), 1), round(maxrss, 1), round(tree, 1),
-                   proc.returncode, stdout, stderr)
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else -1.0
+        return Run(round(seconds, 4), round(usage.ru_utime + usage.ru_stime, 3), round(load, 2),
+                   round(max(maxrss, tree), 1), round(maxrss, 1), round(tree, 1), proc.returncode,
+                   stdout, stderr)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -276,6 +280,7 @@ def _summary(runs: list[Run]) -> dict[str, Any]:
     return {
         "median_seconds": round(median(r.seconds for r in runs), 4),
         "min_seconds": min(r.seconds for r in runs),
+        "median_cpu_seconds": round(median(r.cpu_seconds for r in runs), 3),
         "peak_rss_mb": max(r.peak_rss_mb for r in runs),
         "median_peak_rss_mb": round(median(r.peak_rss_mb for r in runs), 1),
         "runs": [{k: v for k, v in asdict(r).items() if k not in ("stdout", "stderr")} for r in runs],
@@ -356,11 +361,12 @@ def bench_size(dataset: Dataset, *, repeat: int, chargeback: list[str], timeout:
     else:
         checks["ours_vs_expected"] = checks["ours_vs_duckdb"] = None
 
-    ratios: dict[str, float | None] = {"wall": None, "vs_query_only": None, "rss": None}
+    ratios: dict[str, float | None] = {"wall": None, "vs_query_only": None, "rss": None, "cpu": None}
     if ours["available"]:
         ratios["wall"] = round(ours["median_seconds"] / duck["median_seconds"], 3)
         ratios["vs_query_only"] = round(ours["median_seconds"] / duck["median_query_seconds"], 3)
         ratios["rss"] = round(ours["peak_rss_mb"] / duck["peak_rss_mb"], 3)
+        ratios["cpu"] = round(ours["median_cpu_seconds"] / duck["median_cpu_seconds"], 3)
     return {
         "rows": rows,
         "csv_mb": round(csv_mb, 1),
@@ -416,23 +422,25 @@ def scaling(results: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def print_table(results: list[dict[str, Any]], summary: dict[str, Any]) -> None:
-    head = (f"{'rows':>10} {'CSV MB':>7} | {'ours s':>7} {'rows/s':>8} {'MB/s':>6} {'RSS MB':>7} | "
-            f"{'duckdb s':>8} {'query':>6} {'unzip':>6} {'rows/s':>8} {'RSS MB':>7} | {'ratio':>6} | totals")
+    head = (f"{'rows':>10} {'CSV MB':>7} | "
+            f"{'ours s':>7} {'cpu s':>6} {'rows/s':>8} {'MB/s':>6} {'RSS MB':>7} | "
+            f"{'duckdb s':>8} {'cpu s':>6} {'query':>6} {'unzip':>6} {'rows/s':>8} {'RSS MB':>7} | "
+            f"{'ratio':>6} | totals")
     print(head)
     print("-" * len(head))
     for r in results:
         o, d, c = r["ours"], r["duckdb"], r["checks"]
         if o["available"]:
-            ours = (f"{o['median_seconds']:7.2f} {o['rows_per_s']:8,d} {o['mb_per_s']:6.1f} "
-                    f"{o['peak_rss_mb']:7.1f}")
+            ours = (f"{o['median_seconds']:7.2f} {o['median_cpu_seconds']:6.2f} {o['rows_per_s']:8,d} "
+                    f"{o['mb_per_s']:6.1f} {o['peak_rss_mb']:7.1f}")
             ratio = f"{r['ratios']['wall']:6.2f}"
         else:
-            ours, ratio = f"{'ours: not available':>31}", f"{'n/a':>6}"
+            ours, ratio = f"{'ours: not available':>38}", f"{'n/a':>6}"
         marks = {True: "ok", False: "MISMATCH", None: "n/a"}
         totals = f"duckdb={marks[c['duckdb_vs_expected']]} ours={marks[c['ours_vs_expected']]}"
-        print(f"{r['rows']:>10,d} {r['csv_mb']:7.0f} | {ours} | {d['median_seconds']:8.2f} "
-              f"{d['median_query_seconds']:6.2f} {d['median_extract_seconds']:6.2f} {d['rows_per_s']:8,d} "
-              f"{d['peak_rss_mb']:7.1f} | {ratio} | {totals}")
+        duck = (f"{d['median_seconds']:8.2f} {d['median_cpu_seconds']:6.2f} {d['median_query_seconds']:6.2f} "
+                f"{d['median_extract_seconds']:6.2f} {d['rows_per_s']:8,d} {d['peak_rss_mb']:7.1f}")
+        print(f"{r['rows']:>10,d} {r['csv_mb']:7.0f} | {ours} | {duck} | {ratio} | {totals}")
     for r in results:
         if r["ours"]["error"]:
             print(f"ours at {r['rows']:,d} rows: {r['ours']['error'][:300]}")
@@ -525,6 +533,7 @@ def main(argv: list[str] | None = None) -> int:
         "notes": [
             "seconds: median wall time of a fresh child process, start-up included; duckdb's includes unzip",
             "ratio wall = ours / duckdb; vs_query_only = ours / duckdb query alone (no unzip, no start-up)",
+            "cpu_seconds: user+system time of the child (wait4); less sensitive to other load than wall time",
             "peak_rss_mb: max of the kernel's ru_maxrss for the child and a 20 ms sample of its process tree",
             "MB/s counts uncompressed CSV bytes",
         ],
