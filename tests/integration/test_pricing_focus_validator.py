@@ -21,7 +21,7 @@ from chargeback.jobs.demo import DEMO_MONTH, run_demo
 from chargeback.pricing.focus import to_focus, write_focus
 from chargeback.storage import LocalObjectStore
 from chargeback.warehouse import layout
-from chargeback.warehouse.read import read_allocations
+from chargeback.warehouse.read import read_allocations, read_manifest
 
 SUPPORT = Path(__file__).parents[1] / "support" / "focus_validator.py"
 AMOUNTS = ("usage", "usage_before_deduction", "deducted_usage", "list_cost", "discount", "coupon",
@@ -98,17 +98,17 @@ def test_realistic_allocations_pass(validator, tmp_path):
 
 
 def test_the_demo_month_passes(validator, tmp_path):
-    demo = run_demo(tmp_path, now=datetime(2026, 5, 16, tzinfo=UTC))
-    allocations = read_allocations(LocalObjectStore(demo.warehouse), DEMO_MONTH)
+    demo = run_demo(tmp_path, now=datetime(2026, 6, 5, tzinfo=UTC))
+    warehouse = LocalObjectStore(demo.warehouse)
+    allocations = read_allocations(warehouse, DEMO_MONTH)
     assert allocations is not None and len(allocations) > 0
-    mapping = load_mapping(demo.mapping)
-    focus = to_focus(allocations, invoice_issuer="通义云启（杭州）信息技术有限公司",
-                     sub_account_names=mapping.workspace_labels)
-    assert sum(focus["BilledCost"], Decimal(0)) == Decimal("57.477867")
-    files = write_focus(focus, layout.partition("focus", DEMO_MONTH))
-    csv_key = layout.focus_key(DEMO_MONTH, "csv")
-    assert set(files) == {csv_key, layout.focus_key(DEMO_MONTH, "parquet")}
-    run = validator.validate_csv(files[csv_key])
+    published = warehouse.read_bytes(layout.focus_key(DEMO_MONTH, "csv"))
+    focus = to_focus(allocations, sub_account_names=load_mapping(demo.mapping).workspace_labels)
+    assert published == write_focus(focus, "x")["x/focus.csv"]  # what the run published is the FOCUS view
+    assert sum(focus["BilledCost"], Decimal(0)) == Decimal(read_manifest(warehouse, DEMO_MONTH)["totals"]["CNY"])
+    assert set(focus["x_cost_center"]) == {"search", "research", "assistants"}
+    assert warehouse.exists(layout.focus_key(DEMO_MONTH, "parquet"))
+    run = validator.validate_csv(published)
     assert run.succeeded, run.output
     assert "Validation succeeded." in run.output
 

@@ -1,8 +1,11 @@
-"""The embedded demo: lay out the shipped bills in a local folder and run the pipeline on them."""
+"""The embedded demo: two months of realistic bills generated locally, then the whole pipeline on them.
+
+The bills are v2 subscription pushes made by ``chargeback.synth`` (deterministic: the same bytes every time);
+May carries a spend spike on the 20th so that the anomaly and budget alerts have something to say.
+"""
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
@@ -11,8 +14,15 @@ from pathlib import Path
 from chargeback.allocation.mapping import load_mapping
 from chargeback.jobs.run_month import RunSummary, run_month
 from chargeback.storage import LocalObjectStore
+from chargeback.synth import Anomaly, SynthSpec, write_v2_push
 
+DEMO_UID = "1000000000000001"
 DEMO_MONTH = "2026-05"
+DEMO_PUSHES = (
+    # month, rows, final snapshot folder, anomaly
+    ("2026-04", 18_000, "20260503170000", None),
+    ("2026-05", 24_000, "20260603170000", Anomaly(day=20, api_key_index=1, factor=30)),
+)
 
 
 @dataclass
@@ -20,30 +30,34 @@ class DemoResult:
     bills: Path
     warehouse: Path
     mapping: Path
-    summary: RunSummary
+    summaries: list[RunSummary]
+
+    @property
+    def summary(self) -> RunSummary:
+        """The demo month's run."""
+        return self.summaries[-1]
 
 
 def prepare_demo(out: Path) -> tuple[Path, Path]:
-    """Copy the demo bills and mapping under ``out``; returns (bills folder, mapping file)."""
+    """Write the demo bills and mapping under ``out`` (kept if already there); returns (bills, mapping)."""
     bills = out / "bills"
-    bills.mkdir(parents=True, exist_ok=True)
-    package = resources.files("chargeback.demo")
-    for item in package.joinpath("bills").iterdir():
-        if item.name.endswith(".csv"):
-            target = bills / item.name
-            if not target.exists():
-                with item.open("rb") as src, target.open("wb") as dst:
-                    shutil.copyfileobj(src, dst)
+    for month, rows, snapshot, anomaly in DEMO_PUSHES:
+        folder = bills / month.replace("-", "") / snapshot
+        if not folder.is_dir():
+            spec = SynthSpec(month=month, rows=rows, workspaces=3, api_keys=5, seed=11, anomaly=anomaly)
+            write_v2_push(bills, spec, uid=DEMO_UID, snapshot=snapshot, files=2)
     mapping = out / "mapping.yaml"
     if not mapping.exists():
-        mapping.write_bytes(package.joinpath("mapping.yaml").read_bytes())
+        mapping.parent.mkdir(parents=True, exist_ok=True)
+        mapping.write_bytes(resources.files("chargeback.demo").joinpath("mapping.yaml").read_bytes())
     return bills, mapping
 
 
 def run_demo(out: Path, *, now: datetime) -> DemoResult:
-    """Run ingest and allocation of the demo month into ``out/warehouse``."""
+    """Ingest and allocate the demo months into ``out/warehouse``."""
     bills, mapping_file = prepare_demo(out)
     warehouse = out / "warehouse"
-    summary = run_month(LocalObjectStore(bills), LocalObjectStore(warehouse), DEMO_MONTH,
-                        load_mapping(mapping_file), now=now)
-    return DemoResult(bills, warehouse, mapping_file, summary)
+    mapping = load_mapping(mapping_file)
+    summaries = [run_month(LocalObjectStore(bills), LocalObjectStore(warehouse), month, mapping, now=now)
+                 for month, *_ in DEMO_PUSHES]
+    return DemoResult(bills, warehouse, mapping_file, summaries)

@@ -17,6 +17,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import pandas as pd
+
 from chargeback import __version__
 from chargeback.allocation.allocate import ALLOCATION_SCHEMA, LINE_SCHEMA, allocate, normalize_lines, to_table
 from chargeback.allocation.mapping import Mapping
@@ -24,6 +26,7 @@ from chargeback.bills.discovery import BillFile, Selection, select_month
 from chargeback.bills.reader import read_month
 from chargeback.errors import ChargebackError, InputError
 from chargeback.money import ZERO, format_decimal
+from chargeback.pricing.focus import focus_csv_bytes, focus_parquet_bytes, to_focus
 from chargeback.pricing.free_quota import month_grants
 from chargeback.storage import ObjectStore
 from chargeback.warehouse import layout
@@ -187,9 +190,13 @@ def _allocation_outputs(
     manifest["unmapped_api_keys"] = summary.unmapped_api_keys
     manifest["unmapped_workspaces"] = summary.unmapped_workspaces
     table = to_table(rows, ALLOCATION_SCHEMA)
+    focus = to_focus(pd.DataFrame(rows, columns=list(ALLOCATION_SCHEMA.names)),
+                     sub_account_names=mapping.workspace_labels)
     return [
         (layout.allocations_key(month, "parquet"), parquet_bytes(table)),
         (layout.allocations_key(month, "csv"), csv_bytes(table)),
+        (layout.focus_key(month, "parquet"), focus_parquet_bytes(focus)),
+        (layout.focus_key(month, "csv"), focus_csv_bytes(focus)),
     ]
 
 

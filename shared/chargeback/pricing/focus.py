@@ -39,6 +39,7 @@ import pyarrow.parquet as pq
 from chargeback.columns import ALLOCATION_COLUMNS
 from chargeback.errors import InputError
 from chargeback.money import MONEY_TYPE, format_decimal, to_decimal
+from chargeback.warehouse.publish import neutralise_cell
 
 FOCUS_VERSION = "1.0"
 FOCUS_COLUMNS: tuple[str, ...] = (
@@ -214,11 +215,14 @@ def _cell(value: Any, name: str) -> str:
         return format_decimal(value)
     if name in DATETIME_COLUMNS:
         return pd.Timestamp(value).tz_convert("UTC").strftime(TIME_FORMAT)
-    return str(value)
+    return neutralise_cell(str(value))
 
 
 def focus_csv_bytes(focus: pd.DataFrame) -> bytes:
-    """UTF-8 CSV without BOM: decimals exact and plain, datetimes ``YYYY-MM-DDTHH:MM:SSZ``, nulls empty."""
+    """UTF-8 CSV without BOM: decimals exact and plain, datetimes ``YYYY-MM-DDTHH:MM:SSZ``, nulls empty.
+
+    Text a spreadsheet would run as a formula gets a leading apostrophe, as in every CSV we write.
+    """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     names = list(focus.columns)
