@@ -52,6 +52,13 @@ class Subject:
     def ref(self) -> str:
         return f"{self.kind}:{self.id}"
 
+    @property
+    def label(self) -> str:
+        """For people: 'cost center Search team', 'model qwen-max', 'API key 2100001'."""
+        if self.kind in ("api_key", "warehouse"):
+            return self.name
+        return f"{self.kind.replace('_', ' ')} {self.name}"
+
 
 @dataclass(frozen=True)
 class Route:

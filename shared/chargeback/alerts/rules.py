@@ -416,7 +416,7 @@ def anomaly_alerts(frame: pd.DataFrame, coverage: Coverage, mapping: Mapping,
                 rows = window.loc[(window[column] == subject_id) & (window["currency"] == currency)]
                 owner = subject_id if dimension == "cost_center" and subject_id != UNALLOCATED else (
                     None if dimension == "model" else _main_owner(rows.loc[rows["day"] == d]))
-                name = _subject_name(dimension, subject_id, mapping)
+                subject = Subject(dimension, subject_id, _subject_name(dimension, subject_id, mapping))
                 ratio = (f"{(today / usual).quantize(Decimal('0.1'))}x the usual" if usual > 0
                          else "usually nothing")
                 reasons = [
@@ -431,10 +431,10 @@ def anomaly_alerts(frame: pd.DataFrame, coverage: Coverage, mapping: Mapping,
                     reasons.append("Top contributors: " + "; ".join(top) + ".")
                 severity: Severity = "critical" if usual > 0 and today >= usual * 5 else "warning"
                 alerts.append(Alert(
-                    rule="anomaly", subject=Subject(dimension, subject_id, name), period=d.isoformat(),
+                    rule="anomaly", subject=subject, period=d.isoformat(),
                     value=today, currency=currency, severity=severity,
-                    title=(f"Cost anomaly: {dimension.replace('_', ' ')} {name} spent "
-                           f"{money(today, currency)} on {d} (usual {money(usual, currency)}/day)"),
+                    title=(f"Cost anomaly: {subject.label} spent {money(today, currency)} on {d} "
+                           f"(usual {money(usual, currency)}/day)"),
                     reasons=tuple(reasons),
                     routes=routes_for(owner, mapping, settings),
                     details={"median": str(usual), "mad": str(mad), "baseline_days": str(len(baseline)),
