@@ -8,13 +8,13 @@ from datetime import date
 from email import message_from_bytes
 
 import pytest
-from alert_tables import row, series, write_month
-from webhook_servers import Recorder, http_server
 
 from chargeback.alerts.job import AlertDeliveryError
 from chargeback.commands import alert
 from chargeback.errors import ConfigError
 from chargeback.storage import LocalObjectStore
+from tests.support.alert_tables import row, series, write_month
+from tests.support.webhook_servers import Recorder, http_server
 
 MAPPING = """
 cost_centers:

@@ -7,8 +7,6 @@ import json
 from datetime import UTC, date, datetime
 
 import pytest
-from alert_tables import series, write_month
-from webhook_servers import Recorder, dingtalk_checker, http_server, silent_server
 
 from chargeback.alerts.channels import (
     DingTalkChannel,
@@ -26,6 +24,8 @@ from chargeback.alerts.state import state_document_key
 from chargeback.allocation.mapping import parse_mapping
 from chargeback.errors import ConfigError
 from chargeback.storage import LocalObjectStore
+from tests.support.alert_tables import series, write_month
+from tests.support.webhook_servers import Recorder, dingtalk_checker, http_server, silent_server
 
 NOTE = Notification(alert_id="abc123", sequence=1, reason="new", rule="budget_actual", severity="warning",
                     title="Budget 80% reached: Search <team> spent CNY 400.00", lines=("Spend & more.",),

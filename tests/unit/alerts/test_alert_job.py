@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
-from alert_tables import row, series, write_month
 
 from chargeback.alerts.channels import DeliveryResult, EmailChannel, Notification, RetryPolicy
 from chargeback.alerts.job import AlertDeliveryError, run_alerts
@@ -16,6 +15,7 @@ from chargeback.alerts.state import state_document_key
 from chargeback.allocation.mapping import parse_mapping
 from chargeback.delivery import OutgoingMail
 from chargeback.storage import LocalObjectStore
+from tests.support.alert_tables import row, series, write_month
 
 MAPPING = parse_mapping("""
 cost_centers:

@@ -6,7 +6,6 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
-from alert_tables import row, series, write_month, write_months
 
 from chargeback.alerts.data import load_alert_data
 from chargeback.alerts.model import Evaluation
@@ -15,6 +14,7 @@ from chargeback.alerts.settings import alert_settings
 from chargeback.allocation.mapping import DEFAULT_MAPPING, Mapping, parse_mapping
 from chargeback.errors import ConfigError
 from chargeback.storage import LocalObjectStore
+from tests.support.alert_tables import row, series, write_month, write_months
 
 MAPPING = """
 cost_centers:
