@@ -14,7 +14,7 @@ import calendar
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
 
 import pandas as pd
@@ -606,17 +606,19 @@ def free_quota_alerts(data: AlertData, day: date, mapping: Mapping, settings: Al
 # -------------------- stale data
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+def _aware(moment: datetime, zone: tzinfo = UTC) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
 
 
 def stale_alerts(data: AlertData, day: date, now: datetime, mapping: Mapping, settings: AlertSettings,
                  notes: list[str]) -> list[Alert]:
     """No new bill file for longer than ``stale_after_hours``: one alert per newest file (per episode).
 
-    A naive ``newest_source_time`` is read as UTC.
+    A ``newest_source_time`` without an offset is read at ``bill_time_offset_hours`` (UTC+8 by default: the
+    bill's own file times are China time); a naive ``now`` is UTC.
     """
     limit = settings.stale_after_hours
+    bill_zone = timezone(timedelta(hours=settings.bill_time_offset_hours))
     routes = routes_for(None, mapping, settings)
     subject = Subject("warehouse", "bills", "bill files")
     newest: datetime | None = None
@@ -625,7 +627,7 @@ def stale_alerts(data: AlertData, day: date, now: datetime, mapping: Mapping, se
         if not raw:
             continue
         try:
-            moment = _aware(datetime.fromisoformat(str(raw)))
+            moment = _aware(datetime.fromisoformat(str(raw)), bill_zone)
         except ValueError:
             notes.append(f"manifest {month.month}: newest_source_time {raw!r} is not ISO-8601; ignored.")
             continue
