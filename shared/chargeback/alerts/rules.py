@@ -14,7 +14,7 @@ import calendar
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from decimal import Decimal
 
 import pandas as pd
@@ -614,8 +614,10 @@ def stale_alerts(data: AlertData, day: date, now: datetime, mapping: Mapping, se
                  notes: list[str]) -> list[Alert]:
     """No new bill file for longer than ``stale_after_hours``: one alert per newest file (per episode).
 
-    A ``newest_source_time`` without an offset is read at ``bill_time_offset_hours`` (UTC+8 by default: the
-    bill's own file times are China time); a naive ``now`` is UTC.
+    The age is taken at ``now``, or at the end of ``day`` when ``day`` is in the past (a re-run for an old
+    date asks whether the bills were stale then, not today). A ``newest_source_time`` without an offset is
+    read at ``bill_time_offset_hours`` (UTC+8 by default: the bill's own file times are China time), and so is
+    ``day``; a naive ``now`` is UTC.
     """
     limit = settings.stale_after_hours
     bill_zone = timezone(timedelta(hours=settings.bill_time_offset_hours))
@@ -641,7 +643,8 @@ def stale_alerts(data: AlertData, day: date, now: datetime, mapping: Mapping, se
                      "Check the bill subscription to object storage and the ingest job."),
             routes=routes,
         )]
-    age_hours = (Decimal((_aware(now) - newest).total_seconds()) / 3600).quantize(Decimal("0.1"))
+    as_of = min(_aware(now), datetime.combine(day + ONE_DAY, time(), bill_zone))
+    age_hours = (Decimal((as_of - newest).total_seconds()) / 3600).quantize(Decimal("0.1"))
     if age_hours <= limit:
         return []
     newest_text = newest.astimezone(UTC).isoformat()
@@ -650,8 +653,7 @@ def stale_alerts(data: AlertData, day: date, now: datetime, mapping: Mapping, se
         severity="critical",
         title=(f"Bills are stale: the newest bill file is {number(age_hours)} hours old "
                f"(limit {number(limit)})"),
-        reasons=(f"Newest bill file time {newest_text}; checked at "
-                 f"{_aware(now).astimezone(UTC).isoformat()}.",
+        reasons=(f"Newest bill file time {newest_text}; checked as of {as_of.astimezone(UTC).isoformat()}.",
                  "Alibaba Cloud pushes a month-to-date file daily; check the bill subscription and the "
                  "ingest job."),
         routes=routes, details={"newest_source_time": newest_text},

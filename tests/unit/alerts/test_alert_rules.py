@@ -347,6 +347,16 @@ def test_a_bill_time_without_offset_is_read_as_china_time_unless_configured(stor
     assert fired(run(store, date(2026, 5, 14), mapping("  bill_time_offset_hours: 0\n"), now=now), "stale_data") == []
 
 
+def test_staleness_of_a_past_date_is_judged_at_the_end_of_that_date(store):
+    write_month(store, "2026-05", series(date(2026, 5, 1), ["1"]), newest_source_time="2026-05-13T00:00:00+00:00")
+    much_later = datetime(2026, 11, 29, tzinfo=UTC)
+    # end of 2026-05-13 in China time is 16:00 UTC: 16 h old then
+    assert fired(run(store, date(2026, 5, 13), now=much_later), "stale_data") == []
+    # end of 2026-05-14: 40 h old
+    assert fired(run(store, date(2026, 5, 14), now=much_later), "stale_data") == [
+        ("warehouse:bills", "36", "2026-05-13T00:00:00+00:00")]
+
+
 def test_an_empty_warehouse_is_stale(store):
     evaluation = run(store, date(2026, 5, 14))
     assert fired(evaluation, "stale_data") == [("warehouse:bills", "36", "2026-05")]
