@@ -24,6 +24,7 @@ REQUIRED_COLUMNS: tuple[str, ...] = (
     "currency",
     "billed_cost",
     "cost_center",
+    "allocation_rule",
     "workspace_id",
     "api_key_id",
     "model",

@@ -450,8 +450,11 @@ def new_subject_alerts(frame: pd.DataFrame, data: AlertData, day: date, mapping:
                        settings: AlertSettings) -> list[Alert]:
     """API keys and workspaces in the month's bill that the mapping does not know.
 
-    Without a mapping file every workspace is its own cost center and no key is mapped by design, so the
-    API-key part is skipped then (it would flag every key); workspaces are always 'known' in that case.
+    Every unknown API key is flagged (a new key is worth knowing even when its workspace's team pays for it).
+    An unknown workspace is flagged only when some of its cost is not paid by a mapped key (console calls or
+    unmapped keys: 'unallocated' or a shared pool); a workspace used only through mapped keys needs no action.
+    Without a mapping file every workspace is its own cost center and no key is mapped by design, so nothing
+    is flagged then.
     """
     s = settings.new_subjects
     if not s.enabled or frame.empty:
@@ -471,12 +474,13 @@ def new_subject_alerts(frame: pd.DataFrame, data: AlertData, day: date, mapping:
                 if knows(subject_id):
                     continue
                 rows = in_month.loc[in_month[column] == subject_id]
+                if kind == "workspace" and set(rows["allocation_rule"].tolist()) <= {"api_key"}:
+                    continue
                 by_currency = {str(k[0]): v for k, v in _sums(rows, ["currency"]).items()}
                 if max(by_currency.values(), default=ZERO) < s.min_amount:
                     continue
                 currency, spent = max(by_currency.items(), key=lambda item: (item[1], item[0]))
                 first_seen = min(rows["day"].tolist())
-                charged = {str(k[0]): v for k, v in _sums(rows, ["cost_center"]).items()}
                 spent_text = ", ".join(money(v, c) for c, v in sorted(by_currency.items()))
                 reasons = [f"First seen {first_seen}; {spent_text} in {month} so far."]
                 owner = None
@@ -485,12 +489,7 @@ def new_subject_alerts(frame: pd.DataFrame, data: AlertData, day: date, mapping:
                     reasons.append(f"Workspace{'s' * (len(workspaces) > 1)}: {', '.join(workspaces)}.")
                     owners = {mapping.workspace_owner(w, first_seen) for w in workspaces} - {None}
                     owner = next(iter(owners)) if len(owners) == 1 else None
-                if set(charged) == {UNALLOCATED}:
-                    reasons.append("Its cost lands in 'unallocated' until the mapping assigns it.")
-                else:
-                    reasons.append("Charged to " + ", ".join(f"{c} ({money(v, currency)})"
-                                                             for c, v in sorted(charged.items()))
-                                   + " until the mapping names it.")
+                reasons.append(_allocated_now(rows.loc[rows["currency"] == currency], currency))
                 label = "API key" if kind == "api_key" else "workspace"
                 alerts.append(Alert(
                     rule="new_api_key" if kind == "api_key" else "new_workspace",
@@ -503,6 +502,20 @@ def new_subject_alerts(frame: pd.DataFrame, data: AlertData, day: date, mapping:
                     details={"first_seen": first_seen.isoformat(), "currency": currency},
                 ))
     return alerts
+
+
+def _allocated_now(rows: pd.DataFrame, currency: str) -> str:
+    """Where the rows' cost goes today: 'CNY 7.00 to search by workspace; CNY 3.00 in unallocated'."""
+    parts = []
+    for (center, rule), cost in sorted(_sums(rows, ["cost_center", "allocation_rule"]).items(),
+                                       key=lambda item: (str(item[0][0]), str(item[0][1]))):
+        if center == UNALLOCATED:
+            parts.append(f"{money(cost, currency)} in 'unallocated'")
+        elif rule in ("api_key", "workspace"):
+            parts.append(f"{money(cost, currency)} to {center} by {str(rule).replace('_', ' ')}")
+        else:
+            parts.append(f"{money(cost, currency)} to {center} by the shared-cost rule {rule}")
+    return "Allocated now: " + "; ".join(parts) + ". Add it to the mapping to decide who pays."
 
 
 # -------------------- free quota

@@ -243,20 +243,26 @@ def test_median_is_exact():
 
 def test_unknown_api_key_and_workspace_fire_known_ones_do_not(store):
     rows = (series(date(2026, 5, 1), ["5"])
-            + series(date(2026, 5, 2), ["7"], api_key_id="9999999", cost_center="search")
+            + series(date(2026, 5, 2), ["7"], api_key_id="9999999", cost_center="search",
+                     allocation_rule="workspace")
             + series(date(2026, 5, 2), ["3"], workspace_id="llm-new", api_key_id="",
-                     cost_center="unallocated"))
+                     cost_center="unallocated", allocation_rule="unallocated")
+            # a workspace the mapping does not name, used only through a mapped key: nothing to do
+            + series(date(2026, 5, 2), ["4"], workspace_id="llm-keys-only", api_key_id="2300002",
+                     cost_center="research", allocation_rule="api_key"))
     write_month(store, "2026-05", rows)
     evaluation = run(store, date(2026, 5, 4))
     assert fired(evaluation, "new_api_key") == [("api_key:9999999", "", "2026-05")]
     assert fired(evaluation, "new_workspace") == [("workspace:llm-new", "", "2026-05")]
     key = next(a for a in evaluation.alerts if a.rule == "new_api_key")
     assert key.reasons == ("First seen 2026-05-02; CNY 7.00 in 2026-05 so far.", "Workspace: llm-search.",
-                           "Charged to search (CNY 7.00) until the mapping names it.")
+                           "Allocated now: CNY 7.00 to search by workspace. Add it to the mapping to decide "
+                           "who pays.")
     # the key's workspace belongs to search: its owners hear about it, and so does the platform channel
     assert [r.channel for r in key.routes] == ["owners", "platform"]
     workspace = next(a for a in evaluation.alerts if a.rule == "new_workspace")
-    assert "Its cost lands in 'unallocated' until the mapping assigns it." in workspace.reasons
+    assert workspace.reasons[-1] == ("Allocated now: CNY 3.00 in 'unallocated'. Add it to the mapping to decide "
+                                     "who pays.")
 
 
 def test_without_a_mapping_file_new_keys_are_not_flagged(store):
