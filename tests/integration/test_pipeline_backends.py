@@ -11,7 +11,7 @@ from chargeback.jobs.run_month import run_month
 from chargeback.warehouse.read import read_allocations, read_manifest
 from tests.support.bills import v2_csv, v2_row, zip_of
 
-REAL = Path(__file__).resolve().parents[2] / "shared" / "chargeback" / "demo" / "bills"
+REAL = Path(__file__).resolve().parents[1] / "data" / "real-bills"
 PUSH = "bills/202605/20260603170000/1000000000000001_2688801000001_consumeDetailBillV2_202605.zip"
 
 
