@@ -1,14 +1,17 @@
-"""Alerts over what the real pipeline publishes: the embedded demo bills ingested and allocated by run_month."""
+"""Alerts over what the real pipeline publishes: the anonymised real export ingested and allocated by run_month."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 
 from chargeback.alerts.job import run_alerts
-from chargeback.allocation.mapping import load_mapping
-from chargeback.jobs.demo import run_demo
+from chargeback.allocation.mapping import parse_mapping
+from chargeback.jobs.run_month import run_month
 from chargeback.storage import LocalObjectStore
+
+REAL = Path(__file__).resolve().parents[2] / "data" / "real-bills"
 
 MAPPING = """
 cost_centers:
@@ -30,12 +33,12 @@ alerts:
 """
 
 
-def test_alerts_on_the_demo_warehouse(tmp_path):
-    (tmp_path / "mapping.yaml").write_text(MAPPING)
-    demo = run_demo(tmp_path, now=datetime(2026, 5, 16, 12, tzinfo=UTC))
-    mapping = load_mapping(demo.mapping)
-    run = run_alerts(LocalObjectStore(demo.warehouse), date(2026, 5, 16), mapping, {},
-                     now=datetime(2026, 5, 16, 12, tzinfo=UTC), dry_run=True)
+def test_alerts_on_the_real_export(tmp_path):
+    mapping = parse_mapping(MAPPING)
+    now = datetime(2026, 5, 16, 12, tzinfo=UTC)
+    warehouse = LocalObjectStore(tmp_path / "warehouse")
+    run_month(LocalObjectStore(REAL), warehouse, "2026-05", mapping, now=now)
+    run = run_alerts(warehouse, date(2026, 5, 16), mapping, {}, now=now, dry_run=True)
     found = sorted((o.rule, o.subject, o.alert.threshold, str(o.alert.value)) for o in run.outcomes if o.alert)
     assert found == [
         ("budget_actual", "cost center Creative studio", "50", "43.800000000000"),
