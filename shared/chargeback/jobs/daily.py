@@ -9,7 +9,7 @@ those, and evaluates no alerts: alerts are about today's spend.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field, is_dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -56,9 +56,8 @@ class DailyResult:
     alerts: Any = None  # the alerts job's AlertRun; None for a backfill
 
     def to_dict(self) -> dict[str, Any]:
-        alerts = self.alerts
-        if is_dataclass(alerts) and not isinstance(alerts, type):
-            alerts = asdict(alerts)
+        # AlertRun.summary() is JSON-ready (asdict would keep dates and Decimals the Lambda runtime rejects)
+        alerts = self.alerts.summary() if self.alerts is not None else None
         return {"job": "daily", "day": self.day.isoformat(), "months": [asdict(m) for m in self.months],
                 "alerts": alerts}
 
@@ -101,13 +100,21 @@ def run_daily(settings: Settings, clients: Clients, today: date,
         from chargeback.alerts.job import run_alerts
 
         mailer = build_job_mailer(settings, clients, mapping, warehouse)
-        alerts = run_alerts(warehouse, today, mapping, alert_channels(mailer), now=now, dry_run=dry_run)
+        alerts = run_alerts(warehouse, today, mapping, alert_channels(mapping, mailer), now=now, dry_run=dry_run)
     return DailyResult(today, outcomes, alerts)
 
 
-def alert_channels(mailer: Any) -> dict[str, Any]:
-    """The alert channels the deployment offers: e-mail through the configured mailer."""
-    return {"email": mailer}
+def alert_channels(mapping: Any, mailer: Any) -> dict[str, Any]:
+    """The alert channels the deployment offers: e-mail (to cost-center owners and any ``email`` channel of the
+    mapping's ``alerts`` section) through the configured mailer.
+
+    Webhook channels (DingTalk, Slack, JSON) read their URLs and secrets from variables the deployment does not
+    pass to the job yet, so a mapping that configures one fails here with a ConfigError naming them.
+    """
+    from chargeback.alerts.channels import build_channels
+    from chargeback.alerts.settings import alert_settings
+
+    return dict(build_channels(alert_settings(mapping), environ={}, mailer=mailer))
 
 
 def _why_no_bill_is_fine(month: str, today: date, warehouse: Any) -> str:

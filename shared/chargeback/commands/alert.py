@@ -1,0 +1,71 @@
+"""``chargeback alert``: evaluate the alert rules for a date and send what is new.
+
+    chargeback alert --warehouse URL --date YYYY-MM-DD [--mapping FILE] [--outbox DIR] [--dry-run]
+
+The edge of the alert job: reads the clock, the environment (webhook URLs and secrets named by the mapping's
+``alerts.channels``) and the mapping file, then composes ``chargeback.alerts.job.run_alerts``. In a terminal
+it prints a table of what fired and why; otherwise one JSON document. Exit code 1 when a delivery failed (it
+is recorded and retried by the next run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from datetime import UTC, date, datetime
+from typing import Any
+
+from chargeback.alerts.channels import Channel, build_channels
+from chargeback.alerts.job import run_alerts
+from chargeback.alerts.outbox import OutboxMailer
+from chargeback.alerts.render import format_table
+from chargeback.alerts.settings import alert_settings
+from chargeback.allocation.mapping import load_mapping
+from chargeback.storage import open_store
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "alert", help="send budget, forecast, anomaly, new-key, free-quota and stale-data alerts",
+        description=("Evaluate the alert rules for DATE against the warehouse and send each new alert once "
+                     "to its channels; the state under state/alerts/ makes a second run of the same date "
+                     "quiet."))
+    parser.add_argument("--warehouse", required=True, metavar="URL",
+                        help="warehouse root: a folder, file://, s3:// or oss:// URL")
+    parser.add_argument("--date", required=True, type=_date, metavar="YYYY-MM-DD",
+                        help="the day to evaluate (usually today; bills lag a day or more)")
+    parser.add_argument("--mapping", metavar="FILE",
+                        help="mapping YAML: cost_centers (budgets, owners, channels) and an alerts section")
+    parser.add_argument("--outbox", metavar="DIR", help="write e-mail alerts as .eml files into DIR")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="show what would be sent; send and store nothing")
+    parser.add_argument("--format", choices=("auto", "table", "json"), default="auto",
+                        help="output: auto = a table in a terminal, JSON otherwise")
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    mapping = load_mapping(args.mapping)
+    settings = alert_settings(mapping, source=args.mapping or "mapping")
+    store = open_store(args.warehouse)
+    mailer = OutboxMailer(args.outbox) if args.outbox else None
+    channels: dict[str, Channel] = {}
+    if not args.dry_run:  # a dry run sends nothing, so it needs no webhook URLs or secrets
+        channels = build_channels(settings, environ=os.environ, mailer=mailer)
+    run = run_alerts(store, args.date, mapping, channels, now=datetime.now(UTC), dry_run=args.dry_run)
+    table = args.format == "table" or (args.format == "auto" and sys.stdout.isatty())
+    if table:
+        sys.stdout.write(format_table(run))
+    else:
+        sys.stdout.write(json.dumps(run.summary(), ensure_ascii=False, indent=1) + "\n")
+    run.raise_for_failures()
+    return 0

@@ -1,0 +1,99 @@
+"""Real HTTP servers on 127.0.0.1 for the webhook tests: scripted answers, DingTalk signature checks, and a
+server that accepts connections but never answers."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+
+@dataclass
+class Received:
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass
+class Recorder:
+    """Answers requests from ``answers`` in order (the last one repeats) and keeps every request."""
+
+    answers: list[tuple[int, bytes]]
+    requests: list[Received] = field(default_factory=list)
+    decide: Callable[[Received], tuple[int, bytes]] | None = None
+
+    def answer(self, request: Received) -> tuple[int, bytes]:
+        self.requests.append(request)
+        if self.decide is not None:
+            return self.decide(request)
+        return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+
+
+@contextmanager
+def http_server(recorder: Recorder) -> Iterator[str]:
+    """Serve ``recorder`` on 127.0.0.1 (a free port); yields the base URL; stops the server afterwards."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            parts = urlsplit(self.path)
+            request = Received(parts.path, parse_qs(parts.query), dict(self.headers), json.loads(raw))
+            status, body = recorder.answer(request)
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@contextmanager
+def silent_server() -> Iterator[str]:
+    """A listening socket that never accepts: connections succeed, no answer ever comes."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        listener.close()
+
+
+def dingtalk_checker(secret: str, now_ms: int) -> Callable[[Received], tuple[int, bytes]]:
+    """DingTalk's server side: the robot's signature must match and the timestamp be within an hour."""
+
+    def decide(request: Received) -> tuple[int, bytes]:
+        timestamp = request.query.get("timestamp", [""])[0]
+        sign = request.query.get("sign", [""])[0]
+        expected = base64.b64encode(hmac.new(secret.encode(), f"{timestamp}\n{secret}".encode(),
+                                             hashlib.sha256).digest()).decode()
+        fresh = timestamp.isdigit() and abs(int(timestamp) - now_ms) < 3_600_000
+        if request.query.get("access_token") != ["robot-token"] or not fresh or not hmac.compare_digest(
+                sign, expected):
+            return 200, json.dumps({"errcode": 310000, "errmsg": "sign not match"}).encode()
+        return 200, json.dumps({"errcode": 0, "errmsg": "ok"}).encode()
+
+    return decide

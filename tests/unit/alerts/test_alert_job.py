@@ -1,0 +1,266 @@
+"""The alert job with in-memory channels: de-duplication, re-arming, restatements, retries, dry runs."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+
+from chargeback.alerts.channels import DeliveryResult, EmailChannel, Notification, RetryPolicy
+from chargeback.alerts.job import AlertDeliveryError, run_alerts
+from chargeback.alerts.render import format_table
+from chargeback.alerts.state import state_document_key
+from chargeback.allocation.mapping import parse_mapping
+from chargeback.delivery import OutgoingMail
+from chargeback.storage import LocalObjectStore
+from tests.support.alert_tables import row, series, write_month
+
+MAPPING = parse_mapping("""
+cost_centers:
+  search:
+    name: Search team
+    owners: [lead@example.com]
+    workspaces: [llm-search]
+    api_keys: ["2100001"]
+    budget: {monthly: 500, thresholds: [100]}
+alerts:
+  default_channels: [platform]
+  channels:
+    platform: {type: webhook, url_env: PLATFORM_HOOK_URL}
+  anomaly: {dimensions: [cost_center]}
+  forecast: {enabled: false}
+""")
+
+
+class MemoryMailer:
+    """The delivery.Mailer port, in memory."""
+
+    def __init__(self) -> None:
+        self.sent: list[OutgoingMail] = []
+
+    def send(self, mail: OutgoingMail) -> str:
+        self.sent.append(mail)
+        return f"memory:{len(self.sent)}"
+
+
+class FakeChannel:
+    """A channel that records notifications; ``failures`` failed sends come first."""
+
+    kind = "webhook"
+
+    def __init__(self, name: str, failures: int = 0) -> None:
+        self.name = name
+        self.failures = failures
+        self.sent: list[Notification] = []
+
+    def send(self, notification: Notification) -> DeliveryResult:
+        if self.failures:
+            self.failures -= 1
+            return DeliveryResult(self.name, self.kind, "failed", 3, ("HTTP 500",) * 3)
+        self.sent.append(notification)
+        return DeliveryResult(self.name, self.kind, "sent", 1)
+
+
+@pytest.fixture
+def store(tmp_path):
+    return LocalObjectStore(tmp_path / "warehouse")
+
+
+@pytest.fixture
+def mailer():
+    return MemoryMailer()
+
+
+def channels(mailer: MemoryMailer, platform: FakeChannel | None = None):
+    owners = EmailChannel("owners", mailer, "alerts@example.com", policy=RetryPolicy(), sleep=lambda s: None)
+    return {"owners": owners, "platform": platform or FakeChannel("platform")}
+
+
+def now(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, 9, tzinfo=UTC)
+
+
+def spiky_may(spike: str = "190") -> list[dict]:
+    # 14 steady days, a spike on 05-15, a partial 05-16: spend 14 x 10 + spike + 1
+    steady = series(date(2026, 5, 1), ["10"] * 14)
+    return [*steady, row(date(2026, 5, 15), spike), row(date(2026, 5, 16), "1")]
+
+
+def actions(run) -> list[tuple[str, str, str]]:
+    return sorted((o.action, o.rule, o.period) for o in run.outcomes)
+
+
+def test_the_same_date_twice_sends_nothing_the_second_time(store, mailer):
+    write_month(store, "2026-05", spiky_may("400"))  # 541 > 500 and a spike
+    day = date(2026, 5, 17)
+    first = run_alerts(store, day, MAPPING, channels(mailer), now=now(day))
+    assert actions(first) == [("new", "anomaly", "2026-05-15"), ("new", "budget_actual", "2026-05")]
+    assert [m.to for m in mailer.sent] == [("lead@example.com",), ("lead@example.com",)]
+    assert mailer.sent[0].subject.startswith("[chargeback] Budget 100% reached: Search team spent CNY 541.00")
+    assert mailer.sent[0].headers["X-Chargeback-Rule"] == "budget_actual"
+    second = run_alerts(store, day, MAPPING, channels(mailer), now=now(day))
+    assert actions(second) == [("quiet", "anomaly", "2026-05-15"), ("quiet", "budget_actual", "2026-05")]
+    assert len(mailer.sent) == 2
+    assert second.sent == []
+    assert "Nothing new to send." in format_table(second)
+
+
+def test_every_delivery_attempt_is_recorded_in_the_warehouse_state(store, mailer):
+    write_month(store, "2026-05", series(date(2026, 5, 1), ["600", "1"]))
+    day = date(2026, 5, 3)
+    run_alerts(store, day, MAPPING, channels(mailer), now=now(day))
+    state = json.loads(store.read_bytes(state_document_key("2026-05")))
+    (record,) = [r for r in state["alerts"].values() if r["rule"] == "budget_actual"]
+    assert record["status"] == "firing"
+    assert record["value"] == "601.000000000000"
+    assert record["deliveries"] == [{
+        "sequence": 1, "reason": "new", "channel": "owners", "kind": "email",
+        "recipients": ["lead@example.com"], "status": "sent", "attempts": 1, "errors": [],
+        "at": "2026-05-03T09:00:00+00:00"}]
+
+
+def test_a_new_month_re_arms_the_budget(store, mailer):
+    write_month(store, "2026-05", series(date(2026, 5, 1), ["600"]), status="final")
+    write_month(store, "2026-06", series(date(2026, 6, 1), ["300", "300", "1"]))
+    june = date(2026, 6, 10)
+    run = run_alerts(store, june, MAPPING, channels(mailer), now=now(june))
+    assert ("new", "budget_actual", "2026-06") in actions(run)
+    assert ("new", "budget_actual", "2026-05") not in actions(run)  # May is final and past the grace days
+    assert store.exists(state_document_key("2026-06"))
+    assert not store.exists(state_document_key("2026-05"))
+    # May fired in May; June fires again because it is a new period
+    may_store = LocalObjectStore(store.root.parent / "may")
+    write_month(may_store, "2026-05", series(date(2026, 5, 1), ["600", "1"]))
+    first = run_alerts(may_store, date(2026, 5, 3), MAPPING, channels(mailer), now=now(date(2026, 5, 3)))
+    assert ("new", "budget_actual", "2026-05") in actions(first)
+    write_month(may_store, "2026-06", series(date(2026, 6, 1), ["600", "1"]))
+    again = run_alerts(may_store, date(2026, 6, 3), MAPPING, channels(mailer), now=now(date(2026, 6, 3)))
+    assert ("new", "budget_actual", "2026-06") in actions(again)
+    assert ("quiet", "budget_actual", "2026-05") in actions(again)  # in the grace days: evaluated, quiet
+
+
+def test_a_restated_anomaly_day_re_fires_once_then_stays_quiet(store, mailer):
+    platform = FakeChannel("platform")
+    write_month(store, "2026-05", spiky_may("190"))
+    day = date(2026, 5, 17)
+    run_alerts(store, day, MAPPING, channels(mailer, platform), now=now(day))
+    write_month(store, "2026-05", spiky_may("320"))  # the bill restates 05-15
+    restated = run_alerts(store, day, MAPPING, channels(mailer, platform), now=now(day))
+    assert actions(restated) == [("restated", "anomaly", "2026-05-15")]
+    outcome = restated.outcomes[0]
+    assert (outcome.sequence, outcome.previous_value) == (2, Decimal("190.000000000000"))
+    mail = mailer.sent[-1]
+    assert mail.headers["X-Chargeback-Alert"].endswith("/2")
+    assert "Restated: the bill data changed; the number is now CNY 320.00 (was CNY 190.00" in mail.text
+    assert run_alerts(store, day, MAPPING, channels(mailer, platform), now=now(day)).sent == []
+
+
+def test_a_small_restatement_within_tolerance_stays_quiet(store, mailer):
+    write_month(store, "2026-05", spiky_may("190"))
+    day = date(2026, 5, 17)
+    run_alerts(store, day, MAPPING, channels(mailer), now=now(day))
+    write_month(store, "2026-05", spiky_may("191"))  # +0.5%, under the 1% tolerance
+    assert actions(run_alerts(store, day, MAPPING, channels(mailer), now=now(day))) == [
+        ("quiet", "anomaly", "2026-05-15")]
+
+
+def test_an_anomaly_restated_away_is_cleared_and_fires_again_if_it_returns(store, mailer):
+    write_month(store, "2026-05", spiky_may("190"))
+    day = date(2026, 5, 17)
+    run_alerts(store, day, MAPPING, channels(mailer), now=now(day))
+    write_month(store, "2026-05", spiky_may("10"))
+    cleared = run_alerts(store, day, MAPPING, channels(mailer), now=now(day))
+    assert actions(cleared) == [("cleared", "anomaly", "2026-05-15")]
+    assert "No longer holds after restated data; cleared." in format_table(cleared)
+    sent_before = len(mailer.sent)
+    assert run_alerts(store, day, MAPPING, channels(mailer), now=now(day)).outcomes == ()
+    write_month(store, "2026-05", spiky_may("190"))
+    back = run_alerts(store, day, MAPPING, channels(mailer), now=now(day))
+    assert actions(back) == [("restated", "anomaly", "2026-05-15")]
+    assert len(mailer.sent) == sent_before + 1
+
+
+def test_a_failed_channel_is_retried_alone_by_the_next_run_then_given_up(store, mailer):
+    write_month(store, "2026-05", series(date(2026, 5, 1), ["1"]), newest_source_time="2026-05-01T00:00:00Z")
+    day = date(2026, 5, 10)
+    platform = FakeChannel("platform", failures=10)
+    first = run_alerts(store, day, MAPPING, channels(mailer, platform), now=now(day))
+    assert actions(first) == [("new", "stale_data", "2026-05-01T00:00:00+00:00")]
+    assert [(d.channel, d.status, d.attempts) for _, d in first.failed] == [("platform", "failed", 3)]
+    with pytest.raises(AlertDeliveryError, match=r"1 alert deliveries failed .* platform \(HTTP 500\)"):
+        first.raise_for_failures()
+    second = run_alerts(store, day, MAPPING, channels(mailer, platform), now=now(day))
+    assert actions(second) == [("retry", "stale_data", "2026-05-01T00:00:00+00:00")]
+    third = run_alerts(store, day, MAPPING, channels(mailer, platform), now=now(day))
+    assert actions(third) == [("retry", "stale_data", "2026-05-01T00:00:00+00:00")]
+    gave_up = run_alerts(store, day, MAPPING, channels(mailer, platform), now=now(day))  # max_runs 3
+    assert actions(gave_up) == [("quiet", "stale_data", "2026-05-01T00:00:00+00:00")]
+    state = json.loads(store.read_bytes(state_document_key("2026-05")))
+    (record,) = state["alerts"].values()
+    assert [d["status"] for d in record["deliveries"]] == ["failed"] * 3
+
+
+def test_a_retry_sends_only_to_the_channel_that_failed(store, mailer):
+    mapping = parse_mapping("""
+cost_centers:
+  search: {owners: [lead@example.com], workspaces: [llm-search], api_keys: ["2100001"],
+           channels: [owners, platform],
+           budget: {monthly: 100, thresholds: [100]}}
+alerts:
+  channels: {platform: {type: webhook, url_env: PLATFORM_HOOK_URL}}
+""")
+    write_month(store, "2026-05", series(date(2026, 5, 1), ["150", "1"]))
+    day = date(2026, 5, 3)
+    platform = FakeChannel("platform", failures=1)
+    run_alerts(store, day, mapping, channels(mailer, platform), now=now(day))
+    assert len(mailer.sent) == 1 and platform.sent == []
+    retry = run_alerts(store, day, mapping, channels(mailer, platform), now=now(day))
+    assert [(d.channel, d.status) for _, d in retry.sent] == [("platform", "sent")]
+    assert len(mailer.sent) == 1  # the owners already had it
+    assert platform.sent[0].reason == "retry"
+
+
+def test_a_dry_run_sends_and_stores_nothing(store, mailer):
+    write_month(store, "2026-05", spiky_may("400"))
+    day = date(2026, 5, 17)
+    run = run_alerts(store, day, MAPPING, {}, now=now(day), dry_run=True)
+    assert actions(run) == [("new", "anomaly", "2026-05-15"), ("new", "budget_actual", "2026-05")]
+    assert [r.channel for r in run.outcomes[0].planned] == ["owners"]
+    assert not store.exists(state_document_key("2026-05"))
+    table = format_table(run, width=120)
+    assert "dry run: nothing sent, no state written" in table
+    assert "would send" in table
+
+
+def test_a_channel_missing_from_the_run_is_recorded_as_failed(store):
+    write_month(store, "2026-05", series(date(2026, 5, 1), ["600", "1"]))
+    day = date(2026, 5, 3)
+    run = run_alerts(store, day, MAPPING, {}, now=now(day))
+    assert [(d.channel, d.status, d.error) for _, d in run.failed] == [
+        ("owners", "failed", "channel 'owners' is not available in this run")]
+
+
+def test_the_table_says_what_fired_and_why(store, mailer):
+    write_month(store, "2026-05", spiky_may("400"))
+    day = date(2026, 5, 17)
+    table = format_table(run_alerts(store, day, MAPPING, channels(mailer), now=now(day)), width=120)
+    assert table.splitlines()[:4] == [
+        "Alerts for 2026-05-17",
+        "  Data through 2026-05-16 (newest billing date; 1 day behind 2026-05-17); "
+        "complete through 2026-05-15.",
+        "ACTION  RULE           SUBJECT                  THRESHOLD  PERIOD      VALUE       SENT TO",
+        "------  -------------  -----------------------  ---------  ----------  ----------  -------",
+    ]
+    assert ("new     anomaly        cost center Search team             2026-05-15  CNY 400.00  "
+            "owners ok") in table
+    assert "* Budget 100% reached: Search team spent CNY 541.00 of CNY 500.00 in 2026-05" in table
+    assert table.rstrip().endswith("2 to act on, 0 already sent (quiet); deliveries: 2 sent, 0 failed.")
+
+
+def test_disabled_alerts_do_nothing(store, mailer):
+    mapping = parse_mapping("alerts: {enabled: false}\n")
+    run = run_alerts(store, date(2026, 5, 3), mapping, channels(mailer), now=now(date(2026, 5, 3)))
+    assert run.outcomes == ()
+    assert run.notes == ("Alerts are disabled in the mapping (alerts.enabled: false).",)
