@@ -26,10 +26,7 @@ cost_centers:
 shared_costs: {console: keep, unmapped: keep}
 alerts:
   free_quota:
-    used_percent: [30, 95]
-    quotas:
-      - {model: qwen3.6-plus, total: 1000000, unit: tokens, valid_from: 2026-04-02, valid_until: 2026-07-02}
-      - {model: happyhorse-1.0-i2v, total: 10, unit: second, valid_from: 2026-04-02, valid_until: 2026-07-02}
+    used_percent: [30, 95]   # the grants come from the manifest (the rows' usage-detail JSON)
 """
 
 
@@ -45,9 +42,9 @@ def test_alerts_on_the_real_export(tmp_path):
         ("budget_actual", "cost center Creative studio", "80", "43.800000000000"),
         # run rate of 05-12..05-14 (complete days) = 35.8 / 3 a day, for the 17 days after 05-14
         ("budget_forecast", "cost center Creative studio", "100", "238.666666666667"),
-        ("free_quota_used", "model happyhorse-1.0-i2v", "30", "100.000000000000"),
-        ("free_quota_used", "model happyhorse-1.0-i2v", "95", "100.000000000000"),
-        ("free_quota_used", "model qwen3.6-plus", "30", "32.698200000000"),
+        *[("free_quota_used", f"model happyhorse-1.0-{kind}", threshold, "100.000000000000")
+          for kind in ("i2v", "r2v", "t2v", "video-edit") for threshold in ("30", "95")],
+        ("free_quota_used", "model qwen3.6-plus", "30", "32.698200000000"),  # 326,982 of 1,000,000 tokens
     ]
     forecast = next(o.alert for o in run.outcomes if o.rule == "budget_forecast")
     assert forecast is not None and forecast.value == Decimal("238.666666666667")
