@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -23,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "chargeback.commands.run",
     "chargeback.commands.demo",
     "chargeback.commands.alert",
+    "chargeback.commands.reconcile",
     "chargeback.commands.estimate",
 )
 
@@ -57,6 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.error("%s", exc, extra={"exit_code": exc.exit_code, "error": type(exc).__name__})
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:  # the reader of our output went away (e.g. `| head`): not a failure of ours
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - stops the interpreter's flush error at exit
+        return 0
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
