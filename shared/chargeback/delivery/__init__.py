@@ -8,6 +8,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from chargeback.errors import ChargebackError
+
+
+class DeliveryError(ChargebackError):
+    """A message could not be sent. ``addresses`` names the recipients at fault, when that is known."""
+
+    def __init__(self, message: str, *, addresses: tuple[str, ...] = ()) -> None:
+        self.addresses = addresses
+        super().__init__(message)
+
 
 @dataclass(frozen=True)
 class Attachment:
@@ -40,6 +50,14 @@ class OutgoingMail:
 
 
 class Mailer(Protocol):
-    """Sends one message; returns an identifier (message id or outbox path). Raises DeliveryError."""
+    """Sends one message; returns an identifier (message id or outbox path). Raises DeliveryError.
+
+    ``channel`` names what a send means for the delivery ledger: 'mail' (it reached a mail server) or
+    'outbox' (a file for preview), so writing previews never counts as having mailed anyone.
+    ``needs_recipients`` is False for backends that accept a message with nobody in To or Cc.
+    """
+
+    channel: str
+    needs_recipients: bool
 
     def send(self, mail: OutgoingMail) -> str: ...
