@@ -64,8 +64,6 @@ def build_mime(mail: OutgoingMail) -> EmailMessage:
         message["To"] = ", ".join(mail.to)
     if mail.cc:
         message["Cc"] = ", ".join(mail.cc)
-    for name, value in mail.headers.items():
-        message[name] = _header_text(value)
     message.set_content(mail.text, subtype="plain", charset="utf-8", cte="quoted-printable")
     if mail.html is not None:
         message.add_alternative(mail.html, subtype="html", charset="utf-8", cte="quoted-printable")
@@ -81,6 +79,9 @@ def build_mime(mail: OutgoingMail) -> EmailMessage:
         params = {"charset": "utf-8"} if maintype == "text" else None
         message.add_attachment(attachment.content, maintype=maintype, subtype=subtype,
                                filename=attachment.filename, params=params)
+    # Last: setting the content drops every Content-* header set before it (Content-Language too).
+    for name, value in mail.headers.items():
+        message[name] = _header_text(value)
     return message
 
 
