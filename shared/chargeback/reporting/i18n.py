@@ -30,7 +30,7 @@ _EN: dict[str, str] = {
     "no_costs": "No Model Studio costs were allocated to this cost center for this month.",
     "section": "Costs in {currency}",
     "total": "Total",
-    "rows": "{count} allocation rows",
+    "rows": "Allocation rows: {count}",
     "change_title": "Change against {period}",
     "previous_total": "Previous month",
     "change": "Change",
@@ -71,7 +71,7 @@ _EN: dict[str, str] = {
     "shared_costs": "Shared costs received",
     "rule": "Rule",
     "no_shared_costs": "No shared costs were allocated to this cost center.",
-    "attachment": "The attached CSV holds the {count} allocation rows behind these figures.",
+    "attachment": "The attached CSV holds the allocation rows behind these figures ({count}).",
     "footer": "Statement {cost_center}, {month}, version {version}. "
               "Mapping {mapping_version}, content {content_hash}.",
     "recipients": "Sent to the owners of {name}.",
