@@ -22,6 +22,7 @@ log = logging.getLogger("chargeback")
 COMMAND_MODULES: tuple[str, ...] = (
     "chargeback.commands.run",
     "chargeback.commands.demo",
+    "chargeback.commands.report",
 )
 
 
