@@ -10,8 +10,8 @@ from chargeback.delivery.mime import check_addresses, mime_bytes, preview_html
 from chargeback.delivery.outbox import OutboxMailer, safe_name
 from chargeback.delivery.smtp import SmtpMailer
 from chargeback.errors import ConfigError
-from chargeback.storage import LocalObjectStore
 from tests.support.mail import parse_message, part, text_of
+from tests.support.memory_store import MemoryObjectStore
 
 PNG = b"\x89PNG\r\n\x1a\nfake"
 
@@ -77,16 +77,17 @@ def test_no_recipients_is_an_error_only_where_they_are_needed():
     check_addresses(mail(to=(), cc=()), need_recipients=False)
 
 
-def test_outbox_writes_eml_and_preview(tmp_path):
-    outbox = OutboxMailer(LocalObjectStore(tmp_path))
+def test_outbox_writes_eml_and_preview():
+    store = MemoryObjectStore()
+    outbox = OutboxMailer(store, "outbox")
     path = outbox.send(mail(to=(), cc=()))
-    assert path == str(tmp_path / "statement_2026-05_search_v1.eml")
-    eml = (tmp_path / "statement_2026-05_search_v1.eml").read_bytes()
+    assert path == "memory://warehouse/outbox/statement_2026-05_search_v1.eml"
+    eml = store.read_bytes("outbox/statement_2026-05_search_v1.eml")
     assert parse_message(eml)["Subject"] == mail().subject
-    assert "data:image/png" in (tmp_path / "statement_2026-05_search_v1.html").read_text()
-    assert outbox.send(mail(to=(), cc=())) == path  # same name: the same file, replaced
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["statement_2026-05_search_v1.eml",
-                                                          "statement_2026-05_search_v1.html"]
+    assert b"data:image/png" in store.read_bytes("outbox/statement_2026-05_search_v1.html")
+    assert outbox.send(mail(to=(), cc=())) == path  # same name: the same object, replaced
+    assert sorted(store.objects) == ["outbox/statement_2026-05_search_v1.eml",
+                                     "outbox/statement_2026-05_search_v1.html"]
 
 
 def test_outbox_names_are_safe():
@@ -116,8 +117,8 @@ def test_smtp_needs_a_password_source_and_a_sender():
         parse_delivery_settings({"backend": "smtp", "sender": "c@example.com"})
 
 
-def test_build_mailer_defaults_to_the_warehouse_outbox(tmp_path):
-    mailer = build_mailer(None, store=LocalObjectStore(tmp_path))
+def test_build_mailer_defaults_to_the_warehouse_outbox():
+    mailer = build_mailer(None, store=MemoryObjectStore())
     assert isinstance(mailer, OutboxMailer)
     assert mailer.prefix == "outbox"
     with pytest.raises(ConfigError, match="outbox needs a folder"):
