@@ -7,6 +7,7 @@ OUT    ?= out/demo
 
 .PHONY: help install run test lint typecheck unit system-deps bench deploy-aws deploy-aliyun clean
 
+
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
@@ -22,7 +23,7 @@ run: $(STAMP)  ## run the whole pipeline on the embedded demo data; outputs unde
 	$(BIN)/chargeback demo --out $(OUT)
 
 lint: $(STAMP)  ## ruff
-	$(BIN)/ruff check shared functions tests bench
+	$(BIN)/ruff check .
 
 typecheck: $(STAMP)  ## mypy over the core library
 	$(BIN)/mypy
@@ -43,3 +44,6 @@ bench: $(STAMP)  ## benchmark against a hand-written DuckDB query (not part of m
 
 clean:  ## remove the virtual environment and local outputs
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
+
+# deploy-aws, deploy-aliyun: never run by CI
+include infra/deploy.mk

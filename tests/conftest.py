@@ -1,10 +1,26 @@
-"""Shared pytest options: ``--update-goldens`` (or UPDATE_GOLDENS=1) rewrites golden files on purpose."""
+"""Shared pytest fixtures and options.
+
+The storage fixtures live in tests/support/fixtures.py. ``--update-goldens`` (or UPDATE_GOLDENS=1) rewrites
+the golden files under tests/data/golden on purpose; review the diff before committing it.
+"""
 
 from __future__ import annotations
 
 import os
 
 import pytest
+
+from tests.support.fixtures import (
+    backend,
+    local_store,
+    oss_bucket,
+    oss_server,
+    oss_store,
+    s3_client,
+    s3_store,
+)
+
+__all__ = ["backend", "local_store", "oss_bucket", "oss_server", "oss_store", "s3_client", "s3_store"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

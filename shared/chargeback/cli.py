@@ -59,6 +59,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # an unexpected failure: logged with its traceback, reported in one line
+        log.exception("unexpected failure", extra={"exit_code": 1, "error": type(exc).__name__})
+        print(f"error: unexpected failure ({type(exc).__name__}: {exc}); the log above has the details",
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -21,12 +21,12 @@ class InputError(ChargebackError):
         self.source = source
         self.line = line
         self.field = field
-        where = source
+        where = [source] if source else []
         if line is not None:
-            where += f", line {line}"
+            where.append(f"line {line}")
         if field:
-            where += f", field '{field}'"
-        super().__init__(f"{where}: {message}" if where else message)
+            where.append(f"field '{field}'")
+        super().__init__(f"{', '.join(where)}: {message}" if where else message)
 
 
 class ConfigError(InputError):

@@ -1,1 +1,1 @@
-"""jobs"""
+"""Use cases, one per scheduled function or command; each only composes the library."""

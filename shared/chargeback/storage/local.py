@@ -68,6 +68,10 @@ class LocalObjectStore:
             Path(tmp).unlink(missing_ok=True)
             raise
 
+    def local_path(self, key: str) -> Path:
+        """The file behind ``key`` (lets readers seek and memory-map instead of copying)."""
+        return self._path(key)
+
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
 

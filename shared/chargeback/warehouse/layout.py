@@ -1,8 +1,9 @@
 """Where each table lives in the warehouse (a public contract: Athena, Spark and people read it).
 
     lines/billing_month=YYYY-MM/lines.parquet                normalized bill lines (day x instance grain)
-    allocations/billing_month=YYYY-MM/allocations.parquet    who pays what (also .csv)
-    focus/billing_month=YYYY-MM/focus.parquet                FOCUS 1.0 view (also .csv)
+    allocations/billing_month=YYYY-MM/allocations.parquet    who pays what (the Athena/Glue table)
+    focus/billing_month=YYYY-MM/focus.parquet                FOCUS 1.0 view
+    exports/billing_month=YYYY-MM/allocations.csv, focus.csv the same tables as CSV, for people and spreadsheets
     manifests/billing_month=YYYY-MM/manifest.json            published last: sources, counts, totals, status
     state/...                                                ledgers of sent statements and alerts
 """
@@ -32,10 +33,19 @@ def lines_key(month: str) -> str:
 
 
 def allocations_key(month: str, ext: str = "parquet") -> str:
+    """The Parquet table, or (ext='csv') its CSV copy under exports/.
+
+    Athena and Spark read every object in a table's folder, so the CSV copies live apart from the Parquet.
+    """
+    if ext == "csv":
+        return f"{partition('exports', month)}/allocations.csv"
     return f"{partition('allocations', month)}/allocations.{ext}"
 
 
 def focus_key(month: str, ext: str = "parquet") -> str:
+    """The FOCUS 1.0 Parquet table, or (ext='csv') its CSV copy under exports/."""
+    if ext == "csv":
+        return f"{partition('exports', month)}/focus.csv"
     return f"{partition('focus', month)}/focus.{ext}"
 
 

@@ -1,0 +1,470 @@
+"""Streaming, column-pruned reading of bill files into exact per-day aggregates.
+
+Each CSV (plain, or a member of a zip found by its magic bytes) is read in blocks by pyarrow with only the
+needed columns, as strings; amounts become ``decimal128`` and are summed per block to the grain of
+(billing date, instance ID, fee type, currency, unit, list price, ...), so memory does not grow with the file.
+Rows of other products are counted and totalled; rows of other months are counted; bill lines seen in an
+earlier file (same ``账单明细ID``) count once. Bad input raises InputError naming the file, line and field.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+import logging
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from chargeback.bills.discovery import BillFile
+from chargeback.bills.headers import AMOUNT_FIELDS, map_header
+from chargeback.columns import MODEL_STUDIO_PRODUCT
+from chargeback.errors import InputError
+from chargeback.money import MONEY_TYPE
+from chargeback.storage import LocalObjectStore, ObjectStore
+
+log = logging.getLogger(__name__)
+
+ZIP_MAGIC = b"PK\x03\x04"
+EMPTY_ZIP_MAGIC = b"PK\x05\x06"
+BLOCK_SIZE = 4 << 20
+COMPACT_ROWS = 200_000
+
+GROUP_FIELDS = ("billing_date", "account_id", "commodity_code", "billing_item", "instance_id", "fee_type",
+                "currency", "usage_unit", "list_unit_price", "price_unit", "region")
+
+
+@dataclass
+class SourceStats:
+    """What one CSV (a file, or a member of a zip) contributed."""
+
+    key: str
+    member: str = ""
+    dialect: str = ""
+    language: str = ""
+    encoding: str = ""
+    rows: int = 0
+    model_studio_rows: int = 0
+    other_product_rows: int = 0
+    other_month_rows: int = 0
+    duplicate_rows: int = 0
+
+    @property
+    def name(self) -> str:
+        return f"{self.key}!{self.member}" if self.member else self.key
+
+
+@dataclass
+class FileResult:
+    """The aggregates and counts of one bill object."""
+
+    bill: BillFile
+    sha256: str = ""
+    parts: list[SourceStats] = field(default_factory=list)
+    aggregates: list[pa.Table] = field(default_factory=list)
+    excluded: list[pa.Table] = field(default_factory=list)
+    line_hashes: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.uint64))
+
+
+@dataclass
+class MonthRead:
+    """Everything read for a month: the Model Studio aggregates and what was left out, by file."""
+
+    aggregates: pa.Table
+    excluded: pa.Table  # product_code, currency, rows, billed_cost
+    files: list[FileResult]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# opening objects
+
+
+@contextmanager
+def _local_file(store: ObjectStore, bill: BillFile, tmpdir: Path) -> Iterator[tuple[Path, Callable[[], str]]]:
+    """A local path for the object (the file itself, or a download) and a function giving its SHA-256."""
+    if isinstance(store, LocalObjectStore):
+        path = store.local_path(bill.key)
+        yield path, lambda: _sha256_file(path)
+        return
+    target = tmpdir / hashlib.sha256(bill.key.encode()).hexdigest()
+    digest = hashlib.sha256()
+    with store.open(bill.key) as source, target.open("wb") as out:
+        while chunk := source.read(4 << 20):
+            digest.update(chunk)
+            out.write(chunk)
+    try:
+        yield target, digest.hexdigest
+    finally:
+        target.unlink(missing_ok=True)
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()  # releases the GIL on large blocks, so it overlaps with parsing
+    with path.open("rb") as stream:
+        while chunk := stream.read(4 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _members(path: Path, name: str) -> list[str]:
+    """The CSV members of a zip, or [''] for a plain file. InputError for an empty or broken file."""
+    with path.open("rb") as stream:
+        magic = stream.read(4)
+    if not magic:
+        raise InputError("the file is empty", source=name)
+    if magic not in (ZIP_MAGIC, EMPTY_ZIP_MAGIC):
+        return [""]
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = [m.filename for m in archive.infolist() if not m.is_dir()]
+    except zipfile.BadZipFile as exc:
+        raise InputError(f"not a readable zip archive (truncated or damaged): {exc}", source=name) from None
+    csvs = [m for m in members if not m.rsplit("/", 1)[-1].startswith(".")]
+    if not csvs:
+        raise InputError("the zip archive holds no bill file", source=name)
+    return sorted(csvs)
+
+
+class _Prefixed(io.RawIOBase):
+    """A stream that first returns ``head`` and then the rest of ``rest``."""
+
+    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
+        self._head = memoryview(head)
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        if self._head.nbytes:
+            n = min(len(buffer), self._head.nbytes)
+            buffer[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        data = self._rest.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _sniff(head: bytes, name: str) -> tuple[str, list[str]]:
+    """(encoding, header cells) from the first bytes of a CSV."""
+    if not head.strip(b"\xef\xbb\xbf \r\n\t"):
+        raise InputError("the file is empty (no header row)", source=name, line=1)
+    cut = head.rfind(b"\n")
+    sample = head[: cut + 1] if cut >= 0 else head
+    encoding = "utf-8"
+    try:
+        text = codecs.decode(sample, "utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            text = codecs.decode(sample, "gbk")
+        except UnicodeDecodeError:
+            raise InputError("neither UTF-8 nor GBK text", source=name, line=1) from None
+        encoding = "gbk"
+    first_line = text.split("\n", 1)[0].rstrip("\r")
+    header = next(csv.reader([first_line]))
+    return encoding, header
+
+
+# ---------------------------------------------------------------------------------------------------------
+# one CSV stream
+
+
+def _month_forms(month: str) -> pa.Array:
+    return pa.array([month.replace("-", ""), month, month.replace("-", "/")])
+
+
+def _decimal(column: pa.Array, field_name: str, header: str, name: str, first_line: int) -> pa.Array:
+    cleaned = pc.if_else(pc.equal(column, ""), "0", column)
+    try:
+        return pc.cast(cleaned, MONEY_TYPE)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        for index, value in enumerate(cleaned.to_pylist()):
+            try:
+                pc.cast(pa.array([value]), MONEY_TYPE)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                raise InputError(
+                    f"{value!r} is not a number with at most 12 decimals", source=name,
+                    line=first_line + index, field=header,
+                ) from None
+        raise
+
+
+def _check_dates(dates: pa.Array, header: str, name: str, first_line: int) -> None:
+    for value in pc.unique(dates).to_pylist():
+        digits = value.replace("-", "").replace("/", "")
+        if len(digits) != 8 or not digits.isdigit():
+            index = pc.index(dates, value).as_py()
+            raise InputError(f"{value!r} is not a date", source=name, line=first_line + index, field=header)
+
+
+def _aggregate(table: pa.Table) -> pa.Table:
+    sums = [(a, "sum") for a in (*AMOUNT_FIELDS, "line_count")]
+    grouped = table.group_by(list(GROUP_FIELDS), use_threads=False).aggregate(sums)
+    return grouped.rename_columns([c.removesuffix("_sum") for c in grouped.column_names])
+
+
+def _aggregate_excluded(table: pa.Table) -> pa.Table:
+    grouped = table.group_by(["product_code", "currency"], use_threads=False).aggregate(
+        [("billed_cost", "sum"), ("line_count", "sum")]
+    )
+    return grouped.rename_columns([c.removesuffix("_sum") for c in grouped.column_names])
+
+
+def _compact(parts: list[pa.Table], aggregate: Callable[[pa.Table], pa.Table]) -> list[pa.Table]:
+    if sum(p.num_rows for p in parts) < COMPACT_ROWS or len(parts) < 2:
+        return parts
+    return [aggregate(pa.concat_tables(parts))]
+
+
+def _hash_ids(ids: pa.Array) -> np.ndarray:
+    values = np.asarray(ids.to_numpy(zero_copy_only=False), dtype=object)
+    return np.asarray(pd.util.hash_array(values), dtype=np.uint64)
+
+
+@dataclass
+class _Partial:
+    """What one CSV stream contributes: aggregates, excluded totals and line hashes."""
+
+    aggregates: list[pa.Table] = field(default_factory=list)
+    excluded: list[pa.Table] = field(default_factory=list)
+    hashes: list[np.ndarray] = field(default_factory=list)
+
+
+def read_csv_stream(
+    source: Path | IO[bytes],
+    name: str,
+    month: str,
+    stats: SourceStats,
+    *,
+    default_currency: str,
+    seen_lines: np.ndarray | None = None,
+    collect_hashes: bool = False,
+) -> _Partial:
+    """Read one CSV (a local path, read natively, or a stream) into a partial result; fills ``stats``."""
+    partial = _Partial()
+    if isinstance(source, Path):
+        with source.open("rb") as stream:
+            head = stream.read(1 << 16)
+    else:
+        head = source.read(1 << 16)
+    encoding, header = _sniff(head, name)
+    header_map, missing = map_header(header)
+    if header_map is None:
+        raise InputError("the header row is not a Model Studio bill header", source=name, line=1)
+    if missing:
+        raise InputError(f"missing column(s): {', '.join(missing)}", source=name, line=1)
+    stats.dialect, stats.language, stats.encoding = header_map.dialect, header_map.language, encoding
+    wanted = dict(header_map.columns)
+    if not (collect_hashes or seen_lines is not None):
+        wanted.pop("line_id", None)
+    by_header = {v: k for k, v in wanted.items()}
+    csv_input = str(source) if isinstance(source, Path) else _Prefixed(head, source)
+    try:
+        reader = pacsv.open_csv(
+            csv_input,
+            read_options=pacsv.ReadOptions(block_size=BLOCK_SIZE, encoding=encoding, use_threads=True),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=list(wanted.values()),
+                column_types={h: pa.string() for h in wanted.values()},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowInvalid as exc:
+        raise InputError(f"not a readable CSV: {exc}", source=name, line=1) from None
+    forms = _month_forms(month)
+    first_line = 2
+    while True:
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
+            break
+        except (pa.ArrowInvalid, UnicodeDecodeError, zipfile.BadZipFile, EOFError) as exc:
+            raise InputError(f"unreadable CSV after line {first_line - 1}: {exc}", source=name,
+                             line=first_line) from None
+        if batch.num_rows:
+            _read_batch(batch, by_header, wanted, forms, name, first_line, stats, partial,
+                        default_currency=default_currency, seen_lines=seen_lines, collect_hashes=collect_hashes)
+            first_line += batch.num_rows
+    return partial
+
+
+def _read_batch(
+    batch: pa.RecordBatch,
+    by_header: dict[str, str],
+    wanted: dict[str, str],
+    forms: pa.Array,
+    name: str,
+    first_line: int,
+    stats: SourceStats,
+    partial: _Partial,
+    *,
+    default_currency: str,
+    seen_lines: np.ndarray | None,
+    collect_hashes: bool,
+) -> None:
+    n = batch.num_rows
+    cols = {by_header[h]: batch.column(h) for h in batch.schema.names}
+    for optional in GROUP_FIELDS:
+        if optional not in cols:
+            cols[optional] = pa.nulls(n, pa.string()).fill_null("")
+    stats.rows += n
+    in_month = pc.is_in(cols["billing_month"], value_set=forms)
+    stats.other_month_rows += n - (pc.sum(in_month).as_py() or 0)
+    dates = pc.utf8_slice_codeunits(cols["billing_date"], 0, 10)
+    _check_dates(dates, wanted["billing_date"], name, first_line)
+    if "line_id" in cols:
+        hashes = _hash_ids(cols["line_id"])
+        if collect_hashes:
+            partial.hashes.append(hashes[in_month.to_numpy(zero_copy_only=False)])
+        if seen_lines is not None and seen_lines.size:
+            positions = np.searchsorted(seen_lines, hashes).clip(0, seen_lines.size - 1)
+            fresh = pa.array(seen_lines[positions] != hashes)
+            stats.duplicate_rows += pc.sum(pc.and_(in_month, pc.invert(fresh))).as_py() or 0
+            in_month = pc.and_(in_month, fresh)
+    is_ms = pc.equal(cols["product_code"], MODEL_STUDIO_PRODUCT)
+    keep = pc.and_(in_month, is_ms)
+    excluded = pc.and_(in_month, pc.invert(is_ms))
+    kept = pc.sum(keep).as_py() or 0
+    left_out = pc.sum(excluded).as_py() or 0
+    if not kept and not left_out:
+        return
+    currency = pc.if_else(pc.equal(cols["currency"], ""), default_currency, cols["currency"])
+    table = pa.table({
+        **{f: cols[f] for f in GROUP_FIELDS},
+        "billing_date": dates,
+        "currency": currency,
+        **{
+            a: (_decimal(cols[a], a, wanted[a], name, first_line) if a in cols
+                else pa.array([Decimal(0)] * n, MONEY_TYPE))
+            for a in AMOUNT_FIELDS
+        },
+        "line_count": pa.array(np.ones(n, dtype=np.int64)),
+        "product_code": cols["product_code"],
+    })
+    if kept:
+        stats.model_studio_rows += kept
+        partial.aggregates.append(_aggregate(table.filter(keep) if kept < n else table))
+        partial.aggregates = _compact(partial.aggregates, _aggregate)
+    if left_out:
+        stats.other_product_rows += left_out
+        partial.excluded.append(_aggregate_excluded(table.filter(excluded)))
+        partial.excluded = _compact(partial.excluded, _aggregate_excluded)
+
+
+def read_bill_file(
+    store: ObjectStore,
+    bill: BillFile,
+    month: str,
+    *,
+    default_currency: str,
+    tmpdir: Path,
+    seen_lines: np.ndarray | None = None,
+    collect_hashes: bool = False,
+    workers: int = 1,
+) -> FileResult:
+    """Read one bill object (plain CSV or zip of CSVs); zip members are read in parallel."""
+    result = FileResult(bill)
+    with _local_file(store, bill, tmpdir) as (path, digest), ThreadPoolExecutor(1) as hasher:
+        hashing = hasher.submit(digest)
+        members = _members(path, bill.key)
+
+        def read_member(member: str) -> tuple[SourceStats, _Partial]:
+            stats = SourceStats(bill.key, member)
+            options = {"default_currency": default_currency, "seen_lines": seen_lines,
+                       "collect_hashes": collect_hashes}
+            if not member:
+                return stats, read_csv_stream(path, stats.name, month, stats, **options)  # type: ignore[arg-type]
+            try:
+                with zipfile.ZipFile(path) as archive, archive.open(member) as stream:
+                    return stats, read_csv_stream(stream, stats.name, month, stats, **options)  # type: ignore[arg-type]
+            except (zipfile.BadZipFile, EOFError, NotImplementedError) as exc:
+                raise InputError(f"damaged zip member: {exc}", source=stats.name) from None
+
+        if workers > 1 and len(members) > 1:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                outcomes = list(pool.map(read_member, members))
+        else:
+            outcomes = [read_member(m) for m in members]
+        for stats, partial in outcomes:
+            result.parts.append(stats)
+            result.aggregates.extend(partial.aggregates)
+            result.excluded.extend(partial.excluded)
+        hashes = [h for _, partial in outcomes for h in partial.hashes]
+        if hashes:
+            result.line_hashes = np.concatenate(hashes)
+        result.sha256 = hashing.result()
+    return result
+
+
+def read_month(
+    store: ObjectStore,
+    bills: list[BillFile],
+    month: str,
+    *,
+    default_currency: str = "CNY",
+    workers: int = 2,
+    progress: Callable[[BillFile], None] | None = None,
+) -> MonthRead:
+    """Read every authoritative file of a month, in parallel; lines seen in an earlier file count once."""
+    dedupe = len(bills) > 1
+    with tempfile.TemporaryDirectory(prefix="chargeback-") as tmp:
+        tmpdir = Path(tmp)
+
+        def read_one(bill: BillFile) -> FileResult:
+            result = read_bill_file(store, bill, month, default_currency=default_currency, tmpdir=tmpdir,
+                                    collect_hashes=dedupe, workers=workers)
+            if progress:
+                progress(bill)
+            return result
+
+        if workers > 1 and len(bills) > 1:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                results = list(pool.map(read_one, bills))
+        else:
+            results = [read_one(b) for b in bills]
+        if dedupe:
+            seen = np.empty(0, dtype=np.uint64)
+            for index, result in enumerate(results):
+                if seen.size and np.isin(result.line_hashes, seen).any():
+                    log.info("re-reading %s without lines seen in earlier files", result.bill.key)
+                    results[index] = read_bill_file(store, result.bill, month, default_currency=default_currency,
+                                                    tmpdir=tmpdir, seen_lines=seen, workers=workers)
+                seen = np.union1d(seen, result.line_hashes)
+                results[index].line_hashes = np.empty(0, dtype=np.uint64)
+    aggregates = [t for r in results for t in r.aggregates]
+    excluded = [t for r in results for t in r.excluded]
+    return MonthRead(
+        aggregates=_aggregate(pa.concat_tables(aggregates)) if aggregates else _empty_aggregate(),
+        excluded=_aggregate_excluded(pa.concat_tables(excluded)) if excluded else _empty_excluded(),
+        files=results,
+    )
+
+
+def _empty_aggregate() -> pa.Table:
+    fields = [pa.field(f, pa.string()) for f in GROUP_FIELDS]
+    fields += [pa.field(a, MONEY_TYPE) for a in AMOUNT_FIELDS] + [pa.field("line_count", pa.int64())]
+    return pa.schema(fields).empty_table()
+
+
+def _empty_excluded() -> pa.Table:
+    return pa.schema([("product_code", pa.string()), ("currency", pa.string()), ("billed_cost", MONEY_TYPE),
+                      ("line_count", pa.int64())]).empty_table()
+
+
+__all__ = ["MonthRead", "SourceStats", "read_bill_file", "read_month"]

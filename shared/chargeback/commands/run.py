@@ -1,0 +1,122 @@
+"""``chargeback run``, ``ingest`` and ``allocate``: one month from bills to allocation tables."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+
+from chargeback.allocation.mapping import load_mapping
+from chargeback.bills.discovery import BillFile
+from chargeback.jobs.run_month import RunSummary, allocate_month, run_month
+from chargeback.money import format_decimal
+from chargeback.storage import open_store
+
+MONTH_HELP = "billing month, YYYY-MM"
+SOURCE_HELP = ("where the bill files are: a folder, file:///path, s3://bucket/prefix or oss://bucket/prefix "
+               "(v2 subscription pushes, legacy BillingItemDetail files or console exports)")
+WAREHOUSE_HELP = "where the tables are written: a folder, file:///path, s3://bucket/prefix or oss://bucket/prefix"
+MAPPING_HELP = ("YAML file assigning API keys and workspaces to cost centers; without it every workspace is its "
+                "own cost center")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    run = subparsers.add_parser(
+        "run", help="ingest and allocate one month", description=(
+            "Read the month's authoritative bill files from SOURCE, split every Model Studio line by API key, "
+            "workspace, model and cost center, and publish exact allocation tables (Parquet and CSV) and a "
+            "manifest to WAREHOUSE. A rerun with unchanged bills and mapping rewrites nothing."))
+    _add_common(run)
+    run.add_argument("--mapping", metavar="FILE", help=MAPPING_HELP)
+    run.add_argument("--force", action="store_true", help="rebuild even when nothing changed")
+    run.set_defaults(handler=_run)
+
+    ingest = subparsers.add_parser(
+        "ingest", help="read one month's bills into normalized lines (no allocation)",
+        description="Read the month's bill files and publish normalized lines and a manifest, without allocating.")
+    _add_common(ingest)
+    ingest.add_argument("--force", action="store_true", help="rebuild even when nothing changed")
+    ingest.set_defaults(handler=_ingest)
+
+    alloc = subparsers.add_parser(
+        "allocate", help="allocate an ingested month with a mapping",
+        description="Allocate a month already ingested into WAREHOUSE, from its published lines, with a mapping.")
+    alloc.add_argument("--warehouse", required=True, metavar="URL", help=WAREHOUSE_HELP)
+    alloc.add_argument("--month", required=True, metavar="YYYY-MM", help=MONTH_HELP)
+    alloc.add_argument("--mapping", metavar="FILE", help=MAPPING_HELP)
+    alloc.set_defaults(handler=_allocate)
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--source", required=True, metavar="URL", help=SOURCE_HELP)
+    parser.add_argument("--warehouse", required=True, metavar="URL", help=WAREHOUSE_HELP)
+    parser.add_argument("--month", required=True, metavar="YYYY-MM", help=MONTH_HELP)
+    parser.add_argument("--workers", type=int, default=2, help="files read in parallel (default 2)")
+    parser.add_argument("--currency", default="CNY",
+                        help="currency of bills without a currency column (legacy files; default CNY)")
+
+
+class Progress:
+    """Prints one line per file read when stderr is a terminal."""
+
+    def __init__(self) -> None:
+        self.done = 0
+        self.enabled = sys.stderr.isatty()
+
+    def __call__(self, bill: BillFile) -> None:
+        self.done += 1
+        if self.enabled:
+            print(f"\r  read {self.done} file(s), last {bill.key[-60:]}", end="", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.enabled and self.done:
+            print(file=sys.stderr)
+
+
+def _run(args: argparse.Namespace, allocate_lines: bool = True) -> int:
+    mapping = load_mapping(args.mapping) if allocate_lines else load_mapping(None)
+    progress = Progress()
+    try:
+        summary = run_month(open_store(args.source), open_store(args.warehouse), args.month, mapping,
+                            now=datetime.now(UTC), workers=args.workers, default_currency=args.currency,
+                            progress=progress, force=args.force, allocate_lines=allocate_lines)
+    finally:
+        progress.close()
+    print(format_summary(summary, args.warehouse))
+    return 0
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    return _run(args, allocate_lines=False)
+
+
+def _allocate(args: argparse.Namespace) -> int:
+    summary = allocate_month(open_store(args.warehouse), args.month, load_mapping(args.mapping),
+                             now=datetime.now(UTC))
+    print(format_summary(summary, args.warehouse))
+    return 0
+
+
+def format_summary(summary: RunSummary, warehouse: str) -> str:
+    """A short human summary of a run."""
+    out = [f"month {summary.month} ({summary.status}, {summary.family or 'no'} bills, {summary.sources} file(s))"]
+    if not summary.changed:
+        out.append("  unchanged since the last run: nothing rewritten")
+    out.append(f"  rows read {summary.rows_read}: Model Studio {summary.model_studio_rows}, other products "
+               f"{summary.other_product_rows}, other months {summary.other_month_rows}, "
+               f"duplicates {summary.duplicate_rows}")
+    out.append(f"  {summary.lines} normalized lines, {summary.allocation_rows} allocation rows")
+    for currency, total in summary.totals.items():
+        out.append(f"  billed total {format_decimal(total)} {currency}")
+    for center, totals in summary.totals_by_cost_center.items():
+        amounts = ", ".join(f"{format_decimal(v)} {c}" for c, v in totals.items())
+        out.append(f"    {center}: {amounts}")
+    for item in summary.excluded:
+        out.append(f"  excluded (not Model Studio): {item['product_code']} {item['rows']} rows, "
+                   f"{item['billed_cost']} {item['currency']}")
+    if summary.unmapped_api_keys:
+        out.append(f"  API keys not in the mapping: {', '.join(summary.unmapped_api_keys)}")
+    if summary.written:
+        out.append(f"  written to {warehouse}:")
+        out.extend(f"    {key}" for key in summary.written)
+    return "\n".join(out)

@@ -1,0 +1,120 @@
+"""The daily job: bring the open months' tables up to date, then evaluate today's alerts.
+
+Open months are the current month and the previous one until its final bill has arrived (its manifest says
+'final'; bill-formats.md section 1: the final month files land by the 3rd or 4th). Ingesting is idempotent, so
+a retry or an overlapping run rewrites nothing. A payload with explicit months (a backfill) processes exactly
+those, and evaluates no alerts: alerts are about today's spend.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field, is_dataclass
+from datetime import date, datetime
+from typing import Any
+
+from chargeback.jobs.clients import Clients, build_job_mailer, load_job_mapping, open_store
+from chargeback.money import format_decimal
+from chargeback.settings import Settings
+from chargeback.warehouse.layout import previous_month
+from chargeback.warehouse.read import read_manifest
+
+log = logging.getLogger(__name__)
+
+# Bills for a new month appear during its first days (v2: a month-to-date push before 18:00 UTC+8; legacy: the
+# previous day's file), so a morning run on the 1st or 2nd may find none yet. Later, no bill means a broken
+# subscription, and the run fails.
+NO_BILL_GRACE_DAYS = 2
+
+
+def month_of(day: date) -> str:
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def months_due(today: date, previous_status: str | None) -> list[str]:
+    """The months a daily run ingests: the previous month unless its published status is 'final', then the
+    current month."""
+    current = month_of(today)
+    if previous_status == "final":
+        return [current]
+    return [previous_month(current), current]
+
+
+@dataclass
+class MonthOutcome:
+    month: str
+    action: str  # ingested | unchanged | skipped
+    status: str | None = None  # open | final, as published
+    totals: dict[str, str] = field(default_factory=dict)
+    reason: str = ""
+
+
+@dataclass
+class DailyResult:
+    day: date
+    months: list[MonthOutcome]
+    alerts: Any = None  # the alerts job's AlertRun; None for a backfill
+
+    def to_dict(self) -> dict[str, Any]:
+        alerts = self.alerts
+        if is_dataclass(alerts) and not isinstance(alerts, type):
+            alerts = asdict(alerts)
+        return {"job": "daily", "day": self.day.isoformat(), "months": [asdict(m) for m in self.months],
+                "alerts": alerts}
+
+
+def run_daily(settings: Settings, clients: Clients, today: date,
+              months: tuple[str, ...] | list[str] | None = None, *, now: datetime,
+              dry_run: bool = False) -> DailyResult:
+    """Ingest and allocate the open months (or exactly ``months``), then evaluate alerts for ``today``."""
+    source = open_store(settings.source_url, settings, clients)
+    warehouse = open_store(settings.warehouse_url, settings, clients)
+    mapping = load_job_mapping(settings, clients)
+    from chargeback.jobs.run_month import NoBillsError, run_month  # pandas and pyarrow: loaded when used
+
+    backfill = bool(months)
+    if months:
+        targets = list(months)
+    else:
+        previous = read_manifest(warehouse, previous_month(month_of(today)))
+        targets = months_due(today, previous.get("status") if previous else None)
+
+    outcomes: list[MonthOutcome] = []
+    for month in targets:
+        try:
+            summary = run_month(source, warehouse, month, mapping, now=now)
+        except NoBillsError as exc:
+            reason = "" if backfill else _why_no_bill_is_fine(month, today, warehouse)
+            if not reason:
+                raise
+            log.warning("no bill yet for %s: %s", month, reason, extra={"month": month})
+            outcomes.append(MonthOutcome(month, "skipped", reason=f"{exc}; {reason}"))
+            continue
+        outcomes.append(MonthOutcome(
+            month, "ingested" if summary.changed else "unchanged", summary.status,
+            {currency: format_decimal(total) for currency, total in sorted(summary.totals.items())}))
+        log.info("month %s %s (%s)", month, outcomes[-1].action, summary.status,
+                 extra={"month": month, "status": summary.status, "changed": summary.changed})
+
+    alerts = None
+    if not backfill:
+        from chargeback.alerts.job import run_alerts
+
+        mailer = build_job_mailer(settings, clients, mapping, warehouse)
+        alerts = run_alerts(warehouse, today, mapping, alert_channels(mailer), now=now, dry_run=dry_run)
+    return DailyResult(today, outcomes, alerts)
+
+
+def alert_channels(mailer: Any) -> dict[str, Any]:
+    """The alert channels the deployment offers: e-mail through the configured mailer."""
+    return {"email": mailer}
+
+
+def _why_no_bill_is_fine(month: str, today: date, warehouse: Any) -> str:
+    """Why a missing bill for ``month`` is expected today, or '' when it is a failure."""
+    current = month_of(today)
+    if month == current and today.day <= NO_BILL_GRACE_DAYS:
+        return f"the month's first bill may arrive until day {NO_BILL_GRACE_DAYS}"
+    if month == previous_month(current) and read_manifest(warehouse, month) is None:
+        return "the previous month was never ingested and has no bill: the pipeline started this month"
+    return ""

@@ -1,0 +1,240 @@
+"""Ingest and allocate one month: discover the authoritative bills, read them, allocate, publish.
+
+Idempotent: when the month's sources (key, size, etag) and the mapping are unchanged since the published
+manifest, nothing is read or written. All checks run before the first write, so bad input leaves the
+warehouse's previous complete state in place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from chargeback import __version__
+from chargeback.allocation.allocate import ALLOCATION_SCHEMA, LINE_SCHEMA, allocate, normalize_lines, to_table
+from chargeback.allocation.mapping import Mapping
+from chargeback.bills.discovery import BillFile, Selection, select_month
+from chargeback.bills.reader import read_month
+from chargeback.errors import ChargebackError, InputError
+from chargeback.money import ZERO, format_decimal
+from chargeback.storage import ObjectStore
+from chargeback.warehouse import layout
+from chargeback.warehouse.publish import csv_bytes, parquet_bytes, publish_month
+from chargeback.warehouse.read import read_lines, read_manifest
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+
+
+class NoBillsError(InputError):
+    """The source holds no bill for the month."""
+
+
+@dataclass
+class RunSummary:
+    """What a run did, for the command line, the logs and the functions' return value."""
+
+    month: str
+    status: str  # open | final
+    changed: bool
+    family: str | None = None
+    sources: int = 0
+    rows_read: int = 0
+    lines: int = 0
+    allocation_rows: int = 0
+    model_studio_rows: int = 0
+    other_product_rows: int = 0
+    other_month_rows: int = 0
+    duplicate_rows: int = 0
+    totals: dict[str, Decimal] = field(default_factory=dict)
+    totals_by_cost_center: dict[str, dict[str, Decimal]] = field(default_factory=dict)
+    excluded: list[dict[str, Any]] = field(default_factory=list)
+    written: list[str] = field(default_factory=list)
+    unmapped_api_keys: list[str] = field(default_factory=list)
+    unmapped_workspaces: list[str] = field(default_factory=list)
+
+
+def fingerprint(selection: Selection, mapping: Mapping | None) -> str:
+    """Identifies the inputs of a run: sources as listed, the mapping and the output schema."""
+    parts = [f"{f.key}\0{f.info.size}\0{f.info.etag}" for f in selection.files]
+    payload = json.dumps([SCHEMA_VERSION, mapping.version if mapping else None, parts])
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def run_month(
+    source: ObjectStore,
+    warehouse: ObjectStore,
+    month: str,
+    mapping: Mapping,
+    *,
+    now: datetime,
+    workers: int = 2,
+    default_currency: str = "CNY",
+    progress: Callable[[BillFile], None] | None = None,
+    force: bool = False,
+    allocate_lines: bool = True,
+) -> RunSummary:
+    """Ingest ``month`` (YYYY-MM) from ``source`` into ``warehouse`` and, unless told not to, allocate it."""
+    layout.check_month(month)
+    selection = select_month(list(source.list()), month)
+    if not selection.files:
+        raise NoBillsError(f"no Model Studio bill for {month} under {source.url}", field="month")
+    status = "final" if selection.final else "open"
+    print_ = fingerprint(selection, mapping if allocate_lines else None)
+    previous = read_manifest(warehouse, month)
+    if previous and previous.get("fingerprint") == print_ and not force:
+        log.info("month %s unchanged since %s: nothing rewritten", month, previous.get("ingested_at"))
+        return _summary_from_manifest(previous)
+
+    read = read_month(source, selection.files, month, default_currency=default_currency, workers=workers,
+                      progress=progress)
+    parts = [p for f in read.files for p in f.parts]
+    if selection.family == "console" and not any(p.model_studio_rows or p.other_product_rows for p in parts):
+        raise NoBillsError(f"no bill line of {month} in the console exports under {source.url}", field="month")
+    lines = normalize_lines(read.aggregates, month)
+    totals = _totals(lines, "currency")
+    if totals != _reader_totals(read.aggregates):
+        raise ChargebackError(f"normalized lines do not reconcile with the bill for {month}")
+
+    summary = RunSummary(
+        month=month, status=status, changed=True, family=selection.family, sources=len(selection.files),
+        rows_read=sum(p.rows for p in parts), lines=len(lines),
+        model_studio_rows=sum(p.model_studio_rows for p in parts),
+        other_product_rows=sum(p.other_product_rows for p in parts),
+        other_month_rows=sum(p.other_month_rows for p in parts),
+        duplicate_rows=sum(p.duplicate_rows for p in parts),
+        totals=totals,
+        excluded=[{"product_code": r["product_code"], "currency": r["currency"], "rows": r["line_count"],
+                   "billed_cost": format_decimal(r["billed_cost"])}
+                  for r in sorted(read.excluded.to_pylist(), key=lambda r: (r["product_code"], r["currency"]))],
+        unmapped_api_keys=sorted({str(line["api_key_id"]) for line in lines
+                                  if line["api_key_id"] and not mapping.knows_api_key(str(line["api_key_id"]))}),
+    )
+    newest = selection.newest_source_time()
+    manifest = {
+        "schema_version": SCHEMA_VERSION,
+        "tool_version": __version__,
+        "month": month,
+        "status": status,
+        "family": selection.family,
+        "fingerprint": print_,
+        "ingested_at": now.isoformat(timespec="seconds"),
+        "newest_source_time": newest.isoformat() if newest else None,
+        "mapping_version": mapping.version,
+        "sources": [
+            {"key": f.bill.key, "size": f.bill.info.size, "etag": f.bill.info.etag, "sha256": f.sha256,
+             "family": f.bill.family, "snapshot": f.bill.snapshot,
+             "members": [vars(p) | {"key": None} for p in f.parts]}
+            for f in read.files
+        ],
+        "superseded": [{"key": k, "reason": r} for k, r in selection.superseded],
+        "ignored": [{"key": k, "reason": r} for k, r in selection.ignored],
+        "counts": {
+            "rows_read": summary.rows_read, "model_studio_rows": summary.model_studio_rows,
+            "other_product_rows": summary.other_product_rows, "other_month_rows": summary.other_month_rows,
+            "duplicate_rows": summary.duplicate_rows, "lines": summary.lines,
+            "allocation_rows": summary.allocation_rows,
+        },
+        "totals": {c: format_decimal(v) for c, v in totals.items()},
+        "excluded_products": summary.excluded,
+    }
+    for source_entry in manifest["sources"]:  # type: ignore[attr-defined]
+        for member in source_entry["members"]:
+            member.pop("key")
+    outputs = [(layout.lines_key(month), parquet_bytes(to_table(lines, LINE_SCHEMA)))]
+    if allocate_lines:
+        outputs += _allocation_outputs(lines, mapping, month, manifest, summary)
+    else:
+        manifest["allocated"] = False
+    summary.written = publish_month(warehouse, month, outputs, manifest)
+    log.info("month %s published", month, extra={"month": month, "status": status, "lines": len(lines),
+                                                  "totals": manifest["totals"]})
+    return summary
+
+
+def _allocation_outputs(
+    lines: list[dict[str, object]], mapping: Mapping, month: str, manifest: dict[str, Any], summary: RunSummary
+) -> list[tuple[str, bytes]]:
+    """Allocate ``lines``; fill the manifest's and summary's allocation fields; return the files to write."""
+    rows = allocate(lines, mapping)
+    if _totals(rows, "currency") != _totals(lines, "currency"):
+        raise ChargebackError(f"allocation does not reconcile with the lines for {month}")
+    by_center: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    for row in rows:
+        by_center[str(row["cost_center"])][str(row["currency"])] += row["billed_cost"]  # type: ignore[operator]
+    summary.allocation_rows = len(rows)
+    summary.totals_by_cost_center = {c: dict(v) for c, v in sorted(by_center.items())}
+    summary.unmapped_api_keys = sorted({str(line["api_key_id"]) for line in lines
+                                        if line["api_key_id"] and not mapping.knows_api_key(str(line["api_key_id"]))})
+    summary.unmapped_workspaces = sorted({
+        str(line["workspace_id"]) for line in lines
+        if line["workspace_id"] and not mapping.knows_workspace(str(line["workspace_id"]))})
+    manifest["allocated"] = True
+    manifest["mapping_version"] = mapping.version
+    manifest["counts"]["allocation_rows"] = len(rows)
+    manifest["totals_by_cost_center"] = {c: {k: format_decimal(v) for k, v in t.items()}
+                                         for c, t in summary.totals_by_cost_center.items()}
+    manifest["unmapped_api_keys"] = summary.unmapped_api_keys
+    manifest["unmapped_workspaces"] = summary.unmapped_workspaces
+    table = to_table(rows, ALLOCATION_SCHEMA)
+    return [
+        (layout.allocations_key(month, "parquet"), parquet_bytes(table)),
+        (layout.allocations_key(month, "csv"), csv_bytes(table)),
+    ]
+
+
+def allocate_month(warehouse: ObjectStore, month: str, mapping: Mapping, *, now: datetime) -> RunSummary:
+    """Re-allocate a month already ingested, from its published lines, with ``mapping``."""
+    layout.check_month(month)
+    manifest = read_manifest(warehouse, month)
+    frame = read_lines(warehouse, month)
+    if manifest is None or frame is None:
+        raise InputError(f"month {month} has not been ingested into {warehouse.url}: run 'ingest' first",
+                         field="month")
+    lines = frame.to_dict("records")
+    summary = _summary_from_manifest(manifest)
+    summary.changed = True
+    manifest = {**manifest, "allocated_at": now.isoformat(timespec="seconds")}
+    manifest["fingerprint"] = hashlib.sha256(
+        f"{manifest.get('fingerprint')}:{mapping.version}".encode()).hexdigest()
+    outputs = [(layout.lines_key(month), parquet_bytes(to_table(lines, LINE_SCHEMA)))]
+    outputs += _allocation_outputs(lines, mapping, month, manifest, summary)
+    summary.written = publish_month(warehouse, month, outputs, manifest)
+    return summary
+
+
+def _totals(rows: list[dict[str, object]], key: str) -> dict[str, Decimal]:
+    totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    for row in rows:
+        totals[str(row[key])] += row["billed_cost"]  # type: ignore[operator]
+    return dict(sorted(totals.items()))
+
+
+def _reader_totals(aggregates: Any) -> dict[str, Decimal]:
+    return _totals(aggregates.select(["currency", "billed_cost"]).to_pylist(), "currency")
+
+
+def _summary_from_manifest(manifest: dict[str, Any]) -> RunSummary:
+    counts = manifest.get("counts", {})
+    return RunSummary(
+        month=manifest["month"], status=manifest["status"], changed=False, family=manifest.get("family"),
+        sources=len(manifest.get("sources", [])), rows_read=counts.get("rows_read", 0),
+        lines=counts.get("lines", 0), allocation_rows=counts.get("allocation_rows", 0),
+        model_studio_rows=counts.get("model_studio_rows", 0),
+        other_product_rows=counts.get("other_product_rows", 0),
+        other_month_rows=counts.get("other_month_rows", 0), duplicate_rows=counts.get("duplicate_rows", 0),
+        totals={c: Decimal(v) for c, v in manifest.get("totals", {}).items()},
+        totals_by_cost_center={c: {k: Decimal(v) for k, v in t.items()}
+                               for c, t in manifest.get("totals_by_cost_center", {}).items()},
+        excluded=manifest.get("excluded_products", []),
+        unmapped_api_keys=manifest.get("unmapped_api_keys", []),
+        unmapped_workspaces=manifest.get("unmapped_workspaces", []),
+    )

@@ -1,0 +1,413 @@
+"""template.yml, infra/aliyun/s.yaml, the RAM policy, the Dockerfile and the handlers, checked offline.
+
+cfn-lint validates the SAM template; these tests add what it does not check: schedule expressions parse, every
+function's command resolves to an importable callable, the environment the descriptors set is exactly what
+``Settings`` reads, the Glue table matches the allocation columns, and the roles stay least-privilege.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import json
+import re
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import yaml
+from cfnlint.decode import cfn_yaml
+
+from chargeback.columns import ALLOCATION_COLUMNS, LINE_AMOUNTS, LINE_COUNT
+from chargeback.jobs.events import parse_fc_event, parse_scheduler_event
+from chargeback.settings import Settings
+from tests.support.schedules import check_aws_expression, check_fc_cron
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yml"
+S_YAML = ROOT / "infra" / "aliyun" / "s.yaml"
+RAM_POLICY = ROOT / "infra" / "aliyun" / "ram-policy.json"
+DOCKERFILE = ROOT / "infra" / "Dockerfile"
+JOBS = ("daily", "monthly")
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    loaded: dict[str, Any] = cfn_yaml.load(str(TEMPLATE))
+    return loaded
+
+
+@pytest.fixture(scope="module")
+def s_yaml() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(S_YAML.read_text())
+    return loaded
+
+
+def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {name: r for name, r in template["Resources"].items() if r["Type"] == kind}
+
+
+def resolve(template: dict[str, Any], value: Any) -> Any:
+    """A literal, or a Ref to a parameter resolved to its default."""
+    if isinstance(value, dict) and set(value) == {"Ref"}:
+        return template["Parameters"][value["Ref"]]["Default"]
+    return value
+
+
+def resolves_to_callable(dotted: str) -> Any:
+    module, _, name = dotted.rpartition(".")
+    function = getattr(importlib.import_module(module), name)
+    assert callable(function), dotted
+    return function
+
+
+# ---------------------------------------------------------------------------------------------- template.yml
+
+
+def test_cfn_lint_passes_offline() -> None:
+    cfn_lint = Path(sys.executable).with_name("cfn-lint")
+    done = subprocess.run([str(cfn_lint), str(TEMPLATE)], capture_output=True, text=True, timeout=300,
+                          check=False, cwd=ROOT)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout == ""
+
+
+def test_one_image_function_per_job_with_an_importable_command(template: dict[str, Any]) -> None:
+    functions = resources(template, "AWS::Serverless::Function")
+    assert set(functions) == {"DailyFunction", "MonthlyFunction"}
+    for job in JOBS:
+        function = functions[f"{job.capitalize()}Function"]
+        props = function["Properties"]
+        assert props["PackageType"] == "Image"
+        [command] = props["ImageConfig"]["Command"]
+        assert command == f"functions.{job}.handler.lambda_handler"
+        resolves_to_callable(command)
+        metadata = function["Metadata"]
+        assert (ROOT / metadata["DockerContext"] / metadata["Dockerfile"]).resolve() == DOCKERFILE
+        # retries, then the failed event goes to the failure queue
+        invoke = props["EventInvokeConfig"]
+        assert 0 < invoke["MaximumRetryAttempts"] <= 2
+        queue = {"Fn::GetAtt": ["FailureQueue", "Arn"]}
+        assert invoke["DestinationConfig"]["OnFailure"] == {"Type": "SQS", "Destination": queue}
+
+
+def test_environment_is_exactly_what_settings_read(template: dict[str, Any]) -> None:
+    variables = dict(template["Globals"]["Function"]["Environment"]["Variables"])
+    for function in resources(template, "AWS::Serverless::Function").values():
+        variables.update(function["Properties"].get("Environment", {}).get("Variables", {}))
+    assert set(variables) == Settings.env_names("aws")
+    assert Settings.required_env_names() <= set(variables)
+    # literal values would be secrets or environment-specific: every value is a parameter or a reference
+    for name, value in variables.items():
+        assert isinstance(value, dict), f"{name} is set to a literal"
+
+
+def test_schedules_parse_and_run_in_the_bills_time_zone(template: dict[str, Any]) -> None:
+    schedules = resources(template, "AWS::Scheduler::Schedule")
+    assert set(schedules) == {"DailySchedule", "MonthlySchedule"}
+    for job in JOBS:
+        props = schedules[f"{job.capitalize()}Schedule"]["Properties"]
+        check_aws_expression(resolve(template, props["ScheduleExpression"]))
+        zone = resolve(template, props["ScheduleExpressionTimezone"])
+        assert zone == "Asia/Shanghai" and ZoneInfo(zone)
+        target = props["Target"]
+        assert target["Arn"] == {"Fn::GetAtt": [f"{job.capitalize()}Function", "Arn"]}
+        assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
+        assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["FailureQueue", "Arn"]}}
+        # the Input is what the function receives, with the context attribute filled in by the scheduler
+        event = json.loads(target["Input"].replace("<aws.scheduler.scheduled-time>", "2026-06-05T02:30:00Z"))
+        invocation = parse_scheduler_event(event)
+        invocation.check_job(job)
+        assert invocation.job == job
+        assert invocation.scheduled_at == datetime(2026, 6, 5, 2, 30, tzinfo=UTC)
+    # any other schedule a later change adds is checked too (rules, SAM events)
+    for rule in resources(template, "AWS::Events::Rule").values():
+        check_aws_expression(resolve(template, rule["Properties"]["ScheduleExpression"]))
+    for function in resources(template, "AWS::Serverless::Function").values():
+        for event in function["Properties"].get("Events", {}).values():
+            if event["Type"] in ("Schedule", "ScheduleV2"):
+                check_aws_expression(resolve(template, event["Properties"]["Schedule"
+                                              if event["Type"] == "Schedule" else "ScheduleExpression"]))
+
+
+def test_schedule_parameter_patterns_accept_their_defaults(template: dict[str, Any]) -> None:
+    for name in ("DailyScheduleExpression", "MonthlyScheduleExpression"):
+        parameter = template["Parameters"][name]
+        assert re.fullmatch(parameter["AllowedPattern"], parameter["Default"])
+
+
+def test_warehouse_bucket_is_versioned_encrypted_private_and_tls_only(template: dict[str, Any]) -> None:
+    bucket = template["Resources"]["WarehouseBucket"]["Properties"]
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    assert len(bucket["PublicAccessBlockConfiguration"]) == 4
+    [statement] = template["Resources"]["WarehouseBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Effect"] == "Deny"
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_oss_secret_holds_no_value(template: dict[str, Any]) -> None:
+    [secret] = resources(template, "AWS::SecretsManager::Secret").values()
+    assert "SecretString" not in secret["Properties"]
+    assert json.loads(secret["Properties"]["GenerateSecretString"]["SecretStringTemplate"]) == {
+        "access_key_id": "REPLACE_ME"}
+
+
+def test_alarms_on_errors_of_each_function(template: dict[str, Any]) -> None:
+    alarms = resources(template, "AWS::CloudWatch::Alarm").values()
+    watched = {a["Properties"]["Dimensions"][0]["Value"]["Ref"] for a in alarms
+               if a["Properties"]["MetricName"] == "Errors"}
+    assert watched == {"DailyFunction", "MonthlyFunction"}
+    assert all(a["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}] for a in alarms)
+
+
+def test_glue_table_matches_the_allocation_columns(template: dict[str, Any]) -> None:
+    table = template["Resources"]["AllocationsTable"]["Properties"]["TableInput"]
+    expected = [
+        {"Name": c, "Type": "decimal(38,12)" if c in LINE_AMOUNTS else "double" if c == "share"
+         else "bigint" if c == LINE_COUNT else "string"}
+        for c in ALLOCATION_COLUMNS if c != "billing_month"
+    ]
+    assert [dict(c) for c in table["StorageDescriptor"]["Columns"]] == expected
+    assert [dict(c) for c in table["PartitionKeys"]] == [{"Name": "billing_month", "Type": "string"}]
+    parameters = table["Parameters"]
+    assert parameters["projection.enabled"] == "true"
+    assert parameters["projection.billing_month.type"] == "date"
+    assert parameters["projection.billing_month.format"] == "yyyy-MM"
+    assert parameters["projection.billing_month.interval"] == "1"
+    assert parameters["projection.billing_month.interval.unit"] == "MONTHS"
+    assert parameters["projection.billing_month.range"] == {"Fn::Sub": "${FirstBillingMonth},NOW"}
+    assert parameters["storage.location.template"] == {
+        "Fn::Sub": "s3://${WarehouseBucket}/allocations/billing_month=${!billing_month}/"}
+    assert table["StorageDescriptor"]["Location"] == {"Fn::Sub": "s3://${WarehouseBucket}/allocations/"}
+    assert "parquet" in table["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"].lower()
+
+
+def _statements(role: dict[str, Any]) -> list[dict[str, Any]]:
+    found = []
+    for policy in role["Properties"]["Policies"]:
+        for statement in policy["PolicyDocument"]["Statement"]:
+            if "Fn::If" in statement:
+                statement = statement["Fn::If"][1]
+            found.append(statement)
+    return found
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    actions = statement["Action"]
+    return [actions] if isinstance(actions, str) else list(actions)
+
+
+def test_roles_are_least_privilege_one_per_function(template: dict[str, Any]) -> None:
+    roles = {name: role for name, role in resources(template, "AWS::IAM::Role").items()
+             if name in ("DailyRole", "MonthlyRole")}
+    functions = resources(template, "AWS::Serverless::Function")
+    assert {f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions.values()} == set(roles)
+    for name, role in roles.items():
+        assert "ManagedPolicyArns" not in role["Properties"]
+        for statement in _statements(role):
+            assert statement["Effect"] == "Allow"
+            assert statement["Resource"] != "*", f"{name}: {statement['Sid']} on every resource"
+            assert not any(a.endswith("*") for a in _actions(statement)), f"{name}: wildcard action"
+    daily = {s["Sid"]: s for s in _statements(roles["DailyRole"])}
+    monthly = {s["Sid"]: s for s in _statements(roles["MonthlyRole"])}
+    # only the daily job reads the bills (and the OSS keys)
+    assert {"ListBills", "ReadBills", "ReadOssKeys"} <= set(daily)
+    assert not {"ListBills", "ReadBills", "ReadOssKeys"} & set(monthly)
+    assert _actions(daily["ReadBills"]) == ["s3:GetObject"]
+    assert daily["ReadBills"]["Resource"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:s3:::${BillBucketName}/${BillPrefix}/*"}
+    for statements in (daily, monthly):
+        mail = statements["SendMailAsSender"]
+        assert sorted(_actions(mail)) == ["ses:SendEmail", "ses:SendRawEmail"]
+        assert mail["Resource"]["Fn::Sub"].endswith(":identity/${SesIdentity}")
+        assert mail["Condition"] == {"StringEquals": {"ses:FromAddress": {"Ref": "SenderAddress"}}}
+        assert sorted(_actions(statements["ReadWriteWarehouse"])) == ["s3:DeleteObject", "s3:GetObject",
+                                                                      "s3:PutObject"]
+
+
+# ---------------------------------------------------------------------------------------------------- s.yaml
+
+
+def test_s_yaml_functions_and_commands(s_yaml: dict[str, Any]) -> None:
+    assert s_yaml["edition"] == "3.0.0"
+    assert set(s_yaml["resources"]) == set(JOBS)
+    for job in JOBS:
+        resource = s_yaml["resources"][job]
+        assert resource["component"] == "fc3"
+        props = resource["props"]
+        assert props["runtime"] == "custom-container"
+        container = props["customContainerConfig"]
+        assert container["entrypoint"] == ["python3", "-m", "chargeback.jobs.fc_server"]
+        importlib.import_module("chargeback.jobs.fc_server")
+        [command] = container["command"]
+        assert command == f"functions.{job}.handler.handler"
+        resolves_to_callable(command)
+        assert container["port"] == 9000
+        assert props["asyncInvokeConfig"]["maxAsyncRetryAttempts"] > 0
+        on_failure = props["asyncInvokeConfig"]["destinationConfig"]["onFailure"]
+        assert on_failure["destination"].startswith("acs:mns:")
+
+
+def test_s_yaml_environment_is_exactly_what_settings_read(s_yaml: dict[str, Any]) -> None:
+    for job in JOBS:
+        variables = s_yaml["resources"][job]["props"]["environmentVariables"]
+        assert set(variables) == Settings.env_names("fc")
+        assert variables["CHARGEBACK_DELIVERY"] == "smtp"
+        smtp = (variables["CHARGEBACK_SMTP_HOST"], variables["CHARGEBACK_SMTP_PORT"])
+        assert smtp == ("smtpdm.aliyun.com", "465")
+        # from the deployer's environment, never written in the file
+        assert variables["SMTP_PASSWORD"] == "${env('SMTP_PASSWORD')}"
+        assert variables["CHARGEBACK_SOURCE_URL"].startswith("oss://")
+        assert variables["CHARGEBACK_WAREHOUSE_URL"].startswith("oss://")
+        # what Settings makes of it once Serverless Devs has filled the ${env(...)} references in
+        filled = {name: re.sub(r"\$\{env\('(\w+)'\)\}", _deployer_value, str(value))
+                  for name, value in variables.items()}
+        settings = Settings.from_env(filled)
+        assert settings.oss_endpoint == "https://oss-cn-hangzhou-internal.aliyuncs.com"
+        assert settings.final_day == 6
+
+
+def _deployer_value(match: re.Match[str]) -> str:
+    """What `make deploy-aliyun`'s environment would put in for ${env('NAME')}."""
+    deployer = {"FINANCE_CC": "", "MAIL_SENDER": "billing@example.com", "ALIYUN_REGION": "cn-hangzhou"}
+    return deployer.get(match.group(1), match.group(1).lower())
+
+
+def test_fc_timers_parse_and_match_the_aws_schedules(s_yaml: dict[str, Any],
+                                                     template: dict[str, Any]) -> None:
+    shanghai = ZoneInfo("Asia/Shanghai")
+    for job in JOBS:
+        [trigger] = s_yaml["resources"][job]["props"]["triggers"]
+        assert trigger["triggerType"] == "timer"
+        config = trigger["triggerConfig"]
+        check_fc_cron(config["cronExpression"])
+        event = json.dumps({"triggerTime": "2026-06-05T02:30:00Z", "triggerName": trigger["triggerName"],
+                            "payload": config["payload"]}).encode()
+        invocation = parse_fc_event(event)
+        assert invocation.job == job
+        # FC cron is UTC: it must fire at the same Shanghai wall time as the AWS schedule
+        seconds, minute, hour, fc_days = config["cronExpression"].split()[:4]
+        aws = resolve(template, template["Resources"][f"{job.capitalize()}Schedule"]["Properties"][
+            "ScheduleExpression"])
+        aws_minute, aws_hour, aws_days = aws[len("cron("):-1].split()[:3]
+        utc = datetime(2026, 6, 5, int(hour), int(minute), tzinfo=UTC)
+        local = utc.astimezone(shanghai)
+        assert (seconds, local.minute, local.hour) == ("0", int(aws_minute), int(aws_hour))
+        assert local.date() == utc.date() and fc_days == aws_days
+
+
+# ------------------------------------------------------------------------------------------------ RAM policy
+
+
+def test_ram_policy_is_least_privilege() -> None:
+    policy = json.loads(RAM_POLICY.read_text())
+    assert policy["Version"] == "1"
+    allowed: dict[str, set[str]] = {}
+    for statement in policy["Statement"]:
+        assert statement["Effect"] == "Allow"
+        for action in statement["Action"]:
+            assert "*" not in action
+            for resource in statement["Resource"]:
+                assert resource not in ("*", "acs:oss:*:*:*")
+                allowed.setdefault(action, set()).add(resource)
+    assert allowed["oss:GetObject"] == {"acs:oss:*:*:${BILL_BUCKET}/${BILL_PREFIX}/*",
+                                        "acs:oss:*:*:${WAREHOUSE_BUCKET}/${WAREHOUSE_PREFIX}/*"}
+    for write in ("oss:PutObject", "oss:DeleteObject"):
+        assert allowed[write] == {"acs:oss:*:*:${WAREHOUSE_BUCKET}/${WAREHOUSE_PREFIX}/*"}
+    assert allowed["oss:ListObjects"] == {"acs:oss:*:*:${BILL_BUCKET}", "acs:oss:*:*:${WAREHOUSE_BUCKET}"}
+    listing = [s for s in policy["Statement"] if s["Action"] == ["oss:ListObjects"]]
+    assert all(s["Condition"]["StringLike"]["oss:Prefix"] for s in listing)
+    assert set(allowed) == {"oss:ListObjects", "oss:GetObject", "oss:PutObject", "oss:DeleteObject",
+                            "mns:SendMessage", "log:PostLogStoreLogs"}
+
+
+# ------------------------------------------------------------------------------------------------ Dockerfile
+
+
+def test_dockerfile_builds_the_package_on_a_lambda_base_image() -> None:
+    lines = [line.strip() for line in DOCKERFILE.read_text().splitlines()
+             if line.strip() and not line.lstrip().startswith("#")]
+    instructions = [line.split()[0] for line in lines]
+    [base] = [line for line in lines if line.startswith("FROM ")]
+    match = re.fullmatch(r"FROM public\.ecr\.aws/lambda/python:3\.(\d+)", base)
+    assert match and int(match.group(1)) in (11, 12)
+    requires = re.search(r'requires-python = ">=3\.(\d+)"', (ROOT / "pyproject.toml").read_text())
+    assert requires and int(match.group(1)) >= int(requires.group(1))
+    for line in lines:
+        if line.startswith("COPY "):
+            for source in line.split()[1:-1]:
+                assert (ROOT / source).exists(), f"COPY source {source} is missing"
+    assert any(line.startswith("RUN pip install") for line in lines)
+    cmd = json.loads(lines[-1].removeprefix("CMD "))
+    assert instructions[-1] == "CMD" and len(cmd) == 1
+    resolves_to_callable(cmd[0])
+
+
+def test_dockerignore_keeps_what_the_image_copies() -> None:
+    ignore = (ROOT / ".dockerignore").read_text().splitlines()
+    for needed in ("pyproject.toml", "README.md", "shared/", "functions/"):
+        assert f"!{needed}" in ignore
+
+
+# -------------------------------------------------------------------------------------------------- handlers
+
+
+@pytest.mark.parametrize("job", JOBS)
+def test_handlers_only_compose(job: str) -> None:
+    path = ROOT / "functions" / job / "handler.py"
+    source = path.read_text()
+    code_lines = [line for line in source.splitlines() if line.strip() and not line.strip().startswith("#")]
+    assert len(code_lines) <= 15
+    tree = ast.parse(source)
+    imported: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            imported.add(node.module.split(".")[0])
+    assert not imported & {"pandas", "pyarrow", "numpy", "boto3", "botocore", "oss2", "smtplib"}
+    assert not [node for node in ast.walk(tree) if isinstance(node, ast.Try)]
+    module = importlib.import_module(f"functions.{job}.handler")
+    assert callable(module.lambda_handler) and callable(module.handler)
+
+
+# ---------------------------------------------------------------------------------------------- make targets
+
+
+def test_deploy_targets_dry_run_and_are_not_run_by_ci() -> None:
+    deploy_mk = ROOT / "infra" / "deploy.mk"
+    make = ["make", "-n", "-f", str(deploy_mk)]
+    done = subprocess.run([*make, "PYTHON=python3", "deploy-aws", "BILL_BUCKET=bills"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "-m venv .venv-sam" in done.stdout
+    assert ".venv-sam/bin/sam deploy" in done.stdout and "BillBucketName=bills" in done.stdout
+    done = subprocess.run([*make, "deploy-aliyun"], capture_output=True, text=True, cwd=ROOT, timeout=60,
+                          check=False)
+    assert "@serverless-devs/s" in done.stdout and "infra/aliyun/s.yaml" in done.stdout
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "deploy" not in ci
+
+
+def _days(field: str) -> set[int]:
+    days: set[int] = set()
+    for item in field.split(","):
+        first, _, last = item.partition("-")
+        days.update(range(int(first), int(last or first) + 1))
+    return days
+
+
+def test_monthly_schedules_reach_past_the_final_day(template: dict[str, Any], s_yaml: dict[str, Any]) -> None:
+    """The monthly job must run on a day after the final day, or provisional statements never go out."""
+    aws = resolve(template, template["Resources"]["MonthlySchedule"]["Properties"]["ScheduleExpression"])
+    aws_final_day = int(template["Parameters"]["FinalDay"]["Default"])
+    assert max(_days(aws[len("cron("):-1].split()[2])) > aws_final_day
+    props = s_yaml["resources"]["monthly"]["props"]
+    fc_final_day = int(props["environmentVariables"]["CHARGEBACK_FINAL_DAY"])
+    assert max(_days(props["triggers"][0]["triggerConfig"]["cronExpression"].split()[3])) > fc_final_day
