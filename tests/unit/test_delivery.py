@@ -135,3 +135,15 @@ def test_build_mailer_smtp_reads_the_password_from_the_named_variable():
     assert "s3cret" not in repr(mailer)
     with pytest.raises(ConfigError, match="SMTP_PASSWORD"):
         build_mailer(config, env={})
+
+
+def test_the_package_exports_build_mailer_and_the_ssl_flag_picks_the_security():
+    from chargeback.delivery import build_mailer as exported
+
+    base = {"backend": "smtp", "sender": "c@example.com"}
+    implicit = exported({**base, "smtp": {"host": "smtpdm.aliyun.com", "port": 465, "ssl": True}})
+    starttls = exported({**base, "smtp": {"host": "smtpdm.aliyun.com", "port": 80, "ssl": False}})
+    assert isinstance(implicit, SmtpMailer) and isinstance(starttls, SmtpMailer)
+    assert (implicit.security, starttls.security) == ("ssl", "starttls")
+    with pytest.raises(ConfigError, match="contradicts"):
+        parse_delivery_settings({**base, "smtp": {"host": "h.example.com", "ssl": True, "security": "none"}})

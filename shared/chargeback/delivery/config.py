@@ -7,6 +7,7 @@
       outbox: out/outbox                 # outbox folder or store URL; default: outbox/ in the warehouse
       smtp: {host: smtpdm.aliyun.com, port: 465, security: ssl, username: chargeback@example.com,
              password_env: SMTP_PASSWORD}           # or password_secret_arn: arn:aws:secretsmanager:...
+                                                    # security: ssl | starttls | none (or ssl: true|false)
       ses: {region: us-east-1, configuration_set: statements}
 
 Passwords never live in the file: ``password_env`` names an environment variable, ``password_secret_arn``
@@ -49,6 +50,20 @@ class SmtpSettings(_Strict):
     ca_file: str | None = None  # extra CA bundle for a relay with a private certificate
     timeout: float = Field(default=30.0, gt=0)
     password: Any = None  # only so that a password in the file gets a clear error
+
+    @model_validator(mode="before")
+    @classmethod
+    def _ssl_flag(cls, data: Any) -> Any:
+        # `ssl: true|false` (as the job settings write it) is shorthand for security ssl | starttls.
+        if isinstance(data, dict) and "ssl" in data:
+            data = dict(data)
+            flag = data.pop("ssl")
+            if not isinstance(flag, bool):
+                raise ValueError(f"ssl must be true or false, not {flag!r}")
+            wanted = "ssl" if flag else "starttls"
+            if data.setdefault("security", wanted) != wanted:
+                raise ValueError(f"ssl: {str(flag).lower()} contradicts security: {data['security']}")
+        return data
 
     @field_validator("password")
     @classmethod
