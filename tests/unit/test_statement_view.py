@@ -174,6 +174,18 @@ def test_free_quota_saving_at_list_price_or_unknown(may):
     assert section.free_quota_unpriced == 1
 
 
+def test_free_quota_is_priced_by_other_cost_centers_paid_rows():
+    rows = [row("2026-05-01", "0.8", cost_center="search"),
+            row("2026-05-01", "0", cost_center="research", fee_type="free_quota", list_unit_price="0", usage="0",
+                deducted_usage="100"),
+            row("2026-05-01", "0", cost_center="research", fee_type="free_quota", list_unit_price="0", usage="0",
+                deducted_usage="100", currency="USD")]
+    view = build_statement(frame(rows), None, MANIFEST, sample_mapping(), "research", locale="en")
+    cny, usd = view.sections
+    assert cny.free_quota[0].saved == Decimal("0.08")
+    assert usd.free_quota[0].saved is None  # a CNY price says nothing about USD
+
+
 def test_discounts_and_shared_costs(may):
     section = build_statement(may, None, MANIFEST, sample_mapping(), "search", locale="en").sections[0]
     assert (section.discount, section.coupon) == (Decimal("1.6"), Decimal("0.1"))

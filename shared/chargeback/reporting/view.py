@@ -92,7 +92,7 @@ class FreeQuotaLine:
     usage_unit: str
     used: Decimal  # usage before the free quota was deducted
     deducted: Decimal  # usage the free quota covered
-    list_price: Decimal | None  # per usage unit, from this month's paid rows of the same model and usage type
+    list_price: Decimal | None  # per usage unit, from the month's paid rows of the same model and usage type
     saved: Decimal | None  # deducted x list price; None when no single list price is known
 
 
@@ -276,13 +276,15 @@ def build_statement(
     words = i18n.strings(locale)
     content_hash = allocation_hash(rows)
     center = mapping.cost_centers.get(cost_center)
+    prices = list_prices(allocations_month)
     sections = []
     with localcontext() as ctx:
         ctx.prec = 60  # sums and products of 12-decimal amounts stay exact
         for currency in sorted({r["currency"] for r in rows}):
             current = [r for r in rows if r["currency"] == currency]
             earlier = None if previous is None else [r for r in previous if r["currency"] == currency]
-            sections.append(_section(currency, current, earlier, month, mapping, cost_center, top_n, locale))
+            sections.append(_section(currency, current, earlier, month, mapping, cost_center, top_n, locale,
+                                     prices))
     version = 1
     restatement = None
     if ledger_entry is not None:
@@ -333,7 +335,8 @@ def _lines(amounts: Mapping[str, Decimal], total: Decimal, label: Callable[[str]
 
 
 def _section(currency: str, rows: list[dict[str, Any]], previous: list[dict[str, Any]] | None, month: str,
-             mapping: TeamMapping, cost_center: str, top_n: int, locale: str) -> CurrencySection:
+             mapping: TeamMapping, cost_center: str, top_n: int, locale: str,
+             prices: Mapping[PriceKey, frozenset[Decimal]]) -> CurrencySection:
     words = i18n.strings(locale)
     total = _sum(rows)
 
@@ -367,7 +370,7 @@ def _section(currency: str, rows: list[dict[str, Any]], previous: list[dict[str,
         by_workspace=_lines(_grouped(rows, lambda r: r["workspace_id"]), total,
                             lambda k: mapping.workspace_labels.get(k, k) or words["none"]),
         days=_days(rows, month),
-        **_free_quota(rows),
+        **_free_quota(rows, prices),
         shared=_shared(rows, mapping, cost_center, locale),
         unit_costs=_unit_costs(rows),
         chart_id=f"cost-by-day-{currency.lower() or 'none'}@chargeback",
@@ -382,14 +385,30 @@ def _days(rows: list[dict[str, Any]], month: str) -> tuple[DayCost, ...]:
     return tuple(DayCost(day, amount) for day, amount in sorted(amounts.items()))
 
 
-def _free_quota(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    prices: dict[tuple[str, str, str], set[Decimal]] = defaultdict(set)
-    for row in rows:
-        if row["fee_type"] != FREE_QUOTA:
-            price = _price(row["list_unit_price"])
-            if price:
-                prices[(row["model"], row["usage_type"], row["usage_unit"])].add(price)
+PriceKey = tuple[str, str, str, str]  # currency, model, usage type, usage unit
+
+
+def list_prices(frame: pd.DataFrame | None) -> dict[PriceKey, frozenset[Decimal]]:
+    """The list prices that paid rows of the whole month (every cost center) carry, per priced item.
+
+    A price belongs to the model and usage type, not to who paid: a cost center that used only free quota
+    still learns what that usage would have cost from the others' paid rows.
+    """
+    if frame is None or frame.empty:
+        return {}
+    columns = ["currency", "model", "usage_type", "usage_unit", "list_unit_price"]
+    paid = frame.loc[frame["fee_type"] != FREE_QUOTA, columns].drop_duplicates()
+    found: dict[PriceKey, set[Decimal]] = defaultdict(set)
+    for currency, model, usage_type, unit, text in paid.itertuples(index=False):
+        price = _price(_text(text))
+        if price:
+            found[(_text(currency), _text(model), _text(usage_type), _text(unit))].add(price)
+    return {key: frozenset(values) for key, values in found.items()}
+
+
+def _free_quota(rows: list[dict[str, Any]], prices: Mapping[PriceKey, frozenset[Decimal]]) -> dict[str, Any]:
     used: dict[tuple[str, str, str], list[Decimal]] = {}
+    currency = rows[0]["currency"] if rows else ""
     for row in rows:
         if row["fee_type"] == FREE_QUOTA:
             key = (row["model"], row["usage_type"], row["usage_unit"])
@@ -400,8 +419,8 @@ def _free_quota(rows: list[dict[str, Any]]) -> dict[str, Any]:
     for key in sorted(used):
         model, usage_type, unit = key
         before, deducted = used[key]
-        found = prices.get(key, set())
-        price = next(iter(found)) if len(found) == 1 else None  # tiers or no paid use: unknown
+        found = prices.get((currency, *key), frozenset())
+        price = next(iter(found)) if len(found) == 1 else None  # tiers or nobody paid for it: unknown
         lines.append(FreeQuotaLine(model, usage_type, unit, before, deducted, price,
                                    None if price is None else deducted * price))
     return {
