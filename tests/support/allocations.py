@@ -194,7 +194,7 @@ def may_rows() -> list[dict[str, Any]]:
             model="=HYPERLINK(\"http://evil.example/\")", allocation_rule="workspace"),
         # unallocated: an unknown key
         row(d + "09", "0.75", api_key_id="2999999", workspace_id="llm-unknown", cost_center="unallocated",
-            allocation_rule="unmapped:keep"),
+            allocation_rule="unallocated"),
     ]
     return rows
 

@@ -196,6 +196,12 @@ def test_discounts_and_shared_costs(may):
     assert "in proportion" in shared.description
 
 
+def test_unallocated_lines_are_not_shared_costs(may):
+    view = build_statement(may, None, MANIFEST, sample_mapping(), "unallocated", locale="en")
+    assert view.sections[0].shared == ()
+    assert (view.name, view.owners) == ("unallocated", ())
+
+
 def test_fixed_shares_name_the_percentage(may):
     mapping = sample_mapping(
         "cost_centers: {search: {}, research: {}}\n"

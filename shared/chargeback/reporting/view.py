@@ -39,7 +39,8 @@ from chargeback.reporting.formatting import percent_of
 from chargeback.reporting.ledger import LedgerEntry
 from chargeback.warehouse.layout import previous_month
 
-DIRECT_RULES = frozenset({"api_key", "workspace", ""})
+# Rules of lines a cost center pays directly; any other rule (e.g. 'console:proportional') is a shared pool.
+DIRECT_RULES = frozenset({"api_key", "workspace", "unallocated", ""})
 FREE_QUOTA = "free_quota"
 IO_TYPE_ORDER = ("input", "cached_input", "output", "unit", "other")
 UNIT_COST_STEP = Decimal("0.00000001")
