@@ -3,7 +3,8 @@
 ``write_month`` writes ``allocations/billing_month=YYYY-MM/allocations.parquet`` (dimensions as strings,
 money and usage as decimal128(38, 12), share float64, line_count int64) and the month's manifest, to any
 ObjectStore.
-``sample_rows`` is a hand-made May 2026 (and April before it) with the awkward cases a statement must handle.
+``may_rows`` is a hand-made May 2026 (``april_rows`` the month before) with the awkward cases a statement
+must handle.
 """
 
 from __future__ import annotations
