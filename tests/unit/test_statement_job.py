@@ -124,3 +124,17 @@ def test_ledger_round_trip_and_a_damaged_ledger_stops_the_run(warehouse):
     warehouse.write_bytes(ledger_key(MONTH), b"{not json")
     with pytest.raises(InputError, match="ledger is damaged"):
         send_statements(warehouse, MONTH, sample_mapping(), MemoryMailer(), now=NOW)
+
+
+def test_a_mailer_that_only_has_send_counts_as_mail(warehouse):
+    class BareMailer:
+        def __init__(self) -> None:
+            self.sent: list[OutgoingMail] = []
+
+        def send(self, mail: OutgoingMail) -> str:
+            self.sent.append(mail)
+            return "ok"
+
+    mailer = BareMailer()
+    send_statements(warehouse, MONTH, sample_mapping(), mailer, now=NOW, only="ops")  # type: ignore[arg-type]
+    assert load_ledger(warehouse, MONTH).latest("ops", "mail") is not None

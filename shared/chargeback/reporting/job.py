@@ -56,6 +56,12 @@ class StatementResult:
         return self.outcome == "failed"
 
 
+def channel_of(mailer: Mailer) -> str:
+    """'outbox' or 'mail': what a send through ``mailer`` means for the ledger (a mailer that does not say
+    is taken to deliver mail)."""
+    return str(getattr(mailer, "channel", "mail"))
+
+
 def send_statements(
     warehouse: ObjectStore,
     month: str,
@@ -88,7 +94,7 @@ def send_statements(
     previous = read_allocations(warehouse, layout.previous_month(month))
     settings = parse_statement_settings(mapping.statements)
     ledger = load_ledger(warehouse, month)
-    channel = mailer.channel
+    channel = channel_of(mailer)
 
     centers = set(allocations["cost_center"].astype(str).unique()) | ledger.cost_centers(channel)
     if only is not None:
@@ -112,7 +118,8 @@ def _one_statement(
     manifest: dict[str, object], center_id: str, *, now: datetime, dry_run: bool,
     finance_cc: tuple[str, ...], sender: str,
 ) -> StatementResult:
-    last = ledger.latest(center_id, mailer.channel)
+    channel = channel_of(mailer)
+    last = ledger.latest(center_id, channel)
     center = mapping.cost_centers.get(center_id)
     locale = (center.locale if center and center.locale else None) or settings.locale
     view = build_statement(allocations, previous, manifest, mapping, center_id, top_n=settings.top_n,
@@ -126,7 +133,7 @@ def _one_statement(
     cc = tuple(a for a in dict.fromkeys(finance_cc) if a not in to)
     if not to:
         to, cc = cc, ()
-    if not to and mailer.needs_recipients:
+    if not to and getattr(mailer, "needs_recipients", True):
         detail = f"{center_id} has no owners and no finance cc is configured: nobody to send it to"
         log.warning("%s", detail, extra={"cost_center": center_id, "month": month})
         return StatementResult(center_id, "skipped", view.version, totals=totals, detail=detail)
@@ -145,7 +152,7 @@ def _one_statement(
                   extra={"cost_center": center_id, "month": month, "addresses": list(exc.addresses)})
         return StatementResult(center_id, "failed", view.version, to, cc, totals=totals, detail=str(exc))
     message_id = mail.headers["Message-ID"]
-    ledger.entries.append(_entry(view, mailer.channel, to, cc, message_id, delivery_id, now))
+    ledger.entries.append(_entry(view, channel, to, cc, message_id, delivery_id, now))
     save_ledger(warehouse, ledger)  # right away: a crash after this point never resends this one
     log.info("statement %s %s", mail.name, "corrected" if corrected else "sent",
              extra={"cost_center": center_id, "month": month, "version": view.version,
