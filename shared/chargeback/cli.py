@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "chargeback.commands.run",
     "chargeback.commands.demo",
     "chargeback.commands.report",
+    "chargeback.commands.estimate",
 )
 
 

@@ -24,6 +24,7 @@ _V2: dict[str, tuple[bool, tuple[str, ...]]] = {
     "billing_item": (False, ("产品信息/计费项Code", "ProductDetails/BillingItemCode")),
     "instance_id": (True, ("资源信息/实例ID（出账粒度）", "资源信息/实例ID", "ResourceDetails/InstanceId")),
     "region": (False, ("资源信息/地域Code", "ResourceDetails/RegionCode")),
+    "usage_detail": (False, ("用量信息/用量详情", "UsageDetails/UsageDetail", "UsageDetails/UsageDetails")),
     "usage_before_deduction": (False, ("用量信息/抵扣前用量", "UsageDetails/UsageBeforeDeduction",
                                        "UsageDetails/PreDeductionUsage")),
     "deducted_usage": (False, ("用量信息/抵扣用量", "UsageDetails/DeductedUsage", "UsageDetails/DeductionUsage")),

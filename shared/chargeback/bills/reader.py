@@ -44,6 +44,8 @@ EMPTY_ZIP_MAGIC = b"PK\x05\x06"
 BLOCK_SIZE = 4 << 20
 COMPACT_ROWS = 200_000
 
+FREE_QUOTA_FEE_TYPES = pa.array(["免费额度", "FreeQuota", "Free Quota", "free_quota"])
+
 GROUP_FIELDS = ("billing_date", "account_id", "commodity_code", "billing_item", "instance_id", "fee_type",
                 "currency", "usage_unit", "list_unit_price", "price_unit", "region")
 
@@ -78,6 +80,7 @@ class FileResult:
     aggregates: list[pa.Table] = field(default_factory=list)
     excluded: list[pa.Table] = field(default_factory=list)
     line_hashes: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.uint64))
+    free_quota: dict[str, str] = field(default_factory=dict)  # instance ID -> a usage-detail JSON
 
 
 @dataclass
@@ -87,6 +90,7 @@ class MonthRead:
     aggregates: pa.Table
     excluded: pa.Table  # product_code, currency, rows, billed_cost
     files: list[FileResult]
+    free_quota: dict[str, str] = field(default_factory=dict)  # instance ID -> a free-quota usage detail
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -243,6 +247,7 @@ class _Partial:
     aggregates: list[pa.Table] = field(default_factory=list)
     excluded: list[pa.Table] = field(default_factory=list)
     hashes: list[np.ndarray] = field(default_factory=list)
+    free_quota: dict[str, str] = field(default_factory=dict)  # instance ID -> a usage-detail JSON
 
 
 def read_csv_stream(
@@ -357,6 +362,8 @@ def _read_batch(
         "line_count": pa.array(np.ones(n, dtype=np.int64)),
         "product_code": cols["product_code"],
     })
+    if kept and "usage_detail" in cols:
+        _collect_free_quota(cols, keep, partial)
     if kept:
         stats.model_studio_rows += kept
         partial.aggregates.append(_aggregate(table.filter(keep) if kept < n else table))
@@ -365,6 +372,24 @@ def _read_batch(
         stats.other_product_rows += left_out
         partial.excluded.append(_aggregate_excluded(table.filter(excluded)))
         partial.excluded = _compact(partial.excluded, _aggregate_excluded)
+
+
+def _collect_free_quota(cols: dict[str, pa.Array], keep: pa.Array, partial: _Partial) -> None:
+    """Keep the first usage-detail JSON of each instance's free-quota rows: it names the grant."""
+    free = pc.and_(keep, pc.is_in(cols["fee_type"], value_set=FREE_QUOTA_FEE_TYPES))
+    if not pc.any(free).as_py():
+        return
+    table = pa.table({"instance_id": pc.filter(cols["instance_id"], free),
+                      "detail": pc.filter(cols["usage_detail"], free)})
+    firsts = table.group_by("instance_id", use_threads=False).aggregate([("detail", "first")])
+    for instance_id, detail in zip(firsts.column("instance_id").to_pylist(),
+                                   firsts.column("detail_first").to_pylist(), strict=True):
+        partial.free_quota.setdefault(instance_id, detail)
+
+
+def merge_samples(into: dict[str, str], more: dict[str, str]) -> None:
+    for instance_id, detail in more.items():
+        into.setdefault(instance_id, detail)
 
 
 def read_bill_file(
@@ -402,6 +427,7 @@ def read_bill_file(
         else:
             outcomes = [read_member(m) for m in members]
         for stats, partial in outcomes:
+            merge_samples(result.free_quota, partial.free_quota)
             result.parts.append(stats)
             result.aggregates.extend(partial.aggregates)
             result.excluded.extend(partial.excluded)
@@ -447,12 +473,16 @@ def read_month(
                                                     tmpdir=tmpdir, seen_lines=seen, workers=workers)
                 seen = np.union1d(seen, result.line_hashes)
                 results[index].line_hashes = np.empty(0, dtype=np.uint64)
+    free_quota: dict[str, str] = {}
+    for result in results:
+        merge_samples(free_quota, result.free_quota)
     aggregates = [t for r in results for t in r.aggregates]
     excluded = [t for r in results for t in r.excluded]
     return MonthRead(
         aggregates=_aggregate(pa.concat_tables(aggregates)) if aggregates else _empty_aggregate(),
         excluded=_aggregate_excluded(pa.concat_tables(excluded)) if excluded else _empty_excluded(),
         files=results,
+        free_quota=free_quota,
     )
 
 

@@ -24,6 +24,7 @@ from chargeback.bills.discovery import BillFile, Selection, select_month
 from chargeback.bills.reader import read_month
 from chargeback.errors import ChargebackError, InputError
 from chargeback.money import ZERO, format_decimal
+from chargeback.pricing.free_quota import month_grants
 from chargeback.storage import ObjectStore
 from chargeback.warehouse import layout
 from chargeback.warehouse.publish import csv_bytes, parquet_bytes, publish_month
@@ -145,6 +146,7 @@ def run_month(
         },
         "totals": {c: format_decimal(v) for c, v in totals.items()},
         "excluded_products": summary.excluded,
+        "free_quota": month_grants(lines, read.free_quota),
     }
     for source_entry in manifest["sources"]:  # type: ignore[attr-defined]
         for member in source_entry["members"]:

@@ -1,0 +1,183 @@
+"""The estimator: Qwen token counts, rounds that re-bill the history, exact costs from the catalog."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from chargeback.errors import InputError
+from chargeback.pricing.catalog import load_catalog
+from chargeback.pricing.estimate import (
+    Message,
+    Round,
+    conversation_rounds,
+    count_tokens,
+    estimate,
+    format_estimate,
+    parse_conversation,
+    text_rounds,
+)
+
+D = Decimal
+DEC_2024 = date(2025, 1, 10)
+APR_2025 = date(2025, 6, 1)
+MAY_2026 = date(2026, 5, 14)
+
+CHAT = [
+    {"role": "system", "content": "You are a helpful assistant."},
+    {"role": "user", "content": "Nice to meet you."},
+    {"role": "assistant", "content": "Nice to meet you too! How can I help you today?"},
+    {"role": "user", "content": "What is the capital of France?"},
+    {"role": "assistant", "content": "The capital of France is Paris."},
+    {"role": "user", "content": "And of Italy?"},
+]
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return load_catalog()
+
+
+@pytest.mark.parametrize(("text", "tokens"), [
+    ("Nice to meet you.", 5),  # the billing page's example
+    ("通义千问具有强大的能力。", 8),  # the tokenizer doc's example
+    ("You are a helpful assistant.", 6),
+    ("Nice to meet you too! How can I help you today?", 13),
+    ("What is the capital of France?", 7),
+    ("The capital of France is Paris.", 7),
+    ("And of Italy?", 4),
+    ("", 0),
+])
+def test_qwen_token_counts(text, tokens):
+    assert count_tokens(text) == tokens
+
+
+def test_three_round_conversation_bills_the_history_again():
+    rounds = conversation_rounds(parse_conversation(json.dumps(CHAT)), count_tokens, output_tokens=20)
+    assert rounds == [
+        Round(input_tokens=6 + 5, output_tokens=13, replied=True),
+        Round(input_tokens=6 + 5 + 13 + 7, output_tokens=7, replied=True),
+        Round(input_tokens=6 + 5 + 13 + 7 + 7 + 4, output_tokens=20, replied=False),
+    ]
+    # 84 input tokens billed for a conversation whose messages hold 42
+    assert sum(r.input_tokens for r in rounds) == 84
+
+
+def test_conversation_cost_exact(catalog):
+    rounds = conversation_rounds(parse_conversation(json.dumps(CHAT)), count_tokens, output_tokens=20)
+    result = estimate(catalog, "qwen-plus", "intl", APR_2025, rounds)  # $0.0004 in, $0.0012 out per 1K
+    assert [r.cost for r in result.rounds] == [D("0.0000200"), D("0.0000208"), D("0.0000408")]
+    assert result.cost == D("0.0000816")
+    assert (result.input_tokens, result.output_tokens, result.currency) == (84, 40, "USD")
+    costs = {a.model: a.cost for a in result.alternatives}
+    assert costs == {"qwen-max": D("0.0003904"), "qwen-turbo": D("0.0000122")}
+    data = result.to_dict()
+    assert data["cost"] == "0.0000816" and len(data["rounds"]) == 3
+    assert data["rounds"][1] == {"round": 2, "input_tokens": 31, "output_tokens": 7, "input_price": "0.0004",
+                                 "output_price": "0.0012", "context_tier": None, "cost": "0.0000208",
+                                 "exceeds_context": False}
+
+
+def test_prompt_at_december_2024_prices(catalog):
+    rounds = text_rounds("Nice to meet you.", count_tokens, output_tokens=100)
+    result = estimate(catalog, "qwen-max", "intl", DEC_2024, rounds)
+    # 5 x 0.0100 / 1000 + 100 x 0.0300 / 1000
+    assert result.cost == D("0.00305")
+    assert {a.model: a.cost for a in result.alternatives} == {
+        "qwen-plus": D("0.000915"),  # 5 x 0.0030 + 100 x 0.0090, per 1,000
+        "qwen-turbo": D("0.000122"),  # 5 x 0.0004 + 100 x 0.0012, per 1,000
+    }
+
+
+def test_round_logic_with_a_simple_counter():
+    def words(text: str) -> int:
+        return len(text.split())
+
+    msgs = [Message("user", "a b"), Message("assistant", "c"), Message("user", "d e f")]
+    assert conversation_rounds(msgs, words, 9) == [Round(2, 1, True), Round(6, 9, False)]
+    # a conversation that ends with a reply has no pending round
+    assert conversation_rounds(msgs[:2], words, 9) == [Round(2, 1, True)]
+    # a lone prompt
+    assert conversation_rounds([Message("user", "x y")], words, 4) == [Round(2, 4, False)]
+    with pytest.raises(InputError, match="needs a message before it"):
+        conversation_rounds([Message("assistant", "hi")], words)
+    with pytest.raises(InputError, match="no user message"):
+        conversation_rounds([Message("system", "be brief")], words)
+
+
+def test_china_tiers_chosen_per_round(catalog):
+    rounds = [Round(100_000, 1_000, True), Round(200_000, 1_000, False)]
+    result = estimate(catalog, "qwen-plus", "cn", MAY_2026, rounds, alternatives=False)
+    first, second = result.rounds
+    assert (first.context_tier, first.input_price, first.output_price) == ("0-128k", D("0.0008"), D("0.002"))
+    assert (second.context_tier, second.input_price, second.output_price) == ("128k-256k", D("0.0024"),
+                                                                              D("0.02"))
+    assert first.cost == D("0.082")  # 100 x 0.0008 + 1 x 0.002
+    assert second.cost == D("0.50")  # 200 x 0.0024 + 1 x 0.02
+    assert result.currency == "CNY"
+
+
+def test_alternatives_that_cannot_be_priced_say_why(catalog):
+    result = estimate(catalog, "qwen-plus", "cn", MAY_2026, [Round(10, 10, False)])
+    turbo = next(a for a in result.alternatives if a.model == "qwen-turbo")
+    assert turbo.cost is None and "output" in turbo.reason  # China qwen-turbo output price is unknown
+    assert all(a.model in {"qwen-turbo"} for a in result.alternatives)  # others have no 'input' price
+
+
+def test_context_window_flag(catalog):
+    result = estimate(catalog, "qwen-max", "intl", DEC_2024, [Round(7_000, 1_001, False)], alternatives=False)
+    assert result.rounds[0].exceeds_context  # 8,001 > 8,000
+    text = format_estimate(result, conversation=False)
+    assert "exceed the model's context of 8000 tokens" in text
+
+
+def test_unknown_model_or_price_is_an_input_error(catalog):
+    with pytest.raises(InputError, match="no intl input price for 'qwen-mega'") as caught:
+        estimate(catalog, "qwen-mega", "intl", APR_2025, [Round(1, 0, False)])
+    assert caught.value.field == "model" and "qwen-max, qwen-plus, qwen-turbo" in str(caught.value)
+    with pytest.raises(InputError, match="no output price"):
+        estimate(catalog, "qwen-turbo", "cn", MAY_2026, [Round(1, 5, False)])
+    with pytest.raises(InputError, match="no intl input price"):
+        estimate(catalog, "qwen-max", "intl", date(2024, 1, 1), [Round(1, 0, False)])
+    # input only: qwen-turbo on the China site can be priced without output
+    assert estimate(catalog, "qwen-turbo", "cn", MAY_2026, [Round(1000, 0, False)]).cost == D("0.0003")
+
+
+def test_table_shows_rounds_total_and_alternatives(catalog):
+    rounds = conversation_rounds(parse_conversation(json.dumps(CHAT)), count_tokens, output_tokens=20)
+    text = format_estimate(estimate(catalog, "qwen-plus", "intl", APR_2025, rounds), conversation=True)
+    lines = text.splitlines()
+    assert lines[0] == "qwen-plus on intl, list prices of 2025-06-01, USD per 1,000 tokens"
+    assert lines[1].split() == ["round", "input", "tokens", "output", "tokens", "input", "price", "output",
+                                "price", "cost"]
+    assert lines[2].split() == ["1", "11", "13", "0.0004", "0.0012", "0.00002"]
+    assert lines[5].split() == ["total", "84", "40", "0.0000816"]
+    assert "Each round is billed its whole history as input." in lines
+    assert any(line.split()[:2] == ["qwen-max", "0.0003904"] for line in lines)
+
+
+@pytest.mark.parametrize(("text", "field", "message"), [
+    ("{oops", "", "not valid JSON"),
+    ("[]", "", "non-empty JSON list"),
+    ('{"a": 1}', "", "non-empty JSON list"),
+    ('["hi"]', "[0]", "must be an object"),
+    ('[{"role": "robot", "content": "x"}]', "[0].role", "'robot' is not one of"),
+    ('[{"role": "user"}]', "[0].content", "no content"),
+    ('[{"role": "user", "content": 5}]', "[0].content", "text or a list of text parts"),
+    ('[{"role": "user", "content": [{"image": "a.png"}]}]', "[0].content[0]", "only text"),
+])
+def test_bad_conversations_name_the_field(text, field, message):
+    with pytest.raises(InputError, match=message) as caught:
+        parse_conversation(text, source="chat.json")
+    assert caught.value.field == field
+    assert str(caught.value).startswith("chat.json")
+
+
+def test_conversation_forms_accepted():
+    parts = '[{"role": "user", "content": [{"type": "text", "text": "Nice to "}, {"text": "meet you."}]}]'
+    assert parse_conversation(parts) == [Message("user", "Nice to meet you.")]
+    wrapped = json.dumps({"messages": [{"role": "user", "content": "hi"}]})
+    assert parse_conversation(wrapped) == [Message("user", "hi")]
