@@ -1,4 +1,14 @@
-"""Shared pytest fixtures; the storage ones live in tests/support/fixtures.py."""
+"""Shared pytest fixtures and options.
+
+The storage fixtures live in tests/support/fixtures.py. ``--update-goldens`` (or UPDATE_GOLDENS=1) rewrites
+the golden files under tests/data/golden on purpose; review the diff before committing it.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
 
 from tests.support.fixtures import (
     backend,
@@ -11,3 +21,13 @@ from tests.support.fixtures import (
 )
 
 __all__ = ["backend", "local_store", "oss_bucket", "oss_server", "oss_store", "s3_client", "s3_store"]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-goldens", action="store_true", default=False,
+                     help="rewrite the golden files under tests/data/golden from the current output")
+
+
+@pytest.fixture
+def update_goldens(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--update-goldens")) or os.environ.get("UPDATE_GOLDENS") == "1"

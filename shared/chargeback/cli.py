@@ -23,6 +23,7 @@ log = logging.getLogger("chargeback")
 COMMAND_MODULES: tuple[str, ...] = (
     "chargeback.commands.run",
     "chargeback.commands.demo",
+    "chargeback.commands.report",
     "chargeback.commands.alert",
     "chargeback.commands.reconcile",
     "chargeback.commands.estimate",

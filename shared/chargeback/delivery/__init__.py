@@ -5,8 +5,23 @@ Statements and e-mail alerts both send through here, so the outbox, SMTP and SES
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+from chargeback.errors import ChargebackError
+
+if TYPE_CHECKING:
+    from chargeback.storage import ObjectStore
+
+
+class DeliveryError(ChargebackError):
+    """A message could not be sent. ``addresses`` names the recipients at fault, when that is known."""
+
+    def __init__(self, message: str, *, addresses: tuple[str, ...] = ()) -> None:
+        self.addresses = addresses
+        super().__init__(message)
 
 
 @dataclass(frozen=True)
@@ -40,6 +55,27 @@ class OutgoingMail:
 
 
 class Mailer(Protocol):
-    """Sends one message; returns an identifier (message id or outbox path). Raises DeliveryError."""
+    """Sends one message; returns an identifier (message id or outbox path). Raises DeliveryError.
+
+    ``channel`` names what a send means for the delivery ledger: 'mail' (it reached a mail server) or
+    'outbox' (a file for preview), so writing previews never counts as having mailed anyone.
+    ``needs_recipients`` is False for backends that accept a message with nobody in To or Cc.
+    """
+
+    channel: str
+    needs_recipients: bool
 
     def send(self, mail: OutgoingMail) -> str: ...
+
+
+def build_mailer(
+    config: Mapping[str, Any] | None,
+    *,
+    store: ObjectStore | None = None,
+    env: Mapping[str, str] = os.environ,
+    clients: Mapping[str, Any] | None = None,
+) -> Mailer:
+    """The Mailer that the ``delivery:`` settings describe (see ``chargeback.delivery.config``)."""
+    from chargeback.delivery.config import build_mailer as build  # the backends import this module
+
+    return build(config, store=store, env=env, clients=clients)

@@ -1,0 +1,196 @@
+"""Sending the month's statements, exactly once per cost center and content.
+
+For each cost center with allocation rows in the month (and each one a statement already went to), the job
+builds the statement, compares the content hash of its allocation rows with the delivery ledger, and sends
+only what is new: a first statement (version 1) or a corrected one (version + 1) when a later bill restated
+the month. The ledger entry is written right after each successful send, so a run that stops half-way resumes
+without sending the finished ones again. A failed send is reported and retried on the next run; the other
+statements still go. The clock is not read here: ``now`` is an argument.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+
+import pandas as pd
+
+from chargeback.allocation.mapping import Mapping as TeamMapping
+from chargeback.delivery import DeliveryError, Mailer
+from chargeback.delivery.config import DEFAULT_SENDER
+from chargeback.errors import InputError
+from chargeback.money import format_decimal
+from chargeback.reporting.csvfile import statement_csv
+from chargeback.reporting.ledger import Ledger, LedgerEntry, load_ledger, save_ledger
+from chargeback.reporting.mail import statement_mail
+from chargeback.reporting.render import render_statement
+from chargeback.reporting.settings import StatementSettings, parse_statement_settings
+from chargeback.reporting.view import StatementView, build_statement, cost_center_rows, model_totals
+from chargeback.storage import ObjectStore
+from chargeback.warehouse import layout
+from chargeback.warehouse.read import read_allocations, read_manifest
+
+log = logging.getLogger(__name__)
+
+Outcome = Literal["sent", "corrected", "unchanged", "would_send", "skipped", "failed"]
+
+
+@dataclass(frozen=True)
+class StatementResult:
+    """What happened to one cost center's statement in this run."""
+
+    cost_center: str
+    outcome: Outcome
+    version: int
+    to: tuple[str, ...] = ()
+    cc: tuple[str, ...] = ()
+    delivery_id: str = ""  # what the mailer returned (outbox path, message id); the earlier one if unchanged
+    totals: tuple[tuple[str, str], ...] = ()  # (currency, exact amount)
+    detail: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome == "failed"
+
+
+def channel_of(mailer: Mailer) -> str:
+    """'outbox' or 'mail': what a send through ``mailer`` means for the ledger (a mailer that does not say
+    is taken to deliver mail)."""
+    return str(getattr(mailer, "channel", "mail"))
+
+
+def send_statements(
+    warehouse: ObjectStore,
+    month: str,
+    mapping: TeamMapping,
+    mailer: Mailer,
+    *,
+    now: datetime,
+    dry_run: bool = False,
+    only: str | None = None,
+    finance_cc: tuple[str, ...] = (),
+    sender: str = DEFAULT_SENDER,
+) -> list[StatementResult]:
+    """Send ``month``'s statements that were not sent yet through ``mailer``; one result per cost center.
+
+    ``dry_run`` builds and renders everything but sends and records nothing. ``only`` limits the run to one
+    cost center (InputError if the month has no such cost center). Owners of a cost center receive it, with
+    ``finance_cc`` in copy; a cost center without owners goes to finance alone, or is skipped when nobody is
+    left and the mailer needs recipients. Raises InputError when the month is not published.
+    """
+    layout.check_month(month)
+    if now.tzinfo is None:
+        raise ValueError("now must carry a timezone")
+    manifest = read_manifest(warehouse, month)
+    if manifest is None:
+        raise InputError(f"month {month} is not published in {warehouse.url} (no manifest)", field="month")
+    allocations = read_allocations(warehouse, month)
+    if allocations is None:
+        raise InputError(f"month {month} has a manifest but no allocation table in {warehouse.url}")
+    _check_totals(allocations, manifest, month)
+    previous = read_allocations(warehouse, layout.previous_month(month))
+    settings = parse_statement_settings(mapping.statements)
+    ledger = load_ledger(warehouse, month)
+    channel = channel_of(mailer)
+
+    centers = set(allocations["cost_center"].astype(str).unique()) | ledger.cost_centers(channel)
+    if only is not None:
+        if only not in centers:
+            raise InputError(f"no cost center {only!r} in {month}; there are: {', '.join(sorted(centers))}",
+                             field="only")
+        centers = {only}
+
+    results = []
+    for center_id in sorted(centers):
+        result = _one_statement(warehouse, month, mapping, mailer, ledger, settings, allocations, previous,
+                                manifest, center_id, now=now, dry_run=dry_run, finance_cc=finance_cc,
+                                sender=sender)
+        results.append(result)
+    return results
+
+
+def _one_statement(
+    warehouse: ObjectStore, month: str, mapping: TeamMapping, mailer: Mailer, ledger: Ledger,
+    settings: StatementSettings, allocations: pd.DataFrame, previous: pd.DataFrame | None,
+    manifest: dict[str, object], center_id: str, *, now: datetime, dry_run: bool,
+    finance_cc: tuple[str, ...], sender: str,
+) -> StatementResult:
+    channel = channel_of(mailer)
+    last = ledger.latest(center_id, channel)
+    center = mapping.cost_centers.get(center_id)
+    locale = (center.locale if center and center.locale else None) or settings.locale
+    view = build_statement(allocations, previous, manifest, mapping, center_id, top_n=settings.top_n,
+                           locale=locale, ledger_entry=last)
+    totals = tuple((currency, format_decimal(amount)) for currency, amount in view.totals.items())
+    if last is not None and last.content_hash == view.content_hash:
+        return StatementResult(center_id, "unchanged", last.version, last.to, last.cc, last.delivery_id,
+                               totals)
+
+    to = view.owners
+    cc = tuple(a for a in dict.fromkeys(finance_cc) if a not in to)
+    if not to:
+        to, cc = cc, ()
+    if not to and getattr(mailer, "needs_recipients", True):
+        detail = f"{center_id} has no owners and no finance cc is configured: nobody to send it to"
+        log.warning("%s", detail, extra={"cost_center": center_id, "month": month})
+        return StatementResult(center_id, "skipped", view.version, totals=totals, detail=detail)
+
+    rendered = render_statement(view, grouping=settings.group_thousands)
+    csv_bytes = statement_csv(cost_center_rows(allocations, center_id), mapping)
+    mail = statement_mail(view, rendered, csv_bytes, sender=sender, to=to, cc=cc, now=now)
+    corrected = view.restatement is not None
+    if dry_run:
+        return StatementResult(center_id, "would_send", view.version, to, cc, mail.name, totals,
+                               "corrected statement" if corrected else "")
+    try:
+        delivery_id = mailer.send(mail)
+    except DeliveryError as exc:
+        log.error("statement %s not sent: %s", mail.name, exc,
+                  extra={"cost_center": center_id, "month": month, "addresses": list(exc.addresses)})
+        return StatementResult(center_id, "failed", view.version, to, cc, totals=totals, detail=str(exc))
+    message_id = mail.headers["Message-ID"]
+    ledger.entries.append(_entry(view, channel, to, cc, message_id, delivery_id, now))
+    save_ledger(warehouse, ledger)  # right away: a crash after this point never resends this one
+    log.info("statement %s %s", mail.name, "corrected" if corrected else "sent",
+             extra={"cost_center": center_id, "month": month, "version": view.version,
+                    "delivery_id": delivery_id})
+    return StatementResult(center_id, "corrected" if corrected else "sent", view.version, to, cc, delivery_id,
+                           totals)
+
+
+def _entry(view: StatementView, channel: str, to: tuple[str, ...], cc: tuple[str, ...], message_id: str,
+           delivery_id: str, now: datetime) -> LedgerEntry:
+    return LedgerEntry(
+        month=view.month,
+        cost_center=view.cost_center,
+        channel=channel,
+        version=view.version,
+        content_hash=view.content_hash,
+        totals={currency: format_decimal(amount) for currency, amount in view.totals.items()},
+        by_model=model_totals(view),
+        status=view.status,
+        to=to,
+        cc=cc,
+        message_id=message_id,
+        delivery_id=delivery_id,
+        sent_at=now.isoformat(timespec="seconds"),
+    )
+
+
+def _check_totals(allocations: pd.DataFrame, manifest: dict[str, object], month: str) -> None:
+    """Warn when the allocation rows do not add up to the manifest's totals (the statements use the rows)."""
+    expected = manifest.get("totals")
+    if not isinstance(expected, dict):
+        return
+    found: dict[str, Decimal] = {}
+    for currency, amount in zip(allocations["currency"].astype(str), allocations["billed_cost"], strict=True):
+        found[currency] = found.get(currency, Decimal(0)) + amount
+    for currency in sorted(set(expected) | set(found)):
+        allocated = found.get(currency, Decimal(0))
+        if Decimal(str(expected.get(currency, "0"))) != allocated:
+            log.warning("allocations of %s add up to %s %s, the manifest says %s", month,
+                        format_decimal(allocated), currency, expected.get(currency, "0"),
+                        extra={"month": month, "currency": currency})

@@ -1,0 +1,148 @@
+"""A statement in a real headless browser (Debian chromium) at 600 px: no horizontal overflow, images load.
+
+The HTML part is rendered as a mail client would show it, with its cid: images swapped for data: URIs (the
+outbox preview). A small probe script, added for the test only, writes the page's measurements into the DOM,
+which chromium's --dump-dom prints. Screenshots are kept under tests/artifacts/ (not versioned).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import shutil
+import struct
+import subprocess
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chargeback.delivery.mime import preview_html
+from chargeback.reporting.csvfile import statement_csv
+from chargeback.reporting.mail import statement_mail
+from chargeback.reporting.render import render_statement
+from chargeback.reporting.view import build_statement, cost_center_rows
+from chargeback.warehouse.read import table_to_frame
+from tests.support.allocations import MONTH, allocation_table, april_rows, may_rows, row, sample_mapping
+
+pytestmark = pytest.mark.browser
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+WIDTH = 600
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--hide-scrollbars"]
+
+PROBE = """<script>
+window.addEventListener("load", function () {
+  var images = Array.prototype.slice.call(document.images).map(function (img) {
+    return {complete: img.complete, naturalWidth: img.naturalWidth, width: img.getBoundingClientRect().width};
+  });
+  var probe = document.createElement("pre");
+  probe.id = "probe";
+  probe.textContent = JSON.stringify({scrollWidth: document.documentElement.scrollWidth,
+    bodyScrollWidth: document.body.scrollWidth, innerWidth: window.innerWidth, images: images});
+  document.body.appendChild(probe);
+});
+</script>"""
+
+
+def chromium() -> str:
+    path = shutil.which("chromium")
+    assert path, "chromium is missing: run `make system-deps` (apt-get install chromium fonts-noto-cjk)"
+    return path
+
+
+def run_chromium(page: Path, *extra: str) -> str:
+    with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
+        completed = subprocess.run(
+            [chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *extra, page.as_uri()],
+            capture_output=True, text=True, timeout=180, check=False,
+        )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    return completed.stdout
+
+
+def measure(page_html: str, folder: Path) -> dict[str, Any]:
+    page = folder / "probe.html"
+    page.write_text(page_html.replace("</body>", PROBE + "\n</body>"), encoding="utf-8")
+    dom = run_chromium(page, f"--window-size={WIDTH},2000", "--virtual-time-budget=5000", "--dump-dom")
+    found = re.search(r'<pre id="probe">(.*?)</pre>', dom, re.S)
+    assert found, "the probe did not run"
+    result: dict[str, Any] = json.loads(html.unescape(found.group(1)))
+    return result
+
+
+LONG_NAMES_YAML = f"""\
+cost_centers:
+  long:
+    name: {"Team" * 60}
+    owners: [a@example.com]
+workspace_labels:
+  llm-long: {"Workspace" * 30}
+"""
+
+
+def long_rows() -> list[dict[str, Any]]:
+    """Unbreakable names from data, a million-sized amount with seven decimals, 31 days of costs."""
+    model = "qwen-" + "x" * 120
+    rows = [row(f"2026-05-{day:02d}", "12345678.1234567", model=model, api_key_id="9" * 64,
+                workspace_id="llm-long", cost_center="long") for day in range(1, 32)]
+    rows.append(row("2026-05-02", "0", model=model, fee_type="free_quota", usage="0",
+                    deducted_usage="123456789.123", list_unit_price="0",
+                    usage_type="context_0-256k_input_token_" + "y" * 80, workspace_id="llm-long",
+                    cost_center="long"))
+    return rows
+
+
+def statement_preview(cost_center: str, locale: str) -> str:
+    may, april = table_to_frame(allocation_table(may_rows())), table_to_frame(allocation_table(april_rows()))
+    mapping = sample_mapping()
+    if cost_center == "long":
+        may, mapping = table_to_frame(allocation_table(long_rows())), sample_mapping(LONG_NAMES_YAML)
+    manifest = {"month": MONTH, "status": "open", "mapping_version": "test"}
+    view = build_statement(may, april, manifest, mapping, cost_center, top_n=3, locale=locale)
+    csv_bytes = statement_csv(cost_center_rows(may, cost_center), mapping)
+    mail = statement_mail(view, render_statement(view), csv_bytes, sender="c@example.com",
+                          to=("a@example.com",), cc=(), now=datetime(2026, 6, 5, tzinfo=UTC))
+    return preview_html(mail)
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+@pytest.mark.parametrize(("cost_center", "locale"), [("search", "en"), ("research", "zh"), ("ops", "en"),
+                                                     ("long", "zh")])
+def test_statement_fits_600px_and_every_image_loads(tmp_path, cost_center, locale):
+    page_html = statement_preview(cost_center, locale)
+    metrics = measure(page_html, tmp_path)
+    assert metrics["innerWidth"] == WIDTH
+    assert metrics["scrollWidth"] <= WIDTH, metrics
+    assert metrics["bodyScrollWidth"] <= WIDTH, metrics
+    assert metrics["images"], "the statement has a chart"
+    for image in metrics["images"]:
+        assert image["complete"] and image["naturalWidth"] > 0, image
+        assert image["width"] <= WIDTH
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page = tmp_path / "statement.html"
+    page.write_text(page_html, encoding="utf-8")
+    shot = ARTIFACTS / f"statement_{cost_center}_{locale}.png"
+    shot.unlink(missing_ok=True)
+    run_chromium(page, f"--window-size={WIDTH},3200", f"--screenshot={shot}")
+    assert png_size(shot) == (WIDTH, 3200)
+
+
+def test_the_probe_sees_an_overflow_when_there_is_one(tmp_path):
+    # The check above would be worthless if the probe could not see a too-wide page.
+    wide = '<!DOCTYPE html><html><body style="margin:0"><div style="width:900px">x</div></body></html>'
+    assert measure(wide, tmp_path)["scrollWidth"] > WIDTH
+    broken = '<!DOCTYPE html><html><body><img src="data:image/png;base64,AAAA"></body></html>'
+    assert measure(broken, tmp_path)["images"][0]["naturalWidth"] == 0
