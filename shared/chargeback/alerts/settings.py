@@ -260,7 +260,7 @@ class AlertSettings(_Strict):
     """The validated ``alerts`` section; every field has a default, so no section means all rules on."""
 
     enabled: bool = True
-    sender: str = "chargeback-alerts@localhost"
+    sender: str = "chargeback-alerts@localhost.localdomain"
     default_channels: list[str] = Field(default_factory=list)
     channels: dict[str, ChannelSettings] = Field(default_factory=dict)
     budgets: list[ExtraBudget] = Field(default_factory=list)

@@ -19,11 +19,11 @@ from typing import Any
 
 from chargeback.alerts.channels import Channel, build_channels
 from chargeback.alerts.job import run_alerts
-from chargeback.alerts.outbox import OutboxMailer
 from chargeback.alerts.render import format_table
 from chargeback.alerts.settings import alert_settings
 from chargeback.allocation.mapping import load_mapping
-from chargeback.storage import open_store
+from chargeback.delivery.outbox import OutboxMailer
+from chargeback.storage import LocalObjectStore, open_store
 
 
 def _date(text: str) -> date:
@@ -57,7 +57,7 @@ def handle(args: argparse.Namespace) -> int:
     mapping = load_mapping(args.mapping)
     settings = alert_settings(mapping, source=args.mapping or "mapping")
     store = open_store(args.warehouse)
-    mailer = OutboxMailer(args.outbox) if args.outbox else None
+    mailer = OutboxMailer(LocalObjectStore(args.outbox)) if args.outbox else None
     channels: dict[str, Channel] = {}
     if not args.dry_run:  # a dry run sends nothing, so it needs no webhook URLs or secrets
         channels = build_channels(settings, environ=os.environ, mailer=mailer)

@@ -18,10 +18,10 @@ from chargeback.alerts.channels import (
     dingtalk_sign,
 )
 from chargeback.alerts.job import run_alerts
-from chargeback.alerts.outbox import OutboxMailer
 from chargeback.alerts.settings import alert_settings
 from chargeback.alerts.state import state_document_key
 from chargeback.allocation.mapping import parse_mapping
+from chargeback.delivery.outbox import OutboxMailer
 from chargeback.errors import ConfigError
 from chargeback.storage import LocalObjectStore
 from tests.support.alert_tables import series, write_month
@@ -141,7 +141,7 @@ def test_one_channel_that_never_answers_does_not_stop_the_others(tmp_path):
                    "DING_URL": f"{ding_url}/robot/send?access_token=robot-token", "DING_SECRET": "SECding"}
 
         def channels():
-            return build_channels(alert_settings(mapping), environ=environ, mailer=OutboxMailer(outbox),
+            return build_channels(alert_settings(mapping), environ=environ, mailer=OutboxMailer(LocalObjectStore(outbox)),
                                   sleep=Sleeps(), clock=lambda: CLOCK_MS / 1000)
 
         run = run_alerts(store, day, mapping, channels(), now=now)
