@@ -6,7 +6,7 @@ boundary), their manifests, and for free quotas the free-quota lines of every mo
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -48,6 +48,7 @@ class Quota:
     valid_from: datetime
     valid_until: datetime
     source: str  # 'manifest YYYY-MM' or 'settings'
+    used: Decimal | None = None  # from the manifests: what the grant's own rows used, all months summed
 
     @property
     def window(self) -> str:
@@ -132,6 +133,31 @@ def collect_quotas(manifests: dict[str, dict[str, Any]],
     return sorted(quotas.values(), key=lambda q: (q.model, q.valid_from)), notes
 
 
+def _with_manifest_usage(quota: Quota, store: ObjectStore) -> Quota:
+    """The quota with ``used`` summed from every manifest in its window that names the same grant.
+
+    Manifests identify the grant (model, total, validity) of each free-quota row, so a renewed quota of the
+    same model is not mixed with the old one, as summing the model's lines would.
+    """
+    if not quota.source.startswith("manifest"):
+        return quota
+    first = month_of(quota.valid_from.date())
+    last = month_of(quota.valid_until.date())
+    used: Decimal | None = None
+    for month in _months_between(first, last):
+        manifest = read_manifest(store, month)
+        for entry in (manifest or {}).get("free_quota") or []:
+            try:
+                same = (str(entry["model"]) == quota.model and _exact(entry["total"]) == quota.total
+                        and _to_datetime(entry["valid_from"]) == quota.valid_from
+                        and _to_datetime(entry["valid_until"]) == quota.valid_until)
+                if same and "used" in entry:
+                    used = (used or Decimal(0)) + _exact(entry["used"])
+            except (KeyError, TypeError, ValueError, InvalidOperation):
+                continue
+    return quota if used is None else replace(quota, used=used)
+
+
 def _check_columns(frame: pd.DataFrame, needed: tuple[str, ...], source: str) -> None:
     missing = [c for c in needed if c not in frame.columns]
     if missing:
@@ -182,6 +208,7 @@ def load_alert_data(store: ObjectStore, day: date, settings: AlertSettings) -> A
                 continue
             _check_columns(rows, QUOTA_COLUMNS, source)
             quota_frames.append(rows.loc[rows["fee_type"] == FREE_QUOTA, list(QUOTA_COLUMNS)])
+        quotas = [_with_manifest_usage(q, store) for q in quotas]
     quota_rows = (pd.concat(quota_frames, ignore_index=True) if quota_frames
                   else pd.DataFrame({c: pd.Series([], dtype=object) for c in QUOTA_COLUMNS}))
     return AlertData(months=months, quota_rows=quota_rows, quotas=tuple(quotas), notes=tuple(notes))

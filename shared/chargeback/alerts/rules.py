@@ -553,6 +553,8 @@ def convert_usage(amount: Decimal, unit: str, to_unit: str) -> Decimal | None:
 
 
 def _quota_used(quota: Quota, rows: pd.DataFrame, day: date) -> tuple[Decimal | None, str]:
+    if quota.used is not None:  # the manifests name the grant of every free-quota row: exact per grant
+        return quota.used, ""
     start = quota.valid_from.date().isoformat()
     end = min(quota.valid_until.date() - ONE_DAY, day).isoformat()
     dates = rows["billing_date"].astype(str)

@@ -6,8 +6,9 @@ import argparse
 from datetime import UTC, datetime
 from pathlib import Path
 
+from chargeback.alerts.render import format_table
 from chargeback.commands.run import format_summary
-from chargeback.jobs.demo import DEMO_MONTH, run_demo
+from chargeback.jobs.demo import DEMO_ALERT_DAY, DEMO_MONTH, run_demo
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,4 +27,10 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"demo mapping: {result.mapping}")
     for summary in result.summaries:
         print(format_summary(summary, str(result.warehouse)))
+    print(f"statements for {DEMO_MONTH} (outbox {result.outbox}):")
+    for statement in result.statements:
+        totals = ", ".join(f"{amount} {currency}" for currency, amount in statement.totals)
+        print(f"  {statement.cost_center}: {statement.outcome}, {totals} -> {statement.delivery_id}")
+    print(f"alerts for {DEMO_ALERT_DAY}:")
+    print(format_table(result.alerts))
     return 0

@@ -7,17 +7,23 @@ May carries a spend spike on the 20th so that the anomaly and budget alerts have
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
 
+from chargeback.alerts.channels import build_channels
+from chargeback.alerts.job import AlertRun, run_alerts
+from chargeback.alerts.settings import alert_settings
 from chargeback.allocation.mapping import load_mapping
+from chargeback.delivery.outbox import OutboxMailer
 from chargeback.jobs.run_month import RunSummary, run_month
+from chargeback.reporting.job import StatementResult, send_statements
 from chargeback.storage import LocalObjectStore
 from chargeback.synth import Anomaly, SynthSpec, write_v2_push
 
 DEMO_UID = "1000000000000001"
 DEMO_MONTH = "2026-05"
+DEMO_ALERT_DAY = date(2026, 5, 21)  # the day after the spike
 DEMO_PUSHES = (
     # month, rows, final snapshot folder, anomaly
     ("2026-04", 18_000, "20260503170000", None),
@@ -30,7 +36,10 @@ class DemoResult:
     bills: Path
     warehouse: Path
     mapping: Path
+    outbox: Path
     summaries: list[RunSummary]
+    statements: list[StatementResult]
+    alerts: AlertRun
 
     @property
     def summary(self) -> RunSummary:
@@ -54,10 +63,16 @@ def prepare_demo(out: Path) -> tuple[Path, Path]:
 
 
 def run_demo(out: Path, *, now: datetime) -> DemoResult:
-    """Ingest and allocate the demo months into ``out/warehouse``."""
+    """Ingest and allocate the demo months into ``out/warehouse``, write the demo month's statements and the
+    alerts of the day after the spike into ``out/outbox``. Safe to rerun: nothing is sent twice."""
     bills, mapping_file = prepare_demo(out)
-    warehouse = out / "warehouse"
+    warehouse = LocalObjectStore(out / "warehouse")
     mapping = load_mapping(mapping_file)
-    summaries = [run_month(LocalObjectStore(bills), LocalObjectStore(warehouse), month, mapping, now=now)
+    summaries = [run_month(LocalObjectStore(bills), warehouse, month, mapping, now=now)
                  for month, *_ in DEMO_PUSHES]
-    return DemoResult(bills, warehouse, mapping_file, summaries)
+    outbox = OutboxMailer(LocalObjectStore(out / "outbox"))
+    statements = send_statements(warehouse, DEMO_MONTH, mapping, outbox, now=now,
+                                 finance_cc=("finance@example.com",), sender="chargeback@example.com")
+    channels = build_channels(alert_settings(mapping), environ={}, mailer=outbox)
+    alerts = run_alerts(warehouse, DEMO_ALERT_DAY, mapping, channels, now=now)
+    return DemoResult(bills, out / "warehouse", mapping_file, out / "outbox", summaries, statements, alerts)
