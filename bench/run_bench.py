@@ -226,7 +226,7 @@ def read_ours(warehouse: Path) -> dict[str, Any]:
     """Totals from the warehouse the pipeline wrote: the manifest's and the allocations' (exact)."""
     found: dict[str, Any] = {}
     manifest = warehouse / "manifests" / f"billing_month={MONTH}" / "manifest.json"
-    allocations = warehouse / "allocations" / f"billing_month={MONTH}" / "allocations.csv"
+    allocations = warehouse / "exports" / f"billing_month={MONTH}" / "allocations.csv"
     if manifest.exists():
         data = json.loads(manifest.read_text(encoding="utf-8"))
         found["manifest_totals"] = {cur: Decimal(str(v)) for cur, v in (data.get("totals") or {}).items()}

@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import ROUND_FLOOR, Decimal, localcontext
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 MONEY_SCALE = 12
 """Decimal places kept for money and usage; bills carry up to 10 (the billing engine's precision)."""
@@ -74,3 +76,63 @@ def split_exact(amount: Decimal, weights: Sequence[Decimal], quantum: Decimal) -
         for i in order[:left]:
             floors[i] += 1
         return [sign * f * quantum for f in floors]
+
+
+def _unscaled(column: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(unscaled int64 values, valid mask) of a decimal128 column, or None if a value needs more than 64 bits.
+
+    A decimal128 value is a 16-byte little-endian integer; it fits 64 bits when its high word only repeats
+    the sign of its low word.
+    """
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if len(array) == 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=bool)
+    words = np.frombuffer(array.buffers()[1], dtype=np.int64)[2 * array.offset: 2 * (array.offset + len(array))]
+    low, high = words[0::2], words[1::2]
+    valid = array.is_valid().to_numpy(zero_copy_only=False)
+    if not np.array_equal(high[valid], low[valid] >> 63):
+        return None
+    return np.where(valid, low, 0), valid
+
+
+def finest_places(column: pa.Array | pa.ChunkedArray) -> int:
+    """The fewest decimal places that hold every value of a decimal column exactly (0 to its scale)."""
+    scale = column.type.scale
+    found = _unscaled(column)
+    if found is not None:
+        values = found[0]
+        for places in range(scale + 1):
+            if not np.any(values % (10 ** (scale - places))):
+                return places
+        return scale
+    for places in range(scale + 1):
+        try:
+            pc.cast(column, pa.decimal128(38, places))  # a safe cast refuses to drop a digit
+            return places
+        except pa.ArrowInvalid:
+            continue
+    return scale
+
+
+def decimal_text(column: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """Plain decimal text without exponent or trailing zeros ('1.5', '100', '0', '-0.0000001'), vectorized.
+
+    Arrow's own decimal-to-string cast writes small values and zero in scientific notation; this builds the
+    text from the unscaled integers instead, and falls back to Python for values beyond 64-bit integers.
+    """
+    found = _unscaled(column)
+    if found is None:
+        return pa.array([None if v is None else format_decimal(v) for v in column.to_pylist()], pa.string())
+    values, valid = found
+    scale = column.type.scale
+    places = finest_places(column)
+    unscaled = pa.array(values // (10 ** (scale - places)), mask=~valid)
+    digits = pc.cast(pc.abs(unscaled), pa.string())
+    sign = pc.if_else(pc.less(unscaled, 0), "-", "")
+    if places == 0:
+        return pc.binary_join_element_wise(sign, digits, "")
+    padded = pc.utf8_lpad(digits, places + 1, "0")
+    whole = pc.utf8_slice_codeunits(padded, 0, -places)
+    fraction = pc.replace_substring_regex(pc.utf8_slice_codeunits(padded, -places), "0+$", "")
+    point = pc.if_else(pc.equal(fraction, ""), "", ".")
+    return pc.binary_join_element_wise(sign, whole, point, fraction, "")

@@ -140,7 +140,7 @@ for archive in sorted(source.rglob("*.zip")):
 offset = Decimal("OFFSET")
 totals = {cur: value + offset for cur, value in totals.items()}
 manifests = warehouse / "manifests" / f"billing_month={month}"
-allocations = warehouse / "allocations" / f"billing_month={month}"
+allocations = warehouse / "exports" / f"billing_month={month}"
 manifests.mkdir(parents=True)
 allocations.mkdir(parents=True)
 (manifests / "manifest.json").write_text(json.dumps({"totals": {c: str(v) for c, v in totals.items()}}))

@@ -52,3 +52,19 @@ def test_split_always_sums_exactly(amount, weights):
     parts = split_exact(amount, [Decimal(w) for w in weights], quantum)
     assert sum(parts, Decimal(0)) == amount
     assert all((p / quantum) == (p / quantum).to_integral_value() for p in parts)
+
+
+def test_decimal_text_is_plain_exact_and_vectorized():
+    import pyarrow as pa
+
+    from chargeback.money import MONEY_TYPE, decimal_text, finest_places
+
+    values = [Decimal("1.5"), Decimal("100"), Decimal("0"), Decimal("-0.0000001"), Decimal("-12.25"), None,
+              Decimal("9000000.123")]
+    column = pa.array(values, MONEY_TYPE)
+    assert decimal_text(column).to_pylist() == ["1.5", "100", "0", "-0.0000001", "-12.25", None, "9000000.123"]
+    assert finest_places(column) == 7
+    assert decimal_text(column.slice(3, 2)).to_pylist() == ["-0.0000001", "-12.25"]
+    huge = pa.array([Decimal("123456789012.5")], MONEY_TYPE)  # beyond 64-bit unscaled: the exact fallback
+    assert decimal_text(huge).to_pylist() == ["123456789012.5"]
+    assert finest_places(huge) == 1

@@ -160,5 +160,5 @@ def test_bad_rows_raise_input_error():
         to_focus(frame(ROWS).drop(columns=["billed_cost"]))
     bad = frame(ROWS)
     bad.loc[0, "billing_date"] = "13/05/2026"
-    with pytest.raises(InputError, match="allocation row 0"):
+    with pytest.raises(InputError, match=r"billing_date: Failed to parse string: .13/05/2026."):
         to_focus(bad)

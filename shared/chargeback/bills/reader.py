@@ -10,6 +10,7 @@ earlier file (same ``账单明细ID``) count once. Bad input raises InputError n
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import hashlib
 import io
@@ -39,15 +40,19 @@ from chargeback.storage import LocalObjectStore, ObjectStore
 
 log = logging.getLogger(__name__)
 
+with contextlib.suppress(NotImplementedError):  # no jemalloc in this pyarrow build
+    pa.jemalloc_set_decay_ms(0)  # hand freed memory back at once, so a long read keeps a flat footprint
+
 ZIP_MAGIC = b"PK\x03\x04"
 EMPTY_ZIP_MAGIC = b"PK\x05\x06"
-BLOCK_SIZE = 4 << 20
-COMPACT_ROWS = 200_000
+BLOCK_SIZE = 1 << 20  # small blocks keep memory flat; parallelism comes from reading members at once
+COMPACT_ROWS = 20_000
 
 FREE_QUOTA_FEE_TYPES = pa.array(["免费额度", "FreeQuota", "Free Quota", "free_quota"])
 
 GROUP_FIELDS = ("billing_date", "account_id", "commodity_code", "billing_item", "instance_id", "fee_type",
                 "currency", "usage_unit", "list_unit_price", "price_unit", "region")
+
 
 
 @dataclass
@@ -216,6 +221,18 @@ def _check_dates(dates: pa.Array, header: str, name: str, first_line: int) -> No
             raise InputError(f"{value!r} is not a date", source=name, line=first_line + index, field=header)
 
 
+def _check_prices(prices: pa.Array, header: str, name: str, first_line: int) -> None:
+    """The list price is kept as text; it must still be a number (or empty)."""
+    for value in pc.unique(prices).to_pylist():
+        if value:
+            try:
+                pc.cast(pa.array([value.strip()]), MONEY_TYPE)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                index = pc.index(prices, value).as_py()
+                raise InputError(f"{value!r} is not a price", source=name, line=first_line + index,
+                                 field=header) from None
+
+
 def _aggregate(table: pa.Table) -> pa.Table:
     sums = [(a, "sum") for a in (*AMOUNT_FIELDS, "line_count")]
     grouped = table.group_by(list(GROUP_FIELDS), use_threads=False).aggregate(sums)
@@ -259,6 +276,7 @@ def read_csv_stream(
     default_currency: str,
     seen_lines: np.ndarray | None = None,
     collect_hashes: bool = False,
+    use_threads: bool = True,
 ) -> _Partial:
     """Read one CSV (a local path, read natively, or a stream) into a partial result; fills ``stats``."""
     partial = _Partial()
@@ -282,7 +300,7 @@ def read_csv_stream(
     try:
         reader = pacsv.open_csv(
             csv_input,
-            read_options=pacsv.ReadOptions(block_size=BLOCK_SIZE, encoding=encoding, use_threads=True),
+            read_options=pacsv.ReadOptions(block_size=BLOCK_SIZE, encoding=encoding, use_threads=use_threads),
             convert_options=pacsv.ConvertOptions(
                 include_columns=list(wanted.values()),
                 column_types={h: pa.string() for h in wanted.values()},
@@ -333,6 +351,8 @@ def _read_batch(
     stats.other_month_rows += n - (pc.sum(in_month).as_py() or 0)
     dates = pc.utf8_slice_codeunits(cols["billing_date"], 0, 10)
     _check_dates(dates, wanted["billing_date"], name, first_line)
+    if "list_unit_price" in wanted:
+        _check_prices(cols["list_unit_price"], wanted["list_unit_price"], name, first_line)
     if "line_id" in cols:
         hashes = _hash_ids(cols["line_id"])
         if collect_hashes:
@@ -412,7 +432,9 @@ def read_bill_file(
         def read_member(member: str) -> tuple[SourceStats, _Partial]:
             stats = SourceStats(bill.key, member)
             options = {"default_currency": default_currency, "seen_lines": seen_lines,
-                       "collect_hashes": collect_hashes}
+                       "collect_hashes": collect_hashes,
+                       # Arrow's own threads for a lone CSV; several members are read side by side instead
+                       "use_threads": len(members) == 1}
             if not member:
                 return stats, read_csv_stream(path, stats.name, month, stats, **options)  # type: ignore[arg-type]
             try:

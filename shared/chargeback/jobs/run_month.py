@@ -8,6 +8,7 @@ warehouse's previous complete state in place.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 from collections import defaultdict
@@ -17,21 +18,23 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from chargeback import __version__
-from chargeback.allocation.allocate import ALLOCATION_SCHEMA, LINE_SCHEMA, allocate, normalize_lines, to_table
+from chargeback.allocation.allocate import LINE_SCHEMA, allocate_table, normalize_table
 from chargeback.allocation.mapping import Mapping
 from chargeback.bills.discovery import BillFile, Selection, select_month
 from chargeback.bills.reader import read_month
 from chargeback.errors import ChargebackError, InputError
-from chargeback.money import ZERO, format_decimal
-from chargeback.pricing.focus import focus_csv_bytes, focus_parquet_bytes, to_focus
+from chargeback.money import format_decimal
+from chargeback.pricing.focus import focus_table, focus_table_csv_bytes, focus_table_parquet_bytes
 from chargeback.pricing.free_quota import month_grants
 from chargeback.storage import ObjectStore
 from chargeback.warehouse import layout
-from chargeback.warehouse.publish import csv_bytes, parquet_bytes, publish_month
-from chargeback.warehouse.read import read_lines, read_manifest
+from chargeback.warehouse.publish import Output, csv_bytes, parquet_bytes, publish_month
+from chargeback.warehouse.read import read_manifest
 
 log = logging.getLogger(__name__)
 
@@ -103,14 +106,14 @@ def run_month(
     parts = [p for f in read.files for p in f.parts]
     if selection.family == "console" and not any(p.model_studio_rows or p.other_product_rows for p in parts):
         raise NoBillsError(f"no bill line of {month} in the console exports under {source.url}", field="month")
-    lines = normalize_lines(read.aggregates, month)
-    totals = _totals(lines, "currency")
-    if totals != _reader_totals(read.aggregates):
+    lines = normalize_table(read.aggregates, month)
+    totals = _totals(lines)
+    if totals != _totals(read.aggregates):
         raise ChargebackError(f"normalized lines do not reconcile with the bill for {month}")
 
     summary = RunSummary(
         month=month, status=status, changed=True, family=selection.family, sources=len(selection.files),
-        rows_read=sum(p.rows for p in parts), lines=len(lines),
+        rows_read=sum(p.rows for p in parts), lines=lines.num_rows,
         model_studio_rows=sum(p.model_studio_rows for p in parts),
         other_product_rows=sum(p.other_product_rows for p in parts),
         other_month_rows=sum(p.other_month_rows for p in parts),
@@ -119,8 +122,6 @@ def run_month(
         excluded=[{"product_code": r["product_code"], "currency": r["currency"], "rows": r["line_count"],
                    "billed_cost": format_decimal(r["billed_cost"])}
                   for r in sorted(read.excluded.to_pylist(), key=lambda r: (r["product_code"], r["currency"]))],
-        unmapped_api_keys=sorted({str(line["api_key_id"]) for line in lines
-                                  if line["api_key_id"] and not mapping.knows_api_key(str(line["api_key_id"]))}),
     )
     newest = selection.newest_source_time()
     manifest = {
@@ -149,54 +150,56 @@ def run_month(
         },
         "totals": {c: format_decimal(v) for c, v in totals.items()},
         "excluded_products": summary.excluded,
-        "free_quota": month_grants(lines, read.free_quota),
+        "free_quota": month_grants(
+            lines.filter(pc.equal(lines["fee_type"], "free_quota")).to_pylist(), read.free_quota),
     }
     for source_entry in manifest["sources"]:  # type: ignore[attr-defined]
         for member in source_entry["members"]:
             member.pop("key")
-    outputs = [(layout.lines_key(month), parquet_bytes(to_table(lines, LINE_SCHEMA)))]
+    outputs: list[Output] = [(layout.lines_key(month), lambda: parquet_bytes(lines))]
     if allocate_lines:
         outputs += _allocation_outputs(lines, mapping, month, manifest, summary)
     else:
         manifest["allocated"] = False
     summary.written = publish_month(warehouse, month, outputs, manifest)
-    log.info("month %s published", month, extra={"month": month, "status": status, "lines": len(lines),
+    log.info("month %s published", month, extra={"month": month, "status": status, "lines": lines.num_rows,
                                                   "totals": manifest["totals"]})
     return summary
 
 
 def _allocation_outputs(
-    lines: list[dict[str, object]], mapping: Mapping, month: str, manifest: dict[str, Any], summary: RunSummary
-) -> list[tuple[str, bytes]]:
+    lines: pa.Table, mapping: Mapping, month: str, manifest: dict[str, Any], summary: RunSummary
+) -> list[Output]:
     """Allocate ``lines``; fill the manifest's and summary's allocation fields; return the files to write."""
-    rows = allocate(lines, mapping)
-    if _totals(rows, "currency") != _totals(lines, "currency"):
+    table = allocate_table(lines, mapping)
+    if _totals(table) != _totals(lines):
         raise ChargebackError(f"allocation does not reconcile with the lines for {month}")
-    by_center: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-    for row in rows:
-        by_center[str(row["cost_center"])][str(row["currency"])] += row["billed_cost"]  # type: ignore[operator]
-    summary.allocation_rows = len(rows)
-    summary.totals_by_cost_center = {c: dict(v) for c, v in sorted(by_center.items())}
-    summary.unmapped_api_keys = sorted({str(line["api_key_id"]) for line in lines
-                                        if line["api_key_id"] and not mapping.knows_api_key(str(line["api_key_id"]))})
-    summary.unmapped_workspaces = sorted({
-        str(line["workspace_id"]) for line in lines
-        if line["workspace_id"] and not mapping.knows_workspace(str(line["workspace_id"]))})
+    by_center: dict[str, dict[str, Decimal]] = defaultdict(dict)
+    grouped = table.group_by(["cost_center", "currency"], use_threads=False).aggregate([("billed_cost", "sum")])
+    for row in grouped.to_pylist():
+        by_center[row["cost_center"]][row["currency"]] = row["billed_cost_sum"]
+    summary.allocation_rows = table.num_rows
+    summary.totals_by_cost_center = {c: dict(sorted(v.items())) for c, v in sorted(by_center.items())}
+    keys = [k for k in pc.unique(lines["api_key_id"]).to_pylist() if k]
+    workspaces = [w for w in pc.unique(lines["workspace_id"]).to_pylist() if w]
+    summary.unmapped_api_keys = sorted(k for k in keys if not mapping.knows_api_key(k))
+    summary.unmapped_workspaces = sorted(w for w in workspaces if not mapping.knows_workspace(w))
     manifest["allocated"] = True
     manifest["mapping_version"] = mapping.version
-    manifest["counts"]["allocation_rows"] = len(rows)
+    manifest["counts"]["allocation_rows"] = table.num_rows
     manifest["totals_by_cost_center"] = {c: {k: format_decimal(v) for k, v in t.items()}
                                          for c, t in summary.totals_by_cost_center.items()}
     manifest["unmapped_api_keys"] = summary.unmapped_api_keys
     manifest["unmapped_workspaces"] = summary.unmapped_workspaces
-    table = to_table(rows, ALLOCATION_SCHEMA)
-    focus = to_focus(pd.DataFrame(rows, columns=list(ALLOCATION_SCHEMA.names)),
-                     sub_account_names=mapping.workspace_labels)
+
+    def focus() -> pa.Table:
+        return focus_table(table, sub_account_names=mapping.workspace_labels)
+
     return [
-        (layout.allocations_key(month, "parquet"), parquet_bytes(table)),
-        (layout.allocations_key(month, "csv"), csv_bytes(table)),
-        (layout.focus_key(month, "parquet"), focus_parquet_bytes(focus)),
-        (layout.focus_key(month, "csv"), focus_csv_bytes(focus)),
+        (layout.allocations_key(month, "parquet"), lambda: parquet_bytes(table)),
+        (layout.allocations_key(month, "csv"), lambda: csv_bytes(table)),
+        (layout.focus_key(month, "parquet"), lambda: focus_table_parquet_bytes(focus())),
+        (layout.focus_key(month, "csv"), lambda: focus_table_csv_bytes(focus())),
     ]
 
 
@@ -204,31 +207,25 @@ def allocate_month(warehouse: ObjectStore, month: str, mapping: Mapping, *, now:
     """Re-allocate a month already ingested, from its published lines, with ``mapping``."""
     layout.check_month(month)
     manifest = read_manifest(warehouse, month)
-    frame = read_lines(warehouse, month)
-    if manifest is None or frame is None:
+    if manifest is None or not warehouse.exists(layout.lines_key(month)):
         raise InputError(f"month {month} has not been ingested into {warehouse.url}: run 'ingest' first",
                          field="month")
-    lines = frame.to_dict("records")
+    lines = pq.read_table(io.BytesIO(warehouse.read_bytes(layout.lines_key(month)))).cast(LINE_SCHEMA)
     summary = _summary_from_manifest(manifest)
     summary.changed = True
     manifest = {**manifest, "allocated_at": now.isoformat(timespec="seconds")}
     manifest["fingerprint"] = hashlib.sha256(
         f"{manifest.get('fingerprint')}:{mapping.version}".encode()).hexdigest()
-    outputs = [(layout.lines_key(month), parquet_bytes(to_table(lines, LINE_SCHEMA)))]
+    outputs: list[Output] = [(layout.lines_key(month), lambda: parquet_bytes(lines))]
     outputs += _allocation_outputs(lines, mapping, month, manifest, summary)
     summary.written = publish_month(warehouse, month, outputs, manifest)
     return summary
 
 
-def _totals(rows: list[dict[str, object]], key: str) -> dict[str, Decimal]:
-    totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    for row in rows:
-        totals[str(row[key])] += row["billed_cost"]  # type: ignore[operator]
-    return dict(sorted(totals.items()))
-
-
-def _reader_totals(aggregates: Any) -> dict[str, Decimal]:
-    return _totals(aggregates.select(["currency", "billed_cost"]).to_pylist(), "currency")
+def _totals(table: pa.Table) -> dict[str, Decimal]:
+    """Billed cost per currency, exact."""
+    grouped = table.group_by("currency", use_threads=False).aggregate([("billed_cost", "sum")])
+    return dict(sorted(zip(grouped["currency"].to_pylist(), grouped["billed_cost_sum"].to_pylist(), strict=True)))
 
 
 def _summary_from_manifest(manifest: dict[str, Any]) -> RunSummary:

@@ -24,22 +24,21 @@ its rules reads the 1.0-preview ``ChargeType``; tests/support/focus_validator.py
 
 from __future__ import annotations
 
-import csv
 import io
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from chargeback.columns import ALLOCATION_COLUMNS
 from chargeback.errors import InputError
-from chargeback.money import MONEY_TYPE, format_decimal, to_decimal
-from chargeback.warehouse.publish import neutralise_cell
+from chargeback.money import MONEY_TYPE, decimal_text, to_decimal
+from chargeback.warehouse.publish import chunked_csv, neutralise_column
 
 FOCUS_VERSION = "1.0"
 FOCUS_COLUMNS: tuple[str, ...] = (
@@ -61,6 +60,8 @@ DECIMAL_COLUMNS = frozenset({
     "BilledCost", "ConsumedQuantity", "ContractedCost", "ContractedUnitPrice", "EffectiveCost", "ListCost",
     "ListUnitPrice", "PricingQuantity", "x_discount", "x_coupon",
 })
+MONEY_COLUMNS = frozenset({"usage", "usage_before_deduction", "deducted_usage", "list_cost", "discount", "coupon",
+                           "billed_cost"})
 DATETIME_COLUMNS = frozenset({"BillingPeriodEnd", "BillingPeriodStart", "ChargePeriodEnd",
                               "ChargePeriodStart"})
 UNITS: dict[str, str] = {
@@ -70,7 +71,6 @@ UNITS: dict[str, str] = {
 }
 CHINA_TIME = timedelta(hours=8)
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
-
 
 def _unit(raw: str) -> str | None:
     text = raw.strip()
@@ -105,135 +105,201 @@ def to_focus(
     service_name: str = "Model Studio",
     bill_utc_offset: timedelta = CHINA_TIME,
 ) -> pd.DataFrame:
-    """FOCUS 1.0 rows (:data:`COLUMNS`), one per allocation row; the input frame is not changed.
+    """FOCUS 1.0 rows (:data:`COLUMNS`) of allocation rows held in a DataFrame; the input is not changed.
 
-    ``invoice_issuer`` is the bill's 服务主体 (e.g. the operating company of the site); ``sub_account_names``
-    maps workspace IDs to names (the mapping file's ``workspace_labels``).
+    A DataFrame front to :func:`focus_table`: money as ``Decimal``, datetimes as UTC, the rest as text.
     """
     missing = [c for c in ALLOCATION_COLUMNS if c not in allocations.columns and c != "share"]
     if missing:
         raise InputError(f"the allocation rows lack column(s) {', '.join(missing)}", field="allocations")
-    names = dict(sub_account_names or {})
-    rows: list[dict[str, Any]] = []
-    for index, record in enumerate(allocations.to_dict("records")):
+    columns = {}
+    for name in ALLOCATION_COLUMNS:
+        values = allocations[name].tolist() if name in allocations.columns else [1.0] * len(allocations)
         try:
-            day = date.fromisoformat(_text(record["billing_date"]))
-            month = _text(record["billing_month"]) or day.isoformat()[:7]
-            period_start, period_end = _month_bounds(month, bill_utc_offset)
-            amounts = {a: to_decimal(record[a]) for a in ("usage", "usage_before_deduction", "list_cost",
-                                                          "discount", "coupon", "billed_cost")}
-        except (ValueError, TypeError, ArithmeticError) as exc:
-            raise InputError(f"allocation row {index}: {exc}", field="allocations") from None
-        price_text = _text(record["list_unit_price"]).strip()
-        list_price = Decimal(price_text) if price_text else None
-        workspace, api_key = _text(record["workspace_id"]), _text(record["api_key_id"])
-        model, usage_type = _text(record["model"]), _text(record["usage_type"])
-        channel = _text(record["channel"])
-        fee_type = _text(record["fee_type"])
-        cost_center, rule = _text(record["cost_center"]), _text(record["allocation_rule"])
-        unit = _unit(_text(record["usage_unit"]))
-        sku_parts = (_text(record["commodity_code"]), _text(record["billing_item"]))
-        sku = "/".join(p for p in sku_parts if p) or None
-        free = fee_type == "free_quota"
-        rows.append({
-            "AvailabilityZone": None,
-            "BilledCost": amounts["billed_cost"],
-            "BillingAccountId": _text(record["account_id"]),
-            "BillingAccountName": billing_account_name,
-            "BillingCurrency": _text(record["currency"]),
-            "BillingPeriodEnd": period_end,
-            "BillingPeriodStart": period_start,
-            "ChargeCategory": "Usage",
-            "ChargeClass": None,
-            "ChargeDescription": f"{model} {usage_type}" + (", free quota" if free else ""),
-            "ChargeFrequency": "Usage-Based",
-            "ChargePeriodEnd": _utc_midnight(day + timedelta(days=1), bill_utc_offset),
-            "ChargePeriodStart": _utc_midnight(day, bill_utc_offset),
-            "CommitmentDiscountCategory": None,
-            "CommitmentDiscountId": None,
-            "CommitmentDiscountName": None,
-            "CommitmentDiscountStatus": None,
-            "CommitmentDiscountType": None,
-            "ConsumedQuantity": amounts["usage_before_deduction"],
-            "ConsumedUnit": unit,
-            "ContractedCost": amounts["list_cost"],
-            "ContractedUnitPrice": list_price,
-            "EffectiveCost": amounts["billed_cost"],
-            "InvoiceIssuerName": invoice_issuer,
-            "ListCost": amounts["list_cost"],
-            "ListUnitPrice": list_price,
-            "PricingCategory": "Other" if free else "Standard",
-            "PricingQuantity": amounts["usage"],
-            "PricingUnit": unit,
-            "ProviderName": provider,
-            "PublisherName": publisher or provider,
-            "RegionId": None,
-            "RegionName": None,
-            "ResourceId": f"{api_key};{workspace};{model};{usage_type};{channel}" if workspace else None,
-            "ResourceName": model or None,
-            "ResourceType": "Model Studio model" if model else None,
-            "ServiceCategory": "AI and Machine Learning",
-            "ServiceName": service_name,
-            "SkuId": sku,
-            "SkuPriceId": f"{sku}/{model}/{usage_type}" if sku and model else None,
-            "SubAccountId": workspace or None,
-            "SubAccountName": names.get(workspace, workspace) or None,
-            "Tags": json.dumps({"cost_center": cost_center, "allocation_rule": rule}, ensure_ascii=False,
-                               sort_keys=True),
-            "x_workspace_id": workspace,
-            "x_api_key_id": api_key,
-            "x_model": model,
-            "x_usage_type": usage_type,
-            "x_channel": channel,
-            "x_cost_center": cost_center,
-            "x_call_source": _text(record["call_source"]),
-            "x_fee_type": fee_type,
-            "x_allocation_rule": rule,
-            "x_discount": amounts["discount"],
-            "x_coupon": amounts["coupon"],
-        })
-    return _frame(rows)
-
-
-def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    columns: dict[str, pd.Series] = {}
+            if name in MONEY_COLUMNS:
+                columns[name] = pa.array([to_decimal(v) for v in values], MONEY_TYPE)
+            elif name in ("share", "line_count"):
+                columns[name] = pa.array(values, pa.float64() if name == "share" else pa.int64())
+            else:
+                columns[name] = pa.array([_text(v) for v in values], pa.string())
+        except (ValueError, TypeError, ArithmeticError, pa.ArrowInvalid) as exc:
+            raise InputError(f"allocation column {name}: {exc}", field="allocations") from None
+    table = focus_table(pa.table(columns), provider=provider, publisher=publisher, invoice_issuer=invoice_issuer,
+                        billing_account_name=billing_account_name, sub_account_names=sub_account_names,
+                        service_name=service_name, bill_utc_offset=bill_utc_offset)
+    frame: dict[str, pd.Series] = {}
     for name in COLUMNS:
-        values = [row[name] for row in rows]
+        column = table[name]
         if name in DECIMAL_COLUMNS:
-            columns[name] = pd.Series(values, dtype=object)
+            frame[name] = pd.Series(column.to_pylist(), dtype=object)
         elif name in DATETIME_COLUMNS:
-            columns[name] = pd.Series(pd.to_datetime(values, utc=True), dtype="datetime64[s, UTC]")
+            frame[name] = pd.Series(column.to_pandas(), dtype="datetime64[s, UTC]")
         else:
-            columns[name] = pd.Series(values, dtype="str")
-    return pd.DataFrame(columns, columns=list(COLUMNS))
+            frame[name] = pd.Series(column.to_pylist(), dtype="str")
+    return pd.DataFrame(frame, columns=list(COLUMNS))
 
 
-def _cell(value: Any, name: str) -> str:
-    if value is None or value is pd.NaT or (isinstance(value, float) and value != value):
-        return ""
-    if name in DECIMAL_COLUMNS:
-        return format_decimal(value)
-    if name in DATETIME_COLUMNS:
-        return pd.Timestamp(value).tz_convert("UTC").strftime(TIME_FORMAT)
-    return neutralise_cell(str(value))
+def focus_table(
+    allocations: pa.Table,
+    *,
+    provider: str = "Alibaba Cloud",
+    publisher: str | None = None,
+    invoice_issuer: str = "Alibaba Cloud",
+    billing_account_name: str | None = None,
+    sub_account_names: Mapping[str, str] | None = None,
+    service_name: str = "Model Studio",
+    bill_utc_offset: timedelta = CHINA_TIME,
+) -> pa.Table:
+    """FOCUS 1.0 rows (:data:`COLUMNS`), one per allocation row (``ALLOCATION_SCHEMA``), vectorized.
+
+    ``invoice_issuer`` is the bill's 服务主体 (e.g. the operating company of the site); ``sub_account_names``
+    maps workspace IDs to names (the mapping file's ``workspace_labels``).
+    """
+    n = allocations.num_rows
+    names = dict(sub_account_names or {})
+    col = allocations.column
+
+    def const(value: str | None) -> pa.Array:
+        return pa.nulls(n, pa.string()) if value is None else pa.array([value] * n, pa.string())
+
+    def or_null(column: pa.ChunkedArray) -> pa.ChunkedArray:
+        return pc.if_else(pc.equal(column, ""), None, column)
+
+    try:
+        day = pc.strptime(col("billing_date"), format="%Y-%m-%d", unit="s")
+    except pa.ArrowInvalid as exc:
+        raise InputError(f"billing_date: {exc}", field="allocations") from None
+    offset = pa.scalar(bill_utc_offset, pa.duration("s"))
+    charge_start = pc.assume_timezone(pc.subtract(day, offset), "UTC")
+    charge_end = pc.assume_timezone(pc.add(pc.subtract(day, offset), pa.scalar(timedelta(days=1), pa.duration("s"))),
+                                    "UTC")
+    period = _distinct_map(col("billing_month"), lambda m: _month_bounds(m, bill_utc_offset))
+    workspace, api_key, model = col("workspace_id"), col("api_key_id"), col("model")
+    usage_type, channel, fee_type = col("usage_type"), col("channel"), col("fee_type")
+    free = pc.equal(fee_type, "free_quota")
+    unit = _distinct_text(col("usage_unit"), _unit)
+    commodity, item = col("commodity_code"), col("billing_item")
+    sku = pc.if_else(pc.and_(pc.not_equal(commodity, ""), pc.not_equal(item, "")),
+                     pc.binary_join_element_wise(commodity, item, "/"),
+                     or_null(pc.binary_join_element_wise(commodity, item, "")))
+    has_model = pc.not_equal(model, "")
+    has_workspace = pc.not_equal(workspace, "")
+    description = pc.binary_join_element_wise(model, usage_type, " ")
+    price_text = pc.utf8_trim_whitespace(col("list_unit_price"))
+    try:
+        list_price = pc.cast(pc.if_else(pc.equal(price_text, ""), None, price_text), MONEY_TYPE)
+    except pa.ArrowInvalid as exc:
+        raise InputError(f"list_unit_price: {exc}", field="allocations") from None
+    tags_key = pc.binary_join_element_wise(col("cost_center"), col("allocation_rule"), "\x00")
+    columns: dict[str, pa.Array | pa.ChunkedArray] = {
+        "AvailabilityZone": const(None),
+        "BilledCost": col("billed_cost"),
+        "BillingAccountId": col("account_id"),
+        "BillingAccountName": const(billing_account_name),
+        "BillingCurrency": col("currency"),
+        "BillingPeriodEnd": period[1],
+        "BillingPeriodStart": period[0],
+        "ChargeCategory": const("Usage"),
+        "ChargeClass": const(None),
+        "ChargeDescription": pc.if_else(free, pc.binary_join_element_wise(description, ", free quota", ""),
+                                        description),
+        "ChargeFrequency": const("Usage-Based"),
+        "ChargePeriodEnd": charge_end,
+        "ChargePeriodStart": charge_start,
+        "CommitmentDiscountCategory": const(None),
+        "CommitmentDiscountId": const(None),
+        "CommitmentDiscountName": const(None),
+        "CommitmentDiscountStatus": const(None),
+        "CommitmentDiscountType": const(None),
+        "ConsumedQuantity": col("usage_before_deduction"),
+        "ConsumedUnit": unit,
+        "ContractedCost": col("list_cost"),
+        "ContractedUnitPrice": list_price,
+        "EffectiveCost": col("billed_cost"),
+        "InvoiceIssuerName": const(invoice_issuer),
+        "ListCost": col("list_cost"),
+        "ListUnitPrice": list_price,
+        "PricingCategory": pc.if_else(free, "Other", "Standard"),
+        "PricingQuantity": col("usage"),
+        "PricingUnit": unit,
+        "ProviderName": const(provider),
+        "PublisherName": const(publisher or provider),
+        "RegionId": const(None),
+        "RegionName": const(None),
+        "ResourceId": pc.if_else(has_workspace, pc.binary_join_element_wise(
+            api_key, workspace, model, usage_type, channel, ";"), None),
+        "ResourceName": or_null(model),
+        "ResourceType": pc.if_else(has_model, "Model Studio model", None),
+        "ServiceCategory": const("AI and Machine Learning"),
+        "ServiceName": const(service_name),
+        "SkuId": sku,
+        "SkuPriceId": pc.if_else(pc.and_(pc.is_valid(sku), has_model),
+                                 pc.binary_join_element_wise(sku, model, usage_type, "/"), None),
+        "SubAccountId": or_null(workspace),
+        "SubAccountName": or_null(_distinct_text(workspace, lambda w: names.get(w, w))),
+        "Tags": _distinct_text(tags_key, _tags),
+        "x_workspace_id": workspace,
+        "x_api_key_id": api_key,
+        "x_model": model,
+        "x_usage_type": usage_type,
+        "x_channel": channel,
+        "x_cost_center": col("cost_center"),
+        "x_call_source": col("call_source"),
+        "x_fee_type": fee_type,
+        "x_allocation_rule": col("allocation_rule"),
+        "x_discount": col("discount"),
+        "x_coupon": col("coupon"),
+    }
+    table = pa.table({name: columns[name] for name in COLUMNS})
+    return table.replace_schema_metadata({"focus_version": FOCUS_VERSION})
 
 
-def focus_csv_bytes(focus: pd.DataFrame) -> bytes:
+def _tags(key: str) -> str:
+    cost_center, rule = key.split("\x00", 1)
+    return json.dumps({"cost_center": cost_center, "allocation_rule": rule}, ensure_ascii=False, sort_keys=True)
+
+
+def _distinct_text(column: pa.ChunkedArray | pa.Array, convert: Callable[[str], str | None]) -> pa.Array:
+    """``convert`` applied to each distinct value only, spread back over the column."""
+    distinct = pc.unique(column)
+    results = pa.array([convert(v) for v in distinct.to_pylist()], pa.string())
+    return pc.take(results, pc.index_in(column, value_set=distinct))
+
+
+def _distinct_map(column: pa.ChunkedArray | pa.Array,
+                  convert: Callable[[str], tuple[datetime, datetime]]) -> tuple[pa.Array, pa.Array]:
+    distinct = pc.unique(column)
+    pairs = [convert(v) for v in distinct.to_pylist()]
+    positions = pc.index_in(column, value_set=distinct)
+    kind = pa.timestamp("s", tz="UTC")
+    return (pc.take(pa.array([p[0] for p in pairs], kind), positions),
+            pc.take(pa.array([p[1] for p in pairs], kind), positions))
+
+
+def focus_table_csv_bytes(table: pa.Table) -> bytes:
     """UTF-8 CSV without BOM: decimals exact and plain, datetimes ``YYYY-MM-DDTHH:MM:SSZ``, nulls empty.
 
     Text a spreadsheet would run as a formula gets a leading apostrophe, as in every CSV we write.
     """
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    names = list(focus.columns)
-    writer.writerow(names)
-    for row in focus.itertuples(index=False, name=None):
-        writer.writerow([_cell(v, n) for v, n in zip(row, names, strict=True)])
-    return out.getvalue().encode("utf-8")
+
+    def text(column: pa.Array, field: pa.Field) -> pa.Array:
+        if field.name in DECIMAL_COLUMNS:
+            return decimal_text(column)
+        if field.name in DATETIME_COLUMNS:
+            return pc.strftime(column, format=TIME_FORMAT)
+        return neutralise_column(column)
+
+    return chunked_csv(table, text)
 
 
-def focus_parquet_bytes(focus: pd.DataFrame) -> bytes:
+def focus_table_parquet_bytes(table: pa.Table) -> bytes:
     """Parquet: decimals as decimal128(38, 12), datetimes as UTC timestamps, the rest as strings."""
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="zstd", coerce_timestamps="ms")
+    return sink.getvalue()
+
+
+def _as_table(focus: pd.DataFrame) -> pa.Table:
     arrays = {}
     for name in focus.columns:
         values = focus[name].tolist()
@@ -241,14 +307,21 @@ def focus_parquet_bytes(focus: pd.DataFrame) -> bytes:
             arrays[name] = pa.array(values, MONEY_TYPE)
         elif name in DATETIME_COLUMNS:
             stamps = [None if v is pd.NaT else pd.Timestamp(v).to_pydatetime() for v in values]
-            arrays[name] = pa.array(stamps, pa.timestamp("ms", tz="UTC"))  # Parquet has no seconds unit
+            arrays[name] = pa.array(stamps, pa.timestamp("s", tz="UTC"))
         else:
             arrays[name] = pa.array([None if v is None or (isinstance(v, float) and v != v) else str(v)
                                      for v in values], pa.string())
-    table = pa.table(arrays).replace_schema_metadata({"focus_version": FOCUS_VERSION})
-    sink = io.BytesIO()
-    pq.write_table(table, sink, compression="zstd")
-    return sink.getvalue()
+    return pa.table(arrays).replace_schema_metadata({"focus_version": FOCUS_VERSION})
+
+
+def focus_csv_bytes(focus: pd.DataFrame) -> bytes:
+    """The CSV of a FOCUS DataFrame (see :func:`focus_table_csv_bytes`)."""
+    return focus_table_csv_bytes(_as_table(focus))
+
+
+def focus_parquet_bytes(focus: pd.DataFrame) -> bytes:
+    """The Parquet of a FOCUS DataFrame (see :func:`focus_table_parquet_bytes`)."""
+    return focus_table_parquet_bytes(_as_table(focus))
 
 
 def write_focus(focus: pd.DataFrame, directory: str) -> dict[str, bytes]:
