@@ -94,20 +94,11 @@ def _text(value: Any) -> str:
     return "" if value is None or (isinstance(value, float) and value != value) else str(value)
 
 
-def to_focus(
-    allocations: pd.DataFrame,
-    *,
-    provider: str = "Alibaba Cloud",
-    publisher: str | None = None,
-    invoice_issuer: str = "Alibaba Cloud",
-    billing_account_name: str | None = None,
-    sub_account_names: Mapping[str, str] | None = None,
-    service_name: str = "Model Studio",
-    bill_utc_offset: timedelta = CHINA_TIME,
-) -> pd.DataFrame:
+def to_focus(allocations: pd.DataFrame, **options: Any) -> pd.DataFrame:
     """FOCUS 1.0 rows (:data:`COLUMNS`) of allocation rows held in a DataFrame; the input is not changed.
 
-    A DataFrame front to :func:`focus_table`: money as ``Decimal``, datetimes as UTC, the rest as text.
+    A DataFrame front to :func:`focus_table` (``options`` are its keyword arguments): money as ``Decimal``,
+    datetimes as UTC, the rest as text.
     """
     missing = [c for c in ALLOCATION_COLUMNS if c not in allocations.columns and c != "share"]
     if missing:
@@ -124,9 +115,7 @@ def to_focus(
                 columns[name] = pa.array([_text(v) for v in values], pa.string())
         except (ValueError, TypeError, ArithmeticError, pa.ArrowInvalid) as exc:
             raise InputError(f"allocation column {name}: {exc}", field="allocations") from None
-    table = focus_table(pa.table(columns), provider=provider, publisher=publisher, invoice_issuer=invoice_issuer,
-                        billing_account_name=billing_account_name, sub_account_names=sub_account_names,
-                        service_name=service_name, bill_utc_offset=bill_utc_offset)
+    table = focus_table(pa.table(columns), **options)
     frame: dict[str, pd.Series] = {}
     for name in COLUMNS:
         column = table[name]

@@ -123,6 +123,7 @@ class CurrencySection:
     discount: Decimal
     coupon: Decimal
     rows: int
+    unexplained: Decimal  # list cost - discounts - coupons - billed: 0 when the bill reconciles
     change: ChangeExplained | None  # None when the previous month was never published
     by_model: tuple[Line, ...]
     by_io_type: tuple[Line, ...]
@@ -361,6 +362,7 @@ def _section(currency: str, rows: list[dict[str, Any]], previous: list[dict[str,
         discount=_sum(rows, "discount"),
         coupon=_sum(rows, "coupon"),
         rows=len(rows),
+        unexplained=_sum(rows, "list_cost") - _sum(rows, "discount") - _sum(rows, "coupon") - total,
         change=None if previous is None else explain_change(rows, previous, month, locale),
         by_model=_lines(_grouped(rows, lambda r: r["model"]), total, lambda k: k or words["none"]),
         by_io_type=_lines(_grouped(rows, lambda r: r["io_type"]), total,
