@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from chargeback.memory import release_memory
 from chargeback.money import decimal_text
 from chargeback.storage import ObjectStore
 from chargeback.warehouse import layout
@@ -89,6 +90,7 @@ def publish_month(store: ObjectStore, month: str, outputs: Iterable[Output], man
     hashes: dict[str, str] = {}
     for key, make in outputs:
         data = make()
+        release_memory()
         digest = sha256(data)
         hashes[key] = digest
         if previous.get(key) != digest or not store.exists(key):

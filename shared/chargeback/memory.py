@@ -1,0 +1,36 @@
+"""Keeping the footprint flat: hand memory that Arrow and the C allocator hold but no longer use back to the OS.
+
+Freed Arrow buffers stay in the allocator's pools (and freed C heap in glibc's arenas) until asked for; a long
+read would otherwise keep its high-water mark however little it still holds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+from functools import cache
+
+import pyarrow as pa
+
+
+@cache
+def _malloc_trim() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
+    name = ctypes.util.find_library("c")
+    if not name:
+        return None
+    with contextlib.suppress(OSError, AttributeError):
+        return ctypes.CDLL(name).malloc_trim  # glibc only
+    return None
+
+
+def release_memory(*, heap: bool = True) -> None:
+    """Return unused Arrow pool memory and (``heap``) free C heap to the operating system.
+
+    The Arrow part is cheap enough to call after every chunk of a read; trimming the C heap walks it, so
+    call that between phases.
+    """
+    pa.default_memory_pool().release_unused()
+    trim = _malloc_trim() if heap else None
+    if trim is not None:
+        trim(0)
