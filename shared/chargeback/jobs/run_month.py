@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 import pyarrow as pa
@@ -29,7 +30,7 @@ from chargeback.bills.discovery import BillFile, Selection, select_month
 from chargeback.bills.reader import read_month
 from chargeback.errors import ChargebackError, InputError
 from chargeback.money import format_decimal
-from chargeback.pricing.focus import focus_table, focus_table_csv_bytes, focus_table_parquet_bytes
+from chargeback.pricing.focus import focus_files
 from chargeback.pricing.free_quota import month_grants
 from chargeback.storage import ObjectStore
 from chargeback.warehouse import layout
@@ -192,14 +193,15 @@ def _allocation_outputs(
     manifest["unmapped_api_keys"] = summary.unmapped_api_keys
     manifest["unmapped_workspaces"] = summary.unmapped_workspaces
 
-    def focus() -> pa.Table:
-        return focus_table(table, sub_account_names=mapping.workspace_labels)
+    @cache
+    def focus() -> tuple[bytes, bytes]:  # one pass makes both files
+        return focus_files(table, sub_account_names=mapping.workspace_labels)
 
     return [
         (layout.allocations_key(month, "parquet"), lambda: parquet_bytes(table)),
         (layout.allocations_key(month, "csv"), lambda: csv_bytes(table)),
-        (layout.focus_key(month, "parquet"), lambda: focus_table_parquet_bytes(focus())),
-        (layout.focus_key(month, "csv"), lambda: focus_table_csv_bytes(focus())),
+        (layout.focus_key(month, "parquet"), lambda: focus()[0]),
+        (layout.focus_key(month, "csv"), lambda: focus()[1]),
     ]
 
 

@@ -33,6 +33,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from chargeback.columns import ALLOCATION_COLUMNS
@@ -265,20 +266,41 @@ def _distinct_map(column: pa.ChunkedArray | pa.Array,
             pc.take(pa.array([p[1] for p in pairs], kind), positions))
 
 
+def _csv_text(column: pa.Array, field: pa.Field) -> pa.Array:
+    if field.name in DECIMAL_COLUMNS:
+        return decimal_text(column)
+    if field.name in DATETIME_COLUMNS:
+        return pc.strftime(column, format=TIME_FORMAT)
+    return neutralise_column(column)
+
+
 def focus_table_csv_bytes(table: pa.Table) -> bytes:
     """UTF-8 CSV without BOM: decimals exact and plain, datetimes ``YYYY-MM-DDTHH:MM:SSZ``, nulls empty.
 
     Text a spreadsheet would run as a formula gets a leading apostrophe, as in every CSV we write.
     """
+    return chunked_csv(table, _csv_text)
 
-    def text(column: pa.Array, field: pa.Field) -> pa.Array:
-        if field.name in DECIMAL_COLUMNS:
-            return decimal_text(column)
-        if field.name in DATETIME_COLUMNS:
-            return pc.strftime(column, format=TIME_FORMAT)
-        return neutralise_column(column)
 
-    return chunked_csv(table, text)
+def focus_files(allocations: pa.Table, *, rows: int = 8192, **options: Any) -> tuple[bytes, bytes]:
+    """(Parquet, CSV) of the FOCUS view of ``allocations``, made a slice of rows at a time (flat memory)."""
+    parquet_sink, csv_sink = pa.BufferOutputStream(), pa.BufferOutputStream()
+    parquet: pq.ParquetWriter | None = None
+    text: pacsv.CSVWriter | None = None
+    for start in range(0, max(allocations.num_rows, 1), rows):
+        focus = focus_table(allocations.slice(start, rows), **options)
+        parquet = parquet or pq.ParquetWriter(parquet_sink, focus.schema, compression="zstd",
+                                              coerce_timestamps="ms")
+        parquet.write_table(focus)
+        converted = pa.table([_csv_text(focus.column(i), f) for i, f in enumerate(focus.schema)],
+                             names=focus.column_names)
+        text = text or pacsv.CSVWriter(csv_sink, converted.schema,
+                                       write_options=pacsv.WriteOptions(quoting_style="needed"))
+        text.write_table(converted)
+    for writer in (parquet, text):
+        if writer is not None:
+            writer.close()
+    return parquet_sink.getvalue().to_pybytes(), csv_sink.getvalue().to_pybytes()
 
 
 def focus_table_parquet_bytes(table: pa.Table) -> bytes:
