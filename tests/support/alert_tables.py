@@ -20,27 +20,10 @@ from chargeback.columns import ALLOCATION_COLUMNS, LINE_AMOUNTS, LINE_COLUMNS
 from chargeback.money import MONEY_TYPE
 from chargeback.storage import ObjectStore
 from chargeback.warehouse import layout
+from tests.support.allocations import ROW_DEFAULTS
 
 DEFAULTS: dict[str, Any] = {
-    "account_id": "1234567890123456",
-    "workspace_id": "llm-search",
-    "api_key_id": "2100001",
-    "model": "qwen-plus",
-    "usage_type": "input_token",
-    "io_type": "input",
-    "context_tier": "",
-    "channel": "",
-    "call_source": "api",
-    "billing_item": "token_number",
-    "commodity_code": "sfm_inference_public_cn",
-    "fee_type": "pay_as_you_go",
-    "currency": "CNY",
-    "usage_unit": "千tokens",
-    "list_unit_price": "0.0008",
-    "cost_center": "search",
-    "allocation_rule": "api_key",
-    "share": 1.0,
-    "line_count": 1,
+    **ROW_DEFAULTS,  # the statements' hand-made rows, plus the line columns the alert tables also write
     "product_code": "sfm",
     "instance_id": "",
     "free_quota_stop": "0",

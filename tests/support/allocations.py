@@ -27,7 +27,7 @@ from chargeback.warehouse import layout
 MONTH = "2026-05"
 PREVIOUS = "2026-04"
 
-_DEFAULTS: dict[str, Any] = {
+ROW_DEFAULTS: dict[str, Any] = {
     "account_id": "1234567890123456",
     "workspace_id": "llm-search",
     "api_key_id": "2100001",
@@ -55,7 +55,7 @@ def row(day: str, billed: str, **fields: Any) -> dict[str, Any]:
 
     Any column can be overridden; amounts may be given as strings.
     """
-    values: dict[str, Any] = {**_DEFAULTS, "billing_month": day[:7], "billing_date": day}
+    values: dict[str, Any] = {**ROW_DEFAULTS, "billing_month": day[:7], "billing_date": day}
     values.update(fields)
     for column in LINE_AMOUNTS:
         values[column] = Decimal(str(values.get(column, "0")))

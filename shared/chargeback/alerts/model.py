@@ -10,7 +10,7 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, get_args
 
 Rule = Literal[
     "budget_actual",
@@ -23,16 +23,7 @@ Rule = Literal[
     "stale_data",
 ]
 
-RULES: tuple[Rule, ...] = (
-    "budget_actual",
-    "budget_forecast",
-    "anomaly",
-    "new_api_key",
-    "new_workspace",
-    "free_quota_used",
-    "free_quota_expiring",
-    "stale_data",
-)
+RULES: tuple[Rule, ...] = get_args(Rule)
 
 REFIRES_ON_CHANGE: frozenset[str] = frozenset({"anomaly"})
 """Rules whose alert is sent again (reason 'restated') when restated data changes the evaluated value."""
