@@ -57,6 +57,7 @@ class Clients:
     sesv2: Any | None = None
     oss: OssCredentials | None = None
     smtp_password: str | None = field(default=None, repr=False)
+    environ: Mapping[str, str] = field(default_factory=dict, repr=False)  # for alert webhooks named in the mapping
 
 
 ALL_STORES: tuple[str, ...] = ("source", "warehouse", "mapping")

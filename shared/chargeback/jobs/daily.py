@@ -9,6 +9,7 @@ those, and evaluates no alerts: alerts are about today's spend.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -100,21 +101,20 @@ def run_daily(settings: Settings, clients: Clients, today: date,
         from chargeback.alerts.job import run_alerts
 
         mailer = build_job_mailer(settings, clients, mapping, warehouse)
-        alerts = run_alerts(warehouse, today, mapping, alert_channels(mapping, mailer), now=now, dry_run=dry_run)
+        channels = alert_channels(mapping, mailer, clients.environ)
+        alerts = run_alerts(warehouse, today, mapping, channels, now=now, dry_run=dry_run)
     return DailyResult(today, outcomes, alerts)
 
 
-def alert_channels(mapping: Any, mailer: Any) -> dict[str, Any]:
-    """The alert channels the deployment offers: e-mail (to cost-center owners and any ``email`` channel of the
-    mapping's ``alerts`` section) through the configured mailer.
-
-    Webhook channels (DingTalk, Slack, JSON) read their URLs and secrets from variables the deployment does not
-    pass to the job yet, so a mapping that configures one fails here with a ConfigError naming them.
+def alert_channels(mapping: Any, mailer: Any, environ: Mapping[str, str]) -> dict[str, Any]:
+    """The alert channels of the mapping's ``alerts`` section: e-mail (to cost-center owners and any ``email``
+    channel) through the configured mailer, and webhooks (DingTalk, Slack, JSON) whose URLs and secrets come from
+    the function's environment variables that the mapping names (a missing one is a ConfigError naming it).
     """
     from chargeback.alerts.channels import build_channels
     from chargeback.alerts.settings import alert_settings
 
-    return dict(build_channels(alert_settings(mapping), environ={}, mailer=mailer))
+    return dict(build_channels(alert_settings(mapping), environ=environ, mailer=mailer))
 
 
 def _why_no_bill_is_fine(month: str, today: date, warehouse: Any) -> str:

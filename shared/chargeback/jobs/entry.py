@@ -70,6 +70,7 @@ def _run(job: Job, invocation: Invocation, env: Mapping[str, str], *, now: datet
         "settings": settings.describe()})
     clients: Clients = build_clients(settings, stores=JOB_STORES[name], session=session,
                                      fc_credentials=fc_credentials)
+    clients.environ = env  # alert webhooks name the variables that hold their URLs and secrets
     result = job(settings, clients, today, invocation.months, now=now, dry_run=invocation.dry_run).to_dict()
     log.info("%s job done", name, extra={"job": name, "result": result})
     return result

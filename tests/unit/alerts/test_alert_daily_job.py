@@ -36,7 +36,7 @@ def test_the_daily_job_mails_alerts_to_the_owners_and_returns_json(tmp_path):
     write_month(store, "2026-05", series(date(2026, 5, 1), ["20", "1"]))
     mapping = parse_mapping(MAPPING)
     mailer = MemoryMailer()
-    channels = alert_channels(mapping, mailer)
+    channels = alert_channels(mapping, mailer, {})
     assert isinstance(channels["owners"], EmailChannel)
     run = run_alerts(store, date(2026, 5, 3), mapping, channels, now=datetime(2026, 5, 3, 9, tzinfo=UTC))
     assert [m.to for m in mailer.sent] == [("lead@example.com",)] * 3  # 50, 80 and 100% of 10
@@ -44,7 +44,9 @@ def test_the_daily_job_mails_alerts_to_the_owners_and_returns_json(tmp_path):
     assert json.loads(json.dumps(result))["alerts"]["alerts"][0]["deliveries"][0]["status"] == "sent"
 
 
-def test_webhook_channels_need_variables_the_deployment_does_not_pass_yet():
+def test_webhook_channels_read_the_variables_the_mapping_names():
     mapping = parse_mapping(MAPPING + "alerts:\n  channels: {ding: {type: dingtalk, url_env: DING_URL}}\n")
     with pytest.raises(ConfigError, match="environment variable DING_URL is not set"):
-        alert_channels(mapping, MemoryMailer())
+        alert_channels(mapping, MemoryMailer(), {})
+    channels = alert_channels(mapping, MemoryMailer(), {"DING_URL": "http://127.0.0.1:9/robot/send?access_token=t"})
+    assert type(channels["ding"]).__name__ == "DingTalkChannel"
