@@ -17,6 +17,9 @@ from chargeback import __version__
 from chargeback.errors import ChargebackError
 from chargeback.logs import configure_logging
 
+# Arrow reads its pool choice when it is first imported, which the subcommands do (see chargeback.memory).
+os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "jemalloc")
+
 log = logging.getLogger("chargeback")
 
 # One module per subcommand, in the order --help lists them.

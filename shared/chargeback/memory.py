@@ -1,7 +1,9 @@
 """Keeping the footprint flat: hand memory that Arrow and the C allocator hold but no longer use back to the OS.
 
 Freed Arrow buffers stay in the allocator's pools (and freed C heap in glibc's arenas) until asked for; a long
-read would otherwise keep its high-water mark however little it still holds.
+read would otherwise keep its high-water mark however little it still holds. Entry points (the command line,
+the functions' image) also pick Arrow's jemalloc pool: measured on the benchmark, the default mimalloc pool
+keeps memory freed by other threads, and a 1M-row month peaks near 425 MB instead of about 350 MB.
 """
 
 from __future__ import annotations
