@@ -111,6 +111,7 @@ def run_month(
     totals = _totals(lines)
     if totals != _totals(read.aggregates):
         raise ChargebackError(f"normalized lines do not reconcile with the bill for {month}")
+    read.aggregates = read.aggregates.slice(0, 0)  # the raw grain is no longer needed: free it before the outputs
 
     summary = RunSummary(
         month=month, status=status, changed=True, family=selection.family, sources=len(selection.files),

@@ -59,11 +59,11 @@ def csv_bytes(table: pa.Table) -> bytes:
 def chunked_csv(table: pa.Table, text: Callable[[pa.Array, pa.Field], pa.Array], rows: int = 8192) -> bytes:
     """``table`` as CSV, each column turned to text by ``text``, a slice of rows at a time (flat memory)."""
     options = pacsv.WriteOptions(quoting_style="needed")
-    sink = pa.BufferOutputStream()
+    sink = io.BytesIO()  # its getvalue() hands over the bytes without a copy
     batches = table.to_batches(max_chunksize=rows)
     if not batches:  # the header alone
         pacsv.write_csv(pa.table({name: pa.array([], pa.string()) for name in table.column_names}), sink, options)
-        return sink.getvalue().to_pybytes()
+        return sink.getvalue()
     writer: pacsv.CSVWriter | None = None
     for batch in batches:
         converted = pa.record_batch([text(batch.column(i), f) for i, f in enumerate(table.schema)],
@@ -72,7 +72,7 @@ def chunked_csv(table: pa.Table, text: Callable[[pa.Array, pa.Field], pa.Array],
         writer.write_batch(converted)
     if writer is not None:
         writer.close()
-    return sink.getvalue().to_pybytes()
+    return sink.getvalue()
 
 
 def sha256(data: bytes) -> str:
