@@ -10,15 +10,7 @@ from pathlib import Path
 import pytest
 
 from chargeback.cli import main
-
-CHAT = [
-    {"role": "system", "content": "You are a helpful assistant."},
-    {"role": "user", "content": "Nice to meet you."},
-    {"role": "assistant", "content": "Nice to meet you too! How can I help you today?"},
-    {"role": "user", "content": "What is the capital of France?"},
-    {"role": "assistant", "content": "The capital of France is Paris."},
-    {"role": "user", "content": "And of Italy?"},
-]
+from tests.support.conversations import CHAT
 
 
 @pytest.fixture

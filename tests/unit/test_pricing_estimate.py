@@ -20,20 +20,13 @@ from chargeback.pricing.estimate import (
     parse_conversation,
     text_rounds,
 )
+from tests.support.conversations import CHAT
 
 D = Decimal
 DEC_2024 = date(2025, 1, 10)
 APR_2025 = date(2025, 6, 1)
 MAY_2026 = date(2026, 5, 14)
 
-CHAT = [
-    {"role": "system", "content": "You are a helpful assistant."},
-    {"role": "user", "content": "Nice to meet you."},
-    {"role": "assistant", "content": "Nice to meet you too! How can I help you today?"},
-    {"role": "user", "content": "What is the capital of France?"},
-    {"role": "assistant", "content": "The capital of France is Paris."},
-    {"role": "user", "content": "And of Italy?"},
-]
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date
 from decimal import Decimal
+from functools import partial
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -21,6 +22,7 @@ from chargeback.allocation.mapping import FixedShares, Mapping
 from chargeback.bills.instance_id import parse_instance_id
 from chargeback.columns import ALLOCATION_COLUMNS, LINE_AMOUNTS, LINE_COLUMNS, LINE_DIMENSIONS, UNALLOCATED
 from chargeback.money import MONEY_TYPE, ZERO, finest_places, split_exact
+from chargeback.vectors import map_distinct
 
 FEE_TYPES = {
     "云资源按量费用": "pay_as_you_go",
@@ -60,17 +62,6 @@ def _iso_date(raw: str) -> str:
     return f"{digits[:4]}-{digits[4:6]}-{digits[6:8]}"
 
 
-def _mapped(column: pa.ChunkedArray | pa.Array, convert: object) -> dict[str, pa.Array]:
-    """Apply a Python function to the distinct values of a column only, then spread the results back."""
-    distinct = pc.unique(column)
-    positions = pc.index_in(column, value_set=distinct)
-    results = [convert(value) for value in distinct.to_pylist()]  # type: ignore[operator]
-    if results and isinstance(results[0], dict):
-        return {name: pc.take(pa.array([r[name] for r in results], pa.string()), positions)
-                for name in results[0]}
-    return {"value": pc.take(pa.array(results, pa.string()), positions)}
-
-
 def _instance_parts(raw: str) -> dict[str, str]:
     parsed = parse_instance_id(raw)
     return {
@@ -81,16 +72,20 @@ def _instance_parts(raw: str) -> dict[str, str]:
     }
 
 
+def _instance_part(part: str, raw: str) -> str:
+    return _instance_parts(raw)[part]  # parse_instance_id is cached: each distinct ID is parsed once
+
+
 def normalize_table(aggregates: pa.Table, month: str) -> pa.Table:
     """Normalized lines (``LINE_SCHEMA``) from the reader's aggregates, merged on the normalized keys, sorted."""
     n = aggregates.num_rows
     columns: dict[str, pa.Array | pa.ChunkedArray] = {
         "billing_month": pa.array([month] * n, pa.string()),
-        "billing_date": _mapped(aggregates["billing_date"], _iso_date)["value"],
+        "billing_date": map_distinct(aggregates["billing_date"], _iso_date),
         "product_code": pa.array(["sfm"] * n, pa.string()),
-        "fee_type": _mapped(aggregates["fee_type"], _fee_type)["value"],
-        **(_mapped(aggregates["instance_id"], _instance_parts) if n else
-           {k: pa.array([], pa.string()) for k in _instance_parts("")}),
+        "fee_type": map_distinct(aggregates["fee_type"], _fee_type),
+        **{part: map_distinct(aggregates["instance_id"], partial(_instance_part, part))
+           for part in _instance_parts("")},
     }
     for name in LINE_DIMENSIONS:
         if name not in columns:
@@ -202,10 +197,6 @@ def finest_quantum(table: pa.Table) -> Decimal:
 # list-of-dict wrappers, for callers and tests that hold rows
 
 
-def normalize_lines(aggregates: pa.Table, month: str) -> list[Row]:
-    return normalize_table(aggregates, month).to_pylist()
-
-
 def allocate(lines: list[Row], mapping: Mapping) -> list[Row]:
     """``allocate_table`` over rows (dicts with ``LINE_COLUMNS``)."""
     return allocate_table(to_table(lines, LINE_SCHEMA), mapping).to_pylist()
@@ -216,5 +207,4 @@ def to_table(rows: list[Row], schema: pa.Schema) -> pa.Table:
     return pa.table({f.name: pa.array([r[f.name] for r in rows], f.type) for f in schema}, schema=schema)
 
 
-__all__ = ["ALLOCATION_SCHEMA", "LINE_SCHEMA", "allocate", "allocate_table", "normalize_lines",
-           "normalize_table", "to_table"]
+__all__ = ["ALLOCATION_SCHEMA", "LINE_SCHEMA", "allocate", "allocate_table", "normalize_table", "to_table"]

@@ -26,8 +26,9 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pandas as pd
@@ -39,6 +40,7 @@ import pyarrow.parquet as pq
 from chargeback.columns import ALLOCATION_COLUMNS
 from chargeback.errors import InputError
 from chargeback.money import MONEY_TYPE, decimal_text, to_decimal
+from chargeback.vectors import map_distinct
 from chargeback.warehouse.publish import chunked_csv, neutralise_column
 
 FOCUS_VERSION = "1.0"
@@ -89,6 +91,11 @@ def _month_bounds(month: str, offset: timedelta) -> tuple[datetime, datetime]:
     start = date(year, mon, 1)
     end = date(year + 1, 1, 1) if mon == 12 else date(year, mon + 1, 1)
     return _utc_midnight(start, offset), _utc_midnight(end, offset)
+
+
+def _month_edge(offset: timedelta, edge: int, month: str) -> datetime:
+    """The start (edge 0) or end (edge 1) of a billing month, in UTC."""
+    return _month_bounds(month, offset)[edge]
 
 
 def _text(value: Any) -> str:
@@ -163,11 +170,13 @@ def focus_table(
     charge_start = pc.assume_timezone(pc.subtract(day, offset), "UTC")
     charge_end = pc.assume_timezone(pc.add(pc.subtract(day, offset), pa.scalar(timedelta(days=1), pa.duration("s"))),
                                     "UTC")
-    period = _distinct_map(col("billing_month"), lambda m: _month_bounds(m, bill_utc_offset))
+    stamp = pa.timestamp("s", tz="UTC")
+    period = [map_distinct(col("billing_month"), partial(_month_edge, bill_utc_offset, edge), stamp)
+              for edge in (0, 1)]
     workspace, api_key, model = col("workspace_id"), col("api_key_id"), col("model")
     usage_type, channel, fee_type = col("usage_type"), col("channel"), col("fee_type")
     free = pc.equal(fee_type, "free_quota")
-    unit = _distinct_text(col("usage_unit"), _unit)
+    unit = map_distinct(col("usage_unit"), _unit)
     commodity, item = col("commodity_code"), col("billing_item")
     sku = pc.if_else(pc.and_(pc.not_equal(commodity, ""), pc.not_equal(item, "")),
                      pc.binary_join_element_wise(commodity, item, "/"),
@@ -226,8 +235,8 @@ def focus_table(
         "SkuPriceId": pc.if_else(pc.and_(pc.is_valid(sku), has_model),
                                  pc.binary_join_element_wise(sku, model, usage_type, "/"), None),
         "SubAccountId": or_null(workspace),
-        "SubAccountName": or_null(_distinct_text(workspace, lambda w: names.get(w, w))),
-        "Tags": _distinct_text(tags_key, _tags),
+        "SubAccountName": or_null(map_distinct(workspace, lambda w: names.get(w, w))),
+        "Tags": map_distinct(tags_key, _tags),
         "x_workspace_id": workspace,
         "x_api_key_id": api_key,
         "x_model": model,
@@ -247,23 +256,6 @@ def focus_table(
 def _tags(key: str) -> str:
     cost_center, rule = key.split("\x00", 1)
     return json.dumps({"cost_center": cost_center, "allocation_rule": rule}, ensure_ascii=False, sort_keys=True)
-
-
-def _distinct_text(column: pa.ChunkedArray | pa.Array, convert: Callable[[str], str | None]) -> pa.Array:
-    """``convert`` applied to each distinct value only, spread back over the column."""
-    distinct = pc.unique(column)
-    results = pa.array([convert(v) for v in distinct.to_pylist()], pa.string())
-    return pc.take(results, pc.index_in(column, value_set=distinct))
-
-
-def _distinct_map(column: pa.ChunkedArray | pa.Array,
-                  convert: Callable[[str], tuple[datetime, datetime]]) -> tuple[pa.Array, pa.Array]:
-    distinct = pc.unique(column)
-    pairs = [convert(v) for v in distinct.to_pylist()]
-    positions = pc.index_in(column, value_set=distinct)
-    kind = pa.timestamp("s", tz="UTC")
-    return (pc.take(pa.array([p[0] for p in pairs], kind), positions),
-            pc.take(pa.array([p[1] for p in pairs], kind), positions))
 
 
 def _csv_text(column: pa.Array, field: pa.Field) -> pa.Array:

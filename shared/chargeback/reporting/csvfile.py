@@ -15,8 +15,8 @@ from typing import Any
 from chargeback.allocation.mapping import Mapping as TeamMapping
 from chargeback.columns import ALLOCATION_COLUMNS, LINE_AMOUNTS
 from chargeback.money import format_decimal
+from chargeback.warehouse.publish import FORMULA_PREFIXES
 
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 NUMERIC_COLUMNS = frozenset(LINE_AMOUNTS)
 
 

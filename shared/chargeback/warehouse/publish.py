@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -26,14 +27,9 @@ from chargeback.warehouse import layout
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
-def neutralise_cell(value: str) -> str:
-    """A text cell a spreadsheet would run as a formula gets a leading apostrophe."""
-    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
-
-
 def neutralise_column(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
-    """``neutralise_cell`` over a text column, vectorized."""
-    risky = pc.match_substring_regex(column, r"^[=+\-@\t\r]")
+    """Text a spreadsheet would run as a formula (starting with = + - @, a tab or CR) gets a leading apostrophe."""
+    risky = pc.match_substring_regex(column, "^[" + re.escape("".join(FORMULA_PREFIXES)) + "]")
     return pc.if_else(risky, pc.binary_join_element_wise("'", column, ""), column)
 
 

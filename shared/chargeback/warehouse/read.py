@@ -7,20 +7,15 @@ from __future__ import annotations
 
 import io
 import json
-import re
-from decimal import Decimal
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from chargeback.columns import LINE_AMOUNTS
 from chargeback.errors import NotFoundError
 from chargeback.storage import ObjectStore
 from chargeback.warehouse import layout
-
-_MONTH_DIR = re.compile(r"^manifests/billing_month=(\d{4}-\d{2})/manifest\.json$")
 
 
 def read_manifest(store: ObjectStore, month: str) -> dict[str, Any] | None:
@@ -30,16 +25,6 @@ def read_manifest(store: ObjectStore, month: str) -> dict[str, Any] | None:
     except NotFoundError:
         return None
     return data
-
-
-def list_months(store: ObjectStore) -> list[str]:
-    """Months with a published manifest, oldest first."""
-    months = []
-    for info in store.list("manifests/"):
-        match = _MONTH_DIR.match(info.key)
-        if match:
-            months.append(match.group(1))
-    return sorted(months)
 
 
 def table_to_frame(table: pa.Table) -> pd.DataFrame:
@@ -79,9 +64,4 @@ def read_lines(store: ObjectStore, month: str) -> pd.DataFrame | None:
     return _read_parquet(store, layout.lines_key(month))
 
 
-def decimal_sum(series: pd.Series) -> Decimal:
-    """Exact sum of a column of Decimals."""
-    return sum(series.tolist(), Decimal(0))
-
-
-__all__ = ["LINE_AMOUNTS", "decimal_sum", "list_months", "read_allocations", "read_lines", "read_manifest"]
+__all__ = ["read_allocations", "read_lines", "read_manifest", "table_to_frame"]
