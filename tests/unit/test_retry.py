@@ -183,8 +183,9 @@ def test_describe_chooses_the_words_of_the_final_error() -> None:
 def test_within_shrinks_the_limits_to_the_call_deadline() -> None:
     policy = StoragePolicy.within(2.0)
     assert (policy.call_deadline, policy.request_deadline, policy.read_timeout, policy.connect_timeout) == (
-        2.0, 2.0, 2.0, 2.0)
+        2.0, 0.4, 0.4, 0.4)
     assert StoragePolicy.within(600).request_deadline == 60.0
+    assert StoragePolicy.within(300) == StoragePolicy()
 
 
 def test_a_bad_policy_lists_every_problem() -> None:

@@ -30,8 +30,11 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 class DeadlineExceeded(Exception):
     """An attempt ran past its deadline; its connections were shut down."""
 
-    def __init__(self, seconds: float) -> None:
-        super().__init__(f"no complete answer within {seconds:g} s")
+    def __init__(self, seconds: float, *, call_deadline: float | None = None) -> None:
+        if call_deadline is None:
+            super().__init__(f"no complete answer within {seconds:.3g} s")
+        else:  # the attempt had only what was left of the call's time
+            super().__init__(f"no complete answer before the call's time limit of {call_deadline:.3g} s")
         self.seconds = seconds
 
 
@@ -43,8 +46,9 @@ class Attempt:
     watchdog at its deadline.
     """
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, *, cut_short: bool = False) -> None:
         self.seconds = seconds
+        self.cut_short = cut_short  # the call's deadline, not the request deadline, set this one's
         self.expires_at = time.monotonic() + seconds
         self.expired = False
         self.closed = False

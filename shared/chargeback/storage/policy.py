@@ -51,13 +51,14 @@ class StoragePolicy:
 
     @classmethod
     def within(cls, call_deadline: float) -> StoragePolicy:
-        """The default policy with every call ending within ``call_deadline`` seconds (the other limits shrunk
-        to fit when they are longer)."""
+        """The default policy scaled to end every call within ``call_deadline`` seconds: an attempt gets a
+        fifth of it (as 60 s is of 300 s), so a slow attempt leaves time to retry; the timeouts fit inside."""
         default = cls()
-        return replace(default, call_deadline=call_deadline,
-                       request_deadline=min(default.request_deadline, call_deadline),
-                       read_timeout=min(default.read_timeout, call_deadline),
-                       connect_timeout=min(default.connect_timeout, call_deadline))
+        request_deadline = min(default.request_deadline,
+                               call_deadline * default.request_deadline / default.call_deadline)
+        return replace(default, call_deadline=call_deadline, request_deadline=request_deadline,
+                       read_timeout=min(default.read_timeout, request_deadline),
+                       connect_timeout=min(default.connect_timeout, request_deadline))
 
     def delays(self) -> list[float]:
         """The waits between the attempts: base_delay, doubling each time, capped at max_delay."""

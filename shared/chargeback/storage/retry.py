@@ -61,7 +61,8 @@ class StorageCall:
     def new_attempt(self, extra: float = 0.0) -> Attempt:
         """An attempt whose deadline is the request deadline plus ``extra``, cut at the call's deadline."""
         remaining = self.ends - self._clock()
-        return Attempt(max(min(self.policy.request_deadline + extra, remaining), 0.001))
+        wanted = self.policy.request_deadline + extra
+        return Attempt(max(min(wanted, remaining), 0.001), cut_short=remaining < wanted)
 
     def run(self, fn: Callable[[Attempt], T], *, keep_open: bool = False) -> T:
         """``fn(attempt)`` until it returns; the attempt is closed after it unless ``keep_open`` (a download)."""
@@ -82,7 +83,10 @@ class StorageCall:
 
     def failed(self, exc: Exception, attempt: Attempt | None = None) -> None:
         """Count a transient failure, then wait for the next attempt, or raise StorageError when it is the last."""
-        reason: Exception = DeadlineExceeded(attempt.seconds) if attempt is not None and attempt.expired else exc
+        reason: Exception = exc
+        if attempt is not None and attempt.expired:
+            reason = DeadlineExceeded(attempt.seconds,
+                                      call_deadline=self.ends - self.started if attempt.cut_short else None)
         self.failures += 1
         words = self.describe(reason)
         elapsed = self._clock() - self.started
@@ -94,7 +98,7 @@ class StorageCall:
         if self._clock() + delay >= self.ends:
             raise StorageError(
                 f"{self.what} failed after {self.failures} attempts in {elapsed:.1f} s (its time limit is "
-                f"{self.ends - self.started:g} s): {words}"
+                f"{self.ends - self.started:.3g} s): {words}"
             ) from exc
         logger.warning(
             "%s failed (attempt %d of %d), retrying in %.2f s: %s",
