@@ -78,6 +78,8 @@ class Settings:
     oss_endpoint: str | None = field(metadata=_env("CHARGEBACK_OSS_ENDPOINT"))
     # the OSS AccessKey pair in Secrets Manager, for reading OSS from AWS (FC uses its role's STS credentials)
     oss_secret_arn: str | None = field(metadata=_env("CHARGEBACK_OSS_SECRET_ARN", platforms=AWS_ONLY))
+    # the longest one S3/OSS call may take, retries included, in seconds (chargeback.storage.policy; default 300)
+    storage_deadline: float = field(metadata=_env("CHARGEBACK_STORAGE_DEADLINE"))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -226,6 +228,19 @@ def _int_between(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
+def _seconds_between(low: float, high: float) -> Callable[[str], float]:
+    def parse(value: str) -> float:
+        try:
+            number = float(value)
+        except ValueError:
+            raise _Invalid(f"{value!r} is not a number of seconds") from None
+        if not low <= number <= high:
+            raise _Invalid(f"{number:g} is not between {low:g} and {high:g} seconds")
+        return number
+
+    return parse
+
+
 def _host(value: str) -> str:
     if not _HOST.match(value):
         raise _Invalid(f"{value!r} is not a host name")
@@ -270,6 +285,8 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "smtp_password": _optional(_secret),
     "oss_endpoint": _optional(_endpoint),
     "oss_secret_arn": _optional(_secret_arn),
+    # at most the functions' 900 s timeout
+    "storage_deadline": _optional(_seconds_between(1, 900), 300.0),
 }
 
 _SPECS: tuple[_Spec, ...] = tuple(

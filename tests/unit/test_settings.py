@@ -114,11 +114,21 @@ def test_env_names_by_platform() -> None:
         "CHARGEBACK_SOURCE_URL", "CHARGEBACK_WAREHOUSE_URL", "CHARGEBACK_MAPPING_URL", "CHARGEBACK_DELIVERY",
         "CHARGEBACK_SENDER", "CHARGEBACK_FINANCE_CC", "CHARGEBACK_TIMEZONE", "CHARGEBACK_FINAL_DAY",
         "CHARGEBACK_SMTP_HOST", "CHARGEBACK_SMTP_PORT", "CHARGEBACK_SMTP_USER", "CHARGEBACK_OSS_ENDPOINT",
+        "CHARGEBACK_STORAGE_DEADLINE",
     }
     assert Settings.env_names("aws") == shared | {"CHARGEBACK_SMTP_SECRET_ARN", "CHARGEBACK_OSS_SECRET_ARN"}
     assert Settings.env_names("fc") == shared | {"SMTP_PASSWORD"}
     assert Settings.env_names() == Settings.env_names("aws") | Settings.env_names("fc")
     assert Settings.required_env_names() == {"CHARGEBACK_SOURCE_URL", "CHARGEBACK_WAREHOUSE_URL"}
+
+
+def test_storage_deadline_defaults_to_five_minutes_and_stays_within_the_function_timeout() -> None:
+    assert Settings.from_env(BASE).storage_deadline == 300.0
+    assert Settings.from_env({**BASE, "CHARGEBACK_STORAGE_DEADLINE": "45"}).storage_deadline == 45.0
+    assert "CHARGEBACK_STORAGE_DEADLINE: 901 is not between 1 and 900 seconds" in problems(
+        {**BASE, "CHARGEBACK_STORAGE_DEADLINE": "901"})
+    assert "CHARGEBACK_STORAGE_DEADLINE: 'soon' is not a number of seconds" in problems(
+        {**BASE, "CHARGEBACK_STORAGE_DEADLINE": "soon"})
 
 
 def test_only_its_own_variables_are_read() -> None:

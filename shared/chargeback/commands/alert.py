@@ -22,8 +22,9 @@ from chargeback.alerts.job import run_alerts
 from chargeback.alerts.render import format_table
 from chargeback.alerts.settings import alert_settings
 from chargeback.allocation.mapping import load_mapping
+from chargeback.commands import add_storage_options, open_url
 from chargeback.delivery.outbox import OutboxMailer
-from chargeback.storage import LocalObjectStore, open_store
+from chargeback.storage import LocalObjectStore
 
 
 def _date(text: str) -> date:
@@ -50,13 +51,14 @@ def register(subparsers: Any) -> None:
                         help="show what would be sent; send and store nothing")
     parser.add_argument("--format", choices=("auto", "table", "json"), default="auto",
                         help="output: auto = a table in a terminal, JSON otherwise")
+    add_storage_options(parser)
     parser.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
     mapping = load_mapping(args.mapping)
     settings = alert_settings(mapping, source=args.mapping or "mapping")
-    store = open_store(args.warehouse)
+    store = open_url(args.warehouse, args)
     mailer = OutboxMailer(LocalObjectStore(args.outbox)) if args.outbox else None
     channels: dict[str, Channel] = {}
     if not args.dry_run:  # a dry run sends nothing, so it needs no webhook URLs or secrets

@@ -17,12 +17,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chargeback.allocation.mapping import load_mapping
+from chargeback.commands import add_storage_options, open_url
 from chargeback.delivery import Mailer
 from chargeback.delivery.config import build_mailer, outbox_mailer, parse_delivery_settings
 from chargeback.delivery.outbox import OutboxMailer
 from chargeback.errors import InputError
 from chargeback.reporting.job import StatementResult, send_statements
-from chargeback.storage import LocalObjectStore, open_store
+from chargeback.storage import LocalObjectStore
 from chargeback.warehouse.layout import check_month
 
 
@@ -43,6 +44,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--dry-run", action="store_true",
                         help="build and render, but send and record nothing")
     parser.add_argument("--only", metavar="COST_CENTER", help="only this cost center")
+    add_storage_options(parser)
     parser.set_defaults(handler=run)
 
 
@@ -54,7 +56,7 @@ def _month(text: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    store = open_store(args.warehouse)
+    store = open_url(args.warehouse, args)
     mapping = load_mapping(args.mapping)
     settings = parse_delivery_settings(mapping.delivery, source=args.mapping or "mapping")
     mailer: Mailer

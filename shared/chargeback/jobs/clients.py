@@ -22,7 +22,7 @@ from chargeback.allocation.mapping import Mapping as TeamMapping
 from chargeback.delivery import Mailer
 from chargeback.errors import ConfigError, StorageError
 from chargeback.settings import Settings
-from chargeback.storage import ObjectStore
+from chargeback.storage import ObjectStore, StoragePolicy
 from chargeback.storage import open_store as open_url
 
 
@@ -87,7 +87,9 @@ def build_clients(settings: Settings, *, stores: tuple[str, ...] = ALL_STORES, s
 
             session = boto3.Session()
         clients.session = session
-        clients.s3 = session.client("s3")
+        from chargeback.storage.s3 import build_s3_client  # boto3's timeouts, the store's retries
+
+        clients.s3 = build_s3_client(session=session, policy=storage_policy(settings))
         clients.secrets = session.client("secretsmanager")
         if settings.delivery == "ses":
             clients.ses = session.client("ses")
@@ -148,19 +150,24 @@ def _smtp_password_from_secret(secrets: Any, arn: str) -> str:
                       source="secrets manager")
 
 
+def storage_policy(settings: Settings) -> StoragePolicy:
+    """The time limits of every storage call: the defaults within CHARGEBACK_STORAGE_DEADLINE."""
+    return StoragePolicy.within(settings.storage_deadline)
+
+
 def store_options(url: str, settings: Settings, clients: Clients) -> dict[str, Any]:
-    """The adapter options for ``url``: the S3 client, or the OSS endpoint and credentials."""
+    """The adapter options for ``url``: the S3 client, or the OSS endpoint and credentials; and the policy."""
     scheme = urlparse(url).scheme.lower()
     if scheme == "s3":
         if clients.s3 is None:
             raise ConfigError(f"{url}: no S3 client was built", source="environment")
-        return {"client": clients.s3}
+        return {"client": clients.s3, "policy": storage_policy(settings)}
     if scheme == "oss":
         if clients.oss is None:
             raise ConfigError(f"{url}: no OSS credentials", source="environment")
         return {"endpoint": settings.oss_endpoint, "access_key_id": clients.oss.access_key_id,
                 "access_key_secret": clients.oss.access_key_secret,
-                "security_token": clients.oss.security_token}
+                "security_token": clients.oss.security_token, "policy": storage_policy(settings)}
     return {}
 
 
