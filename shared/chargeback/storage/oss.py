@@ -27,7 +27,7 @@ from chargeback.redact import redact
 from chargeback.storage.base import ObjectInfo, check_key
 from chargeback.storage.deadline import TRACKED_POOLS, DeadlineExceeded
 from chargeback.storage.policy import StoragePolicy
-from chargeback.storage.retry import Clock, Sleep, StorageCall, type_and_text
+from chargeback.storage.retry import Clock, Sleep, StorageCall, redacted_cause, type_and_text
 from chargeback.storage.streams import Part, download_stream
 
 T = TypeVar("T")
@@ -241,7 +241,7 @@ class OssObjectStore:
             translated = self._translated(action, key, exc)
             if translated is exc:
                 raise
-            raise translated from exc
+            raise translated from redacted_cause(exc, self._describe)
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         if prefix:

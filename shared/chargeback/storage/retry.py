@@ -27,6 +27,20 @@ Clock = Callable[[], float]
 logger = logging.getLogger(__name__)
 
 
+class SdkError(Exception):
+    """Stands in for an SDK exception as the cause of a StorageError: its type and redacted words, its traceback.
+
+    SDK exceptions repeat the error body, which may echo the request's credentials, and a logged traceback
+    prints every cause; this one prints only what ``describe`` lets through.
+    """
+
+
+def redacted_cause(exc: Exception, describe: Callable[[Exception], str]) -> SdkError:
+    words = describe(exc).removeprefix(f"{type(exc).__name__}: ")
+    cause = SdkError(f"{type(exc).__module__}.{type(exc).__name__}: {words}")
+    return cause.with_traceback(exc.__traceback__)
+
+
 class StorageCall:
     """The attempts, waits and deadline of one storage call (a download keeps using it for its resumes)."""
 
@@ -93,13 +107,13 @@ class StorageCall:
         if self.failures >= self.policy.attempts:
             raise StorageError(
                 f"{self.what} failed after {self.failures} attempts in {elapsed:.1f} s: {words}"
-            ) from exc
+            ) from redacted_cause(exc, self.describe)
         delay = self._delays[self.failures - 1]
         if self._clock() + delay >= self.ends:
             raise StorageError(
                 f"{self.what} failed after {self.failures} attempts in {elapsed:.1f} s (its time limit is "
                 f"{self.ends - self.started:.3g} s): {words}"
-            ) from exc
+            ) from redacted_cause(exc, self.describe)
         logger.warning(
             "%s failed (attempt %d of %d), retrying in %.2f s: %s",
             self.what, self.failures, self.policy.attempts, delay, words,

@@ -42,7 +42,7 @@ from chargeback.redact import redact
 from chargeback.storage.base import ObjectInfo, check_key
 from chargeback.storage.deadline import DeadlineExceeded, TrackedConnection
 from chargeback.storage.policy import StoragePolicy
-from chargeback.storage.retry import Clock, Sleep, StorageCall, type_and_text
+from chargeback.storage.retry import Clock, Sleep, StorageCall, redacted_cause, type_and_text
 from chargeback.storage.streams import Part, download_stream
 
 if TYPE_CHECKING:
@@ -234,7 +234,7 @@ class S3ObjectStore:
             translated = self._translated(action, key, exc)
             if translated is exc:
                 raise
-            raise translated from exc
+            raise translated from redacted_cause(exc, describe_s3_error)
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         if prefix:

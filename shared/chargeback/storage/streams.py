@@ -22,7 +22,7 @@ from typing import BinaryIO, Protocol, cast
 
 from chargeback.errors import StorageError
 from chargeback.storage.deadline import Attempt
-from chargeback.storage.retry import StorageCall
+from chargeback.storage.retry import StorageCall, redacted_cause
 
 STREAM_BUFFER_SIZE = 256 * 1024
 
@@ -82,7 +82,7 @@ class _ResumingReader(io.RawIOBase):
         except StorageError:
             raise
         except Exception as exc:
-            raise self._translate(exc) from exc
+            raise self._translate(exc) from redacted_cause(exc, self._call.describe)
         assert self._attempt is not None
         if not self._fetched and part.length is not None:
             self._size = part.length
@@ -108,7 +108,7 @@ class _ResumingReader(io.RawIOBase):
                 chunk = self._body.read(wanted)
             except Exception as exc:  # filtered just below: what is not transient propagates, translated
                 if not self._attempt.expired and not self._call.is_transient(exc):
-                    raise self._translate(exc) from exc
+                    raise self._translate(exc) from redacted_cause(exc, self._call.describe)
                 self._resume(exc)
                 continue
             if not chunk:
