@@ -10,6 +10,8 @@ the first matching rule with uses left applies. The faults a storage client meet
 - ``Fault.truncate(0.5)``: the answer is cut after half its body (after half its headers when it has no body),
   with its Content-Length unchanged, and the connection closed;
 - ``Fault.trickle(interval, size)``: the whole answer, headers first, ``size`` bytes every ``interval`` s;
+- ``Fault.echo(403)``: an XML error answer echoing the request (line and headers, signature and security
+  token included) in its ``Message`` and ``StringToSign``, as OSS's and S3's SignatureDoesNotMatch do;
 - ``outage(seconds)``: the listening socket is closed (connections are refused and open ones reset) and
   reopened on the same port after ``seconds``.
 
@@ -26,6 +28,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
+from xml.sax.saxutils import escape
 
 from tests.support.oss_emulator import free_port
 
@@ -69,6 +72,10 @@ class Fault:
     @classmethod
     def error(cls, status: int = 503, body: bytes = ERROR_BODY) -> Fault:
         return cls("error", status=status, body=body)
+
+    @classmethod
+    def echo(cls, status: int = 403) -> Fault:
+        return cls("echo", status=status)
 
     @classmethod
     def drop(cls) -> Fault:
@@ -264,6 +271,11 @@ class FaultProxy:
             client.sendall(_answer(fault.status, "Injected", [("Content-Type", "application/xml"),
                                                               ("x-oss-request-id", "FAULT-PROXY")], fault.body))
             return True
+        if fault is not None and fault.kind == "echo":
+            self._record(request, f"echo {fault.status}")
+            client.sendall(_answer(fault.status, "Echo", [("Content-Type", "application/xml"),
+                                                          ("x-oss-request-id", "FAULT-PROXY")], _echo(request)))
+            return True
         if fault is not None and fault.kind == "drop":
             self._record(request, "drop")
             return False
@@ -307,6 +319,17 @@ class FaultProxy:
             return response.status, response.reason, headers, answer
         finally:
             connection.close()
+
+
+def _echo(request: Request) -> bytes:
+    """A SignatureDoesNotMatch document that repeats the request, the way servers and gateways do."""
+    seen = "\n".join([f"{request.method} {request.target}", *(f"{k}: {v}" for k, v in request.headers.items())])
+    signed = "\n".join([request.method, *(f"{k.lower()}:{v}" for k, v in request.headers.items()
+                                           if k.lower().startswith(("x-oss-", "x-amz-"))), request.path])
+    document = (f"<Error><Code>SignatureDoesNotMatch</Code><Message>The request signature does not match. "
+                f"We got: {escape(seen)}</Message><RequestId>FAULT-PROXY</RequestId>"
+                f"<StringToSign>{escape(signed)}</StringToSign></Error>")
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + document.encode("utf-8")
 
 
 def _read_request(reader: object, client: socket.socket) -> tuple[Request, bytes] | None:

@@ -97,3 +97,41 @@ def dingtalk_checker(secret: str, now_ms: int) -> Callable[[Received], tuple[int
         return 200, json.dumps({"errcode": 0, "errmsg": "ok"}).encode()
 
     return decide
+
+
+@contextmanager
+def echo_server(requests: list[str] | None = None) -> Iterator[str]:
+    """A server whose error answers repeat the request (line, headers, body), as many real ones do.
+
+    DingTalk's path (``/robot/...``) gets DingTalk's shape, HTTP 200 with an errcode and the request in
+    ``errmsg``; every other path HTTP 400 with the request as the body. ``requests`` collects what was sent.
+    """
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            echoed = "\n".join([self.requestline, *(f"{k}: {v}" for k, v in self.headers.items()),
+                                raw.decode("utf-8", "replace")])
+            if requests is not None:
+                requests.append(echoed)
+            if self.path.startswith("/robot"):
+                status, body = 200, json.dumps({"errcode": 310000, "errmsg": f"sign not match: {echoed}"}).encode()
+            else:
+                status, body = 400, f"bad request: {echoed}".encode()
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

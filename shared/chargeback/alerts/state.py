@@ -20,6 +20,7 @@ from typing import Any, Literal
 from chargeback.alerts.channels import DeliveryResult
 from chargeback.alerts.model import REFIRES_ON_CHANGE, Alert, Evaluation, Route
 from chargeback.errors import NotFoundError, StorageError
+from chargeback.redact import redact
 from chargeback.storage import ObjectStore
 from chargeback.warehouse import layout
 
@@ -149,7 +150,7 @@ class AlertLedger:
             record["deliveries"].append({
                 "sequence": decision.sequence, "reason": decision.action, "channel": result.channel,
                 "kind": result.kind, "recipients": list(result.recipients), "status": result.status,
-                "attempts": result.attempts, "errors": list(result.errors), "at": at,
+                "attempts": result.attempts, "errors": [redact(error) for error in result.errors], "at": at,
             })
         self._save(alert.state_month)
         return dict(record)
