@@ -1,16 +1,19 @@
-"""No secret reaches a log or stored state, even when a server echoes the request in its error answer.
+"""No secret reaches a log, an error or stored state, even when a server echoes the request in its answer.
 
 Real servers on 127.0.0.1: an HTTP server whose error bodies repeat the request (DingTalk's URL token and
-signature, a Slack webhook's path token, a bearer token), the OSS emulator and moto's S3 server behind the
-fault proxy answering SignatureDoesNotMatch with the request (STS security token included) echoed. The logs
+signature, a Slack webhook's path token, a bearer token), an SMTP server repeating the login, and the OSS
+emulator and moto's S3 server behind the fault proxy answering SignatureDoesNotMatch with the request (STS
+security token included) echoed. The logs
 are read twice: as records (caplog, attached to the package's loggers the way the entry points configure
 them) and as the JSON lines a function writes, tracebacks and SDK exception chains included.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
+import ssl
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -18,12 +21,16 @@ from pathlib import Path
 import boto3
 import oss2
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from chargeback.alerts.channels import build_channels
 from chargeback.alerts.job import run_alerts
 from chargeback.alerts.settings import alert_settings
 from chargeback.allocation.mapping import parse_mapping
 from chargeback.cli import main
+from chargeback.delivery import DeliveryError, OutgoingMail
+from chargeback.delivery.smtp import SmtpMailer
 from chargeback.errors import StorageError
 from chargeback.logs import configure_logging
 from chargeback.storage import LocalObjectStore, ObjectStore, StoragePolicy
@@ -32,6 +39,7 @@ from chargeback.storage.s3 import S3ObjectStore
 from tests.support.alert_tables import series, write_month
 from tests.support.fault_proxy import Fault, FaultProxy
 from tests.support.fixtures import OSS_REGION
+from tests.support.smtp import HOST, RecordingHandler, free_port, make_certificate
 from tests.support.webhook_servers import echo_server
 
 DING_TOKEN = "ding-access-token-7f3a9c21"
@@ -199,3 +207,41 @@ def test_an_s3_error_echoing_the_signed_request_leaks_no_credential(
     err = capsys.readouterr().err
     assert "Traceback" in err
     assert leaked(str(error), logs.text, err) == []
+
+
+# ---------------------------------------------------------------------------------------------------- SMTP
+
+SMTP_PASSWORD = "smtp-password-6a7b8c9d"
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_an_smtp_refusal_that_echoes_the_login_leaks_no_password(tmp_path: Path) -> None:
+    cert, key = make_certificate(tmp_path)
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.load_cert_chain(str(cert), str(key))
+    echoed: list[str] = []
+
+    def refuse_and_echo(server: object, session: object, envelope: object, mechanism: str,
+                        data: object) -> AuthResult:
+        assert isinstance(data, LoginPassword)
+        plain = base64.b64encode(b"\0" + data.login + b"\0" + data.password).decode()
+        echoed.append(data.password.decode())
+        return AuthResult(success=False, handled=False,
+                          message=f"535 5.7.8 {data.login.decode()}/{data.password.decode()} ({plain}) refused")
+
+    controller = Controller(RecordingHandler(), hostname=HOST, port=free_port(), tls_context=server_context,
+                            require_starttls=True, authenticator=refuse_and_echo, auth_required=True)
+    controller.start()
+    try:
+        mailer = SmtpMailer(HOST, controller.port, security="starttls", username="chargeback@example.com",
+                            password=SMTP_PASSWORD, ssl_context=ssl.create_default_context(cafile=str(cert)))
+        with pytest.raises(DeliveryError) as raised:
+            mailer.send(OutgoingMail(subject="s", sender="chargeback@example.com", to=("a@example.com",),
+                                     text="t", name="statement"))
+    finally:
+        controller.stop()
+    assert set(echoed) == {SMTP_PASSWORD}  # the server saw it (smtplib tries PLAIN, then LOGIN) and repeated it
+    message = str(raised.value)
+    assert "login as 'chargeback@example.com' failed: 535" in message and "[redacted]" in message
+    plain = base64.b64encode(f"\0chargeback@example.com\0{SMTP_PASSWORD}".encode()).decode()
+    assert SMTP_PASSWORD not in message and plain not in message
