@@ -25,6 +25,7 @@ from cfnlint.decode import cfn_yaml
 from chargeback.columns import ALLOCATION_COLUMNS, LINE_AMOUNTS, LINE_COUNT
 from chargeback.jobs.events import parse_fc_event, parse_scheduler_event
 from chargeback.settings import Settings
+from tests.support.permissions import NEVER_WRITTEN, WAREHOUSE_WRITES
 from tests.support.schedules import check_aws_expression, check_fc_cron
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -203,17 +204,40 @@ def _actions(statement: dict[str, Any]) -> list[str]:
     return [actions] if isinstance(actions, str) else list(actions)
 
 
+def _resources(statement: dict[str, Any]) -> list[Any]:
+    resources = statement["Resource"]
+    return resources if isinstance(resources, list) else [resources]
+
+
+def _warehouse_prefix(resource: Any) -> str:
+    """'lines/' for {"Fn::Sub": "${WarehouseBucket.Arn}/lines/*"}; '' for the whole bucket."""
+    text = resource["Fn::Sub"] if isinstance(resource, dict) and "Fn::Sub" in resource else str(resource)
+    assert text.startswith("${WarehouseBucket.Arn}/") and text.endswith("*"), text
+    return text.removeprefix("${WarehouseBucket.Arn}/").removesuffix("*")
+
+
+def _code_deletes_objects() -> bool:
+    """Whether anything outside the storage adapters calls ``.delete(`` on a store."""
+    code = ROOT / "shared" / "chargeback"
+    return any(".delete(" in path.read_text() for path in code.rglob("*.py") if path.parent.name != "storage")
+
+
+def _roles(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {name: role for name, role in resources(template, "AWS::IAM::Role").items()
+            if name in ("DailyRole", "MonthlyRole")}
+
+
 def test_roles_are_least_privilege_one_per_function(template: dict[str, Any]) -> None:
-    roles = {name: role for name, role in resources(template, "AWS::IAM::Role").items()
-             if name in ("DailyRole", "MonthlyRole")}
+    roles = _roles(template)
     functions = resources(template, "AWS::Serverless::Function")
     assert {f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions.values()} == set(roles)
     for name, role in roles.items():
         assert "ManagedPolicyArns" not in role["Properties"]
         for statement in _statements(role):
-            assert statement["Effect"] == "Allow"
+            assert statement["Effect"] in ("Allow", "Deny")
             assert statement["Resource"] != "*", f"{name}: {statement['Sid']} on every resource"
-            assert not any(a.endswith("*") for a in _actions(statement)), f"{name}: wildcard action"
+            if statement["Effect"] == "Allow":
+                assert not any(a.endswith("*") for a in _actions(statement)), f"{name}: wildcard action"
     daily = {s["Sid"]: s for s in _statements(roles["DailyRole"])}
     monthly = {s["Sid"]: s for s in _statements(roles["MonthlyRole"])}
     # only the daily job reads the bills (and the OSS keys)
@@ -227,8 +251,46 @@ def test_roles_are_least_privilege_one_per_function(template: dict[str, Any]) ->
         assert sorted(_actions(mail)) == ["ses:SendEmail", "ses:SendRawEmail"]
         assert mail["Resource"]["Fn::Sub"].endswith(":identity/${SesIdentity}")
         assert mail["Condition"] == {"StringEquals": {"ses:FromAddress": {"Ref": "SenderAddress"}}}
-        assert sorted(_actions(statements["ReadWriteWarehouse"])) == ["s3:DeleteObject", "s3:GetObject",
-                                                                      "s3:PutObject"]
+        assert _actions(statements["ReadWarehouse"]) == ["s3:GetObject"]
+
+
+@pytest.mark.parametrize("job", JOBS)
+def test_each_role_writes_only_its_prefixes_never_config_and_deletes_nothing(template: dict[str, Any],
+                                                                            job: str) -> None:
+    role = _roles(template)[f"{job.capitalize()}Role"]
+    statements = _statements(role)
+    written: set[str] = set()
+    for statement in statements:
+        writes = [a for a in _actions(statement) if a.startswith("s3:Put") or a.startswith("s3:Delete")]
+        if statement["Effect"] == "Allow" and writes:
+            assert writes == ["s3:PutObject"], f"{statement['Sid']}: {writes}"
+            written |= {_warehouse_prefix(r) for r in _resources(statement)}
+    assert sorted(written) == sorted(WAREHOUSE_WRITES[job])
+    # an explicit deny, so that no later Allow (or a wildcard) can open config/ to a function
+    [deny] = [s for s in statements if s["Effect"] == "Deny"]
+    assert sorted(_actions(deny)) == ["s3:DeleteObject", "s3:PutObject"]
+    assert [_warehouse_prefix(r) for r in _resources(deny)] == list(NEVER_WRITTEN)
+    # nothing in the code deletes an object, so no role may
+    assert not _code_deletes_objects()
+    allowed = [a for s in statements if s["Effect"] == "Allow" for a in _actions(s)]
+    assert not [a for a in allowed if "Delete" in a]
+
+
+def test_the_alarm_topic_uses_a_customer_key_that_cloudwatch_alarms_may_use(template: dict[str, Any]) -> None:
+    topic = template["Resources"]["AlarmTopic"]["Properties"]
+    assert topic["KmsMasterKeyId"] == {"Ref": "AlarmTopicKey"}  # not alias/aws/sns: CloudWatch cannot use that
+    key = template["Resources"]["AlarmTopicKey"]
+    assert key["Type"] == "AWS::KMS::Key" and key["Properties"]["EnableKeyRotation"] is True
+    statements = {s["Sid"]: s for s in key["Properties"]["KeyPolicy"]["Statement"]}
+    cloudwatch = statements["CloudWatchAlarmsPublish"]
+    assert cloudwatch["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert sorted(cloudwatch["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    assert cloudwatch["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    assert statements["AccountAdministersTheKey"]["Principal"] == {
+        "AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}}
+    [publish] = template["Resources"]["AlarmTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert (publish["Principal"], publish["Action"]) == ({"Service": "cloudwatch.amazonaws.com"}, "sns:Publish")
+    assert template["Resources"]["AlarmTopicPolicy"]["Properties"]["Topics"] == [{"Ref": "AlarmTopic"}]
 
 
 # ---------------------------------------------------------------------------------------------------- s.yaml
