@@ -4,10 +4,10 @@
 descriptors are tested to set exactly these) and raises one ``ConfigError`` naming every bad variable. Nothing
 here reads ``os.environ`` itself: the caller passes the mapping in.
 
-Secrets never sit in a plain field: the SMTP password from ``SMTP_PASSWORD`` (Function Compute, where no
-secret store is wired in) is a ``SecretStr``; on AWS the SMTP password and the OSS AccessKey pair are
-referenced by Secrets Manager ARNs and fetched by ``chargeback.jobs.clients``. Error messages and
-``describe()`` never show a secret's value.
+Secrets never sit in a plain field: on AWS the SMTP password and the OSS AccessKey pair are referenced by
+Secrets Manager ARNs, on Function Compute the SMTP password by a KMS Secrets Manager secret name, all fetched
+by ``chargeback.jobs.clients``. ``SMTP_PASSWORD`` (a ``SecretStr``) is for local runs and tests only: no
+deployment descriptor sets it. Error messages and ``describe()`` never show a secret's value.
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ _SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secr
 BOTH: frozenset[str] = frozenset({"aws", "fc"})
 AWS_ONLY: frozenset[str] = frozenset({"aws"})
 FC_ONLY: frozenset[str] = frozenset({"fc"})
+LOCAL_ONLY: frozenset[str] = frozenset()  # read when set, but no deployment sets it
+_KMS_SECRET_NAME = re.compile(r"^[A-Za-z0-9_/+=.@-]{1,192}$")
 
 
 class _Invalid(ValueError):
@@ -71,9 +73,12 @@ class Settings:
     smtp_host: str | None = field(metadata=_env("CHARGEBACK_SMTP_HOST"))
     smtp_port: int = field(metadata=_env("CHARGEBACK_SMTP_PORT"))
     smtp_user: str | None = field(metadata=_env("CHARGEBACK_SMTP_USER"))
-    # the SMTP password: a Secrets Manager secret on AWS, the value itself on Function Compute
+    # the SMTP password: a Secrets Manager secret on AWS, a KMS secret on Function Compute (read with the
+    # role's credentials at CHARGEBACK_KMS_ENDPOINT), or the value itself for local runs
     smtp_secret_arn: str | None = field(metadata=_env("CHARGEBACK_SMTP_SECRET_ARN", platforms=AWS_ONLY))
-    smtp_password: SecretStr | None = field(metadata=_env("SMTP_PASSWORD", platforms=FC_ONLY, secret=True))
+    smtp_secret_name: str | None = field(metadata=_env("CHARGEBACK_SMTP_SECRET_NAME", platforms=FC_ONLY))
+    kms_endpoint: str | None = field(metadata=_env("CHARGEBACK_KMS_ENDPOINT", platforms=FC_ONLY))
+    smtp_password: SecretStr | None = field(metadata=_env("SMTP_PASSWORD", platforms=LOCAL_ONLY, secret=True))
     # OSS endpoint for oss:// URLs, e.g. https://oss-cn-hangzhou.aliyuncs.com
     oss_endpoint: str | None = field(metadata=_env("CHARGEBACK_OSS_ENDPOINT"))
     # the OSS AccessKey pair in Secrets Manager, for reading OSS from AWS (FC uses its role's STS credentials)
@@ -260,6 +265,12 @@ def _secret_arn(value: str) -> str:
     return value
 
 
+def _kms_secret_name(value: str) -> str:
+    if not _KMS_SECRET_NAME.match(value):
+        raise _Invalid(f"{value!r} is not a KMS secret name")
+    return value
+
+
 def _secret(value: str) -> SecretStr:
     return SecretStr(value)
 
@@ -282,6 +293,8 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "smtp_port": _optional(_int_between(1, 65535), 465),
     "smtp_user": _optional(_text),
     "smtp_secret_arn": _optional(_secret_arn),
+    "smtp_secret_name": _optional(_kms_secret_name),
+    "kms_endpoint": _optional(_endpoint),
     "smtp_password": _optional(_secret),
     "oss_endpoint": _optional(_endpoint),
     "oss_secret_arn": _optional(_secret_arn),
@@ -307,11 +320,15 @@ def _cross_checks(raw: Mapping[str, str], values: Mapping[str, Any]) -> list[str
         for name in ("smtp_host", "smtp_user"):
             if not raw[name]:
                 problems.append(f"{_ENV_OF[name]}: required when {_ENV_OF['delivery']}=smtp")
-        if not raw["smtp_secret_arn"] and not raw["smtp_password"]:
-            problems.append(f"{_ENV_OF['smtp_secret_arn']} or {_ENV_OF['smtp_password']}: one is required "
-                            f"when {_ENV_OF['delivery']}=smtp")
-    if raw["smtp_secret_arn"] and raw["smtp_password"]:
-        problems.append(f"{_ENV_OF['smtp_secret_arn']} and {_ENV_OF['smtp_password']}: set only one")
+        if not raw["smtp_secret_arn"] and not raw["smtp_secret_name"] and not raw["smtp_password"]:
+            problems.append(f"{_ENV_OF['smtp_secret_arn']}, {_ENV_OF['smtp_secret_name']} or "
+                            f"{_ENV_OF['smtp_password']}: one is required when {_ENV_OF['delivery']}=smtp")
+    password_sources = [name for name in ("smtp_secret_arn", "smtp_secret_name", "smtp_password") if raw[name]]
+    if len(password_sources) > 1:
+        problems.append(f"{' and '.join(_ENV_OF[name] for name in password_sources)}: set only one")
+    if raw["smtp_secret_name"] and not raw["kms_endpoint"]:
+        problems.append(f"{_ENV_OF['kms_endpoint']}: required with {_ENV_OF['smtp_secret_name']} "
+                        "(https://kms.<region>.aliyuncs.com)")
     urls = [raw["source_url"], raw["warehouse_url"], raw["mapping_url"]]
     if any(url and urlparse(url).scheme.lower() == "oss" for url in urls) and not raw["oss_endpoint"]:
         problems.append(f"{_ENV_OF['oss_endpoint']}: required for oss:// URLs")

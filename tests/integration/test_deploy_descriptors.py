@@ -31,7 +31,8 @@ from tests.support.schedules import check_aws_expression, check_fc_cron
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yml"
 S_YAML = ROOT / "infra" / "aliyun" / "s.yaml"
-RAM_POLICY = ROOT / "infra" / "aliyun" / "ram-policy.json"
+RAM_POLICIES = {job: ROOT / "infra" / "aliyun" / f"ram-policy-{job}.json" for job in ("daily", "monthly")}
+BUCKET_POLICY = ROOT / "infra" / "aliyun" / "oss-bucket-policy-tls-only.json"
 DOCKERFILE = ROOT / "infra" / "Dockerfile"
 JOBS = ("daily", "monthly")
 
@@ -323,8 +324,10 @@ def test_s_yaml_environment_is_exactly_what_settings_read(s_yaml: dict[str, Any]
         assert variables["CHARGEBACK_DELIVERY"] == "smtp"
         smtp = (variables["CHARGEBACK_SMTP_HOST"], variables["CHARGEBACK_SMTP_PORT"])
         assert smtp == ("smtpdm.aliyun.com", "465")
-        # from the deployer's environment, never written in the file
-        assert variables["SMTP_PASSWORD"] == "${env('SMTP_PASSWORD')}"
+        # the SMTP password is a KMS secret the function's role reads; neither its value nor a plain variable
+        assert "SMTP_PASSWORD" not in variables
+        assert variables["CHARGEBACK_SMTP_SECRET_NAME"] == "${env('SMTP_SECRET_NAME')}"
+        assert variables["CHARGEBACK_KMS_ENDPOINT"].startswith("https://kms.")
         assert variables["CHARGEBACK_SOURCE_URL"].startswith("oss://")
         assert variables["CHARGEBACK_WAREHOUSE_URL"].startswith("oss://")
         # what Settings makes of it once Serverless Devs has filled the ${env(...)} references in
@@ -367,26 +370,77 @@ def test_fc_timers_parse_and_match_the_aws_schedules(s_yaml: dict[str, Any],
 # ------------------------------------------------------------------------------------------------ RAM policy
 
 
-def test_ram_policy_is_least_privilege() -> None:
-    policy = json.loads(RAM_POLICY.read_text())
-    assert policy["Version"] == "1"
-    allowed: dict[str, set[str]] = {}
+def _ram(job: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(RAM_POLICIES[job].read_text())
+    return loaded
+
+
+def _ram_grants(policy: dict[str, Any], effect: str = "Allow") -> dict[str, set[str]]:
+    granted: dict[str, set[str]] = {}
     for statement in policy["Statement"]:
-        assert statement["Effect"] == "Allow"
+        if statement["Effect"] == effect:
+            for action in statement["Action"]:
+                granted.setdefault(action, set()).update(statement["Resource"])
+    return granted
+
+
+WAREHOUSE_OBJECTS = "acs:oss:*:*:${WAREHOUSE_BUCKET}/${WAREHOUSE_PREFIX}/"
+
+
+def test_s_yaml_gives_each_function_its_own_role(s_yaml: dict[str, Any]) -> None:
+    roles = {job: s_yaml["resources"][job]["props"]["role"] for job in JOBS}
+    assert roles == {"daily": "${vars.dailyRole}", "monthly": "${vars.monthlyRole}"}
+    assert s_yaml["vars"]["dailyRole"] != s_yaml["vars"]["monthlyRole"]
+    assert set(RAM_POLICIES) == set(JOBS)
+
+
+@pytest.mark.parametrize("job", JOBS)
+def test_ram_policy_of_each_function_is_least_privilege(job: str) -> None:
+    policy = _ram(job)
+    assert policy["Version"] == "1"
+    for statement in policy["Statement"]:
+        assert statement["Effect"] in ("Allow", "Deny")
         for action in statement["Action"]:
-            assert "*" not in action
+            assert statement["Effect"] == "Deny" or "*" not in action
             for resource in statement["Resource"]:
                 assert resource not in ("*", "acs:oss:*:*:*")
-                allowed.setdefault(action, set()).add(resource)
-    assert allowed["oss:GetObject"] == {"acs:oss:*:*:${BILL_BUCKET}/${BILL_PREFIX}/*",
-                                        "acs:oss:*:*:${WAREHOUSE_BUCKET}/${WAREHOUSE_PREFIX}/*"}
-    for write in ("oss:PutObject", "oss:DeleteObject"):
-        assert allowed[write] == {"acs:oss:*:*:${WAREHOUSE_BUCKET}/${WAREHOUSE_PREFIX}/*"}
-    assert allowed["oss:ListObjects"] == {"acs:oss:*:*:${BILL_BUCKET}", "acs:oss:*:*:${WAREHOUSE_BUCKET}"}
+    allowed = _ram_grants(policy)
+    # writes: exactly the function's prefixes under the warehouse prefix, and nothing deletes
+    assert allowed["oss:PutObject"] == {f"{WAREHOUSE_OBJECTS}{prefix}*" for prefix in WAREHOUSE_WRITES[job]}
+    assert "oss:DeleteObject" not in allowed and not _code_deletes_objects()
+    denied = _ram_grants(policy, "Deny")
+    assert denied == {"oss:PutObject": {f"{WAREHOUSE_OBJECTS}{p}*" for p in NEVER_WRITTEN},
+                      "oss:DeleteObject": {f"{WAREHOUSE_OBJECTS}{p}*" for p in NEVER_WRITTEN}}
+    # reads: the warehouse, and only the daily job the bills
+    bills = {"acs:oss:*:*:${BILL_BUCKET}/${BILL_PREFIX}/*"} if job == "daily" else set()
+    assert allowed["oss:GetObject"] == {f"{WAREHOUSE_OBJECTS}*"} | bills
+    assert allowed["oss:ListObjects"] == {"acs:oss:*:*:${WAREHOUSE_BUCKET}"} | (
+        {"acs:oss:*:*:${BILL_BUCKET}"} if job == "daily" else set())
     listing = [s for s in policy["Statement"] if s["Action"] == ["oss:ListObjects"]]
     assert all(s["Condition"]["StringLike"]["oss:Prefix"] for s in listing)
-    assert set(allowed) == {"oss:ListObjects", "oss:GetObject", "oss:PutObject", "oss:DeleteObject",
-                            "mns:SendMessage", "log:PostLogStoreLogs"}
+    # the SMTP password: this one secret, and the key it is encrypted with
+    assert allowed["kms:GetSecretValue"] == {"acs:kms:${ALIYUN_REGION}:${ALIYUN_ACCOUNT_ID}:secret/${SMTP_SECRET_NAME}"}
+    assert allowed["kms:Decrypt"] == {"acs:kms:${ALIYUN_REGION}:${ALIYUN_ACCOUNT_ID}:key/${SMTP_SECRET_KEY_ID}"}
+    assert set(allowed) == {"oss:ListObjects", "oss:GetObject", "oss:PutObject", "kms:GetSecretValue",
+                            "kms:Decrypt", "mns:SendMessage", "log:PostLogStoreLogs"}
+
+
+def test_the_ram_policies_name_only_variables_the_deployment_sets() -> None:
+    deploy_mk = (ROOT / "infra" / "deploy.mk").read_text()
+    documented = (ROOT / "infra" / "aliyun" / "README.md").read_text()
+    for path in [*RAM_POLICIES.values(), BUCKET_POLICY]:
+        for name in set(re.findall(r"\$\{(\w+)\}", path.read_text())):
+            assert name in deploy_mk and name in documented, f"{path.name}: ${{{name}}} is set nowhere"
+
+
+def test_the_warehouse_bucket_policy_refuses_every_request_without_tls() -> None:
+    [statement] = json.loads(BUCKET_POLICY.read_text())["Statement"]
+    assert (statement["Effect"], statement["Principal"], statement["Action"]) == ("Deny", ["*"], ["oss:*"])
+    assert statement["Resource"] == ["acs:oss:*:*:${WAREHOUSE_BUCKET}", "acs:oss:*:*:${WAREHOUSE_BUCKET}/*"]
+    assert statement["Condition"] == {"Bool": {"acs:SecureTransport": ["false"]}}
+    # and the functions reach OSS over https
+    environment = yaml.safe_load(S_YAML.read_text())["vars"]["environment"]
+    assert environment["CHARGEBACK_OSS_ENDPOINT"].startswith("https://")
 
 
 # ------------------------------------------------------------------------------------------------ Dockerfile

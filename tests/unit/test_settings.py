@@ -80,7 +80,8 @@ def test_smtp_needs_host_user_sender_and_a_password_source() -> None:
     assert "CHARGEBACK_SENDER: required when CHARGEBACK_DELIVERY=smtp" in message
     assert "CHARGEBACK_SMTP_HOST: required when CHARGEBACK_DELIVERY=smtp" in message
     assert "CHARGEBACK_SMTP_USER: required when CHARGEBACK_DELIVERY=smtp" in message
-    assert "CHARGEBACK_SMTP_SECRET_ARN or SMTP_PASSWORD: one is required" in message
+    assert ("CHARGEBACK_SMTP_SECRET_ARN, CHARGEBACK_SMTP_SECRET_NAME or SMTP_PASSWORD: one is required"
+            in message)
 
 
 def test_ses_needs_a_sender() -> None:
@@ -117,9 +118,23 @@ def test_env_names_by_platform() -> None:
         "CHARGEBACK_STORAGE_DEADLINE",
     }
     assert Settings.env_names("aws") == shared | {"CHARGEBACK_SMTP_SECRET_ARN", "CHARGEBACK_OSS_SECRET_ARN"}
-    assert Settings.env_names("fc") == shared | {"SMTP_PASSWORD"}
-    assert Settings.env_names() == Settings.env_names("aws") | Settings.env_names("fc")
+    assert Settings.env_names("fc") == shared | {"CHARGEBACK_SMTP_SECRET_NAME", "CHARGEBACK_KMS_ENDPOINT"}
+    # a plain password is for local runs only: no deployment sets it
+    assert Settings.env_names() == Settings.env_names("aws") | Settings.env_names("fc") | {"SMTP_PASSWORD"}
     assert Settings.required_env_names() == {"CHARGEBACK_SOURCE_URL", "CHARGEBACK_WAREHOUSE_URL"}
+
+
+def test_a_kms_secret_name_needs_the_kms_endpoint_and_excludes_the_other_password_sources() -> None:
+    smtp = {**BASE, "CHARGEBACK_DELIVERY": "smtp", "CHARGEBACK_SENDER": "billing@example.com",
+            "CHARGEBACK_SMTP_HOST": "smtpdm.aliyun.com", "CHARGEBACK_SMTP_USER": "billing@example.com"}
+    settings = Settings.from_env({**smtp, "CHARGEBACK_SMTP_SECRET_NAME": "chargeback/smtp",
+                                  "CHARGEBACK_KMS_ENDPOINT": "https://kms.cn-hangzhou.aliyuncs.com"})
+    assert (settings.smtp_secret_name, settings.kms_endpoint) == ("chargeback/smtp",
+                                                                  "https://kms.cn-hangzhou.aliyuncs.com")
+    message = problems({**smtp, "CHARGEBACK_SMTP_SECRET_NAME": "chargeback/smtp", "SMTP_PASSWORD": "pw"})
+    assert "CHARGEBACK_KMS_ENDPOINT: required with CHARGEBACK_SMTP_SECRET_NAME" in message
+    assert "CHARGEBACK_SMTP_SECRET_NAME and SMTP_PASSWORD: set only one" in message
+    assert "not a KMS secret name" in problems({**smtp, "CHARGEBACK_SMTP_SECRET_NAME": "bad name!"})
 
 
 def test_storage_deadline_defaults_to_five_minutes_and_stays_within_the_function_timeout() -> None:

@@ -105,6 +105,8 @@ def build_clients(settings: Settings, *, stores: tuple[str, ...] = ALL_STORES, s
     if settings.delivery == "smtp":
         if settings.smtp_secret_arn:
             clients.smtp_password = _smtp_password_from_secret(clients.secrets, settings.smtp_secret_arn)
+        elif settings.smtp_secret_name:
+            clients.smtp_password = _smtp_password_from_kms(settings, fc_credentials)
         elif settings.smtp_password is not None:
             clients.smtp_password = settings.smtp_password.get_secret_value()
     return clients
@@ -135,9 +137,27 @@ def _oss_from_secret(secrets: Any, arn: str) -> OssCredentials:
                           str(data["security_token"]) if data.get("security_token") else None)
 
 
+def _smtp_password_from_kms(settings: Settings, credentials: OssCredentials | None) -> str:
+    """The SMTP password from Alibaba KMS Secrets Manager, read with the Function Compute role's credentials."""
+    from chargeback.aliyun_kms import read_kms_secret
+
+    name, endpoint = settings.smtp_secret_name or "", settings.kms_endpoint or ""
+    if credentials is None:
+        raise ConfigError("CHARGEBACK_SMTP_SECRET_NAME: the KMS secret is read with the Function Compute role's "
+                          "credentials, and this invocation has none", source="environment")
+    text = read_kms_secret(endpoint, name, access_key_id=credentials.access_key_id,
+                           access_key_secret=credentials.access_key_secret,
+                           security_token=credentials.security_token)
+    return _password_of(text, f"KMS secret {name}")
+
+
 def _smtp_password_from_secret(secrets: Any, arn: str) -> str:
     """The secret is the password itself, or JSON with a 'password' key."""
-    text = _secret_string(secrets, arn)
+    return _password_of(_secret_string(secrets, arn), f"secret {arn}")
+
+
+def _password_of(text: str, what: str) -> str:
+    """A secret's text is the password itself, or JSON with a 'password' key."""
     try:
         data = json.loads(text)
     except json.JSONDecodeError:
@@ -146,8 +166,7 @@ def _smtp_password_from_secret(secrets: Any, arn: str) -> str:
         return str(data["password"])
     if isinstance(data, str):
         return data
-    raise ConfigError(f"secret {arn} must be the password or JSON with a 'password' key",
-                      source="secrets manager")
+    raise ConfigError(f"{what} must be the password or JSON with a 'password' key", source="secret store")
 
 
 def storage_policy(settings: Settings) -> StoragePolicy:
