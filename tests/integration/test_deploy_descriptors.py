@@ -13,6 +13,7 @@ import json
 import re
 import subprocess
 import sys
+import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 from cfnlint.decode import cfn_yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from chargeback.columns import ALLOCATION_COLUMNS, LINE_AMOUNTS, LINE_COUNT
 from chargeback.jobs.events import parse_fc_event, parse_scheduler_event
@@ -34,6 +37,7 @@ S_YAML = ROOT / "infra" / "aliyun" / "s.yaml"
 RAM_POLICIES = {job: ROOT / "infra" / "aliyun" / f"ram-policy-{job}.json" for job in ("daily", "monthly")}
 BUCKET_POLICY = ROOT / "infra" / "aliyun" / "oss-bucket-policy-tls-only.json"
 DOCKERFILE = ROOT / "infra" / "Dockerfile"
+LOCK = ROOT / "infra" / "requirements.lock"
 JOBS = ("daily", "monthly")
 
 
@@ -446,28 +450,75 @@ def test_the_warehouse_bucket_policy_refuses_every_request_without_tls() -> None
 # ------------------------------------------------------------------------------------------------ Dockerfile
 
 
-def test_dockerfile_builds_the_package_on_a_lambda_base_image() -> None:
-    lines = [line.strip() for line in DOCKERFILE.read_text().splitlines()
-             if line.strip() and not line.lstrip().startswith("#")]
+def _dockerfile_lines() -> list[str]:
+    return [line.strip() for line in DOCKERFILE.read_text().splitlines()
+            if line.strip() and not line.lstrip().startswith("#")]
+
+
+def test_dockerfile_builds_the_package_on_a_lambda_base_image_pinned_by_digest() -> None:
+    lines = _dockerfile_lines()
     instructions = [line.split()[0] for line in lines]
     [base] = [line for line in lines if line.startswith("FROM ")]
-    match = re.fullmatch(r"FROM public\.ecr\.aws/lambda/python:3\.(\d+)", base)
-    assert match and int(match.group(1)) in (11, 12)
+    match = re.fullmatch(r"FROM public\.ecr\.aws/lambda/python:3\.(\d+)@sha256:[0-9a-f]{64}", base)
+    assert match, f"the base image must be pinned by digest: {base}"
+    assert int(match.group(1)) in (11, 12)
     requires = re.search(r'requires-python = ">=3\.(\d+)"', (ROOT / "pyproject.toml").read_text())
     assert requires and int(match.group(1)) >= int(requires.group(1))
     for line in lines:
         if line.startswith("COPY "):
             for source in line.split()[1:-1]:
                 assert (ROOT / source).exists(), f"COPY source {source} is missing"
-    assert any(line.startswith("RUN pip install") for line in lines)
     cmd = json.loads(lines[-1].removeprefix("CMD "))
     assert instructions[-1] == "CMD" and len(cmd) == 1
     resolves_to_callable(cmd[0])
 
 
+def test_dockerfile_installs_only_hashed_locked_files_and_runs_as_a_user() -> None:
+    lines = _dockerfile_lines()
+    installs = [line for line in lines if line.startswith("RUN pip install")]
+    assert installs[0].startswith("RUN pip install --no-cache-dir --require-hashes -r /tmp/requirements.lock")
+    assert "COPY infra/requirements.lock /tmp/requirements.lock" in lines
+    # the package itself resolves nothing more: its dependencies are the locked ones
+    assert all("--no-deps" in line and "--no-build-isolation" in line for line in installs[1:])
+    [user] = [line for line in lines if line.startswith("USER ")]
+    uid = user.split()[1].split(":")[0]
+    assert uid.isdigit() and int(uid) >= 1000
+    assert lines.index(user) > max(lines.index(line) for line in installs)  # root only to install
+
+
+def _locked() -> dict[str, tuple[str, int]]:
+    """name -> (version, number of hashes) from infra/requirements.lock."""
+    locked: dict[str, tuple[str, int]] = {}
+    name = ""
+    for line in LOCK.read_text().splitlines():
+        pinned = re.match(r"^([A-Za-z0-9_.-]+)==([^\s;\\]+)", line)
+        if pinned:
+            name = canonicalize_name(pinned.group(1))
+            locked[name] = (pinned.group(2), 0)
+        elif "--hash=sha256:" in line and name:
+            version, hashes = locked[name]
+            locked[name] = (version, hashes + 1)
+    return locked
+
+
+def test_the_lock_covers_every_runtime_dependency_and_the_build_backend() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    locked = _locked()
+    assert all(hashes > 0 for _, hashes in locked.values()), "every locked file has a hash"
+    required = [Requirement(text) for text in [*project["project"]["dependencies"],
+                                               *project["build-system"]["requires"]]]
+    for requirement in required:
+        name = canonicalize_name(requirement.name)
+        assert name in locked, f"{requirement} is not in {LOCK.name}: run 'make lock'"
+        assert requirement.specifier.contains(locked[name][0], prereleases=True), (
+            f"{LOCK.name} has {name}=={locked[name][0]}, pyproject.toml wants {requirement}: run 'make lock'")
+    # and nothing of the dev tools ships in the image
+    assert not {"pytest", "moto", "ruff", "mypy", "uv"} & set(locked)
+
+
 def test_dockerignore_keeps_what_the_image_copies() -> None:
     ignore = (ROOT / ".dockerignore").read_text().splitlines()
-    for needed in ("pyproject.toml", "README.md", "shared/", "functions/"):
+    for needed in ("infra/requirements.lock", "pyproject.toml", "README.md", "shared/", "functions/"):
         assert f"!{needed}" in ignore
 
 
