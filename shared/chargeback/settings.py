@@ -220,27 +220,15 @@ def _zone(value: str) -> ZoneInfo:
         raise _Invalid(f"{value!r} is not an IANA time zone (e.g. Asia/Shanghai)") from None
 
 
-def _int_between(low: int, high: int) -> Callable[[str], int]:
-    def parse(value: str) -> int:
+def _between(low: float, high: float, *, convert: Callable[[str], Any] = int, noun: str = "a whole number",
+             unit: str = "") -> Callable[[str], Any]:
+    def parse(value: str) -> Any:
         try:
-            number = int(value)
+            number = convert(value)
         except ValueError:
-            raise _Invalid(f"{value!r} is not a whole number") from None
+            raise _Invalid(f"{value!r} is not {noun}") from None
         if not low <= number <= high:
-            raise _Invalid(f"{number} is not between {low} and {high}")
-        return number
-
-    return parse
-
-
-def _seconds_between(low: float, high: float) -> Callable[[str], float]:
-    def parse(value: str) -> float:
-        try:
-            number = float(value)
-        except ValueError:
-            raise _Invalid(f"{value!r} is not a number of seconds") from None
-        if not low <= number <= high:
-            raise _Invalid(f"{number:g} is not between {low:g} and {high:g} seconds")
+            raise _Invalid(f"{number:g} is not between {low:g} and {high:g}{unit}")
         return number
 
     return parse
@@ -288,9 +276,9 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "finance_cc": _optional(_emails, ()),
     "timezone": _optional(_zone, ZoneInfo("Asia/Shanghai")),
     # 28 at most: every month has the day, so a provisional statement always goes out in its month.
-    "final_day": _optional(_int_between(1, 28), 6),
+    "final_day": _optional(_between(1, 28), 6),
     "smtp_host": _optional(_host),
-    "smtp_port": _optional(_int_between(1, 65535), 465),
+    "smtp_port": _optional(_between(1, 65535), 465),
     "smtp_user": _optional(_text),
     "smtp_secret_arn": _optional(_secret_arn),
     "smtp_secret_name": _optional(_kms_secret_name),
@@ -299,7 +287,8 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "oss_endpoint": _optional(_endpoint),
     "oss_secret_arn": _optional(_secret_arn),
     # at most the functions' 900 s timeout
-    "storage_deadline": _optional(_seconds_between(1, 900), 300.0),
+    "storage_deadline": _optional(_between(1, 900, convert=float, noun="a number of seconds", unit=" seconds"),
+                                  300.0),
 }
 
 _SPECS: tuple[_Spec, ...] = tuple(

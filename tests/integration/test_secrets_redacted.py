@@ -35,7 +35,7 @@ from chargeback.errors import StorageError
 from chargeback.logs import configure_logging
 from chargeback.storage import LocalObjectStore, ObjectStore, StoragePolicy
 from chargeback.storage.oss import OssObjectStore
-from chargeback.storage.s3 import S3ObjectStore
+from chargeback.storage.s3 import S3ObjectStore, build_s3_client
 from tests.support.alert_tables import series, write_month
 from tests.support.fault_proxy import Fault, FaultProxy
 from tests.support.fixtures import OSS_REGION
@@ -70,16 +70,19 @@ DAY, NOW = date(2026, 5, 10), datetime(2026, 5, 10, 9, tzinfo=UTC)
 @pytest.fixture
 def logs(caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]) -> Iterator[pytest.LogCaptureFixture]:
     """The entry points' logging (JSON to the captured stderr), with caplog's handler on the same loggers."""
-    configure_logging("json", verbose=True)
     loggers = [logging.getLogger(name) for name in ("chargeback", "oss2")]
+    saved = [(logger.handlers[:], logger.level, logger.propagate) for logger in loggers]
+    configure_logging("json", verbose=True)
     for logger in loggers:
         logger.addHandler(caplog.handler)
     caplog.handler.setLevel(logging.DEBUG)
     try:
         yield caplog
-    finally:
-        for logger in loggers:
-            logger.removeHandler(caplog.handler)
+    finally:  # as they were: later tests must not write to this test's captured stderr
+        for logger, (handlers, level, propagate) in zip(loggers, saved, strict=True):
+            logger.handlers[:] = handlers
+            logger.setLevel(level)
+            logger.propagate = propagate
 
 
 def leaked(*texts: str) -> list[str]:
@@ -196,8 +199,9 @@ def test_an_s3_error_echoing_the_signed_request_leaks_no_credential(
     boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1").create_bucket(Bucket="echo-bills")
     with FaultProxy(moto_server) as proxy:
         proxy.inject(Fault.echo(403), times=None)
-        store = S3ObjectStore("echo-bills", "p", endpoint_url=proxy.endpoint, region="us-east-1",
-                              policy=StoragePolicy(attempts=2))
+        # a session of its own: boto3's default one may hold the credentials of an earlier test
+        client = build_s3_client(session=boto3.Session(), endpoint_url=proxy.endpoint, region="us-east-1")
+        store = S3ObjectStore("echo-bills", "p", client=client, policy=StoragePolicy(attempts=2))
         error = failing_call(store)
         log_failure(error)
         sent = proxy.log[0]

@@ -11,13 +11,13 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
+
+from tests.support.webhook_servers import QuietHandler, serve
 
 
 def _encode(text: str) -> str:
@@ -61,31 +61,16 @@ class FakeKms:
 def kms_server(kms: FakeKms) -> Iterator[str]:
     """Serve ``kms`` on 127.0.0.1; yields its endpoint (http://127.0.0.1:PORT)."""
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length", "0") or 0)
             body = self.rfile.read(length).decode() if length else ""
             params = dict(parse_qsl(urlsplit(self.path).query, keep_blank_values=True))
             params.update(parse_qsl(body, keep_blank_values=True))
             status, answer = kms.answer(self.command, params)
-            data = json.dumps(answer).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            self.answer(status, json.dumps(answer).encode())
 
         do_GET = do_POST = _serve
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with serve(Handler) as endpoint:
+        yield endpoint

@@ -65,17 +65,18 @@ class ScriptedObject:
         return Part(body, len(rest) if self.length else None, "etag-1")
 
 
-def call(sleeps: list[float], attempts: int = 4) -> StorageCall:
-    policy = StoragePolicy(attempts=attempts, base_delay=0.5, max_delay=4.0)
-    return StorageCall("GET of s3://b/k", policy, lambda exc: isinstance(exc, Transient), sleep=sleeps.append)
-
-
 def translate(exc: Exception) -> Exception:
     return NotFoundError("s3://b/k does not exist") if isinstance(exc, Gone) else exc
 
 
+def call(sleeps: list[float], attempts: int = 4) -> StorageCall:
+    policy = StoragePolicy(attempts=attempts, base_delay=0.5, max_delay=4.0)
+    return StorageCall("GET of s3://b/k", policy, lambda exc: isinstance(exc, Transient), translate=translate,
+                       sleep=sleeps.append)
+
+
 def stream_of(fetch: Callable[[int, str], Part], sleeps: list[float], attempts: int = 4):  # type: ignore[no-untyped-def]
-    return download_stream(fetch, call(sleeps, attempts), translate)
+    return download_stream(fetch, call(sleeps, attempts))
 
 
 def test_bytes_beyond_the_request_are_kept_not_lost() -> None:

@@ -27,7 +27,7 @@ from chargeback.redact import redact
 from chargeback.storage.base import ObjectInfo, check_key
 from chargeback.storage.deadline import TRACKED_POOLS, DeadlineExceeded
 from chargeback.storage.policy import StoragePolicy
-from chargeback.storage.retry import Clock, Sleep, StorageCall, redacted_cause, type_and_text
+from chargeback.storage.retry import Clock, Sleep, StorageCall, type_and_text
 from chargeback.storage.streams import Part, download_stream
 
 T = TypeVar("T")
@@ -219,7 +219,9 @@ class OssObjectStore:
 
     def _new_call(self, action: str, key: str) -> StorageCall:
         return StorageCall(f"OSS {action} of {self._where(key)}", self.policy, is_transient,
-                           describe=self._describe, sleep=self._sleep, clock=self._clock)
+                           describe=self._describe,
+                           translate=lambda exc: self._translated(action, key, exc),
+                           sleep=self._sleep, clock=self._clock)
 
     def _translated(self, action: str, key: str, exc: Exception) -> Exception:
         where = self._where(key)
@@ -233,15 +235,7 @@ class OssObjectStore:
 
     def _call(self, action: str, key: str, fn: Callable[[], T]) -> T:
         """Run one oss2 call with the policy's retries and deadlines; translate what still fails."""
-        try:
-            return self._new_call(action, key).run(lambda attempt: fn())
-        except StorageError:
-            raise
-        except Exception as exc:
-            translated = self._translated(action, key, exc)
-            if translated is exc:
-                raise
-            raise translated from redacted_cause(exc, self._describe)
+        return self._new_call(action, key).run(lambda attempt: fn())
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         if prefix:
@@ -268,7 +262,7 @@ class OssObjectStore:
             result = self.client.get_object(object_key, byte_range=byte_range, headers=headers)
             return Part(result, result.content_length, result.etag or "")
 
-        return download_stream(fetch, self._new_call("get", key), lambda exc: self._translated("get", key, exc))
+        return download_stream(fetch, self._new_call("get", key))
 
     def read_bytes(self, key: str) -> bytes:
         with self.open(key) as stream:

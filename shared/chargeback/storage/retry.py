@@ -4,8 +4,9 @@
 sockets are shut down at its deadline; a failure that ``is_transient`` accepts (or an attempt past its deadline)
 is retried after the policy's next wait, unless the attempts are used up or the wait would pass the call's
 deadline; then StorageError names the call, the attempts, the time taken and the last error. Any other error
-propagates unchanged, for the adapter to translate. The waits are deterministic (no jitter) and ``sleep`` and
-``clock`` are injectable, so tests run a minute-long outage without waiting.
+comes out as the adapter's ``translate`` makes it (NotFoundError, StorageError), or unchanged. The waits are
+deterministic (no jitter) and ``sleep`` and ``clock`` are injectable, so tests run a minute-long outage without
+waiting.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 from chargeback.errors import StorageError
 from chargeback.storage.deadline import Attempt, DeadlineExceeded
@@ -51,10 +52,12 @@ class StorageCall:
         is_transient: Callable[[Exception], bool],
         *,
         describe: Callable[[Exception], str] | None = None,
+        translate: Callable[[Exception], Exception] | None = None,
         sleep: Sleep = time.sleep,
         clock: Clock = time.monotonic,
     ) -> None:
         self.what = what
+        self.translate = translate or (lambda exc: exc)
         self.policy = policy
         self.is_transient = is_transient
         self.describe = describe or type_and_text
@@ -85,15 +88,22 @@ class StorageCall:
             try:
                 with attempt.tracking():
                     result = fn(attempt)
-            except Exception as exc:  # filtered just below: what is not transient propagates unchanged
+            except Exception as exc:  # filtered just below: what is not transient propagates, translated
                 attempt.close()
                 if not attempt.expired and not self.is_transient(exc):
-                    raise
+                    self.raise_translated(exc)
                 self.failed(exc, attempt)
                 continue
             if not keep_open:
                 attempt.close()
             return result
+
+    def raise_translated(self, exc: Exception) -> NoReturn:
+        """Raise what ``translate`` makes of ``exc`` (its cause a redacted stand-in), or ``exc`` unchanged."""
+        translated = self.translate(exc)
+        if translated is exc:
+            raise exc
+        raise translated from redacted_cause(exc, self.describe)
 
     def failed(self, exc: Exception, attempt: Attempt | None = None) -> None:
         """Count a transient failure, then wait for the next attempt, or raise StorageError when it is the last."""

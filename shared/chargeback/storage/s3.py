@@ -42,7 +42,7 @@ from chargeback.redact import redact
 from chargeback.storage.base import ObjectInfo, check_key
 from chargeback.storage.deadline import DeadlineExceeded, TrackedConnection
 from chargeback.storage.policy import StoragePolicy
-from chargeback.storage.retry import Clock, Sleep, StorageCall, redacted_cause, type_and_text
+from chargeback.storage.retry import Clock, Sleep, StorageCall, type_and_text
 from chargeback.storage.streams import Part, download_stream
 
 if TYPE_CHECKING:
@@ -208,7 +208,9 @@ class S3ObjectStore:
 
     def _new_call(self, action: str, key: str) -> StorageCall:
         return StorageCall(f"S3 {action} of {self._where(key)}", self.policy, is_transient,
-                           describe=describe_s3_error, sleep=self._sleep, clock=self._clock)
+                           describe=describe_s3_error,
+                           translate=lambda exc: self._translated(action, key, exc),
+                           sleep=self._sleep, clock=self._clock)
 
     def _translated(self, action: str, key: str, exc: Exception) -> Exception:
         """This package's error for a boto3 failure, naming the bucket and key, never credentials."""
@@ -226,15 +228,7 @@ class S3ObjectStore:
 
     def _call(self, action: str, key: str, fn: Callable[[], T]) -> T:
         """Run one boto3 call with the policy's retries and deadlines; translate what still fails."""
-        try:
-            return self._new_call(action, key).run(lambda attempt: fn())
-        except StorageError:
-            raise
-        except Exception as exc:
-            translated = self._translated(action, key, exc)
-            if translated is exc:
-                raise
-            raise translated from redacted_cause(exc, describe_s3_error)
+        return self._new_call(action, key).run(lambda attempt: fn())
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         if prefix:
@@ -264,7 +258,7 @@ class S3ObjectStore:
             response: Any = self.client.get_object(**request)
             return Part(response["Body"], response.get("ContentLength"), response.get("ETag", ""))
 
-        return download_stream(fetch, self._new_call("get", key), lambda exc: self._translated("get", key, exc))
+        return download_stream(fetch, self._new_call("get", key))
 
     def read_bytes(self, key: str) -> bytes:
         with self.open(key) as stream:

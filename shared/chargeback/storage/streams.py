@@ -20,9 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol, cast
 
-from chargeback.errors import StorageError
 from chargeback.storage.deadline import Attempt
-from chargeback.storage.retry import StorageCall, redacted_cause
+from chargeback.storage.retry import StorageCall
 
 STREAM_BUFFER_SIZE = 256 * 1024
 
@@ -46,7 +45,6 @@ class Part:
 
 # fetch(offset, etag): the object from byte ``offset`` on ('' etag: any version; else only that version)
 Fetch = Callable[[int, str], Part]
-Translate = Callable[[Exception], Exception]
 
 
 class TruncatedBodyError(Exception):
@@ -57,11 +55,10 @@ class TruncatedBodyError(Exception):
 
 
 class _ResumingReader(io.RawIOBase):
-    def __init__(self, fetch: Fetch, call: StorageCall, translate: Translate) -> None:
+    def __init__(self, fetch: Fetch, call: StorageCall) -> None:
         super().__init__()
         self._fetch = fetch
         self._call = call
-        self._translate = translate
         self._position = 0
         self._size: int | None = None
         self._etag = ""
@@ -77,12 +74,7 @@ class _ResumingReader(io.RawIOBase):
             self._attempt = attempt
             return self._fetch(self._position, self._etag)
 
-        try:
-            part = self._call.run(fetch, keep_open=True)
-        except StorageError:
-            raise
-        except Exception as exc:
-            raise self._translate(exc) from redacted_cause(exc, self._call.describe)
+        part = self._call.run(fetch, keep_open=True)
         assert self._attempt is not None
         if not self._fetched and part.length is not None:
             self._size = part.length
@@ -108,7 +100,7 @@ class _ResumingReader(io.RawIOBase):
                 chunk = self._body.read(wanted)
             except Exception as exc:  # filtered just below: what is not transient propagates, translated
                 if not self._attempt.expired and not self._call.is_transient(exc):
-                    raise self._translate(exc) from redacted_cause(exc, self._call.describe)
+                    self._call.raise_translated(exc)
                 self._resume(exc)
                 continue
             if not chunk:
@@ -171,11 +163,11 @@ class _Prefixed:
         self._body.close()
 
 
-def download_stream(fetch: Fetch, call: StorageCall, translate: Translate) -> BinaryIO:
+def download_stream(fetch: Fetch, call: StorageCall) -> BinaryIO:
     """A buffered, closeable file object over the object that ``fetch`` returns, resumed on failures.
 
     The first fetch happens now (so a missing object fails here); errors that are not transient come out of
-    ``translate`` (the adapter's NotFoundError or StorageError), the exhausted retries as StorageError.
+    the call's ``translate`` (the adapter's NotFoundError or StorageError), the exhausted retries as StorageError.
     """
-    raw = _ResumingReader(fetch, call, translate)
+    raw = _ResumingReader(fetch, call)
     return cast(BinaryIO, io.BufferedReader(raw, buffer_size=STREAM_BUFFER_SIZE))
