@@ -23,8 +23,8 @@ import yaml
 from cfnlint.decode import cfn_yaml
 
 from chargeback.columns import ALLOCATION_COLUMNS, LINE_AMOUNTS, LINE_COUNT
-from chargeback.jobs.events import parse_fc_event, parse_scheduler_event
-from chargeback.settings import Settings
+from chargeback.config.environment import Settings
+from chargeback.runtime.events import parse_fc_event, parse_scheduler_event
 from tests.support.schedules import check_aws_expression, check_fc_cron
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -243,8 +243,8 @@ def test_s_yaml_functions_and_commands(s_yaml: dict[str, Any]) -> None:
         props = resource["props"]
         assert props["runtime"] == "custom-container"
         container = props["customContainerConfig"]
-        assert container["entrypoint"] == ["python3", "-m", "chargeback.jobs.fc_server"]
-        importlib.import_module("chargeback.jobs.fc_server")
+        assert container["entrypoint"] == ["python3", "-m", "chargeback.runtime.fc_server"]
+        importlib.import_module("chargeback.runtime.fc_server")
         [command] = container["command"]
         assert command == f"functions.{job}.handler.handler"
         resolves_to_callable(command)

@@ -26,8 +26,8 @@ from functions.monthly import handler as monthly
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
+from chargeback.config.environment import Settings
 from chargeback.errors import StorageError
-from chargeback.settings import Settings
 from chargeback.storage import LocalObjectStore, open_store
 from chargeback.warehouse.read import read_allocations, read_manifest
 from tests.support.aws import REGION, aws

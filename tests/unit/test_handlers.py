@@ -10,8 +10,8 @@ import pytest
 from functions.daily import handler as daily
 from functions.monthly import handler as monthly
 
+from chargeback.config.environment import Settings
 from chargeback.errors import ConfigError, InputError
-from chargeback.settings import Settings
 
 LAMBDA_CONTEXT = SimpleNamespace(aws_request_id="0f7a1a4e-3c55-4b64-9f0c-1f2d7c1b9a10",
                                  function_name="chargeback-daily")

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from chargeback.config.prices import parse_price_list
 from chargeback.errors import ConfigError
 from chargeback.pricing.catalog import load_catalog, parse_tier
 
@@ -153,12 +154,12 @@ def test_every_shipped_price_is_exact_and_sourced(catalog):
 
 
 def test_overrides_add_and_win():
-    catalog = load_catalog([
+    catalog = load_catalog(parse_price_list([
         {"model": "qwen3.6-plus", "site": "cn", "effective_from": "2026-05-01", "source": "our contract",
          "tiers": [{"context_tier": "0-256k", "prices": {"input": "0.002", "output": "0.012"}}]},
         {"model": "qwen-max", "site": "intl", "effective_from": "2025-05-01", "source": "negotiated",
          "prices": {"input": "0.0012", "output": 1}},
-    ])
+    ], "team.yaml"))
     added = catalog.price("qwen3.6-plus", "cn", "input", MAY_2026, context_tier="0-256k")
     assert added is not None and added.price == Decimal("0.002") and added.origin == "override"
     assert _price(catalog, "qwen-max", "intl", "input", date(2025, 6, 1)) == Decimal("0.0012")
@@ -172,20 +173,20 @@ def test_overrides_add_and_win():
 def test_bad_overrides_name_every_bad_field():
     base = {"model": "m", "site": "cn", "effective_from": "2026-01-01", "source": "s"}
     with pytest.raises(ConfigError) as caught:
-        load_catalog([
+        parse_price_list([
             {**base, "site": "mars", "prices": {"input": "1"}},
             {**base, "prices": {"input": 0.0003}},
             {**base, "effective_until": "2025-01-01", "prices": {"input": "1"}},
             base,
-        ], source="team.yaml")
+        ], "team.yaml")
     message = str(caught.value)
-    assert message.startswith("team.yaml: invalid prices: ")
+    assert message.startswith("team.yaml: 4 problems:\n")
     assert "prices[0].site" in message
     assert "prices[1].prices" in message and '"0.0003"' in message
     assert "prices[2]" in message and "effective_until" in message
     assert "prices[3]" in message and "either 'prices' or 'tiers'" in message
-    with pytest.raises(ConfigError, match="must be a list"):
-        load_catalog({"model": "m"})
+    with pytest.raises(ConfigError, match="prices: must be a list of entries"):
+        parse_price_list({"model": "m"}, "team.yaml")
 
 
 @pytest.mark.parametrize(("label", "bounds"), [
