@@ -282,7 +282,7 @@ class EmailChannel:
             text=note.text(),
             headers={"X-Chargeback-Alert": f"{note.alert_id}/{note.sequence}",
                      "X-Chargeback-Rule": note.rule},
-            name=f"alert_{note.alert_id}_{note.sequence}",
+            name=f"alert_{note.alert_id}_{note.sequence}_{self.name}",  # one file per channel in an outbox
         )
 
     def _attempt(self, mail: OutgoingMail) -> str:

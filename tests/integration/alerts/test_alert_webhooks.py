@@ -156,7 +156,7 @@ def test_one_channel_that_never_answers_does_not_stop_the_others(tmp_path):
             "ding": ("sent", 1, []),
             "finance": ("sent", 1, []),
         }
-        assert [p.name for p in outbox.iterdir()] == [f"alert_{run.outcomes[0].alert_id}_1.eml"]
+        assert [p.name for p in outbox.iterdir()] == [f"alert_{run.outcomes[0].alert_id}_1_finance.eml"]
 
         again = run_alerts(store, day, mapping, channels(), now=now)  # same date: only the failed channel
         assert [(d.channel, d.status) for d in again.outcomes[0].deliveries] == [("dead", "failed")]
