@@ -100,6 +100,7 @@ def test_environment_is_exactly_what_settings_read(template: dict[str, Any]) -> 
     for function in resources(template, "AWS::Serverless::Function").values():
         variables.update(function["Properties"].get("Environment", {}).get("Variables", {}))
     assert set(variables) == Settings.env_names("aws")
+    assert "CHARGEBACK_ALLOW_INSECURE" not in variables  # plain http is for local tests only
     assert Settings.required_env_names() <= set(variables)
     # literal values would be secrets or environment-specific: every value is a parameter or a reference
     for name, value in variables.items():
@@ -258,6 +259,7 @@ def test_s_yaml_environment_is_exactly_what_settings_read(s_yaml: dict[str, Any]
     for job in JOBS:
         variables = s_yaml["resources"][job]["props"]["environmentVariables"]
         assert set(variables) == Settings.env_names("fc")
+        assert "CHARGEBACK_ALLOW_INSECURE" not in variables
         assert variables["CHARGEBACK_DELIVERY"] == "smtp"
         smtp = (variables["CHARGEBACK_SMTP_HOST"], variables["CHARGEBACK_SMTP_PORT"])
         assert smtp == ("smtpdm.aliyun.com", "465")
