@@ -23,7 +23,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.utils import getaddresses
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -31,7 +30,6 @@ import oss2
 import pytest
 from functions.daily import handler as daily
 from functions.monthly import handler as monthly
-from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
@@ -40,46 +38,30 @@ from chargeback.runtime.fc_server import load_handler, make_server
 from chargeback.storage import LocalObjectStore, ObjectStore
 from chargeback.storage.oss import OssObjectStore
 from chargeback.storage.s3 import S3ObjectStore
+from tests.support.aws import REGION, aws
 from tests.support.fixtures import OSS_ACCESS_KEY_ID, OSS_ACCESS_KEY_SECRET
+from tests.support.functions import BILLS, FC_CONTEXT, LAMBDA_CONTEXT, TEAMS, fc_timer, scheduler_event, stock_s3
 from tests.support.smtp import HOST, RecordingHandler, make_certificate, smtp_server
-from tests.support.v2_bills import v2_key, v2_row, v2_zip
+
+__all__ = ["aws"]
 
 SENDER = "billing@example.com"
 FINANCE = "finance@example.com"
-REGION = "ap-southeast-1"
 SMTP_USER = "chargeback@example.com"
 SMTP_PASSWORD = "direct-mail-password"
 
-SEARCH = "2100001;llm-ws0000000000000a;qwen-plus;input_token;;0"
-RESEARCH = "2300002;llm-ws0000000000000b;qwen-max;input_token;;0"
-MAY = [v2_row(1, "20260514", SEARCH, "12.5"), v2_row(2, "20260520", SEARCH, "7.25"),
-       v2_row(3, "20260511", RESEARCH, "3.125")]
-JUNE = [v2_row(4, "20260601", SEARCH, "1.5"), v2_row(5, "20260602", RESEARCH, "0.5")]
-BILLS = {v2_key("bills", "202605", "20260603170000"): v2_zip("202605", MAY),
-         v2_key("bills", "202606", "20260603170000"): v2_zip("202606", JUNE)}
-
-# In May search spends 19.75 CNY of a budget of 10 (an alert to its owner) and research 3.125 of 1 (an alert to
-# its owner and to the finops e-mail channel)
-MAPPING = """\
-cost_centers:
-  search:
-    name: Search team
-    owners: [lead@example.com]
-    api_keys: ["2100001"]
-    budget: {monthly: 10, thresholds: [100]}
-  research:
-    name: Research
-    owners: [research-lead@example.com]
-    api_keys: ["2300002"]
-    workspaces: [llm-ws0000000000000b]
-    budget: {monthly: 1, thresholds: [100]}
-    channels: [owners, finops]
+MAPPING = TEAMS + """\
 delivery:
   sender: "From The File <file-sender@example.com>"   # CHARGEBACK_SENDER wins
   finance_cc: [finance@example.com]                   # CHARGEBACK_FINANCE_CC is unset: this applies
 """
+# In May search spends 19.75 CNY of a budget of 10 (an alert to its owner) and research 3.125 of 1 (an alert to
+# its owner and to the finops e-mail channel)
 ALERTS = """\
 alerts:
+  budgets:
+    - {cost_center: search, monthly: 10, thresholds: [100]}
+    - {cost_center: research, monthly: 1, thresholds: [100], channels: [owners, finops]}
   default_channels: [finops]
   channels:
     finops: {type: email, to: [finops@example.com]}
@@ -87,11 +69,6 @@ alerts:
   stale_after_hours: 100000   # the bills here are days old on purpose
 """
 
-LAMBDA_CONTEXT = SimpleNamespace(aws_request_id="7d3c1f2e-0000-4000-8000-000000000001")
-FC_CONTEXT = SimpleNamespace(
-    request_id="1-66600a1b-2c3d4e5f", region="cn-hangzhou",
-    credentials=SimpleNamespace(access_key_id=OSS_ACCESS_KEY_ID, access_key_secret=OSS_ACCESS_KEY_SECRET,
-                                security_token="CAIS-sts-token"))
 DAILY_AT, MONTHLY_AT = "2026-06-04T02:30:00Z", "2026-06-05T03:30:00Z"  # 10:30 and 11:30 in Shanghai
 _buckets = itertools.count(1)
 
@@ -139,15 +116,8 @@ def file_stores(tmp_path: Path, mapping: str) -> tuple[dict[str, str], ObjectSto
 
 
 def s3_stores(session: boto3.Session, mapping: str) -> tuple[dict[str, str], ObjectStore]:
-    s3 = session.client("s3")
-    for bucket in ("example-bills", "chargeback-warehouse"):
-        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
-    for key, data in BILLS.items():
-        s3.put_object(Bucket="example-bills", Key=key, Body=data)
-    s3.put_object(Bucket="chargeback-warehouse", Key="config/mapping.yaml", Body=mapping.encode())
-    env = {"CHARGEBACK_SOURCE_URL": "s3://example-bills/bills", "CHARGEBACK_WAREHOUSE_URL": "s3://chargeback-warehouse",
-           "CHARGEBACK_MAPPING_URL": "s3://chargeback-warehouse/config/mapping.yaml"}
-    return env, S3ObjectStore("chargeback-warehouse", "", client=s3)
+    env = stock_s3(session.client("s3"), mapping, REGION)
+    return env, S3ObjectStore("chargeback-warehouse", "", client=session.client("s3"))
 
 
 def oss_stores(endpoint: str, mapping: str) -> tuple[dict[str, str], ObjectStore]:
@@ -213,15 +183,6 @@ def function_env(monkeypatch: pytest.MonkeyPatch) -> Callable[[dict[str, str]], 
     return apply
 
 
-@pytest.fixture
-def aws_session(monkeypatch: pytest.MonkeyPatch) -> Iterator[boto3.Session]:
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION}.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        yield boto3.Session(region_name=REGION)
-
-
 def deploy(case: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deployment]:
     """Stores and mail for ``case`` ('<platform>-<store>-<delivery>'); yields while the servers run."""
     _, store, delivery = case.split("-")
@@ -231,14 +192,14 @@ def deploy(case: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterato
     if store == "file":
         env, warehouse = file_stores(tmp_path, mapping)
     elif store == "s3":
-        env, warehouse = s3_stores(request.getfixturevalue("aws_session"), mapping)
+        env, warehouse = s3_stores(request.getfixturevalue("aws"), mapping)
     else:
         env, warehouse = oss_stores(request.getfixturevalue("oss_server"), mapping)
     env |= {"CHARGEBACK_SENDER": SENDER, "CHARGEBACK_DELIVERY": delivery}
     if delivery == "outbox":
         yield Deployment(env, warehouse, outbox_mail(warehouse))
     elif delivery == "ses":
-        request.getfixturevalue("aws_session").client("ses").verify_domain_identity(Domain="example.com")
+        request.getfixturevalue("aws").client("ses").verify_domain_identity(Domain="example.com")
         yield Deployment(env, warehouse, ses_mail)
     else:
         handler = RecordingHandler()
@@ -247,7 +208,7 @@ def deploy(case: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterato
             env |= {"CHARGEBACK_SMTP_HOST": HOST, "CHARGEBACK_SMTP_PORT": str(server.port),
                     "CHARGEBACK_SMTP_USER": SMTP_USER}
             if store == "s3":  # on AWS the password is a Secrets Manager secret
-                secrets = request.getfixturevalue("aws_session").client("secretsmanager")
+                secrets = request.getfixturevalue("aws").client("secretsmanager")
                 arn = secrets.create_secret(Name="chargeback/smtp",
                                             SecretString=json.dumps({"password": SMTP_PASSWORD}))["ARN"]
                 env["CHARGEBACK_SMTP_SECRET_ARN"] = arn
@@ -257,16 +218,6 @@ def deploy(case: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterato
 
 
 # ------------------------------------------------------------------------------------------------ invoking
-
-
-def scheduler_event(job: str, when: str) -> dict[str, str]:
-    """template.yml's schedule Input with <aws.scheduler.scheduled-time> filled in."""
-    return {"job": job, "scheduled_time": when}
-
-
-def fc_timer(job: str, when: str) -> bytes:
-    return json.dumps({"triggerTime": when, "triggerName": f"{job}-timer",
-                       "payload": json.dumps({"job": job})}).encode()
 
 
 def invoke_lambda(job: str, when: str) -> dict[str, Any]:
@@ -289,8 +240,9 @@ def invoke_fc_http(job: str, when: str) -> dict[str, Any]:
     try:
         connection = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=60)
         connection.request("POST", "/invoke", body=fc_timer(job, when), headers={
-            "x-fc-request-id": "req-deployed", "x-fc-access-key-id": OSS_ACCESS_KEY_ID,
-            "x-fc-access-key-secret": OSS_ACCESS_KEY_SECRET, "x-fc-security-token": "CAIS-sts-token"})
+            "x-fc-request-id": "req-deployed", "x-fc-access-key-id": FC_CONTEXT.credentials.access_key_id,
+            "x-fc-access-key-secret": FC_CONTEXT.credentials.access_key_secret,
+            "x-fc-security-token": FC_CONTEXT.credentials.security_token})
         response = connection.getresponse()
         body = response.read()
         connection.close()

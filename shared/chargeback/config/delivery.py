@@ -22,19 +22,19 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from chargeback.config.fields import EmailAddresses, EnvName, Section, SenderAddress
+from chargeback.config.fields import EmailAddresses, EnvName, HostName, SecretArn, Section, SenderAddress
 
 Backend = Literal["outbox", "smtp", "ses"]
 Security = Literal["ssl", "starttls", "none"]
 
 
 class SmtpSettings(Section):
-    host: str | None = Field(default=None, min_length=1)
+    host: HostName | None = None
     port: int | None = Field(default=None, ge=1, le=65535)
     security: Security | None = None
     username: str | None = None
     password_env: EnvName | None = None
-    password_secret_arn: str | None = None
+    password_secret_arn: SecretArn | None = None
     secret_field: str = "password"  # noqa: S105 - the name of the JSON field to read, not a password
     ca_file: str | None = None  # extra CA bundle for a relay with a private certificate
     timeout: float = Field(default=30.0, gt=0)
@@ -62,13 +62,6 @@ class SmtpSettings(Section):
         if value is not None:
             raise ValueError("never put the password in the file: name an environment variable "
                              "(password_env) or a Secrets Manager secret (password_secret_arn)")
-        return value
-
-    @field_validator("password_secret_arn")
-    @classmethod
-    def _arn(cls, value: str | None) -> str | None:
-        if value is not None and not (value.startswith("arn:") and value.count(":") >= 6):
-            raise ValueError(f"{value!r} is not a Secrets Manager ARN")
         return value
 
     @model_validator(mode="after")

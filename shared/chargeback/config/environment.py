@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import SecretStr
 
-from chargeback.config.fields import check_sender, is_email_address
+from chargeback.config.fields import HOST_NAME, check_host, check_secret_arn, check_sender, is_email_address
 from chargeback.config.problems import Problem, raise_problems
 
 Platform = Literal["aws", "fc"]
@@ -39,9 +39,6 @@ ENDPOINT_ENVS: tuple[str, ...] = ("CHARGEBACK_OSS_ENDPOINT", "OSS_ENDPOINT", "AW
                                   "AWS_ENDPOINT_URL_S3")
 """Variables that point a storage client at an endpoint: each must be https (see ``check_endpoints``)."""
 
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_HOST = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*$")
-_SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$")
 
 BOTH: frozenset[str] = frozenset({"aws", "fc"})
 AWS_ONLY: frozenset[str] = frozenset({"aws"})
@@ -246,11 +243,15 @@ def _delivery(value: str) -> str:
     return value.lower()
 
 
-def _sender(value: str) -> str:
-    try:
-        return check_sender(value)
-    except ValueError as exc:
-        raise _Invalid(str(exc)) from None
+def _checked(check: Callable[[str], str]) -> Callable[[str], str]:
+    """A check of ``chargeback.config.fields`` as a variable's parser."""
+    def parse(value: str) -> str:
+        try:
+            return check(value)
+        except ValueError as exc:
+            raise _Invalid(str(exc)) from None
+
+    return parse
 
 
 def _emails(value: str) -> tuple[str, ...]:
@@ -289,25 +290,13 @@ def _flag(value: str) -> bool:
     raise _Invalid(f"{value!r} is not true or false")
 
 
-def _host(value: str) -> str:
-    if not _HOST.match(value):
-        raise _Invalid(f"{value!r} is not a host name")
-    return value
-
-
 def _endpoint(value: str) -> str:
     """An endpoint URL; a bare host means https (oss2 itself would take it as http)."""
     url = value if "://" in value else f"https://{value}"
     parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname or not _HOST.match(parsed.hostname):
+    if parsed.scheme not in ("http", "https") or not parsed.hostname or not HOST_NAME.match(parsed.hostname):
         raise _Invalid(f"{value!r} is not an endpoint (https://oss-<region>.aliyuncs.com)")
     return url
-
-
-def _secret_arn(value: str) -> str:
-    if not _SECRET_ARN.match(value):
-        raise _Invalid(f"{value!r} is not a Secrets Manager secret ARN")
-    return value
 
 
 def _secret(value: str) -> SecretStr:
@@ -326,15 +315,15 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     # 28 at most: every month has the day, so a provisional statement always goes out in its month.
     "final_day": _optional(_int_between(1, 28), 6),
     "oss_endpoint": _optional(_endpoint),
-    "oss_secret_arn": _optional(_secret_arn),
+    "oss_secret_arn": _optional(_checked(check_secret_arn)),
     "allow_insecure": _optional(_flag, False),
     "backend": _optional(_delivery),
-    "sender": _optional(_sender),
+    "sender": _optional(_checked(check_sender)),
     "finance_cc": _optional(_emails),
-    "smtp_host": _optional(_host),
+    "smtp_host": _optional(_checked(check_host)),
     "smtp_port": _optional(_int_between(1, 65535)),
     "smtp_user": _optional(_text),
-    "smtp_secret_arn": _optional(_secret_arn),
+    "smtp_secret_arn": _optional(_checked(check_secret_arn)),
     "smtp_password": _optional(_secret),
 }
 

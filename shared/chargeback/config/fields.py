@@ -1,8 +1,8 @@
 """The building blocks of every configuration section: one strict base model and one check per kind of value.
 
-E-mail addresses, sender addresses, environment variable names, identifiers (API key and workspace IDs) and
-exact decimals are each checked here and only here, so the file, the environment and the mail backends agree
-on what a valid value is.
+E-mail addresses, sender addresses, environment variable names, host names, secret ARNs, identifiers (API key
+and workspace IDs) and exact decimals are each checked here and only here, so the file, the environment and
+the mail backends agree on what a valid value is.
 """
 
 from __future__ import annotations
@@ -26,6 +26,9 @@ class Section(BaseModel):
 # One local part, one dotted domain, no spaces, quotes, brackets or list separators.
 _EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;.]+(\.[^@\s<>\"',;.]+)+$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+HOST_NAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*$")
+_SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$")
 
 
 def is_email_address(text: str) -> bool:
@@ -57,6 +60,18 @@ def check_env_name(value: str) -> str:
     return value
 
 
+def check_host(value: str) -> str:
+    if not HOST_NAME.match(value):
+        raise ValueError(f"{value!r} is not a host name")
+    return value
+
+
+def check_secret_arn(value: str) -> str:
+    if not _SECRET_ARN.match(value):
+        raise ValueError(f"{value!r} is not a Secrets Manager secret ARN")
+    return value
+
+
 def _one_or_many(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
 
@@ -85,6 +100,8 @@ EmailAddress = Annotated[str, AfterValidator(check_email)]
 EmailAddresses = Annotated[list[EmailAddress], BeforeValidator(_one_or_many)]
 SenderAddress = Annotated[str, AfterValidator(check_sender)]
 EnvName = Annotated[str, AfterValidator(check_env_name)]
+HostName = Annotated[str, AfterValidator(check_host)]
+SecretArn = Annotated[str, AfterValidator(check_secret_arn)]
 Identifier = Annotated[str, BeforeValidator(_id_text), Field(min_length=1)]
 Exact = Annotated[Decimal, BeforeValidator(_exact)]
 ExactList = Annotated[list[Decimal], BeforeValidator(_exact_list)]
