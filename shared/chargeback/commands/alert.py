@@ -62,7 +62,7 @@ def handle(args: argparse.Namespace) -> int:
     config = load_config_file(args.mapping)
     store = open_store(args.warehouse)
     channels: dict[str, Channel] = {}
-    if not args.dry_run:  # a dry run sends nothing, so it needs no mail server, webhook URLs or secrets
+    if not args.dry_run and config.alerts.enabled:  # a dry run sends nothing: no mail server, URLs or secrets
         plan = resolve_delivery(config, DeliveryEnvironment.from_env(os.environ), CommandLine(outbox=args.outbox),
                                 purpose="alerts")
         mailer = build_mailer(plan, store=store, env=os.environ)

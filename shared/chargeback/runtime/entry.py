@@ -95,8 +95,9 @@ def compose(job: str, settings: Settings, clients: Clients, env: Mapping[str, st
         return JobContext(warehouse, config, plan, mailer, settings.final_day)
     from chargeback.alerts.channels import build_channels
 
-    # alert webhooks name the variables that hold their URLs and secrets
-    channels = build_channels(config.alerts, environ=env, mailer=mailer, sender=plan.alert_sender)
+    # alert webhooks name the variables that hold their URLs and secrets; disabled alerts need none
+    channels = (build_channels(config.alerts, environ=env, mailer=mailer, sender=plan.alert_sender)
+                if config.alerts.enabled else {})
     source = open_store(settings.source_url, settings, clients)
     return JobContext(warehouse, config, plan, mailer, settings.final_day, source, channels)
 

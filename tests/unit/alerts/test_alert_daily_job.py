@@ -57,3 +57,9 @@ def test_webhook_channels_read_the_variables_the_mapping_names(tmp_path):
     context = compose("daily", Settings.from_env(env), Clients(), env)
     assert type(context.channels["ding"]).__name__ == "DingTalkChannel"
     assert compose("monthly", Settings.from_env(env), Clients(), env).channels == {}  # statements only
+
+
+def test_disabled_alerts_need_no_channel_variables(tmp_path):
+    mapping = MAPPING + "alerts:\n  enabled: false\n  channels: {ding: {type: dingtalk, url_env: DING_URL}}\n"
+    env = environment(tmp_path, mapping)
+    assert compose("daily", Settings.from_env(env), Clients(), env).channels == {}
