@@ -114,10 +114,11 @@ def test_china_tiers_chosen_per_round(catalog):
 
 
 def test_alternatives_that_cannot_be_priced_say_why(catalog):
-    result = estimate(catalog, "qwen-plus", "cn", MAY_2026, [Round(10, 10, False)])
-    turbo = next(a for a in result.alternatives if a.model == "qwen-turbo")
-    assert turbo.cost is None and "output" in turbo.reason  # China qwen-turbo output price is unknown
-    assert all(a.model in {"qwen-turbo"} for a in result.alternatives)  # others have no 'input' price
+    result = estimate(catalog, "qwen-plus", "cn", MAY_2026, [Round(300_000, 10, False)])
+    costs = {a.model: (a.cost, a.reason) for a in result.alternatives}
+    assert costs["qwen3-max"][0] is None and "300000 input tokens" in costs["qwen3-max"][1]  # tiers end at 256K
+    assert costs["qwen-flash"][0] == D("0.36012")  # 300 x 0.0012 + 0.01 x 0.012, the 256k-1m tier
+    assert "qwen3-omni-flash" not in costs  # priced per kind of input, not by 'input'
 
 
 def test_context_window_flag(catalog):
@@ -131,12 +132,14 @@ def test_unknown_model_or_price_is_an_input_error(catalog):
     with pytest.raises(InputError, match="no intl input price for 'qwen-mega'") as caught:
         estimate(catalog, "qwen-mega", "intl", APR_2025, [Round(1, 0, False)])
     assert caught.value.field == "model" and "qwen-max, qwen-plus, qwen-turbo" in str(caught.value)
+    input_only = load_catalog([{"model": "half-priced", "site": "cn", "effective_from": "2026-05-01",
+                                "source": "test", "prices": {"input": "0.001"}}])
     with pytest.raises(InputError, match="no output price"):
-        estimate(catalog, "qwen-turbo", "cn", MAY_2026, [Round(1, 5, False)])
+        estimate(input_only, "half-priced", "cn", MAY_2026, [Round(1, 5, False)])
     with pytest.raises(InputError, match="no intl input price"):
         estimate(catalog, "qwen-max", "intl", date(2024, 1, 1), [Round(1, 0, False)])
-    # input only: qwen-turbo on the China site can be priced without output
-    assert estimate(catalog, "qwen-turbo", "cn", MAY_2026, [Round(1000, 0, False)]).cost == D("0.0003")
+    # input only: a model without an output price can still price a request without output
+    assert estimate(input_only, "half-priced", "cn", MAY_2026, [Round(1000, 0, False)]).cost == D("0.001")
 
 
 def test_table_shows_rounds_total_and_alternatives(catalog):

@@ -126,14 +126,14 @@ def test_real_bill_gap_is_explained_to_the_last_decimal(catalog):
     assert result.unexplained == 0 and result.unexplained_lines == []
     # free quota: list cost 0 in the bill; valued at catalog prices where the catalog knows the model
     assert result.free_quota_lines == 106
-    assert result.free_quota_savings == D("41")  # i2v 10 s + r2v 10 s at 1.6, video-edit 10 s at 0.9
+    # i2v 10 s + r2v 10 s at 1.6 and video-edit 10 s at 0.9 = 41; qwen3.6-plus 135.282 K input tokens at
+    # 0.002 and 191.7 K output tokens at 0.012 (0-256k tier) = 0.270564 + 2.3004
+    assert result.free_quota_savings == D("43.570964")
     unvalued = {(g.model, g.usage_type): (g.lines, g.usage) for g in result.free_quota_unvalued.values()}
     assert unvalued == {
         ("happyhorse-1.0-t2v", "720P"): (1, D(5)),
         ("happyhorse-1.0-t2v", "1080P"): (1, D(5)),
         ("qwen-image-2.0", "images"): (1, D(1)),
-        ("qwen3.6-plus", "context_0-256k_input_token"): (49, D("135.282")),
-        ("qwen3.6-plus", "context_0-256k_output_token"): (49, D("191.7")),
     }
     # every paid line's list price is the catalog's: no change flagged, nothing unknown
     assert result.price_changes == {} and result.not_in_catalog == {}
@@ -148,7 +148,7 @@ def test_json_has_the_named_parts_as_strings(catalog):
     assert data["explained"] == {"promotions_and_discounts": "11.4144", "coupons": "0", "free_quota": "0",
                                  "rounding": "0"}
     assert data["unexplained"] == "0"
-    assert data["catalog"]["free_quota_savings"]["valued"] == "41"
+    assert data["catalog"]["free_quota_savings"]["valued"] == "43.570964"
     assert data["catalog"]["price_changed"] == {"amount": "0", "lines": 0, "changes": []}
     assert data["currency"] == "CNY" and data["source_lines"] == 156
 
@@ -175,12 +175,13 @@ def test_a_list_price_that_differs_from_the_catalog_is_flagged(catalog):
 
 
 def test_prices_the_catalog_does_not_know_are_listed_not_guessed(catalog):
-    rows = [line("2026-05-14", "qwen3.6-plus", "context_0-256k_input_token", PAID, K, "0.002", "10", "0",
-                 "0.02", "0", "0.02", 5)]
+    # the catalog knows qwen3.6-plus's 0-256k tier only
+    rows = [line("2026-05-14", "qwen3.6-plus", "context_256k-1m_input_token", PAID, K, "0.008", "300", "0",
+                 "2.4", "0", "2.4", 5)]
     result = reconcile(frame(rows), catalog, "cn")
     [group] = result.not_in_catalog.values()
-    assert (group.model, group.context_tier, group.lines, group.list_cost) == ("qwen3.6-plus", "0-256k", 5,
-                                                                                D("0.02"))
+    assert (group.model, group.context_tier, group.lines, group.list_cost) == ("qwen3.6-plus", "256k-1m", 5,
+                                                                                D("2.4"))
     assert result.price_changes == {} and result.matched_lines == 0
 
 
