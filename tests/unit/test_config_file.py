@@ -31,6 +31,8 @@ def test_the_readme_example_and_the_demo_mapping_load() -> None:
     assert config.delivery.backend == "smtp" and config.delivery.finance_cc == ["finance@example.com"]
     assert set(config.alerts.channels) == {"finops-ding", "search-slack", "siem", "finance"}
     assert config.prices[0].model == "qwen-max" and config.pricing.site == "cn"
+    for block in re.findall(r"```yaml\n(.*?)```", README.read_text(), re.DOTALL):  # every YAML the README shows
+        parse_config_file(block, source="README")
     demo = resources.files("chargeback.demo").joinpath("mapping.yaml").read_bytes()
     assert set(parse_config_file(demo).cost_centers) == {"search", "research", "assistants"}
 

@@ -2,9 +2,11 @@
 
 ``prices:`` is a list of entries in the shape of the shipped ``chargeback/pricing/catalog.yaml`` (which is read
 with the same models): a model on a site (``intl`` in USD, ``cn`` in CNY) for a period, with flat prices per
-usage type or context-length tiers. Prices are decimal strings (or integers), never floats: YAML reads
-``0.0003`` as a float, so the entry asks for ``"0.0003"``. ``pricing: {site: cn}`` sets the site that
-``chargeback estimate`` prices on when ``--site`` is not given (default ``intl``).
+usage type or context-length tiers (``up_to_tokens`` input tokens each), and the usage types it lists under
+``derive`` computed by a published rule (``DERIVATIONS``: cache hits at 20% of input, batch at half price).
+Prices are decimal strings (or integers), never floats: YAML reads ``0.0003`` as a float, so the entry asks
+for ``"0.0003"``. ``pricing: {site: cn}`` sets the site that ``chargeback estimate`` prices on when ``--site``
+is not given (default ``intl``).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import itertools
 import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import Field, field_validator, model_validator
 
@@ -27,6 +29,31 @@ BILL_CURRENCIES: tuple[str, ...] = tuple(sorted(SITE_CURRENCY.values()))
 """The currencies Model Studio bills in (one per site)."""
 Unit = Literal["1K tokens", "image", "second"]
 
+# [INFERRED] "128K" in tier names read as 131,072 tokens, like the 131,072-token context windows.
+TOKENS_PER_K = 1024
+
+CONTEXT_CACHE_DOC = "https://www.alibabacloud.com/help/en/model-studio/context-cache"
+BATCH_DOC = "https://help.aliyun.com/zh/model-studio/billing-for-alibaba-cloud-model-studio"
+
+
+class Derivation(NamedTuple):
+    """A price a source gives as a share of another price of the same tier."""
+
+    base: str
+    factor: Decimal
+    rule: str
+    source: str
+
+
+DERIVATIONS: dict[str, Derivation] = {
+    "cached_input": Derivation("input", Decimal("0.2"), "implicit cache hits cost 20% of input", CONTEXT_CACHE_DOC),
+    "explicit_cached_input": Derivation("input", Decimal("0.1"), "explicit cache hits cost 10% of input",
+                                        CONTEXT_CACHE_DOC),
+    "cache_write": Derivation("input", Decimal("1.25"), "explicit cache creation costs 125% of input",
+                              CONTEXT_CACHE_DOC),
+    "batch_input": Derivation("input", Decimal("0.5"), "batch calls cost 50% of real time", BATCH_DOC),
+    "batch_output": Derivation("output", Decimal("0.5"), "batch calls cost 50% of real time", BATCH_DOC),
+}
 _TIER = re.compile(r"^(?P<lo>\d+)(?P<lo_unit>[km]?)-(?P<hi>\d+)(?P<hi_unit>[km]?)$")
 _SCALE = {"": 1, "k": 1, "m": 1000}
 
@@ -80,9 +107,11 @@ def _price_map(value: Any) -> Any:
 
 
 class TierSpec(Section):
-    """The prices of one context-length tier."""
+    """The prices of one context-length tier: requests with up to ``up_to_tokens`` input tokens (default: the
+    label's upper bound, 'K' read as 1,024 tokens)."""
 
     context_tier: str
+    up_to_tokens: int | None = Field(default=None, gt=0)
     prices: dict[str, Decimal]
 
     @field_validator("context_tier")
@@ -113,11 +142,26 @@ class EntrySpec(Section):
     note: str = ""
     prices: dict[str, Decimal] | None = None
     tiers: list[TierSpec] | None = None
+    derive: list[str] = Field(default_factory=list)  # usage types computed by DERIVATIONS from the entry's prices
 
     @field_validator("prices", mode="before")
     @classmethod
     def _prices(cls, value: Any) -> Any:
         return _price_map(value)
+
+    @field_validator("derive")
+    @classmethod
+    def _derive(cls, value: list[str]) -> list[str]:
+        unknown = [v for v in value if v not in DERIVATIONS]
+        if unknown:
+            raise ValueError(f"cannot derive {', '.join(unknown)}; derivable: {', '.join(DERIVATIONS)}")
+        return value
+
+    def price_groups(self) -> list[tuple[TierSpec | None, dict[str, Decimal]]]:
+        """(tier or None, prices) for every tier, or the one flat group."""
+        if self.tiers is not None:
+            return [(tier, tier.prices) for tier in self.tiers]
+        return [(None, self.prices or {})]
 
     @model_validator(mode="after")
     def _consistent(self) -> EntrySpec:
@@ -134,7 +178,25 @@ class EntrySpec(Section):
             for (_, hi), (lo, _) in itertools.pairwise(bounds):
                 if lo < hi:
                     raise ValueError("context tiers overlap")
+            ups = [up_to_tokens(t) for t in sorted(self.tiers, key=lambda t: parse_tier(t.context_tier))]
+            if any(b <= a for a, b in itertools.pairwise(ups)):
+                raise ValueError("up_to_tokens must grow from tier to tier")
+        for usage_type in self.derive:
+            base = DERIVATIONS[usage_type].base
+            for tier, prices in self.price_groups():
+                where = f"tier {tier.context_tier}" if tier else "prices"
+                if usage_type in prices:
+                    raise ValueError(f"{usage_type} is both given and derived in {where}")
+                if base not in prices:
+                    raise ValueError(f"{usage_type} is derived from {base}, which {where} lacks")
         return self
+
+
+def up_to_tokens(tier: TierSpec) -> int:
+    """The most input tokens a request of ``tier`` holds."""
+    if tier.up_to_tokens is not None:
+        return tier.up_to_tokens
+    return parse_tier(tier.context_tier)[1] * TOKENS_PER_K
 
 
 class PricingSettings(Section):

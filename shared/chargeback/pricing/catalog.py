@@ -1,15 +1,20 @@
 """The effective-dated Model Studio price catalog: shipped prices (``catalog.yaml``) plus the user's own.
 
-A price is known for a model, a site (``intl`` in USD, ``cn`` in CNY), a usage type (``input``,
-``output``, ``cached_input``, ``batch_input``, ``batch_output``, ... or the bill's own word such as ``images``
-or ``1080P``), an optional context-length tier and a day. ``effective_from`` is inclusive and
-``effective_until`` exclusive, so consecutive periods meet without a gap. Anything not in the catalog is
-unknown: :meth:`PriceCatalog.price` returns None and never a neighbour's or an older price.
+A price is known for a model, a site (``intl`` in USD, ``cn`` in CNY), a usage type (see ``USAGE_TYPES``, or
+the bill's own word such as ``images`` or ``1080P``), an optional context-length tier and a day.
+``effective_from`` is inclusive and ``effective_until`` exclusive, so consecutive periods meet without a gap.
+Anything not in the catalog is unknown: :meth:`PriceCatalog.price` returns None and never a neighbour's or an
+older price.
+
+A context tier holds the requests whose total input tokens lie in ``(low, up_to_tokens]``; the whole request is
+priced at its tier. Prices a source states as a rule rather than a number (cache hits at 20% of input, batch at
+half price, ...) are listed under ``derive`` and computed here from the entry's own input and output prices
+(``DERIVATIONS``); such prices carry ``inferred=True``.
 
 Users add or override prices with a ``prices:`` list in their configuration file, in the shape of the entries
-of ``catalog.yaml`` (both are validated by ``chargeback.config.prices``); :func:`load_catalog` takes the
-validated list. An override wins over a shipped price for the same model, site, usage type and tier on the
-days both cover.
+of ``catalog.yaml`` (both are validated by ``chargeback.config.prices``, which also owns ``DERIVATIONS`` and
+the tier bounds); :func:`load_catalog` takes the validated list. An override wins over a shipped price for the
+same model, site, usage type and tier on the days both cover.
 """
 
 from __future__ import annotations
@@ -21,7 +26,15 @@ from decimal import Decimal
 from functools import lru_cache
 from importlib import resources
 
-from chargeback.config.prices import SITE_CURRENCY, EntrySpec, parse_price_list, parse_tier
+from chargeback.config.prices import (
+    DERIVATIONS,
+    SITE_CURRENCY,
+    TOKENS_PER_K,
+    EntrySpec,
+    parse_price_list,
+    parse_tier,
+    up_to_tokens,
+)
 from chargeback.config.yaml_source import read_yaml
 
 # The bill's usage units (用量单位) that mean the same as a catalog unit.
@@ -38,9 +51,17 @@ BILL_UNITS: dict[str, str] = {
     "seconds": "second",
 }
 
-# [INFERRED] "128K" in tier names read as 131,072 tokens, like the 131,072-token context windows.
-TOKENS_PER_K = 1024
-
+# The catalog's own usage types; entries may add the bill's words (text_input, images, 1080P, ...).
+USAGE_TYPES: dict[str, str] = {
+    "input": "input tokens",
+    "output": "output tokens",
+    "thinking_output": "output tokens in thinking mode",
+    "cached_input": "input tokens that hit the implicit cache",
+    "explicit_cached_input": "input tokens that hit an explicit cache",
+    "cache_write": "input tokens written to an explicit cache",
+    "batch_input": "input tokens of a batch call",
+    "batch_output": "output tokens of a batch call",
+}
 
 @dataclass(frozen=True)
 class PriceEntry:
@@ -59,10 +80,19 @@ class PriceEntry:
     source: str
     note: str
     origin: str  # 'catalog' (shipped) or 'override' (the user's mapping file)
+    tier_tokens: tuple[int, int] | None = None  # a tier's input tokens per request: (low, high]
+    inferred: bool = False  # derived from another price by a published rule, not read
 
     @property
     def tier_bounds(self) -> tuple[int, int] | None:
         return parse_tier(self.context_tier) if self.context_tier else None
+
+    def holds(self, input_tokens: int) -> bool:
+        """Whether a request of ``input_tokens`` input tokens falls in this price's tier (always, untiered)."""
+        if self.tier_tokens is None:
+            return True
+        low, high = self.tier_tokens
+        return low < input_tokens <= high or (low == 0 and input_tokens == 0)
 
     def covers(self, day: date) -> bool:
         return self.effective_from <= day and (self.effective_until is None or day < self.effective_until)
@@ -72,20 +102,37 @@ class PriceEntry:
         return self.price * quantity
 
 
+def _tier_tokens(spec: EntrySpec) -> dict[str, tuple[int, int]]:
+    tiers = sorted(spec.tiers or [], key=lambda t: parse_tier(t.context_tier))
+    bounds: dict[str, tuple[int, int]] = {}
+    low = 0
+    for tier in tiers:
+        high = up_to_tokens(tier)
+        bounds[tier.context_tier] = (low, high)
+        low = high
+    return bounds
+
+
 def _flatten(spec: EntrySpec, origin: str) -> list[PriceEntry]:
-    groups: list[tuple[str | None, dict[str, Decimal]]] = [(None, spec.prices or {})]
-    if spec.tiers is not None:
-        groups = [(t.context_tier, t.prices) for t in spec.tiers]
-    return [
-        PriceEntry(
-            model=spec.model, site=spec.site, usage_type=usage_type, price=price,
-            currency=SITE_CURRENCY[spec.site], unit=spec.unit, effective_from=spec.effective_from,
-            effective_until=spec.effective_until, context_tier=tier,
-            max_context_tokens=spec.max_context_tokens, source=spec.source, note=spec.note, origin=origin,
-        )
-        for tier, prices in groups
-        for usage_type, price in prices.items()
-    ]
+    tokens = _tier_tokens(spec)
+    entries = []
+    for tier, prices in spec.price_groups():
+        label = tier.context_tier if tier else None
+
+        def entry(usage_type: str, price: Decimal, note: str, inferred: bool, label: str | None = label) -> PriceEntry:
+            return PriceEntry(
+                model=spec.model, site=spec.site, usage_type=usage_type, price=price,
+                currency=SITE_CURRENCY[spec.site], unit=spec.unit, effective_from=spec.effective_from,
+                effective_until=spec.effective_until, context_tier=label,
+                max_context_tokens=spec.max_context_tokens, source=spec.source, note=note, origin=origin,
+                tier_tokens=tokens.get(label) if label else None, inferred=inferred)
+
+        entries += [entry(usage_type, price, spec.note, False) for usage_type, price in prices.items()]
+        for usage_type in spec.derive:
+            rule = DERIVATIONS[usage_type]
+            entries.append(entry(usage_type, prices[rule.base] * rule.factor,
+                                 f"[INFERRED] {rule.rule} ({rule.source}); {spec.note}", True))
+    return entries
 
 
 class PriceCatalog:
@@ -135,7 +182,7 @@ class PriceCatalog:
             return []
         origin = candidates[0].origin
         tiered = [e for e in candidates if e.origin == origin and e.context_tier]
-        return sorted(tiered, key=lambda e: e.tier_bounds or (0, 0))
+        return sorted(tiered, key=lambda e: e.tier_tokens or (0, 0))
 
     def price_for_tokens(
         self, model: str, site: str, usage_type: str, on: date, input_tokens: int
@@ -143,16 +190,17 @@ class PriceCatalog:
         """The price for a request of ``input_tokens`` input tokens: the tier holding that many, if tiered."""
         tiers = self.tiers(model, site, usage_type, on)
         if tiers:
-            for entry in tiers:
-                _, high = entry.tier_bounds or (0, 0)
-                if input_tokens <= high * TOKENS_PER_K:
-                    return entry
-            return None
+            return next((entry for entry in tiers if entry.holds(input_tokens)), None)
         return self.price(model, site, usage_type, on)
 
-    def models(self, site: str, on: date) -> list[str]:
-        """Every model with a price on ``site`` in force on ``on``, sorted."""
-        return sorted({e.model for e in self.entries if e.site == site and e.covers(on)})
+    def models(self, site: str, on: date, usage_type: str | None = None) -> list[str]:
+        """Every model with a price (of ``usage_type``, if given) on ``site`` in force on ``on``, sorted."""
+        return sorted({e.model for e in self.entries if e.site == site and e.covers(on)
+                       and (usage_type is None or e.usage_type == usage_type)})
+
+    def sites(self, model: str, on: date) -> list[str]:
+        """The sites on which ``model`` has a price in force on ``on``."""
+        return sorted({e.site for e in self.entries if e.model == model and e.covers(on)})
 
 
 SHIPPED_SOURCE = "chargeback/pricing/catalog.yaml"
@@ -174,8 +222,10 @@ def load_catalog(overrides: Sequence[EntrySpec] = ()) -> PriceCatalog:
 
 __all__ = [
     "BILL_UNITS",
+    "DERIVATIONS",
     "SITE_CURRENCY",
     "TOKENS_PER_K",
+    "USAGE_TYPES",
     "PriceCatalog",
     "PriceEntry",
     "load_catalog",
