@@ -351,6 +351,16 @@ def test_dockerfile_builds_the_package_on_a_lambda_base_image() -> None:
     resolves_to_callable(cmd[0])
 
 
+def test_the_installed_package_holds_every_module() -> None:
+    """The image installs the package (not editable): a folder without __init__.py would be left out."""
+    from setuptools import find_packages
+
+    packaged = set(find_packages(str(ROOT / "shared")))
+    folders = {".".join(path.parent.relative_to(ROOT / "shared").parts)
+               for path in (ROOT / "shared" / "chargeback").rglob("*.py")}
+    assert folders <= packaged, sorted(folders - packaged)
+
+
 def test_dockerignore_keeps_what_the_image_copies() -> None:
     ignore = (ROOT / ".dockerignore").read_text().splitlines()
     for needed in ("pyproject.toml", "README.md", "shared/", "functions/"):
