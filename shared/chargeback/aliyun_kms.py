@@ -60,3 +60,22 @@ def read_kms_secret(endpoint: str, name: str, *, access_key_id: str, access_key_
     if not value:
         raise ConfigError(f"KMS secret {name!r} has no value", source="kms")
     return str(value)
+
+
+class KmsSecrets:
+    """KMS Secrets Manager at one endpoint, with one set of credentials (the Function Compute role's)."""
+
+    def __init__(self, endpoint: str, access_key_id: str, access_key_secret: str,
+                 security_token: str | None = None) -> None:
+        self.endpoint = endpoint
+        self._access_key_id = access_key_id
+        self._access_key_secret = access_key_secret
+        self._security_token = security_token
+
+    def __repr__(self) -> str:  # never the credentials
+        return f"KmsSecrets({self.endpoint!r})"
+
+    def read(self, name: str) -> str:
+        """The current value of the secret ``name``."""
+        return read_kms_secret(self.endpoint, name, access_key_id=self._access_key_id,
+                               access_key_secret=self._access_key_secret, security_token=self._security_token)

@@ -11,10 +11,11 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from chargeback.config.environment import Settings
 from chargeback.errors import ConfigError, StorageError
-from chargeback.jobs.clients import OssCredentials, build_clients
 from chargeback.jobs.monthly import MonthStatements, run_monthly
-from chargeback.settings import Settings
+from chargeback.runtime.clients import OssCredentials, build_clients
+from chargeback.runtime.entry import compose
 from chargeback.storage import LocalObjectStore
 from tests.support.allocations import MAPPING_YAML, publish_sample
 from tests.support.kms import FakeKms, kms_server
@@ -38,7 +39,7 @@ def test_monthly_job_sends_each_statement_once_through_smtp(tmp_path, certificat
         # The relay's private CA is the one thing the mapping adds; host, port and login come from settings.
         mapping.write_text(MAPPING_YAML.replace("  finance_cc: [finance@example.com]\n",
                                                 f"  smtp: {{ca_file: '{server.ca_file}'}}\n"))
-        settings = Settings.from_env({
+        env = {
             "CHARGEBACK_SOURCE_URL": str(tmp_path / "bills"),
             "CHARGEBACK_WAREHOUSE_URL": warehouse.url,
             "CHARGEBACK_MAPPING_URL": str(mapping),
@@ -49,11 +50,13 @@ def test_monthly_job_sends_each_statement_once_through_smtp(tmp_path, certificat
             "CHARGEBACK_SMTP_PORT": str(server.port),
             "CHARGEBACK_SMTP_USER": "chargeback@example.com",
             "SMTP_PASSWORD": "direct-mail-pw",
-        })
+        }
+        settings = Settings.from_env(env)
         clients = build_clients(settings, stores=("warehouse", "mapping"))
+        context = compose("monthly", settings, clients, env)
         now = datetime(2026, 6, 5, 2, 30, tzinfo=UTC)
 
-        result = run_monthly(settings, clients, date(2026, 6, 5), now=now)
+        result = run_monthly(context, date(2026, 6, 5), now=now)
         assert result.months == [MonthStatements("2026-05", "sent", "final", 4)]
         assert len(handler.messages) == 4
         totals = expected_totals()
@@ -62,7 +65,7 @@ def test_monthly_job_sends_each_statement_once_through_smtp(tmp_path, certificat
             check_statement(received.data, center, totals[center])
             assert "finance@example.com" in received.rcpt_tos
 
-        run_monthly(settings, clients, date(2026, 6, 6), now=now)  # the schedule's next day
+        run_monthly(context, date(2026, 6, 6), now=now)  # the schedule's next day
         assert len(handler.messages) == 4
 
 
@@ -86,11 +89,12 @@ def test_on_function_compute_the_smtp_password_comes_from_kms_with_the_role_cred
             "CHARGEBACK_SMTP_PORT": str(server.port), "CHARGEBACK_SMTP_USER": "chargeback@example.com",
             "CHARGEBACK_SMTP_SECRET_NAME": "chargeback/smtp", "CHARGEBACK_KMS_ENDPOINT": endpoint,
         }
+        env = {**env, "CHARGEBACK_ALLOW_INSECURE": "true"}  # the stand-in KMS speaks http on 127.0.0.1
         settings = Settings.from_env(env)
         clients = build_clients(settings, stores=("warehouse", "mapping"), fc_credentials=role)
-        assert clients.smtp_password == "direct-mail-pw"
-        assert "direct-mail-pw" not in repr(clients)
-        result = run_monthly(settings, clients, date(2026, 6, 5), now=datetime(2026, 6, 5, 2, 30, tzinfo=UTC))
+        assert "role-key-secret" not in repr(clients)
+        context = compose("monthly", settings, clients, env)  # the mailer reads the password from KMS here
+        result = run_monthly(context, date(2026, 6, 5), now=datetime(2026, 6, 5, 2, 30, tzinfo=UTC))
         assert result.months == [MonthStatements("2026-05", "sent", "final", 4)]
         assert len(handler.messages) == 4  # the SMTP server took the login: the password was the right one
         [call] = kms.calls
@@ -100,10 +104,12 @@ def test_on_function_compute_the_smtp_password_comes_from_kms_with_the_role_cred
         missing = Settings.from_env({**env, "CHARGEBACK_SMTP_SECRET_NAME": "chargeback/other"})
         with pytest.raises(StorageError, match=r"cannot read KMS secret 'chargeback/other' \(HTTP 404 "
                                                r"Forbidden.ResourceNotFound") as raised:
-            build_clients(missing, stores=("warehouse", "mapping"), fc_credentials=role)
+            compose("monthly", missing, build_clients(missing, stores=("warehouse", "mapping"),
+                                                      fc_credentials=role), env)
         assert "role-key-secret" not in str(raised.value) and "CAISrole" not in str(raised.value)
         with pytest.raises(ConfigError, match="Function Compute role's credentials"):
-            build_clients(settings, stores=("warehouse", "mapping"))
+            compose("monthly", settings, build_clients(settings, stores=("warehouse", "mapping")), env)
         wrong_key = OssCredentials(role.access_key_id, "not-the-secret", role.security_token)
-        with pytest.raises(StorageError, match="IncompleteSignature"):  # the fake checks the signature
-            build_clients(settings, stores=("warehouse", "mapping"), fc_credentials=wrong_key)
+        with pytest.raises(StorageError, match="IncompleteSignature"):  # the stand-in checks the signature
+            compose("monthly", settings, build_clients(settings, stores=("warehouse", "mapping"),
+                                                       fc_credentials=wrong_key), env)

@@ -36,6 +36,7 @@ def proxy(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultPr
         s3.delete_object(Bucket=BUCKET, Key=old["Key"])
     with FaultProxy(moto_server) as running:
         monkeypatch.setenv("AWS_ENDPOINT_URL", running.endpoint)
+        monkeypatch.setenv("CHARGEBACK_ALLOW_INSECURE", "true")  # the proxy speaks http on 127.0.0.1
         yield running
 
 

@@ -26,9 +26,8 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from chargeback.alerts.channels import build_channels
 from chargeback.alerts.job import run_alerts
-from chargeback.alerts.settings import alert_settings
-from chargeback.allocation.mapping import parse_mapping
 from chargeback.cli import main
+from chargeback.config.file import parse_config_file
 from chargeback.delivery import DeliveryError, OutgoingMail
 from chargeback.delivery.smtp import SmtpMailer
 from chargeback.errors import StorageError
@@ -59,9 +58,9 @@ cost_centers:
 alerts:
   default_channels: [ding, slack, siem]
   channels:
-    ding: {type: dingtalk, url_env: DING_URL, secret_env: DING_SECRET}
-    slack: {type: slack, url_env: SLACK_URL}
-    siem: {type: webhook, url_env: SIEM_URL, token_env: SIEM_TOKEN}
+    ding: {type: dingtalk, url_env: DING_URL, secret_env: DING_SECRET, allow_insecure: true}   # http on 127.0.0.1
+    slack: {type: slack, url_env: SLACK_URL, allow_insecure: true}
+    siem: {type: webhook, url_env: SIEM_URL, token_env: SIEM_TOKEN, allow_insecure: true}
   delivery: {timeout_seconds: 2, attempts: 2, backoff_seconds: 0}
 """
 DAY, NOW = date(2026, 5, 10), datetime(2026, 5, 10, 9, tzinfo=UTC)
@@ -112,11 +111,11 @@ def test_webhook_errors_that_echo_the_request_are_stored_and_logged_without_its_
     tmp_path: Path, logs: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
     store = stale_month(tmp_path / "warehouse")
-    mapping = parse_mapping(MAPPING)
+    mapping = parse_config_file(MAPPING)
     sent: list[str] = []
     with echo_server(sent) as base:
-        channels = build_channels(alert_settings(mapping), environ=environ(base), mailer=None,
-                                  sleep=lambda _: None)
+        channels = build_channels(mapping.alerts, environ=environ(base), mailer=None,
+                                  sender="chargeback-alerts@example.com", sleep=lambda _: None)
         run = run_alerts(store, DAY, mapping, channels, now=NOW)
     # the servers did receive every secret, and answered with them
     assert {DING_TOKEN, SLACK_TOKEN, SIEM_URL_TOKEN, SIEM_BEARER} <= {s for s in SECRETS if s in "".join(sent)}

@@ -10,15 +10,14 @@ import base64
 import logging
 import smtplib
 import ssl
-from typing import Literal
 
+from chargeback.config.delivery import Security
+from chargeback.config.fields import address_of
 from chargeback.delivery import DeliveryError, OutgoingMail
-from chargeback.delivery.mime import address_of, build_mime, check_addresses, recipients_of
+from chargeback.delivery.mime import build_mime, check_addresses, recipients_of
 from chargeback.redact import redact
 
 log = logging.getLogger(__name__)
-
-Security = Literal["ssl", "starttls", "none"]
 
 
 class SmtpMailer:

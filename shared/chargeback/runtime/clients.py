@@ -1,27 +1,27 @@
-"""The cloud clients of one invocation, built once and passed down to the jobs.
+"""The cloud clients of one invocation, built once and passed down.
 
 ``build_clients`` makes only what the settings need: a boto3 session with S3, Secrets Manager and SES clients
 when an s3:// URL, SES delivery or a secret ARN is configured; OSS credentials from the OSS secret (on AWS) or
-from the Function Compute role's STS credentials (``context.credentials``). Secrets are fetched here, once,
-and never logged. Tests hand in a moto-backed ``session`` or build ``Clients`` themselves.
+from the Function Compute role's STS credentials (``context.credentials``). The OSS keys are fetched here,
+once, and never logged (the SMTP password is fetched by ``chargeback.delivery.build`` with the Secrets Manager
+client from here, or on Function Compute with ``kms``: Alibaba KMS reached with the role's STS credentials). The
+S3 client has the storage policy's timeouts (``storage_policy``). Tests hand in a moto-backed ``session`` or
+build ``Clients`` themselves.
 
-``open_store``, ``load_job_mapping`` and ``build_job_mailer`` turn settings plus clients into the objects the
-jobs use, so the jobs never touch an SDK. Cloud SDKs are imported inside the functions that need them.
+``open_store`` and ``load_job_config`` turn settings plus clients into the objects the jobs use, so the jobs
+never touch an SDK. Cloud SDKs are imported inside the functions that need them.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
-from chargeback.allocation.mapping import DEFAULT_MAPPING, load_mapping, parse_mapping
-from chargeback.allocation.mapping import Mapping as TeamMapping
-from chargeback.delivery import Mailer
+from chargeback.config.environment import Settings
+from chargeback.config.file import DEFAULT_CONFIG, ConfigFile, load_config_file, parse_config_file
 from chargeback.errors import ConfigError, StorageError
-from chargeback.settings import Settings
 from chargeback.storage import ObjectStore, StoragePolicy
 from chargeback.storage import open_store as open_url
 
@@ -56,8 +56,12 @@ class Clients:
     ses: Any | None = None  # SES v1 client (send_raw_email)
     sesv2: Any | None = None
     oss: OssCredentials | None = None
-    smtp_password: str | None = field(default=None, repr=False)
-    environ: Mapping[str, str] = field(default_factory=dict, repr=False)  # for alert webhooks named in the mapping
+    kms: Any | None = None  # chargeback.aliyun_kms.KmsSecrets: Alibaba KMS with the FC role's credentials
+
+    def for_mail(self) -> dict[str, Any]:
+        """The clients ``build_mailer`` may use, by service name."""
+        named = {"sesv2": self.sesv2, "secretsmanager": self.secrets, "kms": self.kms}
+        return {name: client for name, client in named.items() if client is not None}
 
 
 ALL_STORES: tuple[str, ...] = ("source", "warehouse", "mapping")
@@ -80,7 +84,8 @@ def build_clients(settings: Settings, *, stores: tuple[str, ...] = ALL_STORES, s
     schemes = {urlparse(url).scheme.lower() for url in store_urls(settings, stores)}
     uses_oss = "oss" in schemes
     clients = Clients()
-    if "s3" in schemes or settings.delivery == "ses" or settings.smtp_secret_arn or (
+    delivery = settings.delivery
+    if "s3" in schemes or delivery.backend == "ses" or delivery.smtp_secret_arn or (
             uses_oss and settings.oss_secret_arn):
         if session is None:
             import boto3
@@ -91,7 +96,7 @@ def build_clients(settings: Settings, *, stores: tuple[str, ...] = ALL_STORES, s
 
         clients.s3 = build_s3_client(session=session, policy=storage_policy(settings))
         clients.secrets = session.client("secretsmanager")
-        if settings.delivery == "ses":
+        if delivery.backend == "ses":
             clients.ses = session.client("ses")
             clients.sesv2 = session.client("sesv2")
     if uses_oss:
@@ -102,13 +107,11 @@ def build_clients(settings: Settings, *, stores: tuple[str, ...] = ALL_STORES, s
         else:
             raise ConfigError("CHARGEBACK_OSS_SECRET_ARN: required for oss:// URLs outside Function Compute "
                               "(there the function role's credentials are used)", source="environment")
-    if settings.delivery == "smtp":
-        if settings.smtp_secret_arn:
-            clients.smtp_password = _smtp_password_from_secret(clients.secrets, settings.smtp_secret_arn)
-        elif settings.smtp_secret_name:
-            clients.smtp_password = _smtp_password_from_kms(settings, fc_credentials)
-        elif settings.smtp_password is not None:
-            clients.smtp_password = settings.smtp_password.get_secret_value()
+    if delivery.smtp_secret_name and fc_credentials is not None:
+        from chargeback.aliyun_kms import KmsSecrets
+
+        clients.kms = KmsSecrets(delivery.kms_endpoint or "", fc_credentials.access_key_id,
+                                 fc_credentials.access_key_secret, fc_credentials.security_token)
     return clients
 
 
@@ -137,38 +140,6 @@ def _oss_from_secret(secrets: Any, arn: str) -> OssCredentials:
                           str(data["security_token"]) if data.get("security_token") else None)
 
 
-def _smtp_password_from_kms(settings: Settings, credentials: OssCredentials | None) -> str:
-    """The SMTP password from Alibaba KMS Secrets Manager, read with the Function Compute role's credentials."""
-    from chargeback.aliyun_kms import read_kms_secret
-
-    name, endpoint = settings.smtp_secret_name or "", settings.kms_endpoint or ""
-    if credentials is None:
-        raise ConfigError("CHARGEBACK_SMTP_SECRET_NAME: the KMS secret is read with the Function Compute role's "
-                          "credentials, and this invocation has none", source="environment")
-    text = read_kms_secret(endpoint, name, access_key_id=credentials.access_key_id,
-                           access_key_secret=credentials.access_key_secret,
-                           security_token=credentials.security_token)
-    return _password_of(text, f"KMS secret {name}")
-
-
-def _smtp_password_from_secret(secrets: Any, arn: str) -> str:
-    """The secret is the password itself, or JSON with a 'password' key."""
-    return _password_of(_secret_string(secrets, arn), f"secret {arn}")
-
-
-def _password_of(text: str, what: str) -> str:
-    """A secret's text is the password itself, or JSON with a 'password' key."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError:
-        return text
-    if isinstance(data, dict) and data.get("password"):
-        return str(data["password"])
-    if isinstance(data, str):
-        return data
-    raise ConfigError(f"{what} must be the password or JSON with a 'password' key", source="secret store")
-
-
 def storage_policy(settings: Settings) -> StoragePolicy:
     """The time limits of every storage call: the defaults within CHARGEBACK_STORAGE_DEADLINE."""
     return StoragePolicy.within(settings.storage_deadline)
@@ -195,40 +166,15 @@ def open_store(url: str, settings: Settings, clients: Clients) -> ObjectStore:
     return open_url(url, **store_options(url, settings, clients))
 
 
-def load_job_mapping(settings: Settings, clients: Clients) -> TeamMapping:
-    """The mapping named by CHARGEBACK_MAPPING_URL: a local file or an object; the default when unset."""
+def load_job_config(settings: Settings, clients: Clients) -> ConfigFile:
+    """The configuration file named by CHARGEBACK_MAPPING_URL: a local file or an object; the default when unset."""
     url = settings.mapping_url
     if not url:
-        return DEFAULT_MAPPING
+        return DEFAULT_CONFIG
     scheme = urlparse(url).scheme.lower()
     if scheme not in ("s3", "oss"):
-        return load_mapping(urlparse(url).path if scheme == "file" else url)
+        return load_config_file(urlparse(url).path if scheme == "file" else url)
     # s3://bucket/config/mapping.yaml -> the store s3://bucket/config and the key mapping.yaml
     folder, _, key = url.rstrip("/").rpartition("/")
     store = open_store(folder, settings, clients)
-    return parse_mapping(store.read_bytes(key), source=url)
-
-
-def mailer_config(settings: Settings, mapping: TeamMapping) -> dict[str, Any]:
-    """The ``build_mailer`` configuration: the mapping's ``delivery`` section, overridden by the settings."""
-    config: dict[str, Any] = dict(mapping.delivery or {})
-    config["backend"] = settings.delivery
-    if settings.sender:
-        config["sender"] = settings.sender
-    if settings.delivery == "smtp":
-        smtp = dict(config.get("smtp") or {})
-        smtp.update({"host": settings.smtp_host, "port": settings.smtp_port, "username": settings.smtp_user,
-                     "password_env": "SMTP_PASSWORD", "ssl": settings.smtp_port == 465})
-        config["smtp"] = smtp
-    return config
-
-
-def build_job_mailer(settings: Settings, clients: Clients, mapping: TeamMapping,
-                     warehouse: ObjectStore) -> Mailer:
-    """The mailer for statements and alerts. The SMTP password reaches it through ``env``, not the config."""
-    from chargeback.delivery import build_mailer  # type: ignore[attr-defined,unused-ignore]
-
-    env: Mapping[str, str] = {"SMTP_PASSWORD": clients.smtp_password} if clients.smtp_password else {}
-    aws = {name: client for name, client in (("ses", clients.ses), ("sesv2", clients.sesv2)) if client}
-    mailer: Mailer = build_mailer(mailer_config(settings, mapping), store=warehouse, env=env, clients=aws)
-    return mailer
+    return parse_config_file(store.read_bytes(key), source=url)
