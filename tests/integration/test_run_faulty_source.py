@@ -70,7 +70,7 @@ def test_a_run_through_passing_faults_gives_the_exact_totals(proxy: FaultProxy, 
     proxy.inject(Fault.drop(), times=1, match=object_reads)
     proxy.inject(Fault.trickle(interval=0.05, size=16), times=1, match=object_reads)
     warehouse = tmp_path / "warehouse"
-    assert run(warehouse, "--storage-deadline", "20") == 0
+    assert run(warehouse, "--storage-deadline", "10") == 0
     published = manifest(warehouse)
     assert published["totals"] == {"CNY": "57.477867"}
     assert published["counts"]["model_studio_rows"] == 156  # type: ignore[index]
