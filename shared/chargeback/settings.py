@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import SecretStr
 
+from chargeback.billtime import BILL_TIME_ZONE
 from chargeback.errors import ConfigError
 
 Platform = Literal["aws", "fc"]
@@ -260,7 +261,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "delivery": _optional(_delivery, "outbox"),
     "sender": _optional(_email),
     "finance_cc": _optional(_emails, ()),
-    "timezone": _optional(_zone, ZoneInfo("Asia/Shanghai")),
+    "timezone": _optional(_zone, BILL_TIME_ZONE),
     # 28 at most: every month has the day, so a provisional statement always goes out in its month.
     "final_day": _optional(_int_between(1, 28), 6),
     "smtp_host": _optional(_host),

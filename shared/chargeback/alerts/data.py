@@ -15,6 +15,7 @@ import pandas as pd
 
 from chargeback.alerts.settings import AlertSettings
 from chargeback.errors import InputError
+from chargeback.months import month_of, months_between, previous_month
 from chargeback.storage import ObjectStore
 from chargeback.warehouse import layout
 from chargeback.warehouse.read import read_allocations, read_lines, read_manifest
@@ -70,10 +71,6 @@ class AlertData:
     quota_rows: pd.DataFrame
     quotas: tuple[Quota, ...] = ()
     notes: tuple[str, ...] = field(default=())
-
-
-def month_of(day: date) -> str:
-    return f"{day.year:04d}-{day.month:02d}"
 
 
 def _to_datetime(value: Any) -> datetime:
@@ -144,7 +141,7 @@ def _with_manifest_usage(quota: Quota, store: ObjectStore) -> Quota:
     first = month_of(quota.valid_from.date())
     last = month_of(quota.valid_until.date())
     used: Decimal | None = None
-    for month in _months_between(first, last):
+    for month in months_between(first, last):
         manifest = read_manifest(store, month)
         for entry in (manifest or {}).get("free_quota") or []:
             try:
@@ -164,18 +161,11 @@ def _check_columns(frame: pd.DataFrame, needed: tuple[str, ...], source: str) ->
         raise InputError(f"missing columns {missing}", source=source, field=missing[0])
 
 
-def _months_between(first: str, last: str) -> list[str]:
-    months = [first]
-    while months[-1] < last:
-        months.append(layout.next_month(months[-1]))
-    return months
-
-
 def load_alert_data(store: ObjectStore, day: date, settings: AlertSettings) -> AlertData:
     """Read what the rules need for ``day``; unpublished months are simply absent."""
     current = month_of(day)
-    previous = layout.previous_month(current)
-    candidates = [layout.previous_month(previous), previous, current]
+    previous = previous_month(current)
+    candidates = [previous_month(previous), previous, current]
     months: dict[str, MonthData] = {}
     for month in candidates:
         manifest = read_manifest(store, month)
@@ -197,7 +187,7 @@ def load_alert_data(store: ObjectStore, day: date, settings: AlertSettings) -> A
             first = month_of(quota.valid_from.date())
             last = min(current, month_of(quota.valid_until.date()))
             if first <= last:
-                wanted.update(_months_between(first, last))
+                wanted.update(months_between(first, last))
         for month in sorted(wanted):
             rows = read_lines(store, month)
             source = f"{store.url}/{layout.lines_key(month)}"

@@ -10,23 +10,23 @@ Anomalies are only judged on complete days; forecasts use the run rate of comple
 
 from __future__ import annotations
 
-import calendar
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pandas as pd
 
-from chargeback.alerts.data import AlertData, Quota, month_of
+from chargeback.alerts.data import AlertData, Quota
 from chargeback.alerts.model import Alert, Evaluation, Route, Severity, Subject
 from chargeback.alerts.settings import OWNERS, AlertSettings, ExtraBudget
 from chargeback.alerts.text import money, number, percent
 from chargeback.allocation.mapping import Mapping
+from chargeback.billtime import bill_midnight, in_bill_time
 from chargeback.columns import UNALLOCATED
 from chargeback.money import MONEY_SCALE
-from chargeback.warehouse import layout
+from chargeback.months import first_day, last_day, month_of, previous_month
 
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
@@ -65,14 +65,6 @@ class Coverage:
         if self.complete_through == self.newest:
             return text + "; its month is final, so every day is complete."
         return text + f"; complete through {self.complete_through}."
-
-
-def _month_end(day: date) -> date:
-    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
-
-
-def _month_start(month: str) -> date:
-    return date(int(month[:4]), int(month[5:]), 1)
 
 
 def median(values: list[Decimal]) -> Decimal:
@@ -128,7 +120,7 @@ def coverage_of(frame: pd.DataFrame, data: AlertData) -> Coverage:
 def evaluated_months(data: AlertData, day: date, settings: AlertSettings) -> list[str]:
     """The month of ``day``, and the previous month while it may still change (open, or in the grace days)."""
     current = month_of(day)
-    previous = layout.previous_month(current)
+    previous = previous_month(current)
     months = [current]
     manifest = data.months[previous].manifest if previous in data.months else None
     if manifest is not None and (manifest.get("status") != "final" or day.day <= settings.closing_grace_days):
@@ -221,8 +213,8 @@ def forecast_month(series: dict[date, Decimal], month: str, coverage: Coverage, 
     end = coverage.complete_through
     if end is None or coverage.first is None:
         return None
-    month_start = _month_start(month)
-    month_end = _month_end(month_start)
+    month_start = first_day(month)
+    month_end = last_day(month)
     if end >= month_end or end < month_start - ONE_DAY:
         return None
     start = max(end - timedelta(days=window_days - 1), coverage.first)
@@ -621,21 +613,16 @@ def free_quota_alerts(data: AlertData, day: date, mapping: Mapping, settings: Al
 # -------------------- stale data
 
 
-def _aware(moment: datetime, zone: tzinfo = UTC) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
-
-
 def stale_alerts(data: AlertData, day: date, now: datetime, mapping: Mapping, settings: AlertSettings,
                  notes: list[str]) -> list[Alert]:
     """No new bill file for longer than ``stale_after_hours``: one alert per newest file (per episode).
 
     The age is taken at ``now``, or at the end of ``day`` when ``day`` is in the past (a re-run for an old
-    date asks whether the bills were stale then, not today). A ``newest_source_time`` without an offset is
-    read at ``bill_time_offset_hours`` (UTC+8 by default: the bill's own file times are China time), and so is
-    ``day``; a naive ``now`` is UTC.
+    date asks whether the bills were stale then, not today). The end of ``day`` is in China time, like the
+    bill's dates; a ``newest_source_time`` without an offset (older manifests) is China time too, and a naive
+    ``now`` is UTC.
     """
     limit = settings.stale_after_hours
-    bill_zone = timezone(timedelta(hours=settings.bill_time_offset_hours))
     routes = routes_for(None, mapping, settings)
     subject = Subject("warehouse", "bills", "bill files")
     newest: datetime | None = None
@@ -644,7 +631,7 @@ def stale_alerts(data: AlertData, day: date, now: datetime, mapping: Mapping, se
         if not raw:
             continue
         try:
-            moment = _aware(datetime.fromisoformat(str(raw)), bill_zone)
+            moment = in_bill_time(datetime.fromisoformat(str(raw)))
         except ValueError:
             notes.append(f"manifest {month.month}: newest_source_time {raw!r} is not ISO-8601; ignored.")
             continue
@@ -658,7 +645,7 @@ def stale_alerts(data: AlertData, day: date, now: datetime, mapping: Mapping, se
                      "Check the bill subscription to object storage and the ingest job."),
             routes=routes,
         )]
-    as_of = min(_aware(now), datetime.combine(day + ONE_DAY, time(), bill_zone))
+    as_of = min(now if now.tzinfo is not None else now.replace(tzinfo=UTC), bill_midnight(day + ONE_DAY))
     age_hours = (Decimal((as_of - newest).total_seconds()) / 3600).quantize(Decimal("0.1"))
     if age_hours <= limit:
         return []

@@ -20,6 +20,7 @@ from typing import Any, Literal
 from chargeback.alerts.channels import DeliveryResult
 from chargeback.alerts.model import REFIRES_ON_CHANGE, Alert, Evaluation, Route
 from chargeback.errors import NotFoundError, StorageError
+from chargeback.months import check_month
 from chargeback.storage import ObjectStore
 from chargeback.warehouse import layout
 
@@ -29,7 +30,7 @@ Action = Literal["new", "restated", "retry", "quiet", "cleared"]
 
 
 def state_document_key(month: str) -> str:
-    return layout.state_key(f"alerts/{layout.check_month(month)}.json")
+    return layout.state_key(f"alerts/{check_month(month)}.json")
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,9 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from chargeback.billtime import parse_bill_time
+from chargeback.months import compact, from_compact, next_month
 from chargeback.storage import ObjectInfo
-from chargeback.warehouse.layout import next_month
 
 _V2 = re.compile(
     r"^(?P<uid>\d+)_(?P<site>\d+)_(?P<type>[A-Za-z0-9]+)_(?P<period>\d{6}|\d{8})(?:[_-]\d+)?(?:\.(?:csv|zip))?$",
@@ -54,11 +55,11 @@ class BillFile:
         return self.family == "legacy" and not self.day
 
     def pushed_at(self) -> datetime | None:
-        """When the file was produced, as far as its name tells (UTC+8 wall time)."""
+        """When the file was produced, as far as its name tells (the names are in China time)."""
         if self.snapshot:
-            return datetime.strptime(self.snapshot, "%Y%m%d%H%M%S")
+            return parse_bill_time(self.snapshot, "%Y%m%d%H%M%S")
         if self.day:
-            return datetime.strptime(self.day, "%Y-%m-%d")
+            return parse_bill_time(self.day, "%Y-%m-%d")
         return None
 
 
@@ -78,10 +79,6 @@ class Selection:
         return max(times) if times else None
 
 
-def _month(period: str) -> str:
-    return f"{period[:4]}-{period[4:6]}"
-
-
 def classify(info: ObjectInfo) -> BillFile | str:
     """A BillFile for a recognised consumption bill, else the reason the object is ignored."""
     name = info.key.rsplit("/", 1)[-1]
@@ -94,7 +91,7 @@ def classify(info: ObjectInfo) -> BillFile | str:
             return f"legacy {match.group('type')} file (only BillingItemDetail carries Model Studio usage)"
         period = match.group("period")
         day = f"{period[:4]}-{period[4:6]}-{period[6:]}" if len(period) == 8 else ""
-        return BillFile(info, "legacy", _month(period), day=day)
+        return BillFile(info, "legacy", from_compact(period), day=day)
     match = _V2.match(name)
     if match:
         if match.group("type").lower() != "consumedetailbillv2":
@@ -102,7 +99,7 @@ def classify(info: ObjectInfo) -> BillFile | str:
         folder = _SNAPSHOT_DIR.search(info.key)
         if folder is None:
             return "v2 bill outside a {YYYYMM}/{YYYYMMDDHHMMSS}/ push folder"
-        return BillFile(info, "v2", _month(folder.group("month")), snapshot=folder.group("ts"))
+        return BillFile(info, "v2", from_compact(folder.group("month")), snapshot=folder.group("ts"))
     return "not a bill file name this tool knows"
 
 
@@ -129,7 +126,7 @@ def select_month(objects: list[ObjectInfo], month: str) -> Selection:
         selection.files = [f for f in v2 if f.snapshot == newest]
         selection.superseded += [(f.key, f"older v2 snapshot {f.snapshot}") for f in v2 if f.snapshot != newest]
         selection.family = "v2"
-        selection.final = newest >= f"{following.replace('-', '')}02140000"
+        selection.final = newest >= f"{compact(following)}02140000"
     legacy = candidates["legacy"]
     if legacy:
         month_files = [f for f in legacy if f.is_month_file]
@@ -153,5 +150,5 @@ def select_month(objects: list[ObjectInfo], month: str) -> Selection:
             selection.files = sorted(console, key=lambda f: f.snapshot)
             selection.family = "console"
             newest = max(f.snapshot for f in console)
-            selection.final = newest >= f"{following.replace('-', '')}04000000"
+            selection.final = newest >= f"{compact(following)}04000000"
     return selection

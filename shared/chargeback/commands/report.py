@@ -21,9 +21,9 @@ from chargeback.delivery import Mailer
 from chargeback.delivery.config import build_mailer, outbox_mailer, parse_delivery_settings
 from chargeback.delivery.outbox import OutboxMailer
 from chargeback.errors import InputError
+from chargeback.months import check_month
 from chargeback.reporting.job import StatementResult, send_statements
 from chargeback.storage import LocalObjectStore, open_store
-from chargeback.warehouse.layout import check_month
 
 
 def register(subparsers: Any) -> None:

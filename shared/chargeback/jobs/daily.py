@@ -16,8 +16,8 @@ from typing import Any
 
 from chargeback.jobs.clients import Clients, build_job_mailer, load_job_mapping, open_store
 from chargeback.money import format_decimal
+from chargeback.months import month_of, previous_month
 from chargeback.settings import Settings
-from chargeback.warehouse.layout import previous_month
 from chargeback.warehouse.read import read_manifest
 
 log = logging.getLogger(__name__)
@@ -26,10 +26,6 @@ log = logging.getLogger(__name__)
 # previous day's file), so a morning run on the 1st or 2nd may find none yet. Later, no bill means a broken
 # subscription, and the run fails.
 NO_BILL_GRACE_DAYS = 2
-
-
-def month_of(day: date) -> str:
-    return f"{day.year:04d}-{day.month:02d}"
 
 
 def months_due(today: date, previous_status: str | None) -> list[str]:

@@ -16,9 +16,8 @@ from typing import Any
 
 from chargeback.errors import InputError
 from chargeback.jobs.clients import Clients, build_job_mailer, load_job_mapping, open_store
-from chargeback.jobs.daily import month_of
+from chargeback.months import month_of, previous_month
 from chargeback.settings import Settings
-from chargeback.warehouse.layout import previous_month
 from chargeback.warehouse.read import read_manifest
 
 log = logging.getLogger(__name__)

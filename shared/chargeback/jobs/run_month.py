@@ -30,6 +30,7 @@ from chargeback.bills.discovery import BillFile, Selection, select_month
 from chargeback.bills.reader import read_month
 from chargeback.errors import ChargebackError, InputError
 from chargeback.money import format_decimal
+from chargeback.months import check_month
 from chargeback.pricing.focus import focus_files
 from chargeback.pricing.free_quota import month_grants
 from chargeback.storage import ObjectStore
@@ -91,7 +92,7 @@ def run_month(
     allocate_lines: bool = True,
 ) -> RunSummary:
     """Ingest ``month`` (YYYY-MM) from ``source`` into ``warehouse`` and, unless told not to, allocate it."""
-    layout.check_month(month)
+    check_month(month)
     selection = select_month(list(source.list()), month)
     if not selection.files:
         raise NoBillsError(f"no Model Studio bill for {month} under {source.url}", field="month")
@@ -208,7 +209,7 @@ def _allocation_outputs(
 
 def allocate_month(warehouse: ObjectStore, month: str, mapping: Mapping, *, now: datetime) -> RunSummary:
     """Re-allocate a month already ingested, from its published lines, with ``mapping``."""
-    layout.check_month(month)
+    check_month(month)
     manifest = read_manifest(warehouse, month)
     if manifest is None or not warehouse.exists(layout.lines_key(month)):
         raise InputError(f"month {month} has not been ingested into {warehouse.url}: run 'ingest' first",

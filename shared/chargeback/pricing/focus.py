@@ -27,7 +27,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -37,9 +37,11 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from chargeback.billtime import BILL_UTC_OFFSET, bill_midnight
 from chargeback.columns import ALLOCATION_COLUMNS
 from chargeback.errors import InputError
 from chargeback.money import MONEY_TYPE, decimal_text, to_decimal
+from chargeback.months import first_day, next_month
 from chargeback.vectors import map_distinct
 from chargeback.warehouse.publish import chunked_csv, neutralise_column
 
@@ -72,7 +74,6 @@ UNITS: dict[str, str] = {
     "张": "Images", "image": "Images", "images": "Images",
     "秒": "Seconds", "second": "Seconds", "seconds": "Seconds",
 }
-CHINA_TIME = timedelta(hours=8)
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 def _unit(raw: str) -> str | None:
@@ -82,20 +83,9 @@ def _unit(raw: str) -> str | None:
     return UNITS.get(text.lower(), UNITS.get(text, text))
 
 
-def _utc_midnight(day: date, offset: timedelta) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC) - offset
-
-
-def _month_bounds(month: str, offset: timedelta) -> tuple[datetime, datetime]:
-    year, mon = int(month[:4]), int(month[5:7])
-    start = date(year, mon, 1)
-    end = date(year + 1, 1, 1) if mon == 12 else date(year, mon + 1, 1)
-    return _utc_midnight(start, offset), _utc_midnight(end, offset)
-
-
-def _month_edge(offset: timedelta, edge: int, month: str) -> datetime:
-    """The start (edge 0) or end (edge 1) of a billing month, in UTC."""
-    return _month_bounds(month, offset)[edge]
+def _month_edge(edge: int, month: str) -> datetime:
+    """The start (edge 0) or end (edge 1, exclusive) of a billing month, in UTC."""
+    return bill_midnight(first_day(month if edge == 0 else next_month(month))).astimezone(UTC)
 
 
 def _text(value: Any) -> str:
@@ -145,7 +135,6 @@ def focus_table(
     billing_account_name: str | None = None,
     sub_account_names: Mapping[str, str] | None = None,
     service_name: str = "Model Studio",
-    bill_utc_offset: timedelta = CHINA_TIME,
 ) -> pa.Table:
     """FOCUS 1.0 rows (:data:`COLUMNS`), one per allocation row (``ALLOCATION_SCHEMA``), vectorized.
 
@@ -166,12 +155,12 @@ def focus_table(
         day = pc.strptime(col("billing_date"), format="%Y-%m-%d", unit="s")
     except pa.ArrowInvalid as exc:
         raise InputError(f"billing_date: {exc}", field="allocations") from None
-    offset = pa.scalar(bill_utc_offset, pa.duration("s"))
+    offset = pa.scalar(BILL_UTC_OFFSET, pa.duration("s"))
     charge_start = pc.assume_timezone(pc.subtract(day, offset), "UTC")
     charge_end = pc.assume_timezone(pc.add(pc.subtract(day, offset), pa.scalar(timedelta(days=1), pa.duration("s"))),
                                     "UTC")
     stamp = pa.timestamp("s", tz="UTC")
-    period = [map_distinct(col("billing_month"), partial(_month_edge, bill_utc_offset, edge), stamp)
+    period = [map_distinct(col("billing_month"), partial(_month_edge, edge), stamp)
               for edge in (0, 1)]
     workspace, api_key, model = col("workspace_id"), col("api_key_id"), col("model")
     usage_type, channel, fee_type = col("usage_type"), col("channel"), col("fee_type")

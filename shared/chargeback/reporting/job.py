@@ -23,6 +23,7 @@ from chargeback.delivery import DeliveryError, Mailer
 from chargeback.delivery.config import DEFAULT_SENDER
 from chargeback.errors import InputError
 from chargeback.money import format_decimal
+from chargeback.months import check_month, previous_month
 from chargeback.reporting.csvfile import statement_csv
 from chargeback.reporting.ledger import Ledger, LedgerEntry, load_ledger, save_ledger
 from chargeback.reporting.mail import statement_mail
@@ -30,7 +31,6 @@ from chargeback.reporting.render import render_statement
 from chargeback.reporting.settings import StatementSettings, parse_statement_settings
 from chargeback.reporting.view import StatementView, build_statement, cost_center_rows, model_totals
 from chargeback.storage import ObjectStore
-from chargeback.warehouse import layout
 from chargeback.warehouse.read import read_allocations, read_manifest
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ def send_statements(
     ``finance_cc`` in copy; a cost center without owners goes to finance alone, or is skipped when nobody is
     left and the mailer needs recipients. Raises InputError when the month is not published.
     """
-    layout.check_month(month)
+    check_month(month)
     if now.tzinfo is None:
         raise ValueError("now must carry a timezone")
     manifest = read_manifest(warehouse, month)
@@ -91,7 +91,7 @@ def send_statements(
     if allocations is None:
         raise InputError(f"month {month} has a manifest but no allocation table in {warehouse.url}")
     _check_totals(allocations, manifest, month)
-    previous = read_allocations(warehouse, layout.previous_month(month))
+    previous = read_allocations(warehouse, previous_month(month))
     settings = parse_statement_settings(mapping.statements)
     ledger = load_ledger(warehouse, month)
     channel = channel_of(mailer)

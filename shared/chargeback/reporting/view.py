@@ -17,7 +17,6 @@ Volume and mix are rounded to the bill's finest decimal; the price effect is the
 
 from __future__ import annotations
 
-import calendar
 import hashlib
 import json
 import math
@@ -34,10 +33,10 @@ from chargeback.allocation.mapping import Mapping as TeamMapping
 from chargeback.columns import ALLOCATION_COLUMNS, LINE_AMOUNTS
 from chargeback.errors import InputError
 from chargeback.money import ZERO, format_decimal, quantum_of, to_decimal
+from chargeback.months import days_of, previous_month
 from chargeback.reporting import i18n
 from chargeback.reporting.formatting import percent_of
 from chargeback.reporting.ledger import LedgerEntry
-from chargeback.warehouse.layout import previous_month
 
 # Rules of lines a cost center pays directly; any other rule (e.g. 'console:proportional') is a shared pool.
 DIRECT_RULES = frozenset({"api_key", "workspace", "unallocated", ""})
@@ -381,8 +380,7 @@ def _section(currency: str, rows: list[dict[str, Any]], previous: list[dict[str,
 
 
 def _days(rows: list[dict[str, Any]], month: str) -> tuple[DayCost, ...]:
-    year, mon = int(month[:4]), int(month[5:7])
-    amounts = {f"{month}-{day:02d}": ZERO for day in range(1, calendar.monthrange(year, mon)[1] + 1)}
+    amounts = {day.isoformat(): ZERO for day in days_of(month)}
     for day, amount in _grouped(rows, lambda r: r["billing_date"]).items():
         amounts[day] = amounts.get(day, ZERO) + amount  # a date outside the month is kept, never dropped
     return tuple(DayCost(day, amount) for day, amount in sorted(amounts.items()))

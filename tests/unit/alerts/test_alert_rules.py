@@ -345,12 +345,11 @@ def test_stale_data_fires_after_the_limit_once_per_newest_file(store):
     assert loud.alerts[-1].value == Decimal("36.1")
 
 
-def test_a_bill_time_without_offset_is_read_as_china_time_unless_configured(store):
+def test_a_bill_time_without_offset_is_read_as_china_time(store):
     write_month(store, "2026-05", series(date(2026, 5, 1), ["1"]), newest_source_time="2026-05-13T08:00:00")
-    now = datetime(2026, 5, 14, 12, 6, tzinfo=UTC)  # 36.1 h after 2026-05-13T08:00+08:00
+    now = datetime(2026, 5, 14, 12, 6, tzinfo=UTC)  # 36.1 h after 2026-05-13T08:00+08:00 (28.1 h if UTC)
     assert fired(run(store, date(2026, 5, 14), now=now), "stale_data") == [
         ("warehouse:bills", "36", "2026-05-13T00:00:00+00:00")]
-    assert fired(run(store, date(2026, 5, 14), mapping("  bill_time_offset_hours: 0\n"), now=now), "stale_data") == []
 
 
 def test_staleness_of_a_past_date_is_judged_at_the_end_of_that_date(store):
