@@ -17,7 +17,6 @@ from chargeback.reporting.view import (
     build_statement,
     cost_center_rows,
     explain_change,
-    token_factor,
 )
 from chargeback.warehouse.read import table_to_frame
 from tests.support.allocations import (
@@ -221,13 +220,6 @@ def test_effective_cost_per_thousand_tokens_only_for_token_rows(may):
     assert plus.amount == sum((r["billed_cost"] for r in paid), Decimal(0))
     assert plus.tokens_k == sum((r["usage"] + r["deducted_usage"] for r in paid), Decimal(0))
     assert plus.per_1k == (plus.amount / plus.tokens_k).quantize(Decimal("0.00000001"))
-
-
-def test_token_units():
-    assert token_factor("千tokens") == 1
-    assert token_factor("1K tokens") == 1
-    assert token_factor("百万tokens") == 1000
-    assert token_factor("张") is None
 
 
 def test_days_cover_the_whole_month(may):

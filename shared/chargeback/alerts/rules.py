@@ -27,6 +27,7 @@ from chargeback.billtime import bill_midnight, in_bill_time
 from chargeback.columns import UNALLOCATED
 from chargeback.money import MONEY_SCALE
 from chargeback.months import first_day, last_day, month_of, previous_month
+from chargeback.units import convert
 
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
@@ -512,38 +513,6 @@ def _allocated_now(rows: pd.DataFrame, currency: str) -> str:
 
 # -------------------- free quota
 
-_UNITS: dict[str, tuple[str, Decimal]] = {
-    "tokens": ("token", Decimal(1)),
-    "token": ("token", Decimal(1)),
-    "千tokens": ("token", Decimal(1000)),
-    "千token": ("token", Decimal(1000)),
-    "1ktokens": ("token", Decimal(1000)),
-    "ktokens": ("token", Decimal(1000)),
-    "thousandtokens": ("token", Decimal(1000)),
-    "百万tokens": ("token", Decimal(1_000_000)),
-    "1mtokens": ("token", Decimal(1_000_000)),
-    "milliontokens": ("token", Decimal(1_000_000)),
-    "张": ("image", Decimal(1)),
-    "image": ("image", Decimal(1)),
-    "images": ("image", Decimal(1)),
-    "秒": ("second", Decimal(1)),
-    "second": ("second", Decimal(1)),
-    "seconds": ("second", Decimal(1)),
-    "s": ("second", Decimal(1)),
-}
-
-
-def convert_usage(amount: Decimal, unit: str, to_unit: str) -> Decimal | None:
-    """``amount`` of ``unit`` in ``to_unit`` (千tokens -> tokens x 1000); None when they do not convert."""
-    if unit.strip() == to_unit.strip():
-        return amount
-    source = _UNITS.get("".join(unit.lower().split()))
-    target = _UNITS.get("".join(to_unit.lower().split()))
-    if source is None or target is None or source[0] != target[0]:
-        return None
-    return amount * source[1] / target[1]
-
-
 def _quota_used(quota: Quota, rows: pd.DataFrame, day: date) -> tuple[Decimal | None, str]:
     if quota.used is not None:  # the manifests name the grant of every free-quota row: exact per grant
         return quota.used, ""
@@ -553,7 +522,7 @@ def _quota_used(quota: Quota, rows: pd.DataFrame, day: date) -> tuple[Decimal | 
     mine = rows.loc[(rows["model"] == quota.model) & (dates >= start) & (dates <= end)]
     used = ZERO
     for amount, unit in zip(mine["deducted_usage"].tolist(), mine["usage_unit"].tolist(), strict=True):
-        converted = convert_usage(amount if amount is not None else ZERO, str(unit or ""), quota.unit)
+        converted = convert(amount if amount is not None else ZERO, str(unit or ""), quota.unit)
         if converted is None:
             return None, str(unit)
         used += converted

@@ -42,6 +42,7 @@ from chargeback.columns import ALLOCATION_COLUMNS
 from chargeback.errors import InputError
 from chargeback.money import MONEY_TYPE, decimal_text, to_decimal
 from chargeback.months import first_day, next_month
+from chargeback.units import focus_unit
 from chargeback.vectors import map_distinct
 from chargeback.warehouse.publish import chunked_csv, neutralise_column
 
@@ -69,19 +70,7 @@ MONEY_COLUMNS = frozenset({"usage", "usage_before_deduction", "deducted_usage", 
                            "billed_cost"})
 DATETIME_COLUMNS = frozenset({"BillingPeriodEnd", "BillingPeriodStart", "ChargePeriodEnd",
                               "ChargePeriodStart"})
-UNITS: dict[str, str] = {
-    "千tokens": "1000 Tokens", "1k tokens": "1000 Tokens", "1000 tokens": "1000 Tokens",
-    "张": "Images", "image": "Images", "images": "Images",
-    "秒": "Seconds", "second": "Seconds", "seconds": "Seconds",
-}
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
-
-def _unit(raw: str) -> str | None:
-    text = raw.strip()
-    if not text:
-        return None
-    return UNITS.get(text.lower(), UNITS.get(text, text))
-
 
 def _month_edge(edge: int, month: str) -> datetime:
     """The start (edge 0) or end (edge 1, exclusive) of a billing month, in UTC."""
@@ -165,7 +154,7 @@ def focus_table(
     workspace, api_key, model = col("workspace_id"), col("api_key_id"), col("model")
     usage_type, channel, fee_type = col("usage_type"), col("channel"), col("fee_type")
     free = pc.equal(fee_type, "free_quota")
-    unit = map_distinct(col("usage_unit"), _unit)
+    unit = map_distinct(col("usage_unit"), focus_unit)
     commodity, item = col("commodity_code"), col("billing_item")
     sku = pc.if_else(pc.and_(pc.not_equal(commodity, ""), pc.not_equal(item, "")),
                      pc.binary_join_element_wise(commodity, item, "/"),

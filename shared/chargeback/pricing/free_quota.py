@@ -17,6 +17,7 @@ from typing import Any
 
 from chargeback.errors import InputError
 from chargeback.money import format_decimal
+from chargeback.units import convert, tokens_per_unit
 
 FIELD = "用量详情"
 DETAIL_KEY = "资源包抵扣详情"
@@ -150,11 +151,14 @@ def month_grants(lines: Iterable[Mapping[str, Any]], samples: Mapping[str, str])
         if not grants:
             continue
         grant = grants[0]
-        factor = Decimal(1000) if str(line["usage_unit"]).lower() in ("千tokens", "1k tokens", "ktokens") else 1
+        deducted, line_unit = Decimal(line["deducted_usage"]), str(line["usage_unit"])
+        in_grant_unit = convert(deducted, line_unit, grant.unit)
+        if in_grant_unit is None:  # a grant unit the unit table does not know: count tokens as tokens
+            in_grant_unit = deducted * (tokens_per_unit(line_unit) or 1)
         key = (grant.model, grant.unit, format_decimal(grant.total),
                grant.valid_from.isoformat() if grant.valid_from else "",
                grant.valid_until.isoformat() if grant.valid_until else "")
-        used[key] = used.get(key, Decimal(0)) + Decimal(line["deducted_usage"]) * factor
+        used[key] = used.get(key, Decimal(0)) + in_grant_unit
     return [
         {"model": model, "unit": unit, "total": total, "used": format_decimal(amount),
          "valid_from": start, "valid_until": end}

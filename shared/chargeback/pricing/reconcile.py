@@ -29,7 +29,8 @@ import pandas as pd
 
 from chargeback.errors import InputError
 from chargeback.money import ZERO, format_decimal, to_decimal
-from chargeback.pricing.catalog import BILL_UNITS, SITE_CURRENCY, PriceCatalog, PriceEntry
+from chargeback.pricing.catalog import SITE_CURRENCY, PriceCatalog, PriceEntry
+from chargeback.units import catalog_unit
 
 FREE_QUOTA = "free_quota"
 AMOUNTS = ("usage", "usage_before_deduction", "deducted_usage", "list_cost", "discount", "coupon",
@@ -59,7 +60,7 @@ def lookup_line_price(
     usage_unit: str, on: date,
 ) -> PriceEntry | None:
     """The catalog price of a bill line, or None when the catalog has none in the line's unit."""
-    unit = BILL_UNITS.get(usage_unit.strip().lower(), BILL_UNITS.get(usage_unit.strip()))
+    unit = catalog_unit(usage_unit)
     for candidate in catalog_usage_types(usage_type, io_type):
         entry = catalog.price(model, site, candidate, on, context_tier or None)
         if entry is not None:

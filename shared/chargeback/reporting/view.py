@@ -37,18 +37,13 @@ from chargeback.months import days_of, previous_month
 from chargeback.reporting import i18n
 from chargeback.reporting.formatting import percent_of
 from chargeback.reporting.ledger import LedgerEntry
+from chargeback.units import THOUSAND, tokens_per_unit
 
 # Rules of lines a cost center pays directly; any other rule (e.g. 'console:proportional') is a shared pool.
 DIRECT_RULES = frozenset({"api_key", "workspace", "unallocated", ""})
 FREE_QUOTA = "free_quota"
 IO_TYPE_ORDER = ("input", "cached_input", "output", "unit", "other")
 UNIT_COST_STEP = Decimal("0.00000001")
-# Usage units that count tokens, and how many thousands of tokens one unit is.
-TOKEN_UNITS: Mapping[str, Decimal] = {
-    "千tokens": Decimal(1), "千token": Decimal(1), "1ktokens": Decimal(1), "1ktoken": Decimal(1),
-    "ktokens": Decimal(1), "百万tokens": Decimal(1000), "1mtokens": Decimal(1000), "mtokens": Decimal(1000),
-    "tokens": Decimal("0.001"), "token": Decimal("0.001"),
-}
 _AMOUNTS = frozenset(LINE_AMOUNTS)
 
 
@@ -457,19 +452,14 @@ def _shared(rows: list[dict[str, Any]], mapping: TeamMapping, cost_center: str,
     return tuple(lines)
 
 
-def token_factor(usage_unit: str) -> Decimal | None:
-    """Thousands of tokens per usage unit ('千tokens' -> 1), or None when the unit is not tokens."""
-    return TOKEN_UNITS.get(usage_unit.replace(" ", "").lower())
-
-
 def _unit_costs(rows: list[dict[str, Any]]) -> tuple[UnitCostLine, ...]:
     tokens: dict[str, Decimal] = defaultdict(lambda: ZERO)
     amounts: dict[str, Decimal] = defaultdict(lambda: ZERO)
     for row in rows:
-        factor = token_factor(row["usage_unit"])
-        if factor is None:
+        per_unit = tokens_per_unit(row["usage_unit"])
+        if per_unit is None:
             continue
-        tokens[row["model"]] += (row["usage"] + row["deducted_usage"]) * factor
+        tokens[row["model"]] += (row["usage"] + row["deducted_usage"]) * per_unit / THOUSAND
         amounts[row["model"]] += row["billed_cost"]
     lines = []
     for model in sorted(tokens):

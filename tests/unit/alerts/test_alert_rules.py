@@ -9,7 +9,7 @@ import pytest
 
 from chargeback.alerts.data import load_alert_data
 from chargeback.alerts.model import Evaluation
-from chargeback.alerts.rules import Coverage, convert_usage, evaluate, forecast_month, median
+from chargeback.alerts.rules import Coverage, evaluate, forecast_month, median
 from chargeback.alerts.settings import alert_settings
 from chargeback.allocation.mapping import DEFAULT_MAPPING, Mapping, parse_mapping
 from chargeback.errors import ConfigError
@@ -324,12 +324,6 @@ def test_free_quota_quotas_can_come_from_settings(store):
 """
     evaluation = run(store, date(2026, 5, 11), mapping(extra))
     assert [t for _, t, _ in fired(evaluation, "free_quota_used")] == ["80", "95"]
-
-
-def test_usage_units_convert_only_within_a_kind():
-    assert convert_usage(Decimal("4.131"), "千tokens", "tokens") == Decimal("4131.000")
-    assert convert_usage(Decimal(5), "秒", "second") == Decimal(5)
-    assert convert_usage(Decimal(5), "张", "tokens") is None
 
 
 # ---------------------------------------------------------------- stale data
