@@ -196,6 +196,9 @@ BAD_INPUTS = {
     "empty file": (V2_DIR.format(ts="20260520120000") + ".csv", lambda: b"", "the file is empty"),
     "bad date": (V2_DIR.format(ts="20260520120000") + ".csv",
                  lambda: v2_csv([v2_row(K1, "1", date="2026051"), ]), "line 2, field '账单信息/账单日期'"),
+    "no such day": (V2_DIR.format(ts="20260520120000") + ".csv",
+                    lambda: v2_csv([v2_row(K1, "1"), v2_row(K1, "1", date="20260231")]),
+                    "line 3, field '账单信息/账单日期': '20260231' is not a date"),
 }
 
 

@@ -15,6 +15,7 @@ import pandas as pd
 
 from chargeback.alerts.settings import AlertSettings
 from chargeback.errors import InputError
+from chargeback.fee_types import FREE_QUOTA
 from chargeback.months import month_of, months_between, previous_month
 from chargeback.storage import ObjectStore
 from chargeback.warehouse import layout
@@ -36,7 +37,6 @@ REQUIRED_COLUMNS: tuple[str, ...] = (
     "usage_unit",
 )
 QUOTA_COLUMNS: tuple[str, ...] = ("billing_date", "model", "fee_type", "deducted_usage", "usage_unit")
-FREE_QUOTA = "free_quota"
 
 
 @dataclass(frozen=True)

@@ -32,8 +32,10 @@ import pyarrow.csv as pacsv
 
 from chargeback.bills.discovery import BillFile
 from chargeback.bills.headers import AMOUNT_FIELDS, map_header
+from chargeback.bills.normalize import amounts, fee_types, iso_dates, list_prices
 from chargeback.columns import MODEL_STUDIO_PRODUCT
 from chargeback.errors import InputError
+from chargeback.fee_types import FREE_QUOTA
 from chargeback.memory import release_memory
 from chargeback.money import MONEY_TYPE
 from chargeback.storage import LocalObjectStore, ObjectStore
@@ -46,8 +48,6 @@ EMPTY_ZIP_MAGIC = b"PK\x05\x06"
 BLOCK_SIZE = 1 << 20  # small blocks keep memory flat; parallelism comes from reading members at once
 COMPACT_ROWS = 20_000
 PROCESS_ROWS = 8192  # rows worked on together: fewer, larger vectorized calls
-
-FREE_QUOTA_FEE_TYPES = pa.array(["免费额度", "FreeQuota", "Free Quota", "free_quota"])
 
 GROUP_FIELDS = ("billing_date", "account_id", "commodity_code", "billing_item", "instance_id", "fee_type",
                 "currency", "usage_unit", "list_unit_price", "price_unit", "region")
@@ -196,42 +196,6 @@ def _month_forms(month: str) -> pa.Array:
     return pa.array([month.replace("-", ""), month, month.replace("-", "/")])
 
 
-def _decimal(column: pa.Array, field_name: str, header: str, name: str, first_line: int) -> pa.Array:
-    cleaned = pc.if_else(pc.equal(column, ""), "0", column)
-    try:
-        return pc.cast(cleaned, MONEY_TYPE)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        for index, value in enumerate(cleaned.to_pylist()):
-            try:
-                pc.cast(pa.array([value]), MONEY_TYPE)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                raise InputError(
-                    f"{value!r} is not a number with at most 12 decimals", source=name,
-                    line=first_line + index, field=header,
-                ) from None
-        raise
-
-
-def _check_dates(dates: pa.Array, header: str, name: str, first_line: int) -> None:
-    for value in pc.unique(dates).to_pylist():
-        digits = value.replace("-", "").replace("/", "")
-        if len(digits) != 8 or not digits.isdigit():
-            index = pc.index(dates, value).as_py()
-            raise InputError(f"{value!r} is not a date", source=name, line=first_line + index, field=header)
-
-
-def _check_prices(prices: pa.Array, header: str, name: str, first_line: int) -> None:
-    """The list price is kept as text; it must still be a number (or empty)."""
-    for value in pc.unique(prices).to_pylist():
-        if value:
-            try:
-                pc.cast(pa.array([value.strip()]), MONEY_TYPE)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                index = pc.index(prices, value).as_py()
-                raise InputError(f"{value!r} is not a price", source=name, line=first_line + index,
-                                 field=header) from None
-
-
 def _aggregate(table: pa.Table) -> pa.Table:
     sums = [(a, "sum") for a in (*AMOUNT_FIELDS, "line_count")]
     grouped = table.group_by(list(GROUP_FIELDS), use_threads=False).aggregate(sums)
@@ -358,10 +322,10 @@ def _read_batch(
     stats.rows += n
     in_month = pc.is_in(cols["billing_month"], value_set=forms)
     stats.other_month_rows += n - (pc.sum(in_month).as_py() or 0)
-    dates = pc.utf8_slice_codeunits(cols["billing_date"], 0, 10)
-    _check_dates(dates, wanted["billing_date"], name, first_line)
+    dates = iso_dates(cols["billing_date"], wanted["billing_date"], name, first_line)
     if "list_unit_price" in wanted:
-        _check_prices(cols["list_unit_price"], wanted["list_unit_price"], name, first_line)
+        cols["list_unit_price"] = list_prices(cols["list_unit_price"], wanted["list_unit_price"], name, first_line)
+    cols["fee_type"] = fee_types(cols["fee_type"])
     if "line_id" in cols:
         hashes = _hash_ids(cols["line_id"])
         if collect_hashes:
@@ -384,7 +348,7 @@ def _read_batch(
         "billing_date": dates,
         "currency": currency,
         **{
-            a: (_decimal(cols[a], a, wanted[a], name, first_line) if a in cols
+            a: (amounts(cols[a], wanted[a], name, first_line) if a in cols
                 else pa.array([Decimal(0)] * n, MONEY_TYPE))
             for a in AMOUNT_FIELDS
         },
@@ -405,7 +369,7 @@ def _read_batch(
 
 def _collect_free_quota(cols: dict[str, pa.Array], keep: pa.Array, partial: _Partial) -> None:
     """Keep the first usage-detail JSON of each instance's free-quota rows: it names the grant."""
-    free = pc.and_(keep, pc.is_in(cols["fee_type"], value_set=FREE_QUOTA_FEE_TYPES))
+    free = pc.and_(keep, pc.equal(cols["fee_type"], FREE_QUOTA))
     if not pc.any(free).as_py():
         return
     table = pa.table({"instance_id": pc.filter(cols["instance_id"], free),

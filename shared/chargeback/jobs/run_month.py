@@ -24,11 +24,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from chargeback import __version__
-from chargeback.allocation.allocate import LINE_SCHEMA, allocate_table, normalize_table
+from chargeback.allocation.allocate import allocate_table
 from chargeback.allocation.mapping import Mapping
 from chargeback.bills.discovery import BillFile, Selection, select_month
+from chargeback.bills.normalize import LINE_SCHEMA, normalize_table
 from chargeback.bills.reader import read_month
 from chargeback.errors import ChargebackError, InputError
+from chargeback.fee_types import FREE_QUOTA
 from chargeback.money import format_decimal
 from chargeback.months import check_month
 from chargeback.pricing.focus import focus_files
@@ -154,7 +156,7 @@ def run_month(
         "totals": {c: format_decimal(v) for c, v in totals.items()},
         "excluded_products": summary.excluded,
         "free_quota": month_grants(
-            lines.filter(pc.equal(lines["fee_type"], "free_quota")).to_pylist(), read.free_quota),
+            lines.filter(pc.equal(lines["fee_type"], FREE_QUOTA)).to_pylist(), read.free_quota),
     }
     for source_entry in manifest["sources"]:  # type: ignore[attr-defined]
         for member in source_entry["members"]:

@@ -40,6 +40,7 @@ import pyarrow.parquet as pq
 from chargeback.billtime import BILL_UTC_OFFSET, bill_midnight
 from chargeback.columns import ALLOCATION_COLUMNS
 from chargeback.errors import InputError
+from chargeback.fee_types import FREE_QUOTA
 from chargeback.money import MONEY_TYPE, decimal_text, to_decimal
 from chargeback.months import first_day, next_month
 from chargeback.units import focus_unit
@@ -153,7 +154,7 @@ def focus_table(
               for edge in (0, 1)]
     workspace, api_key, model = col("workspace_id"), col("api_key_id"), col("model")
     usage_type, channel, fee_type = col("usage_type"), col("channel"), col("fee_type")
-    free = pc.equal(fee_type, "free_quota")
+    free = pc.equal(fee_type, FREE_QUOTA)
     unit = map_distinct(col("usage_unit"), focus_unit)
     commodity, item = col("commodity_code"), col("billing_item")
     sku = pc.if_else(pc.and_(pc.not_equal(commodity, ""), pc.not_equal(item, "")),

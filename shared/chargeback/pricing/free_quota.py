@@ -16,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from chargeback.errors import InputError
+from chargeback.fee_types import FREE_QUOTA
 from chargeback.money import format_decimal
 from chargeback.units import convert, tokens_per_unit
 
@@ -145,7 +146,7 @@ def month_grants(lines: Iterable[Mapping[str, Any]], samples: Mapping[str, str])
     """
     used: dict[tuple[str, str, str, str, str], Decimal] = {}
     for line in lines:
-        if line["fee_type"] != "free_quota" or line["instance_id"] not in samples:
+        if line["fee_type"] != FREE_QUOTA or line["instance_id"] not in samples:
             continue
         grants = parse_free_quota_detail(samples[str(line["instance_id"])], source=str(line["instance_id"]))
         if not grants:

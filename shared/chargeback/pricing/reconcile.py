@@ -27,12 +27,13 @@ from typing import Any
 
 import pandas as pd
 
+from chargeback.bills.normalize import list_price
 from chargeback.errors import InputError
+from chargeback.fee_types import FREE_QUOTA
 from chargeback.money import ZERO, format_decimal, to_decimal
 from chargeback.pricing.catalog import SITE_CURRENCY, PriceCatalog, PriceEntry
 from chargeback.units import catalog_unit
 
-FREE_QUOTA = "free_quota"
 AMOUNTS = ("usage", "usage_before_deduction", "deducted_usage", "list_cost", "discount", "coupon",
            "billed_cost")
 NEEDED = ("billing_date", "model", "usage_type", "io_type", "context_tier", "fee_type", "currency",
@@ -214,15 +215,6 @@ def _amounts(record: dict[str, Any], index: int) -> dict[str, Decimal]:
         raise InputError(f"line {index}: amounts must be exact decimals ({exc})", field="lines") from None
 
 
-def _price(text: Any) -> Decimal | None:
-    if text is None or str(text).strip() == "":
-        return None
-    try:
-        return Decimal(str(text).strip())
-    except InvalidOperation:
-        return None
-
-
 def reconcile(
     lines: pd.DataFrame, catalog: PriceCatalog, site: str, *, rounding_unit: Decimal = Decimal("0.01")
 ) -> Reconciliation:
@@ -299,7 +291,7 @@ def _compare(result: Reconciliation, record: dict[str, Any], amounts: dict[str, 
     model, usage_type, io_type = str(record["model"]), str(record["usage_type"]), str(record["io_type"])
     tier = str(record["context_tier"])
     entry = lookup_line_price(catalog, site, model, usage_type, io_type, tier, str(record["usage_unit"]), day)
-    bill_price = _price(record["list_unit_price"])
+    bill_price = list_price(record["list_unit_price"], source="lines")
     if record["fee_type"] == FREE_QUOTA:
         result.free_quota_lines += count
         deducted = amounts["deducted_usage"] or amounts["usage_before_deduction"]

@@ -23,15 +23,17 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from typing import Any
 
 import pandas as pd
 
 from chargeback.allocation.mapping import FixedShares
 from chargeback.allocation.mapping import Mapping as TeamMapping
+from chargeback.bills.normalize import list_price
 from chargeback.columns import ALLOCATION_COLUMNS, LINE_AMOUNTS
 from chargeback.errors import InputError
+from chargeback.fee_types import FREE_QUOTA
 from chargeback.money import ZERO, format_decimal, quantum_of, to_decimal
 from chargeback.months import days_of, previous_month
 from chargeback.reporting import i18n
@@ -41,7 +43,6 @@ from chargeback.units import THOUSAND, tokens_per_unit
 
 # Rules of lines a cost center pays directly; any other rule (e.g. 'console:proportional') is a shared pool.
 DIRECT_RULES = frozenset({"api_key", "workspace", "unallocated", ""})
-FREE_QUOTA = "free_quota"
 IO_TYPE_ORDER = ("input", "cached_input", "output", "unit", "other")
 UNIT_COST_STEP = Decimal("0.00000001")
 _AMOUNTS = frozenset(LINE_AMOUNTS)
@@ -396,7 +397,7 @@ def list_prices(frame: pd.DataFrame | None) -> dict[PriceKey, frozenset[Decimal]
     paid = frame.loc[frame["fee_type"] != FREE_QUOTA, columns].drop_duplicates()
     found: dict[PriceKey, set[Decimal]] = defaultdict(set)
     for currency, model, usage_type, unit, text in paid.itertuples(index=False):
-        price = _price(_text(text))
+        price = list_price(_text(text), source="allocations")
         if price:
             found[(_text(currency), _text(model), _text(usage_type), _text(unit))].add(price)
     return {key: frozenset(values) for key, values in found.items()}
@@ -424,13 +425,6 @@ def _free_quota(rows: list[dict[str, Any]], prices: Mapping[PriceKey, frozenset[
         "free_quota_saved": sum((ln.saved for ln in lines if ln.saved is not None), ZERO),
         "free_quota_unpriced": sum(1 for ln in lines if ln.saved is None),
     }
-
-
-def _price(text: str) -> Decimal | None:
-    try:
-        return Decimal(text) if text else None
-    except InvalidOperation:
-        return None
 
 
 def _shared(rows: list[dict[str, Any]], mapping: TeamMapping, cost_center: str,
