@@ -233,3 +233,17 @@ def test_bad_month_and_bad_mapping_exit_2(tmp_path, capsys):
     bad.write_text("cost_centers: {a: {owners: [nope]}}")
     assert run(tmp_path, "--mapping", str(bad)) == 2
     assert "not an email address" in capsys.readouterr().err
+
+
+def test_a_damaged_manifest_stops_the_run_until_force_rebuilds_the_month(tmp_path, capsys):
+    write(tmp_path / "src", V2_DIR.format(ts="20260510120000") + ".csv", v2_csv([v2_row(K1, "1.25")]))
+    assert run(tmp_path) == 0
+    target = tmp_path / "wh/manifests/billing_month=2026-05/manifest.json"
+    target.write_text(target.read_text().replace('"status": "open"', '"status": "half-done"'))
+    capsys.readouterr()
+    assert run(tmp_path) == 2
+    err = capsys.readouterr().err
+    assert "manifests/billing_month=2026-05/manifest.json, field 'status': 'half-done' is not one of" in err
+    assert "chargeback run --force" in err and "Traceback" not in err
+    assert run(tmp_path, "--force") == 0
+    assert manifest(tmp_path)["status"] == "open" and manifest(tmp_path)["totals"] == {"CNY": "1.25"}

@@ -21,7 +21,8 @@ from chargeback.jobs.demo import DEMO_MONTH, run_demo
 from chargeback.pricing.focus import to_focus, write_focus
 from chargeback.storage import LocalObjectStore
 from chargeback.warehouse import layout
-from chargeback.warehouse.read import read_allocations, read_manifest
+from chargeback.warehouse.manifest import read_manifest
+from chargeback.warehouse.read import read_allocations
 
 SUPPORT = Path(__file__).parents[1] / "support" / "focus_validator.py"
 AMOUNTS = ("usage", "usage_before_deduction", "deducted_usage", "list_cost", "discount", "coupon",
@@ -105,7 +106,7 @@ def test_the_demo_month_passes(validator, tmp_path):
     published = warehouse.read_bytes(layout.focus_key(DEMO_MONTH, "csv"))
     focus = to_focus(allocations, sub_account_names=load_mapping(demo.mapping).workspace_labels)
     assert published == write_focus(focus, "x")["x/focus.csv"]  # what the run published is the FOCUS view
-    assert sum(focus["BilledCost"], Decimal(0)) == Decimal(read_manifest(warehouse, DEMO_MONTH)["totals"]["CNY"])
+    assert sum(focus["BilledCost"], Decimal(0)) == read_manifest(warehouse, DEMO_MONTH).totals["CNY"]
     assert set(focus["x_cost_center"]) == {"search", "research", "assistants"}
     assert warehouse.exists(layout.focus_key(DEMO_MONTH, "parquet"))
     run = validator.validate_csv(published)

@@ -28,8 +28,9 @@ from tests.support.allocations import (
     row,
     sample_mapping,
 )
+from tests.support.warehouse import manifest_for
 
-MANIFEST = {"month": MONTH, "status": "final", "totals": {}, "mapping_version": "test-mapping"}
+MANIFEST = manifest_for(MONTH, may_rows(), status="final")
 
 
 def frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -230,7 +231,7 @@ def test_days_cover_the_whole_month(may):
 
 def test_status_and_names(may):
     mapping = sample_mapping()
-    provisional = build_statement(may, None, {**MANIFEST, "status": "open"}, mapping, "search", locale="en")
+    provisional = build_statement(may, None, MANIFEST.replace(status="open"), mapping, "search", locale="en")
     assert provisional.status == "provisional"
     final = build_statement(may, None, MANIFEST, mapping, "research", locale="zh")
     assert (final.status, final.period, final.owners) == (

@@ -47,4 +47,4 @@ def test_free_quota_use_counts_1ktokens_like_千tokens():
     lines = [{"fee_type": "free_quota", "instance_id": "a", "usage_unit": unit, "deducted_usage": "1.5"}
              for unit in ("千tokens", "1ktokens", "1K tokens")]
     [grant] = month_grants(lines, {"a": detail})
-    assert (grant["unit"], grant["used"]) == ("tokens", "4500")
+    assert (grant.unit, grant.used) == ("tokens", 4500)

@@ -23,7 +23,7 @@ from chargeback.alerts.model import Alert, Evaluation, Route, Severity, Subject
 from chargeback.alerts.settings import OWNERS, AlertSettings, ExtraBudget
 from chargeback.alerts.text import money, number, percent
 from chargeback.allocation.mapping import Mapping
-from chargeback.billtime import bill_midnight, in_bill_time
+from chargeback.billtime import bill_midnight
 from chargeback.columns import UNALLOCATED
 from chargeback.money import MONEY_SCALE
 from chargeback.months import first_day, last_day, month_of, previous_month
@@ -109,7 +109,7 @@ def coverage_of(frame: pd.DataFrame, data: AlertData) -> Coverage:
     days = frame["day"].tolist()
     first, newest = min(days), max(days)
     month = data.months.get(month_of(newest))
-    if month is not None and month.manifest.get("status") == "final":
+    if month is not None and month.manifest.is_final:
         complete: date | None = newest
     else:
         complete = newest - ONE_DAY
@@ -124,7 +124,7 @@ def evaluated_months(data: AlertData, day: date, settings: AlertSettings) -> lis
     previous = previous_month(current)
     months = [current]
     manifest = data.months[previous].manifest if previous in data.months else None
-    if manifest is not None and (manifest.get("status") != "final" or day.day <= settings.closing_grace_days):
+    if manifest is not None and (not manifest.is_final or day.day <= settings.closing_grace_days):
         months.insert(0, previous)
     return months
 
@@ -269,9 +269,9 @@ def _budget_currency(spec: _BudgetSpec, rows: pd.DataFrame, data: AlertData, mon
         notes.append(f"Budget of {spec.subject.ref} not evaluated for {month}: the data has several "
                      f"currencies {currencies}; set budget.currency.")
         return None
-    totals = data.months[month].manifest.get("totals") if month in data.months else None
-    if isinstance(totals, dict) and len(totals) == 1:
-        return str(next(iter(totals)))
+    totals = data.months[month].manifest.totals if month in data.months else {}
+    if len(totals) == 1:
+        return next(iter(totals))
     return None  # nothing spent and no currency to state it in: nothing to alert
 
 
@@ -588,23 +588,16 @@ def stale_alerts(data: AlertData, day: date, now: datetime, mapping: Mapping, se
 
     The age is taken at ``now``, or at the end of ``day`` when ``day`` is in the past (a re-run for an old
     date asks whether the bills were stale then, not today). The end of ``day`` is in China time, like the
-    bill's dates; a ``newest_source_time`` without an offset (older manifests) is China time too, and a naive
-    ``now`` is UTC.
+    bill's dates; a naive ``now`` is UTC.
     """
     limit = settings.stale_after_hours
     routes = routes_for(None, mapping, settings)
     subject = Subject("warehouse", "bills", "bill files")
     newest: datetime | None = None
     for month in data.months.values():
-        raw = month.manifest.get("newest_source_time")
-        if not raw:
-            continue
-        try:
-            moment = in_bill_time(datetime.fromisoformat(str(raw)))
-        except ValueError:
-            notes.append(f"manifest {month.month}: newest_source_time {raw!r} is not ISO-8601; ignored.")
-            continue
-        newest = moment if newest is None or moment > newest else newest
+        moment = month.manifest.newest_source_time
+        if moment is not None and (newest is None or moment > newest):
+            newest = moment
     if newest is None:
         searched = ", ".join(sorted(data.months)) or "none published"
         return [Alert(

@@ -18,7 +18,7 @@ from chargeback.jobs.clients import Clients, build_job_mailer, load_job_mapping,
 from chargeback.money import format_decimal
 from chargeback.months import month_of, previous_month
 from chargeback.settings import Settings
-from chargeback.warehouse.read import read_manifest
+from chargeback.warehouse.manifest import read_manifest
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ def run_daily(settings: Settings, clients: Clients, today: date,
         targets = list(months)
     else:
         previous = read_manifest(warehouse, previous_month(month_of(today)))
-        targets = months_due(today, previous.get("status") if previous else None)
+        targets = months_due(today, previous.status if previous else None)
 
     outcomes: list[MonthOutcome] = []
     for month in targets:

@@ -18,7 +18,7 @@ from chargeback.errors import InputError
 from chargeback.jobs.clients import Clients, build_job_mailer, load_job_mapping, open_store
 from chargeback.months import month_of, previous_month
 from chargeback.settings import Settings
-from chargeback.warehouse.read import read_manifest
+from chargeback.warehouse.manifest import read_manifest
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ def run_monthly(settings: Settings, clients: Clients, today: date,
     outcomes: list[MonthStatements] = []
     for month in months or [previous_month(month_of(today))]:
         manifest = read_manifest(warehouse, month)
-        status = manifest.get("status") if manifest else None
+        status = manifest.status if manifest else None
         if months:
             if manifest is None:
                 raise NotIngestedError(f"month {month} is not in {warehouse.url}: ingest it first",

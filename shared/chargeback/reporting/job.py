@@ -31,7 +31,8 @@ from chargeback.reporting.render import render_statement
 from chargeback.reporting.settings import StatementSettings, parse_statement_settings
 from chargeback.reporting.view import StatementView, build_statement, cost_center_rows, model_totals
 from chargeback.storage import ObjectStore
-from chargeback.warehouse.read import read_allocations, read_manifest
+from chargeback.warehouse.manifest import Manifest, read_manifest
+from chargeback.warehouse.read import read_allocations
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ def send_statements(
 def _one_statement(
     warehouse: ObjectStore, month: str, mapping: TeamMapping, mailer: Mailer, ledger: Ledger,
     settings: StatementSettings, allocations: pd.DataFrame, previous: pd.DataFrame | None,
-    manifest: dict[str, object], center_id: str, *, now: datetime, dry_run: bool,
+    manifest: Manifest, center_id: str, *, now: datetime, dry_run: bool,
     finance_cc: tuple[str, ...], sender: str,
 ) -> StatementResult:
     channel = channel_of(mailer)
@@ -180,17 +181,16 @@ def _entry(view: StatementView, channel: str, to: tuple[str, ...], cc: tuple[str
     )
 
 
-def _check_totals(allocations: pd.DataFrame, manifest: dict[str, object], month: str) -> None:
+def _check_totals(allocations: pd.DataFrame, manifest: Manifest, month: str) -> None:
     """Warn when the allocation rows do not add up to the manifest's totals (the statements use the rows)."""
-    expected = manifest.get("totals")
-    if not isinstance(expected, dict):
-        return
+    expected = manifest.totals
     found: dict[str, Decimal] = {}
     for currency, amount in zip(allocations["currency"].astype(str), allocations["billed_cost"], strict=True):
         found[currency] = found.get(currency, Decimal(0)) + amount
     for currency in sorted(set(expected) | set(found)):
         allocated = found.get(currency, Decimal(0))
-        if Decimal(str(expected.get(currency, "0"))) != allocated:
+        said = expected.get(currency, Decimal(0))
+        if said != allocated:
             log.warning("allocations of %s add up to %s %s, the manifest says %s", month,
-                        format_decimal(allocated), currency, expected.get(currency, "0"),
+                        format_decimal(allocated), currency, format_decimal(said),
                         extra={"month": month, "currency": currency})

@@ -40,6 +40,7 @@ from chargeback.reporting import i18n
 from chargeback.reporting.formatting import percent_of
 from chargeback.reporting.ledger import LedgerEntry
 from chargeback.units import THOUSAND, tokens_per_unit
+from chargeback.warehouse.manifest import Manifest
 
 # Rules of lines a cost center pays directly; any other rule (e.g. 'console:proportional') is a shared pool.
 DIRECT_RULES = frozenset({"api_key", "workspace", "unallocated", ""})
@@ -251,7 +252,7 @@ def allocation_hash(rows: Iterable[Mapping[str, Any]]) -> str:
 def build_statement(
     allocations_month: pd.DataFrame | None,
     allocations_prev_month: pd.DataFrame | None,
-    manifest: Mapping[str, Any],
+    manifest: Manifest,
     mapping: TeamMapping,
     cost_center: str,
     *,
@@ -265,7 +266,7 @@ def build_statement(
     ``ledger_entry`` is what was last sent for this cost center and month: when its content hash differs from
     the rows now, the statement is the next version and explains what changed.
     """
-    month = str(manifest["month"])
+    month = manifest.month
     rows = cost_center_rows(allocations_month, cost_center)
     previous = None
     if allocations_prev_month is not None:
@@ -298,10 +299,10 @@ def build_statement(
         name=mapping.cost_center_name(cost_center),
         owners=tuple(center.owners) if center else (),
         locale="zh" if locale == "zh" else "en",
-        status="final" if manifest.get("status") == "final" else "provisional",
+        status="final" if manifest.is_final else "provisional",
         version=version,
         content_hash=content_hash,
-        mapping_version=str(manifest.get("mapping_version", mapping.version)),
+        mapping_version=manifest.mapping_version or mapping.version,
         rows=len(rows),
         top_n=top_n,
         sections=tuple(sections),

@@ -14,7 +14,8 @@ from chargeback.delivery import OutgoingMail
 from chargeback.errors import ConfigError
 from chargeback.jobs.daily import DailyResult, MonthOutcome, alert_channels
 from chargeback.storage import LocalObjectStore
-from tests.support.alert_tables import series, write_month
+from tests.support.alert_tables import series
+from tests.support.warehouse import publish_month
 
 MAPPING = """
 cost_centers:
@@ -33,7 +34,7 @@ class MemoryMailer:
 
 def test_the_daily_job_mails_alerts_to_the_owners_and_returns_json(tmp_path):
     store = LocalObjectStore(tmp_path)
-    write_month(store, "2026-05", series(date(2026, 5, 1), ["20", "1"]))
+    publish_month(store, "2026-05", series(date(2026, 5, 1), ["20", "1"]))
     mapping = parse_mapping(MAPPING)
     mailer = MemoryMailer()
     channels = alert_channels(mapping, mailer, {})
