@@ -10,9 +10,9 @@ from decimal import Decimal
 import pytest
 from jinja2 import UndefinedError
 
+from chargeback.display import format_money, format_number, format_percent, format_signed_money
 from chargeback.reporting import i18n
 from chargeback.reporting.chart import bar_chart_png
-from chargeback.reporting.formatting import format_money, format_number, format_percent, format_signed_money
 from chargeback.reporting.render import render_statement
 from chargeback.reporting.view import StatementView, build_statement
 from chargeback.warehouse.read import table_to_frame

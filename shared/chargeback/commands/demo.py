@@ -6,7 +6,7 @@ import argparse
 from datetime import UTC, datetime
 from pathlib import Path
 
-from chargeback.alerts.render import format_table
+from chargeback.commands.alert import format_table
 from chargeback.commands.run import format_summary
 from chargeback.jobs.demo import DEMO_ALERT_DAY, DEMO_MONTH, run_demo
 

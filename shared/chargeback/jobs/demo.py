@@ -12,7 +12,8 @@ from importlib import resources
 from pathlib import Path
 
 from chargeback.alerts.channels import build_channels
-from chargeback.alerts.job import AlertRun, run_alerts
+from chargeback.alerts.job import run_alerts
+from chargeback.alerts.model import AlertRun
 from chargeback.alerts.settings import alert_settings
 from chargeback.allocation.mapping import load_mapping
 from chargeback.delivery.outbox import OutboxMailer

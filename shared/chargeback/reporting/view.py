@@ -32,12 +32,12 @@ from chargeback.allocation.mapping import FixedShares
 from chargeback.allocation.mapping import Mapping as TeamMapping
 from chargeback.bills.normalize import list_price
 from chargeback.columns import ALLOCATION_COLUMNS, LINE_AMOUNTS
+from chargeback.display import percent_of
 from chargeback.errors import InputError
 from chargeback.fee_types import FREE_QUOTA
 from chargeback.money import ZERO, format_decimal, quantum_of, to_decimal
 from chargeback.months import days_of, previous_month
 from chargeback.reporting import i18n
-from chargeback.reporting.formatting import percent_of
 from chargeback.reporting.ledger import LedgerEntry
 from chargeback.units import THOUSAND, tokens_per_unit
 from chargeback.warehouse.manifest import Manifest

@@ -9,7 +9,7 @@ from email import message_from_bytes
 
 import pytest
 
-from chargeback.alerts.job import AlertDeliveryError
+from chargeback.alerts.model import AlertDeliveryError
 from chargeback.commands import alert
 from chargeback.errors import ConfigError
 from chargeback.storage import LocalObjectStore

@@ -9,10 +9,11 @@ from decimal import Decimal
 import pytest
 
 from chargeback.alerts.channels import DeliveryResult, EmailChannel, Notification, RetryPolicy
-from chargeback.alerts.job import AlertDeliveryError, run_alerts
-from chargeback.alerts.render import format_table
+from chargeback.alerts.job import run_alerts
+from chargeback.alerts.model import AlertDeliveryError
 from chargeback.alerts.state import state_document_key
 from chargeback.allocation.mapping import parse_mapping
+from chargeback.commands.alert import format_table
 from chargeback.delivery import OutgoingMail
 from chargeback.storage import LocalObjectStore
 from tests.support.alert_tables import row, series

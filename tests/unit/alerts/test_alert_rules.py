@@ -9,7 +9,9 @@ import pytest
 
 from chargeback.alerts.data import load_alert_data
 from chargeback.alerts.model import Evaluation
-from chargeback.alerts.rules import Coverage, evaluate, forecast_month, median
+from chargeback.alerts.rules import evaluate
+from chargeback.alerts.rules.budgets import forecast_month
+from chargeback.alerts.rules.common import Coverage, median
 from chargeback.alerts.settings import alert_settings
 from chargeback.allocation.mapping import DEFAULT_MAPPING, Mapping, parse_mapping
 from chargeback.errors import ConfigError
