@@ -17,7 +17,7 @@ import pytest
 
 from chargeback.allocation.mapping import load_mapping
 from chargeback.columns import ALLOCATION_COLUMNS
-from chargeback.jobs.demo import DEMO_MONTH, run_demo
+from chargeback.demo.job import DEMO_MONTH, run_demo
 from chargeback.pricing.focus import to_focus, write_focus
 from chargeback.storage import LocalObjectStore
 from chargeback.warehouse import layout

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from chargeback.commands.alert import format_table
 from chargeback.commands.run import format_summary
-from chargeback.jobs.demo import DEMO_ALERT_DAY, DEMO_MONTH, run_demo
+from chargeback.demo.job import DEMO_ALERT_DAY, DEMO_MONTH, run_demo
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
