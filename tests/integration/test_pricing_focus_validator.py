@@ -44,7 +44,8 @@ def row(day: str, ws: str, key: str, model: str, usage_type: str, unit: str, pri
         list_cost: str, billed: str, center: str, rule: str, *, fee: str = "pay_as_you_go",
         deducted: str = "0", discount: str = "0", coupon: str = "0") -> dict[str, object]:
     values: dict[str, object] = {
-        "billing_month": day[:7], "billing_date": day, "account_id": "1000000000000001", "workspace_id": ws,
+        "billing_month": day[:7], "billing_date": day, "account_id": "1000000000000001",
+        "payer_account_id": "1000000000000001", "workspace_id": ws,
         "api_key_id": key, "model": model, "usage_type": usage_type,
         "io_type": "output" if "output" in usage_type else "input" if "input" in usage_type else "unit",
         "context_tier": "0-256k" if usage_type.startswith("context_0-256k") else "",

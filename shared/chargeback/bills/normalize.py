@@ -6,6 +6,7 @@ column, and everything after the reader receives clean values:
 - billing dates: ``20260514``, ``2026-05-14`` or ``2026/05/14`` (a time may follow) become ISO ``2026-05-14``;
   a value that is no day of the calendar is an error;
 - fee types: the bill's 费用类型 in the warehouse's words (:mod:`chargeback.fee_types`);
+- accounts: the resource owner's account and the payer's (:func:`accounts`);
 - list prices: kept as the text the bill writes (trimmed), but checked to be a number or empty;
 - amounts: exact ``decimal128(38, 12)``, an empty cell being 0.
 
@@ -70,6 +71,19 @@ def iso_dates(column: pa.Array, header: str, source: str, first_line: int) -> pa
         raise InputError(f"{bad!r} is not a date", source=source, line=_first_line_of(days, bad, first_line),
                          field=header)
     return parsed
+
+
+def accounts(payer: pa.Array, owner: pa.Array, bill_account: str) -> tuple[pa.Array, pa.Array]:
+    """(payer, resource owner) account IDs of a block.
+
+    The payer is the bill's purchase account (v2 资源购买账号ID, legacy 账号ID); where a bill has no such
+    column or cell, the UID in the file name, whose bill it is. The owner is the resource owner account (v2
+    资源归属账号ID, legacy Owner账号); where that is missing or not a UID (some legacy exports write the owner's
+    login name), the payer: a bill without an owner column is one account's own bill.
+    """
+    payer = pc.if_else(pc.equal(payer, ""), bill_account, payer)
+    is_uid = pc.match_substring_regex(owner, r"^\d+$")
+    return payer, pc.if_else(is_uid, owner, payer)
 
 
 def fee_types(column: pa.Array) -> pa.Array:
@@ -153,4 +167,5 @@ def normalize_table(aggregates: pa.Table, month: str) -> pa.Table:
     return grouped.select(list(LINE_COLUMNS)).cast(LINE_SCHEMA).sort_by([(d, "ascending") for d in LINE_DIMENSIONS])
 
 
-__all__ = ["LINE_SCHEMA", "amounts", "fee_types", "iso_dates", "list_price", "list_prices", "normalize_table"]
+__all__ = ["LINE_SCHEMA", "accounts", "amounts", "fee_types", "iso_dates", "list_price", "list_prices",
+           "normalize_table"]

@@ -32,7 +32,7 @@ import pyarrow.csv as pacsv
 
 from chargeback.bills.discovery import BillFile
 from chargeback.bills.headers import AMOUNT_FIELDS, map_header
-from chargeback.bills.normalize import amounts, fee_types, iso_dates, list_prices
+from chargeback.bills.normalize import accounts, amounts, fee_types, iso_dates, list_prices
 from chargeback.columns import MODEL_STUDIO_PRODUCT
 from chargeback.errors import InputError
 from chargeback.fee_types import FREE_QUOTA
@@ -49,8 +49,8 @@ BLOCK_SIZE = 1 << 20  # small blocks keep memory flat; parallelism comes from re
 COMPACT_ROWS = 20_000
 PROCESS_ROWS = 8192  # rows worked on together: fewer, larger vectorized calls
 
-GROUP_FIELDS = ("billing_date", "account_id", "commodity_code", "billing_item", "instance_id", "fee_type",
-                "currency", "usage_unit", "list_unit_price", "price_unit", "region")
+GROUP_FIELDS = ("billing_date", "account_id", "payer_account_id", "commodity_code", "billing_item", "instance_id",
+                "fee_type", "currency", "usage_unit", "list_unit_price", "price_unit", "region")
 
 
 
@@ -85,6 +85,7 @@ class FileResult:
     excluded: list[pa.Table] = field(default_factory=list)
     line_hashes: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.uint64))
     free_quota: dict[str, str] = field(default_factory=dict)  # instance ID -> a usage-detail JSON
+    totals: dict[str, Decimal] = field(default_factory=dict)  # billed cost of its kept lines, per currency
 
 
 @dataclass
@@ -240,8 +241,12 @@ def read_csv_stream(
     seen_lines: np.ndarray | None = None,
     collect_hashes: bool = False,
     use_threads: bool = True,
+    bill_account: str = "",
 ) -> _Partial:
-    """Read one CSV (a local path, read natively, or a stream) into a partial result; fills ``stats``."""
+    """Read one CSV (a local path, read natively, or a stream) into a partial result; fills ``stats``.
+
+    ``bill_account`` is the UID in the file name: the payer of rows whose bill names none.
+    """
     partial = _Partial()
     if isinstance(source, Path):
         with source.open("rb") as stream:
@@ -292,7 +297,8 @@ def read_csv_stream(
         if pending and (batch is None or pending_rows >= PROCESS_ROWS):
             chunk = pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
             _read_batch(chunk, by_header, wanted, forms, name, first_line, stats, partial,
-                        default_currency=default_currency, seen_lines=seen_lines, collect_hashes=collect_hashes)
+                        default_currency=default_currency, seen_lines=seen_lines, collect_hashes=collect_hashes,
+                        bill_account=bill_account)
             first_line += pending_rows
             pending, pending_rows = [], 0
             release_memory(heap=False)
@@ -313,6 +319,7 @@ def _read_batch(
     default_currency: str,
     seen_lines: np.ndarray | None,
     collect_hashes: bool,
+    bill_account: str,
 ) -> None:
     n = batch.num_rows
     cols = {by_header[h]: batch.column(h) for h in batch.schema.names}
@@ -326,6 +333,8 @@ def _read_batch(
     if "list_unit_price" in wanted:
         cols["list_unit_price"] = list_prices(cols["list_unit_price"], wanted["list_unit_price"], name, first_line)
     cols["fee_type"] = fee_types(cols["fee_type"])
+    cols["payer_account_id"], cols["account_id"] = accounts(cols["payer_account_id"], cols["account_id"],
+                                                            bill_account)
     if "line_id" in cols:
         hashes = _hash_ids(cols["line_id"])
         if collect_hashes:
@@ -405,7 +414,7 @@ def read_bill_file(
         def read_member(member: str) -> tuple[SourceStats, _Partial]:
             stats = SourceStats(bill.key, member)
             options = {"default_currency": default_currency, "seen_lines": seen_lines,
-                       "collect_hashes": collect_hashes,
+                       "collect_hashes": collect_hashes, "bill_account": bill.account,
                        # Arrow's own threads for a lone CSV; several members are read side by side instead
                        "use_threads": len(members) == 1}
             if not member:
@@ -430,7 +439,19 @@ def read_bill_file(
         if hashes:
             result.line_hashes = np.concatenate(hashes)
         result.sha256 = hashing.result()
+    result.totals = _totals(result.aggregates)
     return result
+
+
+def _totals(aggregates: list[pa.Table]) -> dict[str, Decimal]:
+    """Billed cost per currency of some aggregates, exact."""
+    totals: dict[str, Decimal] = {}
+    for table in aggregates:
+        grouped = table.group_by("currency", use_threads=False).aggregate([("billed_cost", "sum")])
+        for currency, amount in zip(grouped["currency"].to_pylist(), grouped["billed_cost_sum"].to_pylist(),
+                                    strict=True):
+            totals[currency] = totals.get(currency, Decimal(0)) + amount
+    return dict(sorted(totals.items()))
 
 
 def read_month(

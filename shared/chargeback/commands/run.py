@@ -110,6 +110,13 @@ def format_summary(summary: RunSummary, warehouse: str) -> str:
     out.append(f"  {counts.lines} normalized lines, {counts.allocation_rows} allocation rows")
     for currency, total in summary.totals.items():
         out.append(f"  billed total {format_decimal(total)} {currency}")
+    if len(manifest.accounts) > 1:
+        out.append(f"  bills of {len({a.account for a in manifest.accounts})} accounts, each chosen on its own:")
+        for bill in manifest.accounts:
+            site = f", site {bill.scope}" if bill.scope else ""
+            amounts = ", ".join(f"{format_decimal(v)} {c}" for c, v in bill.totals.items()) or "nothing"
+            out.append(f"    account {bill.account} ({bill.family}{site}, {bill.status}, "
+                       f"{len(bill.sources)} file(s)): {amounts}")
     for center, totals in summary.totals_by_cost_center.items():
         amounts = ", ".join(f"{format_decimal(v)} {c}" for c, v in totals.items())
         out.append(f"    {center}: {amounts}")

@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from chargeback import __version__
 from chargeback.allocation.allocate import allocate_table
 from chargeback.allocation.mapping import Mapping
-from chargeback.bills.discovery import BillFile, Selection, select_month
+from chargeback.bills.discovery import AccountSelection, BillFile, Selection, select_month
 from chargeback.bills.normalize import LINE_SCHEMA, normalize_table
 from chargeback.bills.reader import MonthRead, read_month
 from chargeback.errors import ChargebackError, InputError
@@ -39,6 +39,7 @@ from chargeback.storage import ObjectStore
 from chargeback.warehouse import layout
 from chargeback.warehouse.manifest import (
     SCHEMA_VERSION,
+    AccountBill,
     Counts,
     ExcludedProduct,
     Manifest,
@@ -143,6 +144,9 @@ def run_month(
     read.aggregates = read.aggregates.slice(0, 0)  # the raw grain is no longer needed: free it before the outputs
 
     manifest = _ingest_manifest(selection, read, month, print_, now, totals, lines)
+    by_account = [a.totals for a in manifest.accounts]
+    if {c: sum((t.get(c, Decimal(0)) for t in by_account), Decimal(0)) for c in totals} != totals:
+        raise ChargebackError(f"the accounts' bills do not add up to the month's total for {month}")
     outputs: list[Output] = [(layout.lines_key(month), lambda: parquet_bytes(lines))]
     if allocate_lines:
         manifest, more = _allocate(lines, mapping, manifest)
@@ -178,9 +182,10 @@ def _ingest_manifest(selection: Selection, read: MonthRead, month: str, print_: 
         tool_version=__version__,
         family=selection.family,
         newest_source_time=newest,
+        accounts=tuple(_account_bill(account, read) for account in selection.accounts),
         sources=tuple(
             Source(key=f.bill.key, size=f.bill.info.size, etag=f.bill.info.etag, sha256=f.sha256,
-                   family=f.bill.family, snapshot=f.bill.snapshot,
+                   family=f.bill.family, snapshot=f.bill.snapshot, account=f.bill.account, scope=f.bill.scope,
                    members=tuple(MemberCounts(**{k: v for k, v in vars(p).items() if k != "key"})
                                  for p in f.parts))
             for f in read.files),
@@ -197,6 +202,19 @@ def _ingest_manifest(selection: Selection, read: MonthRead, month: str, print_: 
             for r in sorted(read.excluded.to_pylist(), key=lambda r: (r["product_code"], r["currency"]))),
         free_quota=month_grants(lines.filter(pc.equal(lines["fee_type"], FREE_QUOTA)).to_pylist(), read.free_quota),
     )
+
+
+def _account_bill(account: AccountSelection, read: MonthRead) -> AccountBill:
+    """One account's part of the month: its files and what their kept lines total."""
+    keys = {f.key for f in account.files}
+    totals: dict[str, Decimal] = {}
+    for result in read.files:
+        if result.bill.key in keys:
+            for currency, amount in result.totals.items():
+                totals[currency] = totals.get(currency, Decimal(0)) + amount
+    return AccountBill(account=account.account, scope=account.scope, family=account.family,
+                       status="final" if account.final else "open", sources=tuple(f.key for f in account.files),
+                       totals=dict(sorted(totals.items())))
 
 
 def _allocate(lines: pa.Table, mapping: Mapping, manifest: Manifest) -> tuple[Manifest, list[Output]]:

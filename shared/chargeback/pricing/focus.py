@@ -11,7 +11,9 @@ Column IDs are those of the FOCUS 1.0 specification (bill-formats.md section 7).
   deduction, both in the bill's unit (``1000 Tokens``, ``Images``, ``Seconds``).
 - Periods: a charge covers its billing date, a billing period its month; the bill's days are UTC+8 and FOCUS
   datetimes are UTC, so 2026-05-14 is ``2026-05-13T16:00:00Z`` to ``2026-05-14T16:00:00Z`` (end exclusive).
-- Who: ``SubAccountId`` = the workspace, ``ResourceId`` = the instance ID without its free-quota flag,
+- Who: ``BillingAccountId`` = the account that pays (``payer_account_id``: the management account of a
+  consolidated bill), ``x_account_id`` = the account that owns the resource (``account_id``: a member
+  account), ``SubAccountId`` = the workspace, ``ResourceId`` = the instance ID without its free-quota flag,
   ``Tags`` = the cost center and allocation rule as a JSON object.
 - ``RegionId``/``RegionName``, ``AvailabilityZone``, the commitment-discount columns and ``ChargeClass`` are
   null: allocation rows carry no region, and Model Studio pay-as-you-go has no commitments or corrections.
@@ -59,7 +61,7 @@ FOCUS_COLUMNS: tuple[str, ...] = (
     "ServiceCategory", "ServiceName", "SkuId", "SkuPriceId", "SubAccountId", "SubAccountName", "Tags",
 )
 X_COLUMNS: tuple[str, ...] = (
-    "x_workspace_id", "x_api_key_id", "x_model", "x_usage_type", "x_channel", "x_cost_center",
+    "x_account_id", "x_workspace_id", "x_api_key_id", "x_model", "x_usage_type", "x_channel", "x_cost_center",
     "x_call_source", "x_fee_type", "x_allocation_rule", "x_discount", "x_coupon",
 )
 COLUMNS: tuple[str, ...] = (*FOCUS_COLUMNS, *X_COLUMNS)
@@ -172,7 +174,7 @@ def focus_table(
     columns: dict[str, pa.Array | pa.ChunkedArray] = {
         "AvailabilityZone": const(None),
         "BilledCost": col("billed_cost"),
-        "BillingAccountId": col("account_id"),
+        "BillingAccountId": col("payer_account_id"),
         "BillingAccountName": const(billing_account_name),
         "BillingCurrency": col("currency"),
         "BillingPeriodEnd": period[1],
@@ -216,6 +218,7 @@ def focus_table(
         "SubAccountId": or_null(workspace),
         "SubAccountName": or_null(map_distinct(workspace, lambda w: names.get(w, w))),
         "Tags": map_distinct(tags_key, _tags),
+        "x_account_id": col("account_id"),
         "x_workspace_id": workspace,
         "x_api_key_id": api_key,
         "x_model": model,

@@ -47,6 +47,10 @@ DIRECT_RULES = frozenset({"api_key", "workspace", "unallocated", ""})
 IO_TYPE_ORDER = ("input", "cached_input", "output", "unit", "other")
 UNIT_COST_STEP = Decimal("0.00000001")
 _AMOUNTS = frozenset(LINE_AMOUNTS)
+# What a statement's content hash covers: every allocation column but the payer's account, which schema 2 added
+# beside the owner's and which changes nothing a cost center owes (hashing it would send every statement already
+# sent again, as a correction).
+HASHED_COLUMNS: tuple[str, ...] = tuple(c for c in ALLOCATION_COLUMNS if c != "payer_account_id")
 
 
 # ---------------------------------------------------------------------------------------------- the view
@@ -237,7 +241,7 @@ def allocation_hash(rows: Iterable[Mapping[str, Any]]) -> str:
     digest = hashlib.sha256()
     canonical = sorted(
         json.dumps([format_decimal(r[c]) if c in _AMOUNTS else repr(r[c]) if c == "share" else str(r[c])
-                    for c in ALLOCATION_COLUMNS], ensure_ascii=False)
+                    for c in HASHED_COLUMNS], ensure_ascii=False)
         for r in rows
     )
     for line in canonical:

@@ -35,13 +35,19 @@ def _read_parquet(store: ObjectStore, key: str) -> pd.DataFrame | None:
         data = store.read_bytes(key)
     except NotFoundError:
         return None
-    return table_to_frame(pq.read_table(io.BytesIO(data)))
+    table = pq.read_table(io.BytesIO(data))
+    if "payer_account_id" not in table.column_names and "account_id" in table.column_names:
+        # published before schema 2, which added the payer beside the owner: the payer is unknown there
+        table = table.add_column(table.column_names.index("account_id") + 1, "payer_account_id",
+                                 pa.array([""] * table.num_rows, pa.string()))
+    return table_to_frame(table)
 
 
 def read_allocations(store: ObjectStore, month: str) -> pd.DataFrame | None:
     """The month's allocation rows (``chargeback.columns.ALLOCATION_COLUMNS``), or None if unpublished.
 
-    Money and usage columns hold ``Decimal``; ``share`` is a float for information only.
+    Money and usage columns hold ``Decimal``; ``share`` is a float for information only. Months published
+    before schema 2 read with an empty ``payer_account_id``.
     """
     if read_manifest(store, month) is None:
         return None
