@@ -16,10 +16,11 @@ import io
 import logging
 import tempfile
 import zipfile
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import IO
@@ -39,6 +40,7 @@ from chargeback.fee_types import FREE_QUOTA
 from chargeback.memory import release_memory
 from chargeback.money import MONEY_TYPE
 from chargeback.storage import LocalObjectStore, ObjectStore
+from chargeback.warehouse.manifest import MemberCounts
 
 log = logging.getLogger(__name__)
 
@@ -55,32 +57,12 @@ GROUP_FIELDS = ("billing_date", "account_id", "payer_account_id", "commodity_cod
 
 
 @dataclass
-class SourceStats:
-    """What one CSV (a file, or a member of a zip) contributed."""
-
-    key: str
-    member: str = ""
-    dialect: str = ""
-    language: str = ""
-    encoding: str = ""
-    rows: int = 0
-    model_studio_rows: int = 0
-    other_product_rows: int = 0
-    other_month_rows: int = 0
-    duplicate_rows: int = 0
-
-    @property
-    def name(self) -> str:
-        return f"{self.key}!{self.member}" if self.member else self.key
-
-
-@dataclass
 class FileResult:
     """The aggregates and counts of one bill object."""
 
     bill: BillFile
     sha256: str = ""
-    parts: list[SourceStats] = field(default_factory=list)
+    parts: list[MemberCounts] = field(default_factory=list)  # one per CSV: the file, or each zip member
     aggregates: list[pa.Table] = field(default_factory=list)
     excluded: list[pa.Table] = field(default_factory=list)
     line_hashes: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.uint64))
@@ -223,19 +205,26 @@ def _hash_ids(ids: pa.Array) -> np.ndarray:
 
 @dataclass
 class _Partial:
-    """What one CSV stream contributes: aggregates, excluded totals and line hashes."""
+    """What one CSV stream contributes: aggregates, excluded totals, line hashes and its counts."""
 
     aggregates: list[pa.Table] = field(default_factory=list)
     excluded: list[pa.Table] = field(default_factory=list)
     hashes: list[np.ndarray] = field(default_factory=list)
     free_quota: dict[str, str] = field(default_factory=dict)  # instance ID -> a usage-detail JSON
+    header: MemberCounts = field(default_factory=MemberCounts)  # the CSV's dialect, language and encoding
+    counts: Counter[str] = field(default_factory=Counter)  # rows, model_studio_rows, ... (MemberCounts)
+
+    def member_counts(self, member: str) -> MemberCounts:
+        c = self.counts
+        return replace(self.header, member=member, rows=c["rows"], model_studio_rows=c["model_studio_rows"],
+                       other_product_rows=c["other_product_rows"], other_month_rows=c["other_month_rows"],
+                       duplicate_rows=c["duplicate_rows"])
 
 
 def read_csv_stream(
     source: Path | IO[bytes],
     name: str,
     month: str,
-    stats: SourceStats,
     *,
     default_currency: str,
     seen_lines: np.ndarray | None = None,
@@ -243,7 +232,7 @@ def read_csv_stream(
     use_threads: bool = True,
     bill_account: str = "",
 ) -> _Partial:
-    """Read one CSV (a local path, read natively, or a stream) into a partial result; fills ``stats``.
+    """Read one CSV (a local path, read natively, or a stream) into a partial result with its counts.
 
     ``bill_account`` is the UID in the file name: the payer of rows whose bill names none.
     """
@@ -259,7 +248,7 @@ def read_csv_stream(
         raise InputError("the header row is not a Model Studio bill header", source=name, line=1)
     if missing:
         raise InputError(f"missing column(s): {', '.join(missing)}", source=name, line=1)
-    stats.dialect, stats.language, stats.encoding = header_map.dialect, header_map.language, encoding
+    partial.header = MemberCounts(dialect=header_map.dialect, language=header_map.language, encoding=encoding)
     wanted = dict(header_map.columns)
     if not (collect_hashes or seen_lines is not None):
         wanted.pop("line_id", None)
@@ -296,7 +285,7 @@ def read_csv_stream(
         # small blocks keep parsing memory low; work on a few of them at once to spread per-call costs
         if pending and (batch is None or pending_rows >= PROCESS_ROWS):
             chunk = pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
-            _read_batch(chunk, by_header, wanted, forms, name, first_line, stats, partial,
+            _read_batch(chunk, by_header, wanted, forms, name, first_line, partial,
                         default_currency=default_currency, seen_lines=seen_lines, collect_hashes=collect_hashes,
                         bill_account=bill_account)
             first_line += pending_rows
@@ -313,7 +302,6 @@ def _read_batch(
     forms: pa.Array,
     name: str,
     first_line: int,
-    stats: SourceStats,
     partial: _Partial,
     *,
     default_currency: str,
@@ -326,9 +314,10 @@ def _read_batch(
     for optional in GROUP_FIELDS:
         if optional not in cols:
             cols[optional] = pa.nulls(n, pa.string()).fill_null("")
-    stats.rows += n
+    counts = partial.counts
+    counts["rows"] += n
     in_month = pc.is_in(cols["billing_month"], value_set=forms)
-    stats.other_month_rows += n - (pc.sum(in_month).as_py() or 0)
+    counts["other_month_rows"] += n - (pc.sum(in_month).as_py() or 0)
     dates = iso_dates(cols["billing_date"], wanted["billing_date"], name, first_line)
     if "list_unit_price" in wanted:
         cols["list_unit_price"] = list_prices(cols["list_unit_price"], wanted["list_unit_price"], name, first_line)
@@ -342,7 +331,7 @@ def _read_batch(
         if seen_lines is not None and seen_lines.size:
             positions = np.searchsorted(seen_lines, hashes).clip(0, seen_lines.size - 1)
             fresh = pa.array(seen_lines[positions] != hashes)
-            stats.duplicate_rows += pc.sum(pc.and_(in_month, pc.invert(fresh))).as_py() or 0
+            counts["duplicate_rows"] += pc.sum(pc.and_(in_month, pc.invert(fresh))).as_py() or 0
             in_month = pc.and_(in_month, fresh)
     is_ms = pc.equal(cols["product_code"], MODEL_STUDIO_PRODUCT)
     keep = pc.and_(in_month, is_ms)
@@ -367,11 +356,11 @@ def _read_batch(
     if kept and "usage_detail" in cols:
         _collect_free_quota(cols, keep, partial)
     if kept:
-        stats.model_studio_rows += kept
+        counts["model_studio_rows"] += kept
         partial.aggregates.append(_aggregate(table.filter(keep) if kept < n else table))
         partial.aggregates = _compact(partial.aggregates, _aggregate)
     if left_out:
-        stats.other_product_rows += left_out
+        counts["other_product_rows"] += left_out
         partial.excluded.append(_aggregate_excluded(table.filter(excluded)))
         partial.excluded = _compact(partial.excluded, _aggregate_excluded)
 
@@ -411,28 +400,28 @@ def read_bill_file(
         hashing = hasher.submit(digest)
         members = _members(path, bill.key)
 
-        def read_member(member: str) -> tuple[SourceStats, _Partial]:
-            stats = SourceStats(bill.key, member)
+        def read_member(member: str) -> tuple[str, _Partial]:
+            name = f"{bill.key}!{member}" if member else bill.key
             options = {"default_currency": default_currency, "seen_lines": seen_lines,
                        "collect_hashes": collect_hashes, "bill_account": bill.account,
                        # Arrow's own threads for a lone CSV; several members are read side by side instead
                        "use_threads": len(members) == 1}
             if not member:
-                return stats, read_csv_stream(path, stats.name, month, stats, **options)  # type: ignore[arg-type]
+                return member, read_csv_stream(path, name, month, **options)  # type: ignore[arg-type]
             try:
                 with zipfile.ZipFile(path) as archive, archive.open(member) as stream:
-                    return stats, read_csv_stream(stream, stats.name, month, stats, **options)  # type: ignore[arg-type]
+                    return member, read_csv_stream(stream, name, month, **options)  # type: ignore[arg-type]
             except (zipfile.BadZipFile, EOFError, NotImplementedError) as exc:
-                raise InputError(f"damaged zip member: {exc}", source=stats.name) from None
+                raise InputError(f"damaged zip member: {exc}", source=name) from None
 
         if workers > 1 and len(members) > 1:
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 outcomes = list(pool.map(read_member, members))
         else:
             outcomes = [read_member(m) for m in members]
-        for stats, partial in outcomes:
+        for member, partial in outcomes:
             merge_samples(result.free_quota, partial.free_quota)
-            result.parts.append(stats)
+            result.parts.append(partial.member_counts(member))
             result.aggregates.extend(partial.aggregates)
             result.excluded.extend(partial.excluded)
         hashes = [h for _, partial in outcomes for h in partial.hashes]
@@ -514,4 +503,4 @@ def _empty_excluded() -> pa.Table:
                       ("line_count", pa.int64())]).empty_table()
 
 
-__all__ = ["MonthRead", "SourceStats", "read_bill_file", "read_month"]
+__all__ = ["FileResult", "MonthRead", "read_bill_file", "read_month"]

@@ -44,7 +44,6 @@ from chargeback.warehouse.manifest import (
     ExcludedProduct,
     Manifest,
     ManifestError,
-    MemberCounts,
     SkippedObject,
     Source,
     read_manifest,
@@ -186,8 +185,7 @@ def _ingest_manifest(selection: Selection, read: MonthRead, month: str, print_: 
         sources=tuple(
             Source(key=f.bill.key, size=f.bill.info.size, etag=f.bill.info.etag, sha256=f.sha256,
                    family=f.bill.family, snapshot=f.bill.snapshot, account=f.bill.account, scope=f.bill.scope,
-                   members=tuple(MemberCounts(**{k: v for k, v in vars(p).items() if k != "key"})
-                                 for p in f.parts))
+                   members=tuple(f.parts))
             for f in read.files),
         superseded=tuple(SkippedObject(k, r) for k, r in selection.superseded),
         ignored=tuple(SkippedObject(k, r) for k, r in selection.ignored),
