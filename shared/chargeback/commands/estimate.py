@@ -26,7 +26,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description=(
             "Count tokens with the Qwen tokenizer (offline) and price them with the catalog of list prices. "
             "In a conversation every round is billed its whole history as input; each assistant reply is a "
-            "round, and a last user message without a reply is priced with --output-tokens."))
+            "round, and a last user message without a reply is priced with --output-tokens. A request is "
+            "priced at the context tier of its total input tokens, input and output; the same requests are "
+            "also priced with implicit cache hits on the history, with an explicit cache and as batch calls."))
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--text", help="the prompt text")
     source.add_argument("--file", type=Path, metavar="PROMPT.txt", help="a UTF-8 file holding the prompt")
@@ -37,6 +39,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="expected reply tokens of the prompt or of the last unanswered turn (default 0)")
     parser.add_argument("--site", choices=sorted(SITE_CURRENCY), default="intl",
                         help="intl (USD) or cn (CNY); default intl")
+    parser.add_argument("--thinking", action="store_true",
+                        help="price the output as thinking-mode output (where the model prices it apart)")
     parser.add_argument("--on", type=_day, metavar="YYYY-MM-DD", help="price date (default today)")
     parser.add_argument("--mapping", metavar="FILE",
                         help="a mapping file whose 'prices:' entries add or override catalog prices")
@@ -75,7 +79,7 @@ def _estimate(args: argparse.Namespace) -> int:
     else:
         text = args.text if args.text is not None else _read(args.file)
         rounds = text_rounds(text, count_tokens, args.output_tokens)
-    result = estimate(catalog, args.model, args.site, on, rounds)
+    result = estimate(catalog, args.model, args.site, on, rounds, thinking=args.thinking)
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
     else:

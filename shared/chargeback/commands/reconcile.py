@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from decimal import Decimal
 
 from chargeback.allocation.mapping import load_mapping
 from chargeback.errors import InputError
@@ -54,8 +55,10 @@ def _reconcile(args: argparse.Namespace) -> int:
 
 
 def format_reconciliation(result: Reconciliation, month: str) -> str:
-    """A short text report."""
-    f = format_decimal
+    """A short text report; every amount is exact and followed by its currency."""
+    def f(value: Decimal) -> str:
+        return f"{format_decimal(value)} {result.currency}"
+
     out = [f"reconciliation {month}, site {result.site} ({result.currency}), {result.source_lines} bill lines",
            f"  list total    {f(result.list_total)}",
            f"  billed total  {f(result.billed_total)}",
@@ -67,8 +70,10 @@ def format_reconciliation(result: Reconciliation, month: str) -> str:
                   if result.free_quota_unvalued else ""))
     for change in result.price_changes.values():
         out.append(f"  probable price change: {change.model} {change.usage_type} bill {f(change.bill_price)} vs "
-                   f"catalog {f(change.catalog_price)} ({change.first_date}..{change.last_date}, {change.lines} lines)")
+                   f"catalog {f(change.catalog_price)} per {change.unit} ({change.first_date}..{change.last_date}, "
+                   f"{change.lines} lines, {f(change.amount)})")
     if result.not_in_catalog:
         models = sorted({g.model for g in result.not_in_catalog.values()})
-        out.append(f"  not in the catalog: {', '.join(models)}")
+        listed = sum((g.list_cost for g in result.not_in_catalog.values()), Decimal(0))
+        out.append(f"  not in the catalog: {', '.join(models)} ({f(listed)} at the bill's list prices)")
     return "\n".join(out)

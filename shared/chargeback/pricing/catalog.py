@@ -1,10 +1,15 @@
 """The effective-dated Model Studio price catalog: shipped prices (``catalog.yaml``) plus the user's own.
 
-A price is known for a model, a site (``intl`` in USD, ``cn`` in CNY), a usage type (``input``,
-``output``, ``cached_input``, ``batch_input``, ``batch_output``, ... or the bill's own word such as ``images``
-or ``1080P``), an optional context-length tier and a day. ``effective_from`` is inclusive and
-``effective_until`` exclusive, so consecutive periods meet without a gap. Anything not in the catalog is
-unknown: :meth:`PriceCatalog.price` returns None and never a neighbour's or an older price.
+A price is known for a model, a site (``intl`` in USD, ``cn`` in CNY), a usage type (see ``USAGE_TYPES``, or
+the bill's own word such as ``images`` or ``1080P``), an optional context-length tier and a day.
+``effective_from`` is inclusive and ``effective_until`` exclusive, so consecutive periods meet without a gap.
+Anything not in the catalog is unknown: :meth:`PriceCatalog.price` returns None and never a neighbour's or an
+older price.
+
+A context tier holds the requests whose total input tokens lie in ``(low, up_to_tokens]``; the whole request is
+priced at its tier. Prices a source states as a rule rather than a number (cache hits at 20% of input, batch at
+half price, ...) are listed under ``derive`` and computed here from the entry's own input and output prices
+(``DERIVATIONS``); such prices carry ``inferred=True``.
 
 Users add or override prices with a ``prices:`` list in their mapping file, in the shape of the entries of
 ``catalog.yaml``; :func:`load_catalog` takes that raw list. An override wins over a shipped price for the same
@@ -21,7 +26,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -48,6 +53,41 @@ BILL_UNITS: dict[str, str] = {
 
 # [INFERRED] "128K" in tier names read as 131,072 tokens, like the 131,072-token context windows.
 TOKENS_PER_K = 1024
+
+# The catalog's own usage types; entries may add the bill's words (text_input, images, 1080P, ...).
+USAGE_TYPES: dict[str, str] = {
+    "input": "input tokens",
+    "output": "output tokens",
+    "thinking_output": "output tokens in thinking mode",
+    "cached_input": "input tokens that hit the implicit cache",
+    "explicit_cached_input": "input tokens that hit an explicit cache",
+    "cache_write": "input tokens written to an explicit cache",
+    "batch_input": "input tokens of a batch call",
+    "batch_output": "output tokens of a batch call",
+}
+
+CONTEXT_CACHE_DOC = "https://www.alibabacloud.com/help/en/model-studio/context-cache"
+BATCH_DOC = "https://help.aliyun.com/zh/model-studio/billing-for-alibaba-cloud-model-studio"
+
+
+class Derivation(NamedTuple):
+    """A price a source gives as a share of another price of the same tier."""
+
+    base: str
+    factor: Decimal
+    rule: str
+    source: str
+
+
+DERIVATIONS: dict[str, Derivation] = {
+    "cached_input": Derivation("input", Decimal("0.2"), "implicit cache hits cost 20% of input", CONTEXT_CACHE_DOC),
+    "explicit_cached_input": Derivation("input", Decimal("0.1"), "explicit cache hits cost 10% of input",
+                                        CONTEXT_CACHE_DOC),
+    "cache_write": Derivation("input", Decimal("1.25"), "explicit cache creation costs 125% of input",
+                              CONTEXT_CACHE_DOC),
+    "batch_input": Derivation("input", Decimal("0.5"), "batch calls cost 50% of real time", BATCH_DOC),
+    "batch_output": Derivation("output", Decimal("0.5"), "batch calls cost 50% of real time", BATCH_DOC),
+}
 _TIER = re.compile(r"^(?P<lo>\d+)(?P<lo_unit>[km]?)-(?P<hi>\d+)(?P<hi_unit>[km]?)$")
 _SCALE = {"": 1, "k": 1, "m": 1000}
 
@@ -105,9 +145,11 @@ class _Strict(BaseModel):
 
 
 class TierSpec(_Strict):
-    """The prices of one context-length tier."""
+    """The prices of one context-length tier: requests with up to ``up_to_tokens`` input tokens (default: the
+    label's upper bound, 'K' read as 1,024 tokens)."""
 
     context_tier: str
+    up_to_tokens: int | None = Field(default=None, gt=0)
     prices: dict[str, Decimal]
 
     @field_validator("context_tier")
@@ -138,11 +180,26 @@ class EntrySpec(_Strict):
     note: str = ""
     prices: dict[str, Decimal] | None = None
     tiers: list[TierSpec] | None = None
+    derive: list[str] = []  # usage types computed by DERIVATIONS from the entry's own prices
 
     @field_validator("prices", mode="before")
     @classmethod
     def _prices(cls, value: Any) -> Any:
         return _price_map(value)
+
+    @field_validator("derive")
+    @classmethod
+    def _derive(cls, value: list[str]) -> list[str]:
+        unknown = [v for v in value if v not in DERIVATIONS]
+        if unknown:
+            raise ValueError(f"cannot derive {', '.join(unknown)}; derivable: {', '.join(DERIVATIONS)}")
+        return value
+
+    def price_groups(self) -> list[tuple[TierSpec | None, dict[str, Decimal]]]:
+        """(tier or None, prices) for every tier, or the one flat group."""
+        if self.tiers is not None:
+            return [(tier, tier.prices) for tier in self.tiers]
+        return [(None, self.prices or {})]
 
     @model_validator(mode="after")
     def _consistent(self) -> EntrySpec:
@@ -159,7 +216,25 @@ class EntrySpec(_Strict):
             for (_, hi), (lo, _) in itertools.pairwise(bounds):
                 if lo < hi:
                     raise ValueError("context tiers overlap")
+            ups = [up_to_tokens(t) for t in sorted(self.tiers, key=lambda t: parse_tier(t.context_tier))]
+            if any(b <= a for a, b in itertools.pairwise(ups)):
+                raise ValueError("up_to_tokens must grow from tier to tier")
+        for usage_type in self.derive:
+            base = DERIVATIONS[usage_type].base
+            for tier, prices in self.price_groups():
+                where = f"tier {tier.context_tier}" if tier else "prices"
+                if usage_type in prices:
+                    raise ValueError(f"{usage_type} is both given and derived in {where}")
+                if base not in prices:
+                    raise ValueError(f"{usage_type} is derived from {base}, which {where} lacks")
         return self
+
+
+def up_to_tokens(tier: TierSpec) -> int:
+    """The most input tokens a request of ``tier`` holds."""
+    if tier.up_to_tokens is not None:
+        return tier.up_to_tokens
+    return parse_tier(tier.context_tier)[1] * TOKENS_PER_K
 
 
 @dataclass(frozen=True)
@@ -179,10 +254,19 @@ class PriceEntry:
     source: str
     note: str
     origin: str  # 'catalog' (shipped) or 'override' (the user's mapping file)
+    tier_tokens: tuple[int, int] | None = None  # a tier's input tokens per request: (low, high]
+    inferred: bool = False  # derived from another price by a published rule, not read
 
     @property
     def tier_bounds(self) -> tuple[int, int] | None:
         return parse_tier(self.context_tier) if self.context_tier else None
+
+    def holds(self, input_tokens: int) -> bool:
+        """Whether a request of ``input_tokens`` input tokens falls in this price's tier (always, untiered)."""
+        if self.tier_tokens is None:
+            return True
+        low, high = self.tier_tokens
+        return low < input_tokens <= high or (low == 0 and input_tokens == 0)
 
     def covers(self, day: date) -> bool:
         return self.effective_from <= day and (self.effective_until is None or day < self.effective_until)
@@ -192,20 +276,37 @@ class PriceEntry:
         return self.price * quantity
 
 
+def _tier_tokens(spec: EntrySpec) -> dict[str, tuple[int, int]]:
+    tiers = sorted(spec.tiers or [], key=lambda t: parse_tier(t.context_tier))
+    bounds: dict[str, tuple[int, int]] = {}
+    low = 0
+    for tier in tiers:
+        high = up_to_tokens(tier)
+        bounds[tier.context_tier] = (low, high)
+        low = high
+    return bounds
+
+
 def _flatten(spec: EntrySpec, origin: str) -> list[PriceEntry]:
-    groups: list[tuple[str | None, dict[str, Decimal]]] = [(None, spec.prices or {})]
-    if spec.tiers is not None:
-        groups = [(t.context_tier, t.prices) for t in spec.tiers]
-    return [
-        PriceEntry(
-            model=spec.model, site=spec.site, usage_type=usage_type, price=price,
-            currency=SITE_CURRENCY[spec.site], unit=spec.unit, effective_from=spec.effective_from,
-            effective_until=spec.effective_until, context_tier=tier,
-            max_context_tokens=spec.max_context_tokens, source=spec.source, note=spec.note, origin=origin,
-        )
-        for tier, prices in groups
-        for usage_type, price in prices.items()
-    ]
+    tokens = _tier_tokens(spec)
+    entries = []
+    for tier, prices in spec.price_groups():
+        label = tier.context_tier if tier else None
+
+        def entry(usage_type: str, price: Decimal, note: str, inferred: bool, label: str | None = label) -> PriceEntry:
+            return PriceEntry(
+                model=spec.model, site=spec.site, usage_type=usage_type, price=price,
+                currency=SITE_CURRENCY[spec.site], unit=spec.unit, effective_from=spec.effective_from,
+                effective_until=spec.effective_until, context_tier=label,
+                max_context_tokens=spec.max_context_tokens, source=spec.source, note=note, origin=origin,
+                tier_tokens=tokens.get(label) if label else None, inferred=inferred)
+
+        entries += [entry(usage_type, price, spec.note, False) for usage_type, price in prices.items()]
+        for usage_type in spec.derive:
+            rule = DERIVATIONS[usage_type]
+            entries.append(entry(usage_type, prices[rule.base] * rule.factor,
+                                 f"[INFERRED] {rule.rule} ({rule.source}); {spec.note}", True))
+    return entries
 
 
 class PriceCatalog:
@@ -255,7 +356,7 @@ class PriceCatalog:
             return []
         origin = candidates[0].origin
         tiered = [e for e in candidates if e.origin == origin and e.context_tier]
-        return sorted(tiered, key=lambda e: e.tier_bounds or (0, 0))
+        return sorted(tiered, key=lambda e: e.tier_tokens or (0, 0))
 
     def price_for_tokens(
         self, model: str, site: str, usage_type: str, on: date, input_tokens: int
@@ -263,16 +364,17 @@ class PriceCatalog:
         """The price for a request of ``input_tokens`` input tokens: the tier holding that many, if tiered."""
         tiers = self.tiers(model, site, usage_type, on)
         if tiers:
-            for entry in tiers:
-                _, high = entry.tier_bounds or (0, 0)
-                if input_tokens <= high * TOKENS_PER_K:
-                    return entry
-            return None
+            return next((entry for entry in tiers if entry.holds(input_tokens)), None)
         return self.price(model, site, usage_type, on)
 
-    def models(self, site: str, on: date) -> list[str]:
-        """Every model with a price on ``site`` in force on ``on``, sorted."""
-        return sorted({e.model for e in self.entries if e.site == site and e.covers(on)})
+    def models(self, site: str, on: date, usage_type: str | None = None) -> list[str]:
+        """Every model with a price (of ``usage_type``, if given) on ``site`` in force on ``on``, sorted."""
+        return sorted({e.model for e in self.entries if e.site == site and e.covers(on)
+                       and (usage_type is None or e.usage_type == usage_type)})
+
+    def sites(self, model: str, on: date) -> list[str]:
+        """The sites on which ``model`` has a price in force on ``on``."""
+        return sorted({e.site for e in self.entries if e.model == model and e.covers(on)})
 
 
 def _problems(exc: ValidationError, prefix: str) -> list[str]:
@@ -321,8 +423,10 @@ def load_catalog(overrides: list[dict[str, Any]] | None = None, *, source: str =
 
 __all__ = [
     "BILL_UNITS",
+    "DERIVATIONS",
     "SITE_CURRENCY",
     "TOKENS_PER_K",
+    "USAGE_TYPES",
     "PriceCatalog",
     "PriceEntry",
     "load_catalog",
