@@ -329,6 +329,22 @@ def test_free_quota_quotas_can_come_from_settings(store):
     assert [t for _, t, _ in fired(evaluation, "free_quota_used")] == ["80", "95"]
 
 
+# ---------------------------------------------------------------- damaged data
+
+
+def test_a_month_with_a_damaged_manifest_is_left_out_with_a_note_and_the_rest_still_runs(store):
+    publish_month(store, "2026-05", series(date(2026, 5, 1), ["20"] * 14 + ["120"]))
+    publish_month(store, "2026-04", series(date(2026, 4, 1), ["1"]), status="final")
+    store.write_bytes("manifests/billing_month=2026-04/manifest.json", b'{"schema_version": 2, "month": ')
+    evaluation = run(store, date(2026, 5, 16))
+    assert [n for n in evaluation.notes if "2026-04" in n] == [
+        f"{store.url.rstrip('/')}/manifests/billing_month=2026-04/manifest.json: not a readable JSON document "
+        "(Expecting value: line 1 column 32 (char 31)); rebuild the month with 'chargeback run --force'; "
+        "month 2026-04 left out."]
+    assert fired(evaluation, "budget_actual") == [
+        ("cost_center:search", "50", "2026-05"), ("cost_center:search", "80", "2026-05")]
+
+
 # ---------------------------------------------------------------- stale data
 
 
