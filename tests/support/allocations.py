@@ -12,8 +12,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from chargeback.allocation.mapping import parse_mapping
 from chargeback.columns import LINE_AMOUNTS
+from chargeback.config.file import parse_config_file
 from chargeback.storage import ObjectStore
 from tests.support.warehouse import publish_month, tables
 
@@ -101,7 +101,7 @@ statements:
 
 
 def sample_mapping(text: str = MAPPING_YAML) -> Any:
-    return parse_mapping(text, source="test-mapping.yaml")
+    return parse_config_file(text, source="test-mapping.yaml")
 
 
 def may_rows() -> list[dict[str, Any]]:

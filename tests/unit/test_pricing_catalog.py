@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from chargeback.config.prices import parse_price_list
 from chargeback.errors import ConfigError
 from chargeback.pricing.catalog import load_catalog, parse_tier
 
@@ -270,12 +271,12 @@ def test_every_shipped_price_is_exact_and_sourced(catalog):
 
 
 def test_overrides_add_and_win():
-    catalog = load_catalog([
+    catalog = load_catalog(parse_price_list([
         {"model": "qwen3.6-plus", "site": "cn", "effective_from": "2026-05-01", "source": "our contract",
          "tiers": [{"context_tier": "0-256k", "prices": {"input": "0.002", "output": "0.012"}}]},
         {"model": "qwen-max", "site": "intl", "effective_from": "2025-05-01", "source": "negotiated",
          "prices": {"input": "0.0012", "output": 1}},
-    ])
+    ], "team.yaml"))
     added = catalog.price("qwen3.6-plus", "cn", "input", MAY_2026, context_tier="0-256k")
     assert added is not None and added.price == Decimal("0.002") and added.origin == "override"
     assert _price(catalog, "qwen-max", "intl", "input", date(2025, 6, 1)) == Decimal("0.0012")
@@ -289,29 +290,29 @@ def test_overrides_add_and_win():
 def test_bad_overrides_name_every_bad_field():
     base = {"model": "m", "site": "cn", "effective_from": "2026-01-01", "source": "s"}
     with pytest.raises(ConfigError) as caught:
-        load_catalog([
+        parse_price_list([
             {**base, "site": "mars", "prices": {"input": "1"}},
             {**base, "prices": {"input": 0.0003}},
             {**base, "effective_until": "2025-01-01", "prices": {"input": "1"}},
             base,
-        ], source="team.yaml")
+        ], "team.yaml")
     message = str(caught.value)
-    assert message.startswith("team.yaml: invalid prices: ")
+    assert message.startswith("team.yaml: 4 problems:\n")
     assert "prices[0].site" in message
     assert "prices[1].prices" in message and '"0.0003"' in message
     assert "prices[2]" in message and "effective_until" in message
     assert "prices[3]" in message and "either 'prices' or 'tiers'" in message
-    with pytest.raises(ConfigError, match="must be a list"):
-        load_catalog({"model": "m"})
+    with pytest.raises(ConfigError, match="prices: must be a list of entries"):
+        parse_price_list({"model": "m"}, "team.yaml")
 
 
 def test_overrides_can_derive_and_bound_their_tiers():
-    catalog = load_catalog([
+    catalog = load_catalog(parse_price_list([
         {"model": "ours", "site": "cn", "effective_from": "2026-05-01", "source": "our contract",
          "derive": ["cached_input", "batch_output"],
          "tiers": [{"context_tier": "0-32k", "up_to_tokens": 32000, "prices": {"input": "0.001", "output": "0.004"}},
                    {"context_tier": "32k-128k", "prices": {"input": "0.002", "output": "0.008"}}]},
-    ])
+    ], "team.yaml"))
     entry = catalog.price_for_tokens("ours", "cn", "cached_input", MAY_2026, 32_001)
     assert entry is not None and (entry.price, entry.inferred, entry.tier_tokens) == (
         Decimal("0.0004"), True, (32_000, 131_072))  # a bound left out is the label's, K = 1,024
@@ -321,13 +322,13 @@ def test_overrides_can_derive_and_bound_their_tiers():
 def test_bad_derivations_and_bounds_are_named():
     base = {"model": "m", "site": "cn", "effective_from": "2026-01-01", "source": "s"}
     with pytest.raises(ConfigError) as caught:
-        load_catalog([
+        parse_price_list([
             {**base, "derive": ["storage"], "prices": {"input": "1"}},
             {**base, "derive": ["cached_input"], "prices": {"input": "1", "cached_input": "0.3"}},
             {**base, "derive": ["batch_output"], "prices": {"input": "1"}},
             {**base, "tiers": [{"context_tier": "0-32k", "up_to_tokens": 50000, "prices": {"input": "1"}},
                                {"context_tier": "32k-128k", "up_to_tokens": 40000, "prices": {"input": "2"}}]},
-        ], source="team.yaml")
+        ], "team.yaml")
     message = str(caught.value)
     assert "prices[0].derive" in message and "cannot derive storage" in message
     assert "prices[1]" in message and "cached_input is both given and derived" in message

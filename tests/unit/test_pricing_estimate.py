@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from chargeback.config.prices import parse_price_list
 from chargeback.errors import InputError
 from chargeback.pricing.catalog import load_catalog
 from chargeback.pricing.estimate import (
@@ -200,8 +201,8 @@ def test_unknown_model_or_price_is_an_input_error(catalog):
     assert "qwen3.6-plus" in str(caught.value)  # the models the China site knows
     with pytest.raises(InputError, match="no input price for 300000 input tokens"):
         estimate(catalog, "qwen3.6-plus", "cn", MAY_2026, [Round(300_000, 0, False)])  # 256K-1M not known
-    input_only = load_catalog([{"model": "half-priced", "site": "cn", "effective_from": "2026-05-01",
-                                "source": "test", "prices": {"input": "0.001"}}])
+    input_only = load_catalog(parse_price_list([{"model": "half-priced", "site": "cn", "effective_from": "2026-05-01",
+                                                 "source": "test", "prices": {"input": "0.001"}}], "test.yaml"))
     with pytest.raises(InputError, match="no output price"):
         estimate(input_only, "half-priced", "cn", MAY_2026, [Round(1, 5, False)])
     with pytest.raises(InputError, match="no intl input price"):

@@ -14,8 +14,8 @@ from functools import cache
 
 import pandas as pd
 
-from chargeback.alerts.settings import AlertSettings
 from chargeback.billtime import bill_midnight, in_bill_time
+from chargeback.config.alerts import AlertSettings
 from chargeback.errors import InputError
 from chargeback.fee_types import FREE_QUOTA
 from chargeback.months import month_of, months_between, previous_month

@@ -17,9 +17,10 @@ from decimal import Decimal
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from chargeback.allocation.mapping import FixedShares, Mapping
 from chargeback.bills.normalize import LINE_SCHEMA
 from chargeback.columns import ALLOCATION_COLUMNS, LINE_AMOUNTS, UNALLOCATED
+from chargeback.config.cost_centers import FixedShares
+from chargeback.config.file import ConfigFile
 from chargeback.money import MONEY_TYPE, ZERO, finest_places, split_exact
 
 CENT = Decimal("0.01")
@@ -33,7 +34,7 @@ ALLOCATION_SCHEMA = pa.schema([
 Row = dict[str, object]
 
 
-def _resolve(mapping: Mapping, day: str, api_key: str, workspace: str) -> tuple[str, str, str]:
+def _resolve(mapping: ConfigFile, day: str, api_key: str, workspace: str) -> tuple[str, str, str]:
     """(cost center, rule, pool) of a line: pool '' when its API key pays, else console or unmapped."""
     when = date.fromisoformat(day)
     owner = mapping.key_owner(api_key, when)
@@ -46,7 +47,7 @@ def _resolve(mapping: Mapping, day: str, api_key: str, workspace: str) -> tuple[
     return UNALLOCATED, UNALLOCATED, pool
 
 
-def allocate_table(lines: pa.Table, mapping: Mapping) -> pa.Table:
+def allocate_table(lines: pa.Table, mapping: ConfigFile) -> pa.Table:
     """Allocation rows (``ALLOCATION_SCHEMA``) whose amounts add up exactly to the lines' amounts."""
     combo = pc.binary_join_element_wise(lines["billing_date"], lines["api_key_id"], lines["workspace_id"], "\x00")
     distinct = pc.unique(combo)
@@ -77,7 +78,7 @@ def allocate_table(lines: pa.Table, mapping: Mapping) -> pa.Table:
     return result.sort_by(order)
 
 
-def _shared_pools(mapping: Mapping) -> dict[str, object]:
+def _shared_pools(mapping: ConfigFile) -> dict[str, object]:
     return {pool: rule for pool in ("console", "unmapped")
             if (rule := getattr(mapping.shared_costs, pool)) != "keep"}
 
@@ -132,7 +133,7 @@ def finest_quantum(table: pa.Table) -> Decimal:
 # list-of-dict wrappers, for callers and tests that hold rows
 
 
-def allocate(lines: list[Row], mapping: Mapping) -> list[Row]:
+def allocate(lines: list[Row], mapping: ConfigFile) -> list[Row]:
     """``allocate_table`` over rows (dicts with ``LINE_COLUMNS``)."""
     return allocate_table(to_table(lines, LINE_SCHEMA), mapping).to_pylist()
 

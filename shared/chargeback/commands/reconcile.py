@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 from decimal import Decimal
 
-from chargeback.allocation.mapping import load_mapping
+from chargeback.config.file import load_config_file
+from chargeback.config.prices import SITE_CURRENCY
 from chargeback.errors import InputError
 from chargeback.money import format_decimal
-from chargeback.pricing.catalog import SITE_CURRENCY, load_catalog
+from chargeback.pricing.catalog import load_catalog
 from chargeback.pricing.reconcile import Reconciliation, reconcile
 from chargeback.storage import open_store
 from chargeback.warehouse.read import read_lines
@@ -36,8 +37,7 @@ def _reconcile(args: argparse.Namespace) -> int:
     if lines is None:
         raise InputError(f"month {args.month} is not in {args.warehouse}: run 'chargeback run' first",
                          field="month")
-    mapping = load_mapping(args.mapping)
-    catalog = load_catalog(mapping.prices)
+    catalog = load_catalog(load_config_file(args.mapping).prices)
     results = []
     for currency in sorted(set(lines["currency"])):
         site = CURRENCY_SITE.get(str(currency))

@@ -25,14 +25,15 @@ import pyarrow.parquet as pq
 
 from chargeback import __version__
 from chargeback.allocation.allocate import allocate_table
-from chargeback.allocation.mapping import Mapping
 from chargeback.bills.discovery import AccountSelection, BillFile, Selection, select_month
 from chargeback.bills.normalize import LINE_SCHEMA, normalize_table
 from chargeback.bills.reader import MonthRead, read_month
+from chargeback.columns import UNALLOCATED
+from chargeback.config.file import ConfigFile
 from chargeback.errors import ChargebackError, InputError
 from chargeback.fee_types import FREE_QUOTA
 from chargeback.money import format_decimal
-from chargeback.months import check_month
+from chargeback.months import check_month, first_day, last_day
 from chargeback.pricing.focus import focus_files
 from chargeback.pricing.free_quota import month_grants
 from chargeback.storage import ObjectStore
@@ -94,8 +95,13 @@ class RunSummary:
     def unmapped_workspaces(self) -> list[str]:
         return list(self.manifest.unmapped_workspaces)
 
+    @property
+    def warnings(self) -> list[str]:
+        """Not errors, but likely mistakes in the mapping: entries the bill never mentions, all cost unallocated."""
+        return list(self.manifest.warnings)
 
-def fingerprint(selection: Selection, mapping: Mapping | None) -> str:
+
+def fingerprint(selection: Selection, mapping: ConfigFile | None) -> str:
     """Identifies the inputs of a run: sources as listed, the mapping and the output schema."""
     parts = [f"{f.key}\0{f.info.size}\0{f.info.etag}" for f in selection.files]
     payload = json.dumps([SCHEMA_VERSION, mapping.version if mapping else None, parts])
@@ -106,7 +112,7 @@ def run_month(
     source: ObjectStore,
     warehouse: ObjectStore,
     month: str,
-    mapping: Mapping,
+    mapping: ConfigFile,
     *,
     now: datetime,
     workers: int = 2,
@@ -215,7 +221,7 @@ def _account_bill(account: AccountSelection, read: MonthRead) -> AccountBill:
                        totals=dict(sorted(totals.items())))
 
 
-def _allocate(lines: pa.Table, mapping: Mapping, manifest: Manifest) -> tuple[Manifest, list[Output]]:
+def _allocate(lines: pa.Table, mapping: ConfigFile, manifest: Manifest) -> tuple[Manifest, list[Output]]:
     """Allocate ``lines``: the manifest with its allocation fields filled, and the files to write."""
     table = allocate_table(lines, mapping)
     if _totals(table) != _totals(lines):
@@ -226,13 +232,15 @@ def _allocate(lines: pa.Table, mapping: Mapping, manifest: Manifest) -> tuple[Ma
         by_center[row["cost_center"]][row["currency"]] = row["billed_cost_sum"]
     keys = [k for k in pc.unique(lines["api_key_id"]).to_pylist() if k]
     workspaces = [w for w in pc.unique(lines["workspace_id"]).to_pylist() if w]
+    by_center = {c: dict(sorted(v.items())) for c, v in sorted(by_center.items())}
     manifest = manifest.replace(
         allocated=True,
         mapping_version=mapping.version,
         counts=dataclasses.replace(manifest.counts, allocation_rows=table.num_rows),
-        totals_by_cost_center={c: dict(sorted(v.items())) for c, v in sorted(by_center.items())},
+        totals_by_cost_center=by_center,
         unmapped_api_keys=tuple(sorted(k for k in keys if not mapping.knows_api_key(k))),
         unmapped_workspaces=tuple(sorted(w for w in workspaces if not mapping.knows_workspace(w))),
+        warnings=tuple(mapping_warnings(mapping, manifest.month, set(keys), set(workspaces), by_center)),
     )
 
     @cache
@@ -248,7 +256,30 @@ def _allocate(lines: pa.Table, mapping: Mapping, manifest: Manifest) -> tuple[Ma
     ]
 
 
-def allocate_month(warehouse: ObjectStore, month: str, mapping: Mapping, *, now: datetime) -> RunSummary:
+def mapping_warnings(mapping: ConfigFile, month: str, api_keys: set[str], workspaces: set[str],
+                     by_center: dict[str, dict[str, Decimal]]) -> list[str]:
+    """Likely mistakes in the mapping, seen against the month's bill (warnings, not errors).
+
+    A mapped API key or workspace whose assignment covers part of the month but that no bill line mentions (a
+    typo, or a retired key), and a month whose whole cost is unallocated although a mapping is given.
+    """
+    if mapping.is_default:
+        return []
+    first, last = first_day(month), last_day(month)
+    warnings: list[str] = []
+    for kind, seen, label in (("api_keys", api_keys, "API key"), ("workspaces", workspaces, "workspace")):
+        for center_id, item in mapping.assignments(kind):
+            if item.covers_some_day(first, last) and item.id not in seen:
+                warnings.append(f"{label} {item.id!r} of cost center {center_id!r} does not appear in the {month} "
+                                "bill: check the ID in the mapping")
+    if by_center and set(by_center) == {UNALLOCATED}:
+        totals = ", ".join(f"{format_decimal(v)} {c}" for c, v in by_center[UNALLOCATED].items())
+        warnings.append(f"all of {month}'s cost ({totals}) is unallocated: no API key or workspace of the "
+                        "mapping matches the bill")
+    return warnings
+
+
+def allocate_month(warehouse: ObjectStore, month: str, mapping: ConfigFile, *, now: datetime) -> RunSummary:
     """Re-allocate a month already ingested, from its published lines, with ``mapping``."""
     check_month(month)
     if now.tzinfo is None:

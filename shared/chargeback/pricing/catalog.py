@@ -11,31 +11,31 @@ priced at its tier. Prices a source states as a rule rather than a number (cache
 half price, ...) are listed under ``derive`` and computed here from the entry's own input and output prices
 (``DERIVATIONS``); such prices carry ``inferred=True``.
 
-Users add or override prices with a ``prices:`` list in their mapping file, in the shape of the entries of
-``catalog.yaml``; :func:`load_catalog` takes that raw list. An override wins over a shipped price for the same
-model, site, usage type and tier on the days both cover. Prices are decimal strings (or integers), never
-floats: YAML reads ``0.0003`` as a float, so the loader asks for ``"0.0003"``.
+Users add or override prices with a ``prices:`` list in their configuration file, in the shape of the entries
+of ``catalog.yaml`` (both are validated by ``chargeback.config.prices``, which also owns ``DERIVATIONS`` and
+the tier bounds); :func:`load_catalog` takes the validated list. An override wins over a shipped price for the
+same model, site, usage type and tier on the days both cover.
 """
 
 from __future__ import annotations
 
-import itertools
-import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Literal, NamedTuple
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-
-from chargeback.errors import ConfigError
-
-Site = Literal["intl", "cn"]
-SITE_CURRENCY: dict[str, str] = {"intl": "USD", "cn": "CNY"}
-Unit = Literal["1K tokens", "image", "second"]
+from chargeback.config.prices import (
+    DERIVATIONS,
+    SITE_CURRENCY,
+    TOKENS_PER_K,
+    EntrySpec,
+    parse_price_list,
+    parse_tier,
+    up_to_tokens,
+)
+from chargeback.config.yaml_source import read_yaml
 
 # The bill's usage units (用量单位) that mean the same as a catalog unit.
 BILL_UNITS: dict[str, str] = {
@@ -51,9 +51,6 @@ BILL_UNITS: dict[str, str] = {
     "seconds": "second",
 }
 
-# [INFERRED] "128K" in tier names read as 131,072 tokens, like the 131,072-token context windows.
-TOKENS_PER_K = 1024
-
 # The catalog's own usage types; entries may add the bill's words (text_input, images, 1080P, ...).
 USAGE_TYPES: dict[str, str] = {
     "input": "input tokens",
@@ -65,177 +62,6 @@ USAGE_TYPES: dict[str, str] = {
     "batch_input": "input tokens of a batch call",
     "batch_output": "output tokens of a batch call",
 }
-
-CONTEXT_CACHE_DOC = "https://www.alibabacloud.com/help/en/model-studio/context-cache"
-BATCH_DOC = "https://help.aliyun.com/zh/model-studio/billing-for-alibaba-cloud-model-studio"
-
-
-class Derivation(NamedTuple):
-    """A price a source gives as a share of another price of the same tier."""
-
-    base: str
-    factor: Decimal
-    rule: str
-    source: str
-
-
-DERIVATIONS: dict[str, Derivation] = {
-    "cached_input": Derivation("input", Decimal("0.2"), "implicit cache hits cost 20% of input", CONTEXT_CACHE_DOC),
-    "explicit_cached_input": Derivation("input", Decimal("0.1"), "explicit cache hits cost 10% of input",
-                                        CONTEXT_CACHE_DOC),
-    "cache_write": Derivation("input", Decimal("1.25"), "explicit cache creation costs 125% of input",
-                              CONTEXT_CACHE_DOC),
-    "batch_input": Derivation("input", Decimal("0.5"), "batch calls cost 50% of real time", BATCH_DOC),
-    "batch_output": Derivation("output", Decimal("0.5"), "batch calls cost 50% of real time", BATCH_DOC),
-}
-_TIER = re.compile(r"^(?P<lo>\d+)(?P<lo_unit>[km]?)-(?P<hi>\d+)(?P<hi_unit>[km]?)$")
-_SCALE = {"": 1, "k": 1, "m": 1000}
-
-
-def parse_tier(label: str) -> tuple[int, int]:
-    """(low, high) of a context tier in thousands of tokens: '0-128k' -> (0, 128), '256k-1m' -> (256, 1000).
-
-    A bare low bound takes the high bound's unit ('128-256k' = '128k-256k'). ValueError for anything else.
-    """
-    match = _TIER.match(label.strip().lower())
-    if not match:
-        raise ValueError(f"context tier {label!r} is not like '0-128k' or '256k-1m'")
-    hi_unit = match.group("hi_unit")
-    lo_unit = match.group("lo_unit") or hi_unit
-    low = int(match.group("lo")) * _SCALE[lo_unit]
-    high = int(match.group("hi")) * _SCALE[hi_unit]
-    if high <= low:
-        raise ValueError(f"context tier {label!r} ends before it starts")
-    return low, high
-
-
-def _no_float(value: Any) -> Any:
-    if isinstance(value, float):
-        raise ValueError(f"write the price {value!r} as a quoted string (\"{value}\") so it stays exact")
-    if isinstance(value, bool):
-        raise ValueError("a price must be a number")
-    if isinstance(value, int):
-        return str(value)
-    return value
-
-
-def _decimal(value: Any) -> Decimal:
-    value = _no_float(value)
-    if not isinstance(value, str):
-        raise ValueError(f"a price must be a decimal string, not {type(value).__name__}")
-    try:
-        price = Decimal(value.strip())
-    except InvalidOperation:
-        raise ValueError(f"{value!r} is not a decimal number") from None
-    if not price.is_finite() or price < 0:
-        raise ValueError(f"{value!r} is not a price (finite and not negative)")
-    return price
-
-
-def _price_map(value: Any) -> Any:
-    if value is None:
-        return None
-    if not isinstance(value, dict) or not value:
-        raise ValueError("prices must be a non-empty mapping of usage type to price")
-    return {str(k): _decimal(v) for k, v in value.items()}
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class TierSpec(_Strict):
-    """The prices of one context-length tier: requests with up to ``up_to_tokens`` input tokens (default: the
-    label's upper bound, 'K' read as 1,024 tokens)."""
-
-    context_tier: str
-    up_to_tokens: int | None = Field(default=None, gt=0)
-    prices: dict[str, Decimal]
-
-    @field_validator("context_tier")
-    @classmethod
-    def _tier(cls, value: str) -> str:
-        parse_tier(value)
-        return value.strip().lower()
-
-    @field_validator("prices", mode="before")
-    @classmethod
-    def _prices(cls, value: Any) -> Any:
-        if value is None:
-            raise ValueError("a tier needs prices")
-        return _price_map(value)
-
-
-class EntrySpec(_Strict):
-    """One catalog entry as written in YAML: a model on a site for a period, flat or tiered prices."""
-
-    model: str = Field(min_length=1)
-    site: Site
-    currency: str | None = None
-    unit: Unit = "1K tokens"
-    effective_from: date
-    effective_until: date | None = None
-    max_context_tokens: int | None = Field(default=None, gt=0)
-    source: str = Field(min_length=1)
-    note: str = ""
-    prices: dict[str, Decimal] | None = None
-    tiers: list[TierSpec] | None = None
-    derive: list[str] = []  # usage types computed by DERIVATIONS from the entry's own prices
-
-    @field_validator("prices", mode="before")
-    @classmethod
-    def _prices(cls, value: Any) -> Any:
-        return _price_map(value)
-
-    @field_validator("derive")
-    @classmethod
-    def _derive(cls, value: list[str]) -> list[str]:
-        unknown = [v for v in value if v not in DERIVATIONS]
-        if unknown:
-            raise ValueError(f"cannot derive {', '.join(unknown)}; derivable: {', '.join(DERIVATIONS)}")
-        return value
-
-    def price_groups(self) -> list[tuple[TierSpec | None, dict[str, Decimal]]]:
-        """(tier or None, prices) for every tier, or the one flat group."""
-        if self.tiers is not None:
-            return [(tier, tier.prices) for tier in self.tiers]
-        return [(None, self.prices or {})]
-
-    @model_validator(mode="after")
-    def _consistent(self) -> EntrySpec:
-        if (self.prices is None) == (self.tiers is None):
-            raise ValueError("give either 'prices' or 'tiers'")
-        if self.effective_until is not None and self.effective_until <= self.effective_from:
-            raise ValueError(f"effective_until {self.effective_until} is not after effective_from "
-                             f"{self.effective_from}")
-        expected = SITE_CURRENCY[self.site]
-        if self.currency is not None and self.currency != expected:
-            raise ValueError(f"site {self.site} prices in {expected}, not {self.currency}")
-        if self.tiers:
-            bounds = sorted(parse_tier(t.context_tier) for t in self.tiers)
-            for (_, hi), (lo, _) in itertools.pairwise(bounds):
-                if lo < hi:
-                    raise ValueError("context tiers overlap")
-            ups = [up_to_tokens(t) for t in sorted(self.tiers, key=lambda t: parse_tier(t.context_tier))]
-            if any(b <= a for a, b in itertools.pairwise(ups)):
-                raise ValueError("up_to_tokens must grow from tier to tier")
-        for usage_type in self.derive:
-            base = DERIVATIONS[usage_type].base
-            for tier, prices in self.price_groups():
-                where = f"tier {tier.context_tier}" if tier else "prices"
-                if usage_type in prices:
-                    raise ValueError(f"{usage_type} is both given and derived in {where}")
-                if base not in prices:
-                    raise ValueError(f"{usage_type} is derived from {base}, which {where} lacks")
-        return self
-
-
-def up_to_tokens(tier: TierSpec) -> int:
-    """The most input tokens a request of ``tier`` holds."""
-    if tier.up_to_tokens is not None:
-        return tier.up_to_tokens
-    return parse_tier(tier.context_tier)[1] * TOKENS_PER_K
-
 
 @dataclass(frozen=True)
 class PriceEntry:
@@ -377,48 +203,21 @@ class PriceCatalog:
         return sorted({e.site for e in self.entries if e.model == model and e.covers(on)})
 
 
-def _problems(exc: ValidationError, prefix: str) -> list[str]:
-    problems = []
-    for error in exc.errors():
-        path = ".".join(str(p) for p in error["loc"] if not str(p).startswith(("function-", "literal[")))
-        problems.append(f"{prefix}{'.' + path if path else ''}: {error['msg']}")
-    return problems
-
-
-def parse_entries(raw: Any, *, origin: str, source: str) -> list[PriceEntry]:
-    """Validate a list of entries; a ConfigError names every bad field as ``prices[i].field``."""
-    if not isinstance(raw, list):
-        raise ConfigError("prices must be a list of entries", source=source, field="prices")
-    entries: list[PriceEntry] = []
-    problems: list[str] = []
-    for index, item in enumerate(raw):
-        try:
-            spec = EntrySpec.model_validate(item)
-        except ValidationError as exc:
-            problems += _problems(exc, f"prices[{index}]")
-            continue
-        entries += _flatten(spec, origin)
-    if problems:
-        raise ConfigError("invalid prices: " + "; ".join(problems), source=source)
-    return entries
-
-
 SHIPPED_SOURCE = "chargeback/pricing/catalog.yaml"
 
 
 @lru_cache(maxsize=1)
 def _shipped() -> tuple[PriceEntry, ...]:
-    text = resources.files("chargeback.pricing").joinpath("catalog.yaml").read_text(encoding="utf-8")
-    data = yaml.safe_load(text)
-    return tuple(parse_entries(data.get("entries"), origin="catalog", source=SHIPPED_SOURCE))
+    text = resources.files("chargeback.pricing").joinpath("catalog.yaml").read_bytes()
+    document = read_yaml(text, SHIPPED_SOURCE)
+    specs = parse_price_list(document.data.get("entries"), SHIPPED_SOURCE, document, ("entries",))
+    return tuple(entry for spec in specs for entry in _flatten(spec, "catalog"))
 
 
-def load_catalog(overrides: list[dict[str, Any]] | None = None, *, source: str = "mapping") -> PriceCatalog:
-    """The shipped catalog plus ``overrides`` (the raw ``prices:`` list of a mapping file), which win."""
-    entries = list(_shipped())
-    if overrides:
-        entries = parse_entries(overrides, origin="override", source=source) + entries
-    return PriceCatalog(entries)
+def load_catalog(overrides: Sequence[EntrySpec] = ()) -> PriceCatalog:
+    """The shipped catalog plus ``overrides`` (the configuration file's validated ``prices:``), which win."""
+    entries = [entry for spec in overrides for entry in _flatten(spec, "override")]
+    return PriceCatalog(entries + list(_shipped()))
 
 
 __all__ = [
@@ -430,6 +229,5 @@ __all__ = [
     "PriceCatalog",
     "PriceEntry",
     "load_catalog",
-    "parse_entries",
     "parse_tier",
 ]

@@ -28,10 +28,10 @@ from typing import Any
 
 import pandas as pd
 
-from chargeback.allocation.mapping import FixedShares
-from chargeback.allocation.mapping import Mapping as TeamMapping
 from chargeback.bills.normalize import list_price
 from chargeback.columns import ALLOCATION_COLUMNS, LINE_AMOUNTS
+from chargeback.config.cost_centers import FixedShares
+from chargeback.config.file import ConfigFile as TeamMapping
 from chargeback.display import percent_of
 from chargeback.errors import InputError
 from chargeback.fee_types import FREE_QUOTA

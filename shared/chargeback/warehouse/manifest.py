@@ -145,6 +145,7 @@ class Manifest:
     free_quota: tuple[FreeQuotaUse, ...] = ()
     unmapped_api_keys: tuple[str, ...] = ()
     unmapped_workspaces: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()  # likely mistakes in the mapping, seen against this month's bill
     outputs: Mapping[str, str] = field(default_factory=dict)  # object key -> SHA-256 of its bytes
 
     def __post_init__(self) -> None:
@@ -263,7 +264,7 @@ def _from_version_1(document: dict[str, Any]) -> dict[str, Any]:
     """A schema-1 document in the shape of schema 2: the same fields, accounts unknown."""
     upgraded = dict(document)
     upgraded["schema_version"] = SCHEMA_VERSION
-    for name in ("totals_by_cost_center", "unmapped_api_keys", "unmapped_workspaces"):
+    for name in ("totals_by_cost_center", "unmapped_api_keys", "unmapped_workspaces", "warnings"):
         if upgraded.get(name) is None:
             upgraded.pop(name, None)
     grants = upgraded.get("free_quota")

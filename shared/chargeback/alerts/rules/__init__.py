@@ -23,8 +23,8 @@ from chargeback.alerts.rules.common import combined_rows, coverage_of
 from chargeback.alerts.rules.free_quota import free_quota_alerts
 from chargeback.alerts.rules.new_subjects import new_subject_alerts
 from chargeback.alerts.rules.stale import stale_alerts
-from chargeback.alerts.settings import AlertSettings
-from chargeback.allocation.mapping import Mapping
+from chargeback.config.alerts import AlertSettings
+from chargeback.config.file import ConfigFile as Mapping
 
 
 def evaluate(data: AlertData, *, day: date, now: datetime, mapping: Mapping,

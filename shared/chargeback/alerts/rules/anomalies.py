@@ -20,9 +20,9 @@ from chargeback.alerts.rules.common import (
     subject_name,
     sums,
 )
-from chargeback.alerts.settings import AlertSettings
-from chargeback.allocation.mapping import Mapping
 from chargeback.columns import UNALLOCATED
+from chargeback.config.alerts import AlertSettings
+from chargeback.config.file import ConfigFile as Mapping
 from chargeback.display import figure, rounded_money
 
 MAD_SCALE = Decimal("1.4826")  # MAD x 1.4826 estimates the standard deviation of normal data

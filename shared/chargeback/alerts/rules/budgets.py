@@ -21,8 +21,8 @@ from chargeback.alerts.rules.common import (
     subject_name,
     sums,
 )
-from chargeback.alerts.settings import AlertSettings, ExtraBudget
-from chargeback.allocation.mapping import Mapping
+from chargeback.config.alerts import AlertSettings, ExtraBudget
+from chargeback.config.file import ConfigFile as Mapping
 from chargeback.display import figure, rounded_money, rounded_percent
 from chargeback.money import MONEY_SCALE
 from chargeback.months import first_day, last_day, month_of

@@ -15,9 +15,9 @@ import pandas as pd
 
 from chargeback.alerts.data import AlertData
 from chargeback.alerts.model import Route
-from chargeback.alerts.settings import OWNERS, AlertSettings
-from chargeback.allocation.mapping import Mapping
 from chargeback.columns import UNALLOCATED
+from chargeback.config.alerts import OWNERS, AlertSettings
+from chargeback.config.file import ConfigFile as Mapping
 from chargeback.months import month_of, previous_month
 
 ZERO = Decimal(0)

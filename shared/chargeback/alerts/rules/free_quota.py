@@ -10,8 +10,8 @@ import pandas as pd
 from chargeback.alerts.data import AlertData, Quota
 from chargeback.alerts.model import Alert, Subject
 from chargeback.alerts.rules.common import HUNDRED, ONE_DAY, ZERO, routes_for
-from chargeback.alerts.settings import AlertSettings
-from chargeback.allocation.mapping import Mapping
+from chargeback.config.alerts import AlertSettings
+from chargeback.config.file import ConfigFile as Mapping
 from chargeback.display import figure, rounded_percent
 from chargeback.units import convert
 

@@ -9,9 +9,9 @@ import pandas as pd
 from chargeback.alerts.data import AlertData
 from chargeback.alerts.model import Alert, Subject
 from chargeback.alerts.rules.common import ZERO, evaluated_months, routes_for, subject_name, sums
-from chargeback.alerts.settings import AlertSettings
-from chargeback.allocation.mapping import Mapping
 from chargeback.columns import UNALLOCATED
+from chargeback.config.alerts import AlertSettings
+from chargeback.config.file import ConfigFile as Mapping
 from chargeback.display import rounded_money
 
 

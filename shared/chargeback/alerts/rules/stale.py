@@ -8,9 +8,9 @@ from decimal import Decimal
 from chargeback.alerts.data import AlertData
 from chargeback.alerts.model import Alert, Subject
 from chargeback.alerts.rules.common import ONE_DAY, ZERO, routes_for
-from chargeback.alerts.settings import AlertSettings
-from chargeback.allocation.mapping import Mapping
 from chargeback.billtime import bill_midnight
+from chargeback.config.alerts import AlertSettings
+from chargeback.config.file import ConfigFile as Mapping
 from chargeback.display import figure
 from chargeback.months import month_of
 
