@@ -34,8 +34,8 @@ from pathlib import Path
 from statistics import median
 from typing import Any
 
-from chargeback import synth
-from chargeback.synth import SynthSpec
+from chargeback.demo import synth
+from chargeback.demo.synth import SynthSpec
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"

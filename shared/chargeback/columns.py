@@ -9,7 +9,8 @@ from __future__ import annotations
 LINE_DIMENSIONS: tuple[str, ...] = (
     "billing_month",  # YYYY-MM
     "billing_date",  # YYYY-MM-DD
-    "account_id",  # the UID that owns the resource
+    "account_id",  # the UID that owns (uses) the resource: a member account of a consolidated bill
+    "payer_account_id",  # the UID that pays: the bill's purchase account, else the UID in the file name
     "product_code",  # 'sfm' for Model Studio
     "commodity_code",  # e.g. sfm_inference_public_cn
     "billing_item",  # e.g. token_number, image_number, video_duration
@@ -53,6 +54,7 @@ ALLOCATION_COLUMNS: tuple[str, ...] = (
     "billing_month",
     "billing_date",
     "account_id",
+    "payer_account_id",
     "workspace_id",
     "api_key_id",
     "model",

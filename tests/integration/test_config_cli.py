@@ -13,7 +13,7 @@ import pytest
 from chargeback.cli import main
 from chargeback.config.environment import Settings
 from chargeback.storage import LocalObjectStore
-from chargeback.warehouse.read import read_manifest
+from chargeback.warehouse.manifest import read_manifest
 from tests.support.allocations import MONTH, publish_sample
 from tests.support.v2_bills import v2_key, v2_row, v2_zip
 
@@ -86,7 +86,7 @@ def test_the_run_summary_warns_about_a_mapping_that_does_not_fit_the_bill(
         "matches the bill",
     ]  # 2100008 was assigned only until April: not expected in May's bill
     manifest = read_manifest(LocalObjectStore(tmp_path / "wh"), "2026-05")
-    assert manifest is not None and [f"warning: {w}" for w in manifest["warnings"]] == warnings
+    assert manifest is not None and [f"warning: {w}" for w in manifest.warnings] == warnings
     # an unchanged rerun reads nothing, and still says so
     code, out, _ = chargeback(capsys, "run", "--source", str(bills), "--warehouse", str(tmp_path / "wh"),
                               "--month", "2026-05", "--mapping", str(mapping))

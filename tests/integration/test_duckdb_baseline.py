@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from chargeback import synth
-from chargeback.synth import SynthSpec
+from chargeback.demo import synth
+from chargeback.demo.synth import SynthSpec
 
 pytest.importorskip("duckdb")
 

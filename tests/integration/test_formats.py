@@ -10,6 +10,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from chargeback.cli import main
+from chargeback.storage import LocalObjectStore
+from chargeback.warehouse.manifest import read_manifest, write_manifest
+from chargeback.warehouse.publish import sha256
+from chargeback.warehouse.read import read_allocations
 from tests.support.bills import legacy_csv, legacy_row, v2_csv, v2_row, zip_of
 
 K1 = "2100001;llm-ws0000000000000a;qwen-plus;input_token;;0"
@@ -196,6 +200,9 @@ BAD_INPUTS = {
     "empty file": (V2_DIR.format(ts="20260520120000") + ".csv", lambda: b"", "the file is empty"),
     "bad date": (V2_DIR.format(ts="20260520120000") + ".csv",
                  lambda: v2_csv([v2_row(K1, "1", date="2026051"), ]), "line 2, field '账单信息/账单日期'"),
+    "no such day": (V2_DIR.format(ts="20260520120000") + ".csv",
+                    lambda: v2_csv([v2_row(K1, "1"), v2_row(K1, "1", date="20260231")]),
+                    "line 3, field '账单信息/账单日期': '20260231' is not a date"),
 }
 
 
@@ -230,3 +237,38 @@ def test_bad_month_and_bad_mapping_exit_2(tmp_path, capsys):
     bad.write_text("cost_centers: {a: {owners: [nope]}}")
     assert run(tmp_path, "--mapping", str(bad)) == 2
     assert "not an email address" in capsys.readouterr().err
+
+
+def test_a_damaged_manifest_stops_the_run_until_force_rebuilds_the_month(tmp_path, capsys):
+    write(tmp_path / "src", V2_DIR.format(ts="20260510120000") + ".csv", v2_csv([v2_row(K1, "1.25")]))
+    assert run(tmp_path) == 0
+    target = tmp_path / "wh/manifests/billing_month=2026-05/manifest.json"
+    target.write_text(target.read_text().replace('"status": "open"', '"status": "half-done"'))
+    capsys.readouterr()
+    assert run(tmp_path) == 2
+    err = capsys.readouterr().err
+    assert "manifests/billing_month=2026-05/manifest.json, field 'status': 'half-done' is not one of" in err
+    assert "chargeback run --force" in err and "Traceback" not in err
+    assert run(tmp_path, "--force") == 0
+    assert manifest(tmp_path)["status"] == "open" and manifest(tmp_path)["totals"] == {"CNY": "1.25"}
+
+
+def test_a_month_published_before_the_payer_column_reads_and_is_reallocated_only_after_a_rerun(tmp_path, capsys):
+    write(tmp_path / "src", V2_DIR.format(ts="20260510120000") + ".csv", v2_csv([v2_row(K1, "1.25")]))
+    assert run(tmp_path) == 0
+    store = LocalObjectStore(tmp_path / "wh")
+    published = read_manifest(store, "2026-05")
+    outputs = dict(published.outputs)
+    for name in ("lines/billing_month=2026-05/lines.parquet", "allocations/billing_month=2026-05/allocations.parquet"):
+        path = tmp_path / "wh" / name
+        pq.write_table(pq.read_table(path).drop_columns(["payer_account_id"]), path)  # as schema 1 wrote them
+        outputs[name] = sha256(path.read_bytes())
+    write_manifest(store, published.replace(outputs=outputs))
+    old = read_allocations(store, "2026-05")
+    assert list(old["payer_account_id"]) == [""] and list(old["account_id"]) == ["1000000000000001"]
+    capsys.readouterr()
+    assert main(["allocate", "--warehouse", str(tmp_path / "wh"), "--month", "2026-05"]) == 2
+    assert "ingested by an older version" in capsys.readouterr().err
+    assert run(tmp_path, "--force") == 0
+    assert main(["allocate", "--warehouse", str(tmp_path / "wh"), "--month", "2026-05"]) == 0
+    assert {r["payer_account_id"] for r in allocations(tmp_path)} == {"1000000000000001"}

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 from chargeback.config.file import load_config_file
 from chargeback.jobs.run_month import run_month
-from chargeback.warehouse.read import read_allocations, read_manifest
+from chargeback.warehouse.manifest import read_manifest
+from chargeback.warehouse.read import read_allocations
 from tests.support.bills import v2_csv, v2_row, zip_of
 
 REAL = Path(__file__).resolve().parents[1] / "data" / "real-bills"
@@ -20,7 +21,7 @@ def test_real_export_from_each_backend_into_each_backend(backend):
     for path in sorted(REAL.glob("*.csv")):
         source.write_bytes(f"exports/{path.name}", path.read_bytes())
     warehouse = backend.store(prefix="warehouse")
-    summary = run_month(source, warehouse, "2026-05", load_config_file(None), now=datetime(2026, 5, 20))
+    summary = run_month(source, warehouse, "2026-05", load_config_file(None), now=datetime(2026, 5, 20, tzinfo=UTC))
     assert summary.totals == {"CNY": Decimal("57.477867")}
     frame = read_allocations(warehouse, "2026-05")
     assert frame is not None
@@ -28,9 +29,9 @@ def test_real_export_from_each_backend_into_each_backend(backend):
     assert by_key == {"": Decimal("13.677867"), "1234567": Decimal("43.8")}
     manifest = read_manifest(warehouse, "2026-05")
     assert manifest is not None
-    assert manifest["counts"]["model_studio_rows"] == 156
-    assert [s["key"] for s in manifest["sources"]] == [f"exports/{p.name}" for p in sorted(REAL.glob("*.csv"))]
-    rerun = run_month(source, warehouse, "2026-05", load_config_file(None), now=datetime(2026, 5, 21))
+    assert manifest.counts.model_studio_rows == 156
+    assert [s.key for s in manifest.sources] == [f"exports/{p.name}" for p in sorted(REAL.glob("*.csv"))]
+    rerun = run_month(source, warehouse, "2026-05", load_config_file(None), now=datetime(2026, 5, 21, tzinfo=UTC))
     assert not rerun.changed
 
 
@@ -41,7 +42,8 @@ def test_v2_zip_push_read_from_the_store(backend):
         "b.csv": v2_csv([v2_row(";llm-ws0000000000000a;qwen-plus;output_token;bmp;0", "1.25")]),
     }))
     warehouse = backend.store(prefix="warehouse")
-    summary = run_month(source, warehouse, "2026-05", load_config_file(None), now=datetime(2026, 6, 3, 18))
+    summary = run_month(source, warehouse, "2026-05", load_config_file(None),
+                        now=datetime(2026, 6, 3, 18, tzinfo=UTC))
     assert summary.status == "final"
     assert summary.totals == {"CNY": Decimal("1.2543292")}
-    assert read_manifest(warehouse, "2026-05")["sources"][0]["sha256"]
+    assert read_manifest(warehouse, "2026-05").sources[0].sha256

@@ -17,11 +17,12 @@ import pytest
 
 from chargeback.columns import ALLOCATION_COLUMNS
 from chargeback.config.file import load_config_file
-from chargeback.jobs.demo import DEMO_MONTH, run_demo
+from chargeback.demo.job import DEMO_MONTH, run_demo
 from chargeback.pricing.focus import to_focus, write_focus
 from chargeback.storage import LocalObjectStore
 from chargeback.warehouse import layout
-from chargeback.warehouse.read import read_allocations, read_manifest
+from chargeback.warehouse.manifest import read_manifest
+from chargeback.warehouse.read import read_allocations
 
 SUPPORT = Path(__file__).parents[1] / "support" / "focus_validator.py"
 AMOUNTS = ("usage", "usage_before_deduction", "deducted_usage", "list_cost", "discount", "coupon",
@@ -43,7 +44,8 @@ def row(day: str, ws: str, key: str, model: str, usage_type: str, unit: str, pri
         list_cost: str, billed: str, center: str, rule: str, *, fee: str = "pay_as_you_go",
         deducted: str = "0", discount: str = "0", coupon: str = "0") -> dict[str, object]:
     values: dict[str, object] = {
-        "billing_month": day[:7], "billing_date": day, "account_id": "1000000000000001", "workspace_id": ws,
+        "billing_month": day[:7], "billing_date": day, "account_id": "1000000000000001",
+        "payer_account_id": "1000000000000001", "workspace_id": ws,
         "api_key_id": key, "model": model, "usage_type": usage_type,
         "io_type": "output" if "output" in usage_type else "input" if "input" in usage_type else "unit",
         "context_tier": "0-256k" if usage_type.startswith("context_0-256k") else "",
@@ -105,7 +107,7 @@ def test_the_demo_month_passes(validator, tmp_path):
     published = warehouse.read_bytes(layout.focus_key(DEMO_MONTH, "csv"))
     focus = to_focus(allocations, sub_account_names=load_config_file(demo.mapping).workspace_labels)
     assert published == write_focus(focus, "x")["x/focus.csv"]  # what the run published is the FOCUS view
-    assert sum(focus["BilledCost"], Decimal(0)) == Decimal(read_manifest(warehouse, DEMO_MONTH)["totals"]["CNY"])
+    assert sum(focus["BilledCost"], Decimal(0)) == read_manifest(warehouse, DEMO_MONTH).totals["CNY"]
     assert set(focus["x_cost_center"]) == {"search", "research", "assistants"}
     assert warehouse.exists(layout.focus_key(DEMO_MONTH, "parquet"))
     run = validator.validate_csv(published)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from collections import defaultdict
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -62,7 +62,7 @@ def test_billed_money_in_equals_money_out(bill_rows, mapping_parts):
         src.mkdir(parents=True)
         (src / "1_2_consumeDetailBillV2_202605.csv").write_bytes(v2_csv(csv_rows))
         summary = run_month(LocalObjectStore(Path(tmp) / "src"), LocalObjectStore(Path(tmp) / "wh"), "2026-05",
-                            mapping, now=datetime(2026, 5, 21))
+                            mapping, now=datetime(2026, 5, 21, tzinfo=UTC))
         table = pq.read_table(Path(tmp) / "wh/allocations/billing_month=2026-05/allocations.parquet").to_pylist()
     got_ws: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     for row in table:

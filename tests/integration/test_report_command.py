@@ -11,10 +11,11 @@ import pytest
 from chargeback import cli
 from chargeback.commands import report
 from chargeback.storage import LocalObjectStore
-from tests.support.allocations import MAPPING_YAML, MONTH, publish_sample, row, write_month
+from tests.support.allocations import MAPPING_YAML, MONTH, publish_sample, row
 from tests.support.mail import parse_message
 from tests.support.smtp import HOST, RecordingHandler, smtp_server
 from tests.support.statements import check_statement, expected_totals
+from tests.support.warehouse import publish_month
 
 
 def report_main(argv: list[str]) -> int:
@@ -68,10 +69,10 @@ def test_outbox_folder_wins_and_the_paths_are_printed(warehouse, mapping_file, t
 
 def test_without_a_mapping_every_workspace_is_a_cost_center_in_the_warehouse_outbox(tmp_path, capsys):
     store = LocalObjectStore(tmp_path / "warehouse")
-    write_month(store, MONTH, [
+    publish_month(store, MONTH, [
         row("2026-05-01", "1.5", workspace_id="llm-aaa", cost_center="llm-aaa", allocation_rule="workspace"),
         row("2026-05-02", "2.25", workspace_id="llm-bbb", cost_center="llm-bbb", allocation_rule="workspace"),
-    ])
+    ], status="final")
     assert report_main(["--warehouse", store.url, "--month", MONTH]) == 0
     captured = capsys.readouterr()
     assert "no mapping file" in captured.err and "outbox only" in captured.err

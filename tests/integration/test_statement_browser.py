@@ -27,6 +27,7 @@ from chargeback.reporting.render import render_statement
 from chargeback.reporting.view import build_statement, cost_center_rows
 from chargeback.warehouse.read import table_to_frame
 from tests.support.allocations import MONTH, allocation_table, april_rows, may_rows, row, sample_mapping
+from tests.support.warehouse import manifest_for
 
 pytestmark = pytest.mark.browser
 
@@ -103,7 +104,7 @@ def statement_preview(cost_center: str, locale: str) -> str:
     mapping = sample_mapping()
     if cost_center == "long":
         may, mapping = table_to_frame(allocation_table(long_rows())), sample_mapping(LONG_NAMES_YAML)
-    manifest = {"month": MONTH, "status": "open", "mapping_version": "test"}
+    manifest = manifest_for(MONTH, may_rows(), status="open", mapping_version="test")
     view = build_statement(may, april, manifest, mapping, cost_center, top_n=3, locale=locale)
     csv_bytes = statement_csv(cost_center_rows(may, cost_center), mapping)
     mail = statement_mail(view, render_statement(view), csv_bytes, sender="c@example.com",

@@ -14,11 +14,12 @@ from chargeback.errors import InputError
 from chargeback.reporting.job import send_statements
 from chargeback.reporting.ledger import ledger_key, load_ledger
 from chargeback.storage import LocalObjectStore
-from tests.support.allocations import MONTH, may_rows, publish_sample, row, sample_mapping, write_month
+from tests.support.allocations import MONTH, may_rows, publish_sample, row, sample_mapping
 from tests.support.delivery import mailer_for
 from tests.support.mail import parse_message, text_of
 from tests.support.smtp import HOST, RecordingHandler, make_certificate, smtp_server
 from tests.support.statements import check_statement, expected_totals
+from tests.support.warehouse import publish_month
 
 NOW = datetime(2026, 6, 5, 2, 0, tzinfo=UTC)
 SENDER = "Chargeback <chargeback@example.com>"
@@ -92,7 +93,7 @@ def test_a_restated_month_sends_exactly_one_corrected_statement(warehouse):
                     else row("2026-05-10", "7.4", api_key_id="2100002", model="qwen-max",
                              list_unit_price="0.0024", discount="1.6")
                     for r in may_rows()]
-        write_month(warehouse, MONTH, restated)
+        publish_month(warehouse, MONTH, restated, status="final")
 
         results = run(warehouse, plain_mailer(server.port))
         assert [(r.cost_center, r.outcome, r.version) for r in results] == [

@@ -1,28 +1,21 @@
-"""Published months built by hand: allocation rows written the way the core pipeline publishes them.
+"""Hand-made allocation rows for the statement tests, published with ``tests.support.warehouse``.
 
-``write_month`` writes ``allocations/billing_month=YYYY-MM/allocations.parquet`` (dimensions as strings,
-money and usage as decimal128(38, 12), share float64, line_count int64) and the month's manifest, to any
-ObjectStore.
 ``may_rows`` is a hand-made May 2026 (``april_rows`` the month before) with the awkward cases a statement
-must handle.
+must handle; ``publish_sample`` publishes both.
 """
 
 from __future__ import annotations
 
-import io
-import json
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from chargeback.columns import ALLOCATION_COLUMNS, LINE_AMOUNTS
+from chargeback.columns import LINE_AMOUNTS
 from chargeback.config.file import parse_config_file
-from chargeback.money import MONEY_TYPE, format_decimal
 from chargeback.storage import ObjectStore
-from chargeback.warehouse import layout
+from tests.support.warehouse import publish_month, tables
 
 MONTH = "2026-05"
 PREVIOUS = "2026-04"
@@ -72,45 +65,8 @@ def row(day: str, billed: str, **fields: Any) -> dict[str, Any]:
 
 
 def allocation_table(rows: Iterable[Mapping[str, Any]]) -> pa.Table:
-    rows = list(rows)
-    arrays = []
-    fields = []
-    for column in ALLOCATION_COLUMNS:
-        values = [r[column] for r in rows]
-        if column in LINE_AMOUNTS:
-            arrays.append(pa.array([Decimal(str(v)) for v in values], type=MONEY_TYPE))
-            fields.append(pa.field(column, MONEY_TYPE))
-        elif column == "share":
-            arrays.append(pa.array([float(v) for v in values], type=pa.float64()))
-            fields.append(pa.field(column, pa.float64()))
-        elif column == "line_count":
-            arrays.append(pa.array([int(v) for v in values], type=pa.int64()))
-            fields.append(pa.field(column, pa.int64()))
-        else:
-            arrays.append(pa.array([str(v) for v in values], type=pa.string()))
-            fields.append(pa.field(column, pa.string()))
-    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
-
-
-def write_month(store: ObjectStore, month: str, rows: Iterable[Mapping[str, Any]], *, status: str = "final",
-                mapping_version: str = "test-mapping") -> dict[str, Any]:
-    """Publish ``rows`` as ``month``'s allocation table plus a manifest; returns the manifest."""
-    rows = list(rows)
-    buffer = io.BytesIO()
-    pq.write_table(allocation_table(rows), buffer)
-    store.write_bytes(layout.allocations_key(month), buffer.getvalue())
-    totals: dict[str, Decimal] = {}
-    for r in rows:
-        totals[r["currency"]] = totals.get(r["currency"], Decimal(0)) + Decimal(str(r["billed_cost"]))
-    manifest = {
-        "month": month,
-        "status": status,
-        "totals": {c: format_decimal(v) for c, v in sorted(totals.items())},
-        "mapping_version": mapping_version,
-        "row_count": len(rows),
-    }
-    store.write_bytes(layout.manifest_key(month), json.dumps(manifest, indent=2).encode())
-    return manifest
+    """The allocation table of hand-made rows, as a run publishes it."""
+    return tables(rows)[1]
 
 
 MAPPING_YAML = """\
@@ -214,5 +170,5 @@ def april_rows() -> list[dict[str, Any]]:
 
 
 def publish_sample(store: ObjectStore, *, may_status: str = "final") -> None:
-    write_month(store, PREVIOUS, april_rows())
-    write_month(store, MONTH, may_rows(), status=may_status)
+    publish_month(store, PREVIOUS, april_rows(), status="final")
+    publish_month(store, MONTH, may_rows(), status=may_status)

@@ -6,7 +6,7 @@ from collections import defaultdict
 from decimal import Decimal
 
 from chargeback.columns import LINE_AMOUNTS
-from chargeback.reporting.formatting import format_money
+from chargeback.display import format_money
 from tests.support.allocations import may_rows
 from tests.support.mail import csv_rows, csv_total, decimal_numbers, html_text, parse_message, part, text_of
 

@@ -50,10 +50,33 @@ def test_legacy_dailies_include_next_month_for_late_records():
 
 
 def test_console_exports_and_family_priority():
-    objects = infos("1000000000000001-20260516105620_consumedetailbillv2.csv", "1001_BillingItemDetail_202605")
+    objects = infos("1001-20260516105620_consumedetailbillv2.csv", "1001_BillingItemDetail_202605")
     selection = select_month(objects, "2026-05")
     assert selection.family == "legacy"
     assert dict(selection.superseded) == {objects[0].key: "a legacy subscription file covers this month"}
+
+
+def test_authority_is_chosen_per_account_never_across_accounts():
+    objects = infos(
+        "b/202605/20260603170000/1001_2688801000001_consumeDetailBillV2_202605.zip",  # 1001 final
+        "b/202605/20260520100000/1002_2688801000001_consumeDetailBillV2_202605.zip",  # 1002's older push
+        "b/202605/20260521100000/1002_2688801000001_consumeDetailBillV2_202605.zip",  # 1002's newest
+        "b/202605/20260521100000/1002_5000000000001_consumeDetailBillV2_202605.zip",  # 1002 on another site
+        "1003_BillingItemDetail_20260514",  # 1003 has legacy dailies only
+        "1004-20260516105620_consumedetailbillv2.csv", "1004_BillingItemDetail_202605",  # 1004: legacy wins
+    )
+    selection = select_month(objects, "2026-05")
+    assert [(a.account, a.scope, a.family, [f.key for f in a.files], a.final) for a in selection.accounts] == [
+        ("1001", "2688801000001", "v2", [objects[0].key], True),
+        ("1002", "2688801000001", "v2", [objects[2].key], False),
+        ("1002", "5000000000001", "v2", [objects[3].key], False),
+        ("1003", "", "legacy", [objects[4].key], False),
+        ("1004", "", "legacy", [objects[6].key], True),
+    ]
+    assert selection.files == [f for a in selection.accounts for f in a.files]
+    assert dict(selection.superseded) == {objects[1].key: "older v2 snapshot 20260520100000",
+                                          objects[5].key: "a legacy subscription file covers this month"}
+    assert selection.family == "v2+legacy" and not selection.final
 
 
 def test_unknown_names_are_ignored_with_a_reason():

@@ -41,7 +41,8 @@ def alloc(day: str, model: str, usage_type: str, *, api_key: str = "1234567",
           channel: str = "", currency: str = "CNY") -> dict[str, object]:
     """One allocation row with every column of ALLOCATION_COLUMNS; amounts as Decimal."""
     row: dict[str, object] = {
-        "billing_month": day[:7], "billing_date": day, "account_id": "1000000000000001", "workspace_id": ws,
+        "billing_month": day[:7], "billing_date": day, "account_id": "1000000000000001",
+        "payer_account_id": "1000000000000009", "workspace_id": ws,
         "api_key_id": api_key, "model": model, "usage_type": usage_type, "io_type": "unit",
         "context_tier": "", "channel": channel, "call_source": "api" if api_key else "console",
         "billing_item": "video_duration", "commodity_code": "sfm_inferenceHH_public_cn", "fee_type": fee,
@@ -116,7 +117,8 @@ def test_costs_quantities_and_periods():
     for column in ("AvailabilityZone", "BillingAccountName", "ChargeClass", "RegionId",
                    "CommitmentDiscountId"):
         assert focus[column].isna().all(), column
-    assert focus["BillingAccountId"].tolist() == ["1000000000000001"] * 3
+    assert focus["BillingAccountId"].tolist() == ["1000000000000009"] * 3  # the payer
+    assert focus["x_account_id"].tolist() == ["1000000000000001"] * 3  # the resource owner
 
 
 def test_totals_carry_over_exactly():

@@ -12,8 +12,9 @@ from chargeback.reporting.view import build_statement, cost_center_rows
 from chargeback.warehouse.read import table_to_frame
 from tests.support.allocations import MONTH, allocation_table, may_rows, sample_mapping
 from tests.support.mail import csv_rows, csv_total
+from tests.support.warehouse import manifest_for
 
-MANIFEST = {"month": MONTH, "status": "final", "totals": {}, "mapping_version": "test-mapping"}
+MANIFEST = manifest_for(MONTH, may_rows(), status="final")
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 
@@ -11,15 +11,16 @@ from chargeback.delivery import DeliveryError, OutgoingMail
 from chargeback.errors import InputError
 from chargeback.reporting.job import send_statements
 from chargeback.reporting.ledger import Ledger, LedgerEntry, ledger_key, load_ledger, save_ledger
+from chargeback.warehouse.manifest import read_manifest, write_manifest
 from tests.support.allocations import (
     MAPPING_YAML,
     MONTH,
     may_rows,
     publish_sample,
     sample_mapping,
-    write_month,
 )
 from tests.support.memory_store import MemoryObjectStore
+from tests.support.warehouse import publish_month
 
 NOW = datetime(2026, 6, 5, 2, 0, tzinfo=UTC)
 
@@ -77,7 +78,7 @@ def test_the_date_header_is_the_given_now_and_the_clock_is_not_read(warehouse):
 def test_a_cost_center_whose_rows_vanished_gets_a_correction_to_zero(warehouse):
     mailer = MemoryMailer()
     send_statements(warehouse, MONTH, sample_mapping(), mailer, now=NOW)
-    write_month(warehouse, MONTH, [r for r in may_rows() if r["cost_center"] != "ops"])
+    publish_month(warehouse, MONTH, [r for r in may_rows() if r["cost_center"] != "ops"], status="final")
     results = {r.cost_center: r for r in send_statements(warehouse, MONTH, sample_mapping(), mailer, now=NOW)}
     assert (results["ops"].outcome, results["ops"].version, results["ops"].totals) == ("corrected", 2, ())
     assert "Total CNY: 2.00 → 0.00 (-2.00)" in mailer.sent[-1].text
@@ -106,9 +107,8 @@ def test_statement_settings_come_from_the_mapping(warehouse):
 
 
 def test_rows_that_disagree_with_the_manifest_are_reported(warehouse, caplog):
-    manifest = json.loads(warehouse.read_bytes("manifests/billing_month=2026-05/manifest.json"))
-    manifest["totals"]["CNY"] = "1"
-    warehouse.write_bytes("manifests/billing_month=2026-05/manifest.json", json.dumps(manifest).encode())
+    manifest = read_manifest(warehouse, MONTH)
+    write_manifest(warehouse, manifest.replace(totals={**manifest.totals, "CNY": Decimal(1)}))
     send_statements(warehouse, MONTH, sample_mapping(), MemoryMailer(), now=NOW, dry_run=True)
     assert "the manifest says 1" in caplog.text
 

@@ -10,22 +10,23 @@ from decimal import Decimal
 import pytest
 from jinja2 import UndefinedError
 
+from chargeback.display import format_money, format_number, format_percent, format_signed_money
 from chargeback.reporting import i18n
 from chargeback.reporting.chart import bar_chart_png
-from chargeback.reporting.formatting import format_money, format_number, format_percent, format_signed_money
 from chargeback.reporting.render import render_statement
 from chargeback.reporting.view import StatementView, build_statement
 from chargeback.warehouse.read import table_to_frame
 from tests.support.allocations import MONTH, allocation_table, april_rows, may_rows, sample_mapping
 from tests.support.goldens import assert_golden
 from tests.support.mail import decimal_numbers, html_text
+from tests.support.warehouse import manifest_for
 
-MANIFEST = {"month": MONTH, "status": "final", "totals": {}, "mapping_version": "test-mapping"}
+MANIFEST = manifest_for(MONTH, may_rows(), status="final")
 
 
 def statement(cost_center: str, locale: str, *, status: str = "final") -> StatementView:
     may, april = table_to_frame(allocation_table(may_rows())), table_to_frame(allocation_table(april_rows()))
-    return build_statement(may, april, {**MANIFEST, "status": status}, sample_mapping(), cost_center, top_n=3,
+    return build_statement(may, april, MANIFEST.replace(status=status), sample_mapping(), cost_center, top_n=3,
                            locale=locale)
 
 

@@ -17,7 +17,6 @@ from chargeback.reporting.view import (
     build_statement,
     cost_center_rows,
     explain_change,
-    token_factor,
 )
 from chargeback.warehouse.read import table_to_frame
 from tests.support.allocations import (
@@ -29,8 +28,9 @@ from tests.support.allocations import (
     row,
     sample_mapping,
 )
+from tests.support.warehouse import manifest_for
 
-MANIFEST = {"month": MONTH, "status": "final", "totals": {}, "mapping_version": "test-mapping"}
+MANIFEST = manifest_for(MONTH, may_rows(), status="final")
 
 
 def frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -223,13 +223,6 @@ def test_effective_cost_per_thousand_tokens_only_for_token_rows(may):
     assert plus.per_1k == (plus.amount / plus.tokens_k).quantize(Decimal("0.00000001"))
 
 
-def test_token_units():
-    assert token_factor("千tokens") == 1
-    assert token_factor("1K tokens") == 1
-    assert token_factor("百万tokens") == 1000
-    assert token_factor("张") is None
-
-
 def test_days_cover_the_whole_month(may):
     section = build_statement(may, None, MANIFEST, sample_mapping(), "search", locale="en").sections[0]
     assert [d.day for d in section.days] == [f"2026-05-{n:02d}" for n in range(1, 32)]
@@ -238,7 +231,7 @@ def test_days_cover_the_whole_month(may):
 
 def test_status_and_names(may):
     mapping = sample_mapping()
-    provisional = build_statement(may, None, {**MANIFEST, "status": "open"}, mapping, "search", locale="en")
+    provisional = build_statement(may, None, MANIFEST.replace(status="open"), mapping, "search", locale="en")
     assert provisional.status == "provisional"
     final = build_statement(may, None, MANIFEST, mapping, "research", locale="zh")
     assert (final.status, final.period, final.owners) == (

@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
-from chargeback import synth
-from chargeback.synth import Anomaly, SynthSpec, SynthTotals
+from chargeback.demo import synth
+from chargeback.demo.synth import Anomaly, SynthSpec, SynthTotals
+from chargeback.fee_types import BILL_FREE_QUOTA, BILL_PAY_AS_YOU_GO
 
 # The real header, verbatim from docs/bill-formats.md §2.3 (typed out here, not taken from the module).
 REAL_HEADER = (
@@ -119,7 +120,7 @@ def test_json_cells_parse_and_nested_pack_details_are_json_strings(month: Month)
             detail = json.loads(row[USAGE_DETAIL])
             packs = json.loads(detail["资源包抵扣详情"])
             assert isinstance(detail["资源包抵扣详情"], str) and isinstance(packs, list)
-            if row[FEE_TYPE] == synth.FREE_QUOTA:
+            if row[FEE_TYPE] == BILL_FREE_QUOTA:
                 assert packs and packs[0]["免费额度类型"] == row[INSTANCE].split(";")[2]
                 assert packs[0]["免费额度抵扣用量"].split(" ")[0] == detail["抵扣用量"]
             else:
@@ -193,8 +194,8 @@ def test_amounts_are_exact_price_times_usage_minus_discount(month: Month) -> Non
 
 def test_free_quota_rows_look_like_the_real_ones(month: Month) -> None:
     _, rows = month
-    free = [row for row in rows[1:] if row[FEE_TYPE] == synth.FREE_QUOTA]
-    paid = [row for row in rows[1:] if row[FEE_TYPE] == synth.PAY_AS_YOU_GO]
+    free = [row for row in rows[1:] if row[FEE_TYPE] == BILL_FREE_QUOTA]
+    paid = [row for row in rows[1:] if row[FEE_TYPE] == BILL_PAY_AS_YOU_GO]
     assert free and paid and len(free) + len(paid) == SPEC.rows
     for row in free:
         assert row[ID].startswith("202605_0g00v1_031_")
@@ -278,7 +279,7 @@ def resum(rows: list[list[str]]) -> dict[str, Any]:
             add(out["other_product_payable"], row[CURRENCY], payable)
             continue
         counts["rows_model_studio"] += 1
-        counts["rows_free_quota"] += row[FEE_TYPE] == synth.FREE_QUOTA
+        counts["rows_free_quota"] += row[FEE_TYPE] == BILL_FREE_QUOTA
         counts["rows_discounted"] += Decimal(row[DISCOUNT]) != 0
         key, workspace, model, _, channel, _ = row[INSTANCE].split(";")
         add(out["payable"], row[CURRENCY], payable)

@@ -6,18 +6,23 @@ boundary), their manifests, and for free quotas the free-quota lines of every mo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
-from typing import Any
+from decimal import Decimal
+from functools import cache
 
 import pandas as pd
 
+from chargeback.billtime import bill_midnight, in_bill_time
 from chargeback.config.alerts import AlertSettings
 from chargeback.errors import InputError
+from chargeback.fee_types import FREE_QUOTA
+from chargeback.months import month_of, months_between, previous_month
 from chargeback.storage import ObjectStore
 from chargeback.warehouse import layout
-from chargeback.warehouse.read import read_allocations, read_lines, read_manifest
+from chargeback.warehouse.manifest import FreeQuotaUse, Manifest, ManifestError, read_manifest
+from chargeback.warehouse.read import read_allocations, read_lines
 
 REQUIRED_COLUMNS: tuple[str, ...] = (
     "billing_date",
@@ -35,7 +40,6 @@ REQUIRED_COLUMNS: tuple[str, ...] = (
     "usage_unit",
 )
 QUOTA_COLUMNS: tuple[str, ...] = ("billing_date", "model", "fee_type", "deducted_usage", "usage_unit")
-FREE_QUOTA = "free_quota"
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,7 @@ class Quota:
 @dataclass(frozen=True)
 class MonthData:
     month: str
-    manifest: dict[str, Any]
+    manifest: Manifest
     allocations: pd.DataFrame
 
 
@@ -72,51 +76,29 @@ class AlertData:
     notes: tuple[str, ...] = field(default=())
 
 
-def month_of(day: date) -> str:
-    return f"{day.year:04d}-{day.month:02d}"
+def _bill_time(value: datetime | date) -> datetime:
+    """A configured validity bound as an aware time: a date is its start, a naive time China time."""
+    if not isinstance(value, datetime):
+        return bill_midnight(value)
+    return in_bill_time(value)
 
 
-def _to_datetime(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=None)
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day)
-    return datetime.fromisoformat(str(value).strip()).replace(tzinfo=None)
+def _quota_of(grant: FreeQuotaUse, month: str) -> Quota | None:
+    if grant.valid_from is None or grant.valid_until is None:
+        return None  # a grant without a validity window cannot be judged for expiry or use in time
+    return Quota(model=grant.model, total=grant.total, unit=grant.unit.strip(), valid_from=grant.valid_from,
+                 valid_until=grant.valid_until, source=f"manifest {month}")
 
 
-def _exact(value: Any) -> Decimal:
-    text = str(value).strip()  # the bill writes totals like "1000000 " with a trailing space
-    if isinstance(value, float) or not text:
-        raise ValueError(f"not an exact number: {value!r}")
-    return Decimal(text)
-
-
-def collect_quotas(manifests: dict[str, dict[str, Any]],
-                   settings: AlertSettings) -> tuple[list[Quota], list[str]]:
-    """Free quotas from the manifests' optional ``free_quota`` lists (newest month first), then from settings
-    for models no manifest names. A malformed manifest entry is skipped with a note, not fatal: budgets and
-    the other rules must still run."""
+def collect_quotas(manifests: dict[str, Manifest], settings: AlertSettings) -> list[Quota]:
+    """Free quotas from the manifests' ``free_quota`` grants (newest month first), then from settings for
+    models no manifest names."""
     quotas: dict[tuple[str, str], Quota] = {}
-    notes: list[str] = []
     for month in sorted(manifests, reverse=True):
-        entries = manifests[month].get("free_quota") or []
-        if not isinstance(entries, list):
-            notes.append(f"manifest {month}: free_quota is not a list; ignored")
-            continue
-        for i, entry in enumerate(entries):
-            try:
-                quota = Quota(
-                    model=str(entry["model"]),
-                    total=_exact(entry["total"]),
-                    unit=str(entry.get("unit", "")).strip(),
-                    valid_from=_to_datetime(entry["valid_from"]),
-                    valid_until=_to_datetime(entry["valid_until"]),
-                    source=f"manifest {month}",
-                )
-            except (KeyError, TypeError, ValueError, InvalidOperation) as exc:
-                notes.append(f"manifest {month}: free_quota[{i}] is malformed ({exc}); ignored")
-                continue
-            quotas.setdefault((quota.model, quota.window), quota)
+        for grant in manifests[month].free_quota:
+            quota = _quota_of(grant, month)
+            if quota is not None:
+                quotas.setdefault((quota.model, quota.window), quota)
     named = {model for model, _ in quotas}
     for configured in settings.free_quota.quotas:
         if configured.model in named:
@@ -125,15 +107,15 @@ def collect_quotas(manifests: dict[str, dict[str, Any]],
             model=configured.model,
             total=configured.total,
             unit=configured.unit,
-            valid_from=_to_datetime(configured.valid_from),
-            valid_until=_to_datetime(configured.valid_until),
+            valid_from=_bill_time(configured.valid_from),
+            valid_until=_bill_time(configured.valid_until),
             source="settings",
         )
         quotas.setdefault((quota.model, quota.window), quota)
-    return sorted(quotas.values(), key=lambda q: (q.model, q.valid_from)), notes
+    return sorted(quotas.values(), key=lambda q: (q.model, q.valid_from))
 
 
-def _with_manifest_usage(quota: Quota, store: ObjectStore) -> Quota:
+def _with_manifest_usage(quota: Quota, manifests: Callable[[str], Manifest | None]) -> Quota:
     """The quota with ``used`` summed from every manifest in its window that names the same grant.
 
     Manifests identify the grant (model, total, validity) of each free-quota row, so a renewed quota of the
@@ -141,20 +123,13 @@ def _with_manifest_usage(quota: Quota, store: ObjectStore) -> Quota:
     """
     if not quota.source.startswith("manifest"):
         return quota
-    first = month_of(quota.valid_from.date())
-    last = month_of(quota.valid_until.date())
     used: Decimal | None = None
-    for month in _months_between(first, last):
-        manifest = read_manifest(store, month)
-        for entry in (manifest or {}).get("free_quota") or []:
-            try:
-                same = (str(entry["model"]) == quota.model and _exact(entry["total"]) == quota.total
-                        and _to_datetime(entry["valid_from"]) == quota.valid_from
-                        and _to_datetime(entry["valid_until"]) == quota.valid_until)
-                if same and "used" in entry:
-                    used = (used or Decimal(0)) + _exact(entry["used"])
-            except (KeyError, TypeError, ValueError, InvalidOperation):
-                continue
+    for month in months_between(month_of(quota.valid_from.date()), month_of(quota.valid_until.date())):
+        manifest = manifests(month)
+        for grant in manifest.free_quota if manifest else ():
+            if (grant.model, grant.total, grant.valid_from, grant.valid_until) == (
+                    quota.model, quota.total, quota.valid_from, quota.valid_until):
+                used = (used or Decimal(0)) + grant.used
     return quota if used is None else replace(quota, used=used)
 
 
@@ -164,21 +139,26 @@ def _check_columns(frame: pd.DataFrame, needed: tuple[str, ...], source: str) ->
         raise InputError(f"missing columns {missing}", source=source, field=missing[0])
 
 
-def _months_between(first: str, last: str) -> list[str]:
-    months = [first]
-    while months[-1] < last:
-        months.append(layout.next_month(months[-1]))
-    return months
-
-
 def load_alert_data(store: ObjectStore, day: date, settings: AlertSettings) -> AlertData:
-    """Read what the rules need for ``day``; unpublished months are simply absent."""
+    """Read what the rules need for ``day``; unpublished months are simply absent.
+
+    A damaged manifest leaves its month out with a note, so budgets and the other rules still run.
+    """
     current = month_of(day)
-    previous = layout.previous_month(current)
-    candidates = [layout.previous_month(previous), previous, current]
+    previous = previous_month(current)
+    notes: list[str] = []
+
+    @cache
+    def manifest_of(month: str) -> Manifest | None:
+        try:
+            return read_manifest(store, month)
+        except ManifestError as exc:
+            notes.append(f"{exc}; month {month} left out.")
+            return None
+
     months: dict[str, MonthData] = {}
-    for month in candidates:
-        manifest = read_manifest(store, month)
+    for month in [previous_month(previous), previous, current]:
+        manifest = manifest_of(month)
         if manifest is None:
             continue
         frame = read_allocations(store, month)
@@ -188,16 +168,13 @@ def load_alert_data(store: ObjectStore, day: date, settings: AlertSettings) -> A
         _check_columns(frame, REQUIRED_COLUMNS, source)
         months[month] = MonthData(month, manifest, frame)
     quotas: list[Quota] = []
-    notes: list[str] = []
     quota_frames: list[pd.DataFrame] = []
     if settings.free_quota.enabled:
-        quotas, notes = collect_quotas({m: d.manifest for m, d in months.items()}, settings)
+        quotas = collect_quotas({m: d.manifest for m, d in months.items()}, settings)
         wanted: set[str] = set()
         for quota in quotas:
-            first = month_of(quota.valid_from.date())
-            last = min(current, month_of(quota.valid_until.date()))
-            if first <= last:
-                wanted.update(_months_between(first, last))
+            wanted.update(months_between(month_of(quota.valid_from.date()),
+                                         min(current, month_of(quota.valid_until.date()))))
         for month in sorted(wanted):
             rows = read_lines(store, month)
             source = f"{store.url}/{layout.lines_key(month)}"
@@ -208,7 +185,7 @@ def load_alert_data(store: ObjectStore, day: date, settings: AlertSettings) -> A
                 continue
             _check_columns(rows, QUOTA_COLUMNS, source)
             quota_frames.append(rows.loc[rows["fee_type"] == FREE_QUOTA, list(QUOTA_COLUMNS)])
-        quotas = [_with_manifest_usage(q, store) for q in quotas]
+        quotas = [_with_manifest_usage(q, manifest_of) for q in quotas]
     quota_rows = (pd.concat(quota_frames, ignore_index=True) if quota_frames
                   else pd.DataFrame({c: pd.Series([], dtype=object) for c in QUOTA_COLUMNS}))
     return AlertData(months=months, quota_rows=quota_rows, quotas=tuple(quotas), notes=tuple(notes))

@@ -11,86 +11,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping as MappingOf
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from typing import Any
 
 from chargeback.alerts.channels import Channel, DeliveryResult, Reason
 from chargeback.alerts.data import load_alert_data
-from chargeback.alerts.model import Alert, Route
+from chargeback.alerts.model import AlertOutcome, AlertRun
 from chargeback.alerts.render import notification_for
 from chargeback.alerts.rules import evaluate
-from chargeback.alerts.state import Action, AlertLedger, Decision, plan
+from chargeback.alerts.state import AlertLedger, Decision, plan
 from chargeback.config.file import ConfigFile as Mapping
-from chargeback.errors import ChargebackError
 from chargeback.storage import ObjectStore
 
 log = logging.getLogger("chargeback.alerts")
-
-
-class AlertDeliveryError(ChargebackError):
-    """Some alert deliveries failed after their retries; they are recorded and retried by the next run."""
-
-
-@dataclass(frozen=True)
-class AlertOutcome:
-    """One alert's fate in this run."""
-
-    alert_id: str
-    action: Action
-    alert: Alert | None
-    sequence: int
-    title: str
-    planned: tuple[Route, ...] = ()
-    deliveries: tuple[DeliveryResult, ...] = ()
-    previous_value: Decimal | None = None
-    rule: str = ""
-    subject: str = ""
-    period: str = ""
-
-
-@dataclass(frozen=True)
-class AlertRun:
-    day: date
-    now: datetime
-    dry_run: bool
-    outcomes: tuple[AlertOutcome, ...]
-    notes: tuple[str, ...]
-
-    @property
-    def failed(self) -> list[tuple[AlertOutcome, DeliveryResult]]:
-        return [(o, d) for o in self.outcomes for d in o.deliveries if d.status == "failed"]
-
-    @property
-    def sent(self) -> list[tuple[AlertOutcome, DeliveryResult]]:
-        return [(o, d) for o in self.outcomes for d in o.deliveries if d.status == "sent"]
-
-    def raise_for_failures(self) -> None:
-        if self.failed:
-            names = sorted({f"{d.channel} ({d.error})" for _, d in self.failed})
-            raise AlertDeliveryError(f"{len(self.failed)} alert deliveries failed and will be retried by the "
-                                     f"next run: {'; '.join(names)}")
-
-    def summary(self) -> dict[str, Any]:
-        """A JSON-ready account of the run (for logs and non-terminal output)."""
-        return {
-            "day": self.day.isoformat(),
-            "dry_run": self.dry_run,
-            "notes": list(self.notes),
-            "alerts": [
-                {"alert_id": o.alert_id, "action": o.action, "rule": o.rule, "subject": o.subject,
-                 "period": o.period, "title": o.title,
-                 "threshold": o.alert.threshold if o.alert else "",
-                 "value": str(o.alert.value) if o.alert else "",
-                 "currency": (o.alert.currency or o.alert.details.get("currency", "")) if o.alert else "",
-                 "reasons": list(o.alert.reasons) if o.alert else [],
-                 "planned": [r.channel for r in o.planned],
-                 "deliveries": [{"channel": d.channel, "kind": d.kind, "status": d.status,
-                                 "attempts": d.attempts, "errors": list(d.errors)} for d in o.deliveries]}
-                for o in self.outcomes
-            ],
-        }
 
 
 def _deliver(decision: Decision, channels: MappingOf[str, Channel], day: str) -> tuple[DeliveryResult, ...]:

@@ -1,4 +1,5 @@
-"""What the rules produce: alerts with a stable identity, where they go, and what was evaluated.
+"""What the alerts produce: alerts with a stable identity, where they go, what was evaluated, and what a run
+did with each one.
 
 An alert's identity is (rule, subject, currency, threshold, period). The same identity is never sent twice
 for the same numbers; the period carries the re-arming (a budget alert of 2026-05 is not the one of 2026-06).
@@ -8,9 +9,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
+
+from chargeback.alerts.channels import DeliveryResult
+from chargeback.display import figure
+from chargeback.errors import ChargebackError
 
 Rule = Literal[
     "budget_actual",
@@ -29,6 +34,10 @@ REFIRES_ON_CHANGE: frozenset[str] = frozenset({"anomaly"})
 """Rules whose alert is sent again (reason 'restated') when restated data changes the evaluated value."""
 
 Severity = Literal["info", "warning", "critical"]
+
+Action = Literal["new", "restated", "retry", "quiet", "cleared"]
+"""What a run decides for an alert: send it, send it again after restated data, retry failed channels, stay
+quiet (already sent), or clear it (it no longer holds)."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +89,15 @@ class Alert:
         return "|".join((self.rule, self.subject.ref, self.currency, self.threshold, self.period))
 
     @property
+    def shown_currency(self) -> str:
+        """The alert's currency, or the one its details name (new keys are one alert whatever the currency)."""
+        return self.currency or self.details.get("currency", "")
+
+    def shown(self, value: Decimal) -> str:
+        """One of the alert's numbers as people read it: money in its currency, else the number."""
+        return figure(value, self.shown_currency)
+
+    @property
     def alert_id(self) -> str:
         return hashlib.sha256(self.key.encode()).hexdigest()[:16]
 
@@ -107,3 +125,69 @@ class Evaluation:
     @property
     def state_months(self) -> set[str]:
         return {a.state_month for a in self.alerts} | {period[:7] for _, period in self.evaluated}
+
+
+class AlertDeliveryError(ChargebackError):
+    """Some alert deliveries failed after their retries; they are recorded and retried by the next run."""
+
+
+@dataclass(frozen=True)
+class AlertOutcome:
+    """One alert's fate in this run."""
+
+    alert_id: str
+    action: Action
+    alert: Alert | None
+    sequence: int
+    title: str
+    planned: tuple[Route, ...] = ()
+    deliveries: tuple[DeliveryResult, ...] = ()
+    previous_value: Decimal | None = None
+    rule: str = ""
+    subject: str = ""
+    period: str = ""
+
+
+@dataclass(frozen=True)
+class AlertRun:
+    """What one alert run evaluated, decided and delivered."""
+
+    day: date
+    now: datetime
+    dry_run: bool
+    outcomes: tuple[AlertOutcome, ...]
+    notes: tuple[str, ...]
+
+    @property
+    def failed(self) -> list[tuple[AlertOutcome, DeliveryResult]]:
+        return [(o, d) for o in self.outcomes for d in o.deliveries if d.status == "failed"]
+
+    @property
+    def sent(self) -> list[tuple[AlertOutcome, DeliveryResult]]:
+        return [(o, d) for o in self.outcomes for d in o.deliveries if d.status == "sent"]
+
+    def raise_for_failures(self) -> None:
+        if self.failed:
+            names = sorted({f"{d.channel} ({d.error})" for _, d in self.failed})
+            raise AlertDeliveryError(f"{len(self.failed)} alert deliveries failed and will be retried by the "
+                                     f"next run: {'; '.join(names)}")
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-ready account of the run (for logs and non-terminal output)."""
+        return {
+            "day": self.day.isoformat(),
+            "dry_run": self.dry_run,
+            "notes": list(self.notes),
+            "alerts": [
+                {"alert_id": o.alert_id, "action": o.action, "rule": o.rule, "subject": o.subject,
+                 "period": o.period, "title": o.title,
+                 "threshold": o.alert.threshold if o.alert else "",
+                 "value": str(o.alert.value) if o.alert else "",
+                 "currency": o.alert.shown_currency if o.alert else "",
+                 "reasons": list(o.alert.reasons) if o.alert else [],
+                 "planned": [r.channel for r in o.planned],
+                 "deliveries": [{"channel": d.channel, "kind": d.kind, "status": d.status,
+                                 "attempts": d.attempts, "errors": list(d.errors)} for d in o.deliveries]}
+                for o in self.outcomes
+            ],
+        }

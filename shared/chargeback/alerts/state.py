@@ -15,22 +15,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
 from chargeback.alerts.channels import DeliveryResult
-from chargeback.alerts.model import REFIRES_ON_CHANGE, Alert, Evaluation, Route
+from chargeback.alerts.model import REFIRES_ON_CHANGE, Action, Alert, Evaluation, Route
 from chargeback.errors import NotFoundError, StorageError
+from chargeback.months import check_month
 from chargeback.redact import redact
 from chargeback.storage import ObjectStore
 from chargeback.warehouse import layout
 
 STATE_VERSION = 1
 
-Action = Literal["new", "restated", "retry", "quiet", "cleared"]
-
-
 def state_document_key(month: str) -> str:
-    return layout.state_key(f"alerts/{layout.check_month(month)}.json")
+    return layout.state_key(f"alerts/{check_month(month)}.json")
 
 
 @dataclass(frozen=True)

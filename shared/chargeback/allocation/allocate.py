@@ -1,4 +1,4 @@
-"""From per-day bill aggregates to normalized lines and exact allocation rows, as Arrow tables.
+"""Exact allocation rows from normalized lines (``chargeback.bills.normalize.LINE_SCHEMA``), as Arrow tables.
 
 Pure functions: tables and a mapping in, tables out, vectorized. A line goes to the cost center of its API key
 (when mapped on its billing date), else of its workspace, else ``unallocated``. Console lines (no API key) and
@@ -13,36 +13,17 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date
 from decimal import Decimal
-from functools import partial
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from chargeback.bills.instance_id import parse_instance_id
-from chargeback.columns import ALLOCATION_COLUMNS, LINE_AMOUNTS, LINE_COLUMNS, LINE_DIMENSIONS, UNALLOCATED
+from chargeback.bills.normalize import LINE_SCHEMA
+from chargeback.columns import ALLOCATION_COLUMNS, LINE_AMOUNTS, UNALLOCATED
 from chargeback.config.cost_centers import FixedShares
 from chargeback.config.file import ConfigFile
 from chargeback.money import MONEY_TYPE, ZERO, finest_places, split_exact
-from chargeback.vectors import map_distinct
 
-FEE_TYPES = {
-    "云资源按量费用": "pay_as_you_go",
-    "按量付费": "pay_as_you_go",
-    "后付费": "pay_as_you_go",
-    "payasyougo": "pay_as_you_go",
-    "pay-as-you-go": "pay_as_you_go",
-    "免费额度": "free_quota",
-    "freequota": "free_quota",
-    "free quota": "free_quota",
-    "": "pay_as_you_go",
-}
 CENT = Decimal("0.01")
-
-LINE_SCHEMA = pa.schema(
-    [pa.field(c, pa.string()) for c in LINE_DIMENSIONS]
-    + [pa.field(a, MONEY_TYPE) for a in LINE_AMOUNTS]
-    + [pa.field("line_count", pa.int64())]
-)
 
 ALLOCATION_SCHEMA = pa.schema([
     pa.field(c, MONEY_TYPE if c in LINE_AMOUNTS else pa.int64() if c == "line_count"
@@ -51,52 +32,6 @@ ALLOCATION_SCHEMA = pa.schema([
 ])
 
 Row = dict[str, object]
-
-
-def _fee_type(raw: str) -> str:
-    raw = raw.strip()
-    return FEE_TYPES.get(raw.lower(), FEE_TYPES.get(raw, raw))
-
-
-def _iso_date(raw: str) -> str:
-    digits = raw.replace("-", "").replace("/", "")
-    return f"{digits[:4]}-{digits[4:6]}-{digits[6:8]}"
-
-
-def _instance_parts(raw: str) -> dict[str, str]:
-    parsed = parse_instance_id(raw)
-    return {
-        "workspace_id": parsed.workspace_id, "api_key_id": parsed.api_key_id, "model": parsed.model,
-        "usage_type": parsed.usage_type, "io_type": parsed.io_type, "context_tier": parsed.context_tier,
-        "channel": parsed.channel, "call_source": parsed.call_source if parsed.valid else "unattributed",
-        "free_quota_stop": parsed.free_quota_stop,
-    }
-
-
-def _instance_part(part: str, raw: str) -> str:
-    return _instance_parts(raw)[part]  # parse_instance_id is cached: each distinct ID is parsed once
-
-
-def normalize_table(aggregates: pa.Table, month: str) -> pa.Table:
-    """Normalized lines (``LINE_SCHEMA``) from the reader's aggregates, merged on the normalized keys, sorted."""
-    n = aggregates.num_rows
-    columns: dict[str, pa.Array | pa.ChunkedArray] = {
-        "billing_month": pa.array([month] * n, pa.string()),
-        "billing_date": map_distinct(aggregates["billing_date"], _iso_date),
-        "product_code": pa.array(["sfm"] * n, pa.string()),
-        "fee_type": map_distinct(aggregates["fee_type"], _fee_type),
-        **{part: map_distinct(aggregates["instance_id"], partial(_instance_part, part))
-           for part in _instance_parts("")},
-    }
-    for name in LINE_DIMENSIONS:
-        if name not in columns:
-            columns[name] = aggregates[name]
-    table = pa.table({**{d: columns[d] for d in LINE_DIMENSIONS},
-                      **{a: aggregates[a] for a in LINE_AMOUNTS}, "line_count": aggregates["line_count"]})
-    grouped = table.group_by(list(LINE_DIMENSIONS), use_threads=False).aggregate(
-        [(a, "sum") for a in (*LINE_AMOUNTS, "line_count")])
-    grouped = grouped.rename_columns([c.removesuffix("_sum") for c in grouped.column_names])
-    return grouped.select(list(LINE_COLUMNS)).cast(LINE_SCHEMA).sort_by([(d, "ascending") for d in LINE_DIMENSIONS])
 
 
 def _resolve(mapping: ConfigFile, day: str, api_key: str, workspace: str) -> tuple[str, str, str]:
@@ -208,4 +143,4 @@ def to_table(rows: list[Row], schema: pa.Schema) -> pa.Table:
     return pa.table({f.name: pa.array([r[f.name] for r in rows], f.type) for f in schema}, schema=schema)
 
 
-__all__ = ["ALLOCATION_SCHEMA", "LINE_SCHEMA", "allocate", "allocate_table", "normalize_table", "to_table"]
+__all__ = ["ALLOCATION_SCHEMA", "allocate", "allocate_table", "to_table"]

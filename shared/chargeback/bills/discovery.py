@@ -7,8 +7,13 @@ Three families are recognised by name:
   month's dailies; without it the month's dailies and the next month's (late records) are read.
 - console exports ``{UID}-{YYYYMMDDhhmmss}_consumedetailbillv2.csv``: all are read; rows are kept by their
   billing month and bill lines seen twice count once.
-When several families hold the same month the highest one (v2, then legacy, then console) is used and the others
-are reported as superseded. Every object under the source is reported as used, superseded or ignored.
+
+Several accounts (a Resource Directory's members, subsidiaries) often push into one bucket and prefix, each on
+its own schedule. Authority is therefore decided for each account (the UID in the file name) on its own, never
+across accounts: the highest family the account has for the month (v2, then legacy, then console) is used and
+its other files are superseded; within it, the newest snapshot (per v2 site) or the month file wins. One
+account's later push never hides another account's bill, and the month is final when every account's part is.
+Every object under the source is reported as used, superseded or ignored.
 """
 
 from __future__ import annotations
@@ -17,8 +22,9 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from chargeback.billtime import parse_bill_time
+from chargeback.months import compact, from_compact, next_month
 from chargeback.storage import ObjectInfo
-from chargeback.warehouse.layout import next_month
 
 _V2 = re.compile(
     r"^(?P<uid>\d+)_(?P<site>\d+)_(?P<type>[A-Za-z0-9]+)_(?P<period>\d{6}|\d{8})(?:[_-]\d+)?(?:\.(?:csv|zip))?$",
@@ -44,6 +50,8 @@ class BillFile:
     period: str  # YYYY-MM the file is for ('' for console exports: decided by content)
     day: str = ""  # YYYY-MM-DD for legacy dailies
     snapshot: str = ""  # YYYYMMDDHHMMSS of a v2 push folder or a console export
+    account: str = ""  # the UID the name starts with: whose bill it is
+    scope: str = ""  # the site ID of a v2 name, or the optional scope of a legacy one (e.g. ACE1)
 
     @property
     def key(self) -> str:
@@ -54,32 +62,40 @@ class BillFile:
         return self.family == "legacy" and not self.day
 
     def pushed_at(self) -> datetime | None:
-        """When the file was produced, as far as its name tells (UTC+8 wall time)."""
+        """When the file was produced, as far as its name tells (the names are in China time)."""
         if self.snapshot:
-            return datetime.strptime(self.snapshot, "%Y%m%d%H%M%S")
+            return parse_bill_time(self.snapshot, "%Y%m%d%H%M%S")
         if self.day:
-            return datetime.strptime(self.day, "%Y-%m-%d")
+            return parse_bill_time(self.day, "%Y-%m-%d")
         return None
 
 
 @dataclass
+class AccountSelection:
+    """One account's authoritative files for the month (for one site, with v2 bills)."""
+
+    account: str
+    scope: str
+    family: str
+    files: list[BillFile]
+    final: bool
+
+
+@dataclass
 class Selection:
-    """The month's authoritative files, and what happened to every other object."""
+    """The month's authoritative files, account by account, and what happened to every other object."""
 
     month: str
-    family: str | None
+    family: str | None  # the family every account used, or e.g. 'v2+legacy' when they differ
     files: list[BillFile] = field(default_factory=list)
     superseded: list[tuple[str, str]] = field(default_factory=list)  # (key, reason)
     ignored: list[tuple[str, str]] = field(default_factory=list)  # (key, reason)
     final: bool = False
+    accounts: list[AccountSelection] = field(default_factory=list)
 
     def newest_source_time(self) -> datetime | None:
         times = [t for t in (f.pushed_at() for f in self.files) if t is not None]
         return max(times) if times else None
-
-
-def _month(period: str) -> str:
-    return f"{period[:4]}-{period[4:6]}"
 
 
 def classify(info: ObjectInfo) -> BillFile | str:
@@ -89,14 +105,15 @@ def classify(info: ObjectInfo) -> BillFile | str:
     name = info.key.rsplit("/", 1)[-1]
     match = _CONSOLE.match(name)
     if match:
-        return BillFile(info, "console", "", snapshot=match.group("ts"))
+        return BillFile(info, "console", "", snapshot=match.group("ts"), account=match.group("uid"))
     match = _LEGACY.match(name)
     if match:
         if match.group("type") != "BillingItemDetail":
             return f"legacy {match.group('type')} file (only BillingItemDetail carries Model Studio usage)"
         period = match.group("period")
         day = f"{period[:4]}-{period[4:6]}-{period[6:]}" if len(period) == 8 else ""
-        return BillFile(info, "legacy", _month(period), day=day)
+        return BillFile(info, "legacy", from_compact(period), day=day, account=match.group("uid"),
+                        scope=match.group("scope") or "")
     match = _V2.match(name)
     if match:
         if match.group("type").lower() != "consumedetailbillv2":
@@ -104,56 +121,70 @@ def classify(info: ObjectInfo) -> BillFile | str:
         folder = _SNAPSHOT_DIR.search(info.key)
         if folder is None:
             return "v2 bill outside a {YYYYMM}/{YYYYMMDDHHMMSS}/ push folder"
-        return BillFile(info, "v2", _month(folder.group("month")), snapshot=folder.group("ts"))
+        return BillFile(info, "v2", from_compact(folder.group("month")), snapshot=folder.group("ts"),
+                        account=match.group("uid"), scope=match.group("site"))
     return "not a bill file name this tool knows"
 
 
 def select_month(objects: list[ObjectInfo], month: str) -> Selection:
-    """Pick the files that are authoritative for ``month`` (YYYY-MM)."""
-    candidates: dict[str, list[BillFile]] = {"v2": [], "legacy": [], "console": []}
+    """Pick the files that are authoritative for ``month`` (YYYY-MM), for each account on its own."""
+    by_account: dict[str, dict[str, list[BillFile]]] = {}
     selection = Selection(month, None)
     following = next_month(month)
     for info in objects:
         found = classify(info)
         if isinstance(found, str):
             selection.ignored.append((info.key, found))
-            continue
-        if found.family == "console" or found.period == month:
-            candidates[found.family].append(found)
-        elif found.family == "legacy" and found.period == following and found.day:
-            candidates["legacy"].append(found)  # may carry late records of `month`
+        elif (found.family == "console" or found.period == month
+              or (found.family == "legacy" and found.period == following and found.day)):  # late records
+            by_account.setdefault(found.account, {}).setdefault(found.family, []).append(found)
         else:
             selection.ignored.append((info.key, f"bill for {found.period or 'another month'}"))
-
-    v2 = candidates["v2"]
-    if v2:
-        newest = max(f.snapshot for f in v2)
-        selection.files = [f for f in v2 if f.snapshot == newest]
-        selection.superseded += [(f.key, f"older v2 snapshot {f.snapshot}") for f in v2 if f.snapshot != newest]
-        selection.family = "v2"
-        selection.final = newest >= f"{following.replace('-', '')}02140000"
-    legacy = candidates["legacy"]
-    if legacy:
-        month_files = [f for f in legacy if f.is_month_file]
-        if selection.family:
-            selection.superseded += [(f.key, "a v2 push covers this month") for f in legacy]
-        elif month_files:
-            selection.files = month_files
-            selection.family = "legacy"
-            selection.final = True
-            selection.superseded += [(f.key, "the month file supersedes dailies") for f in legacy
-                                     if not f.is_month_file]
-        else:
-            selection.files = sorted(legacy, key=lambda f: f.day)
-            selection.family = "legacy"
-    console = candidates["console"]
-    if console:
-        if selection.family:
-            selection.superseded += [(f.key, f"a {selection.family} subscription file covers this month")
-                                     for f in console]
-        else:
-            selection.files = sorted(console, key=lambda f: f.snapshot)
-            selection.family = "console"
-            newest = max(f.snapshot for f in console)
-            selection.final = newest >= f"{following.replace('-', '')}04000000"
+    for account in sorted(by_account):
+        families = by_account[account]
+        family = min(families, key=FAMILY_RANK.__getitem__)
+        for other, files in families.items():
+            if other != family:
+                reason = "a v2 push covers this month" if family == "v2" else \
+                    f"a {family} subscription file covers this month"
+                selection.superseded += [(f.key, reason) for f in files]
+        scopes: dict[str, list[BillFile]] = {}
+        for bill in families[family]:  # a v2 site is its own bill; a legacy scope is a variant of one account's
+            scopes.setdefault(bill.scope if family == "v2" else "", []).append(bill)
+        for scope in sorted(scopes):
+            chosen = _CHOOSE[family](scopes[scope], following, selection.superseded)
+            selection.accounts.append(chosen)
+            selection.files += chosen.files
+    used = sorted({a.family for a in selection.accounts}, key=FAMILY_RANK.__getitem__)
+    selection.family = "+".join(used) or None
+    selection.final = bool(selection.accounts) and all(a.final for a in selection.accounts)
     return selection
+
+
+def _choose_v2(files: list[BillFile], following: str, superseded: list[tuple[str, str]]) -> AccountSelection:
+    """The newest snapshot folder of one account and site; final once pushed on the 2nd, 14:00, or later."""
+    newest = max(f.snapshot for f in files)
+    superseded += [(f.key, f"older v2 snapshot {f.snapshot}") for f in files if f.snapshot != newest]
+    return AccountSelection(files[0].account, files[0].scope, "v2", [f for f in files if f.snapshot == newest],
+                            final=newest >= f"{compact(following)}02140000")
+
+
+def _choose_legacy(files: list[BillFile], following: str, superseded: list[tuple[str, str]]) -> AccountSelection:
+    """The month file of one account, once present (final); until then every daily, in order."""
+    month_files = [f for f in files if f.is_month_file]
+    if month_files:
+        superseded += [(f.key, "the month file supersedes dailies") for f in files if not f.is_month_file]
+        return AccountSelection(files[0].account, "", "legacy", month_files, final=True)
+    return AccountSelection(files[0].account, "", "legacy", sorted(files, key=lambda f: f.day), final=False)
+
+
+def _choose_console(files: list[BillFile], following: str, superseded: list[tuple[str, str]]
+                    ) -> AccountSelection:
+    """Every console export of one account (rows are kept by their own month); final once one is from the
+    4th of the next month or later."""
+    ordered = sorted(files, key=lambda f: f.snapshot)
+    return AccountSelection(files[0].account, "", "console", ordered,
+                            final=ordered[-1].snapshot >= f"{compact(following)}04000000")
+
+
+_CHOOSE = {"v2": _choose_v2, "legacy": _choose_legacy, "console": _choose_console}

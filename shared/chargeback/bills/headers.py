@@ -17,8 +17,9 @@ _V2: dict[str, tuple[bool, tuple[str, ...]]] = {
     "billing_month": (True, ("账单信息/账单月份", "BillingDetails/BillingMonth")),
     "billing_date": (True, ("账单信息/账单日期", "BillingDetails/BillingDate")),
     "fee_type": (False, ("账单信息/费用类型", "BillingDetails/LineItemType")),
-    "account_id": (False, ("身份信息/资源归属账号ID", "IdentityDetails/ResourceOwnerAccountId",
-                           "身份信息/资源购买账号ID", "IdentityDetails/ResourcePurchaseAccountId")),
+    # who uses the resource (a member account of a consolidated bill), and who bought it: the payer
+    "account_id": (False, ("身份信息/资源归属账号ID", "IdentityDetails/ResourceOwnerAccountId")),
+    "payer_account_id": (False, ("身份信息/资源购买账号ID", "IdentityDetails/ResourcePurchaseAccountId")),
     "product_code": (True, ("产品信息/产品Code", "ProductDetails/ProductCode")),
     "commodity_code": (False, ("产品信息/商品Code", "ProductDetails/CommodityCode")),
     "billing_item": (False, ("产品信息/计费项Code", "ProductDetails/BillingItemCode")),
@@ -45,7 +46,10 @@ _LEGACY: dict[str, tuple[bool, tuple[str, ...]]] = {
     "billing_month": (True, ("账期", "BillingCycle")),
     "billing_date": (True, ("账单开始时间", "消费时间", "UsageStartTime", "PaymentTime", "BillingDate")),
     "fee_type": (False, ("费用类型", "LineItemType", "CostType")),
-    "account_id": (False, ("账号ID", "AccountID", "AccountId")),
+    # the account the bill belongs to (the payer), and the resource's owner (OwnerID; a UID, or in some exports
+    # the owner's login name, which the reader cannot use as an account ID)
+    "account_id": (False, ("Owner账号", "OwnerID", "OwnerId")),
+    "payer_account_id": (False, ("账号ID", "AccountID", "AccountId")),
     "product_code": (True, ("产品Code", "ProductCode")),
     "commodity_code": (False, ("产品明细Code", "ProductType", "CommodityCode")),
     "billing_item": (False, ("计费项", "BillingItem", "BillingItemCode")),

@@ -16,10 +16,11 @@ import io
 import logging
 import tempfile
 import zipfile
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import IO
@@ -32,11 +33,14 @@ import pyarrow.csv as pacsv
 
 from chargeback.bills.discovery import BillFile
 from chargeback.bills.headers import AMOUNT_FIELDS, map_header
+from chargeback.bills.normalize import accounts, amounts, fee_types, iso_dates, list_prices
 from chargeback.columns import MODEL_STUDIO_PRODUCT
 from chargeback.errors import InputError
+from chargeback.fee_types import FREE_QUOTA
 from chargeback.memory import release_memory
 from chargeback.money import MONEY_TYPE
 from chargeback.storage import LocalObjectStore, ObjectStore
+from chargeback.warehouse.manifest import MemberCounts
 
 log = logging.getLogger(__name__)
 
@@ -47,31 +51,9 @@ BLOCK_SIZE = 1 << 20  # small blocks keep memory flat; parallelism comes from re
 COMPACT_ROWS = 20_000
 PROCESS_ROWS = 8192  # rows worked on together: fewer, larger vectorized calls
 
-FREE_QUOTA_FEE_TYPES = pa.array(["免费额度", "FreeQuota", "Free Quota", "free_quota"])
+GROUP_FIELDS = ("billing_date", "account_id", "payer_account_id", "commodity_code", "billing_item", "instance_id",
+                "fee_type", "currency", "usage_unit", "list_unit_price", "price_unit", "region")
 
-GROUP_FIELDS = ("billing_date", "account_id", "commodity_code", "billing_item", "instance_id", "fee_type",
-                "currency", "usage_unit", "list_unit_price", "price_unit", "region")
-
-
-
-@dataclass
-class SourceStats:
-    """What one CSV (a file, or a member of a zip) contributed."""
-
-    key: str
-    member: str = ""
-    dialect: str = ""
-    language: str = ""
-    encoding: str = ""
-    rows: int = 0
-    model_studio_rows: int = 0
-    other_product_rows: int = 0
-    other_month_rows: int = 0
-    duplicate_rows: int = 0
-
-    @property
-    def name(self) -> str:
-        return f"{self.key}!{self.member}" if self.member else self.key
 
 
 @dataclass
@@ -80,11 +62,12 @@ class FileResult:
 
     bill: BillFile
     sha256: str = ""
-    parts: list[SourceStats] = field(default_factory=list)
+    parts: list[MemberCounts] = field(default_factory=list)  # one per CSV: the file, or each zip member
     aggregates: list[pa.Table] = field(default_factory=list)
     excluded: list[pa.Table] = field(default_factory=list)
     line_hashes: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.uint64))
     free_quota: dict[str, str] = field(default_factory=dict)  # instance ID -> a usage-detail JSON
+    totals: dict[str, Decimal] = field(default_factory=dict)  # billed cost of its kept lines, per currency
 
 
 @dataclass
@@ -196,42 +179,6 @@ def _month_forms(month: str) -> pa.Array:
     return pa.array([month.replace("-", ""), month, month.replace("-", "/")])
 
 
-def _decimal(column: pa.Array, field_name: str, header: str, name: str, first_line: int) -> pa.Array:
-    cleaned = pc.if_else(pc.equal(column, ""), "0", column)
-    try:
-        return pc.cast(cleaned, MONEY_TYPE)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        for index, value in enumerate(cleaned.to_pylist()):
-            try:
-                pc.cast(pa.array([value]), MONEY_TYPE)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                raise InputError(
-                    f"{value!r} is not a number with at most 12 decimals", source=name,
-                    line=first_line + index, field=header,
-                ) from None
-        raise
-
-
-def _check_dates(dates: pa.Array, header: str, name: str, first_line: int) -> None:
-    for value in pc.unique(dates).to_pylist():
-        digits = value.replace("-", "").replace("/", "")
-        if len(digits) != 8 or not digits.isdigit():
-            index = pc.index(dates, value).as_py()
-            raise InputError(f"{value!r} is not a date", source=name, line=first_line + index, field=header)
-
-
-def _check_prices(prices: pa.Array, header: str, name: str, first_line: int) -> None:
-    """The list price is kept as text; it must still be a number (or empty)."""
-    for value in pc.unique(prices).to_pylist():
-        if value:
-            try:
-                pc.cast(pa.array([value.strip()]), MONEY_TYPE)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                index = pc.index(prices, value).as_py()
-                raise InputError(f"{value!r} is not a price", source=name, line=first_line + index,
-                                 field=header) from None
-
-
 def _aggregate(table: pa.Table) -> pa.Table:
     sums = [(a, "sum") for a in (*AMOUNT_FIELDS, "line_count")]
     grouped = table.group_by(list(GROUP_FIELDS), use_threads=False).aggregate(sums)
@@ -258,26 +205,37 @@ def _hash_ids(ids: pa.Array) -> np.ndarray:
 
 @dataclass
 class _Partial:
-    """What one CSV stream contributes: aggregates, excluded totals and line hashes."""
+    """What one CSV stream contributes: aggregates, excluded totals, line hashes and its counts."""
 
     aggregates: list[pa.Table] = field(default_factory=list)
     excluded: list[pa.Table] = field(default_factory=list)
     hashes: list[np.ndarray] = field(default_factory=list)
     free_quota: dict[str, str] = field(default_factory=dict)  # instance ID -> a usage-detail JSON
+    header: MemberCounts = field(default_factory=MemberCounts)  # the CSV's dialect, language and encoding
+    counts: Counter[str] = field(default_factory=Counter)  # rows, model_studio_rows, ... (MemberCounts)
+
+    def member_counts(self, member: str) -> MemberCounts:
+        c = self.counts
+        return replace(self.header, member=member, rows=c["rows"], model_studio_rows=c["model_studio_rows"],
+                       other_product_rows=c["other_product_rows"], other_month_rows=c["other_month_rows"],
+                       duplicate_rows=c["duplicate_rows"])
 
 
 def read_csv_stream(
     source: Path | IO[bytes],
     name: str,
     month: str,
-    stats: SourceStats,
     *,
     default_currency: str,
     seen_lines: np.ndarray | None = None,
     collect_hashes: bool = False,
     use_threads: bool = True,
+    bill_account: str = "",
 ) -> _Partial:
-    """Read one CSV (a local path, read natively, or a stream) into a partial result; fills ``stats``."""
+    """Read one CSV (a local path, read natively, or a stream) into a partial result with its counts.
+
+    ``bill_account`` is the UID in the file name: the payer of rows whose bill names none.
+    """
     partial = _Partial()
     if isinstance(source, Path):
         with source.open("rb") as stream:
@@ -290,7 +248,7 @@ def read_csv_stream(
         raise InputError("the header row is not a Model Studio bill header", source=name, line=1)
     if missing:
         raise InputError(f"missing column(s): {', '.join(missing)}", source=name, line=1)
-    stats.dialect, stats.language, stats.encoding = header_map.dialect, header_map.language, encoding
+    partial.header = MemberCounts(dialect=header_map.dialect, language=header_map.language, encoding=encoding)
     wanted = dict(header_map.columns)
     if not (collect_hashes or seen_lines is not None):
         wanted.pop("line_id", None)
@@ -327,8 +285,9 @@ def read_csv_stream(
         # small blocks keep parsing memory low; work on a few of them at once to spread per-call costs
         if pending and (batch is None or pending_rows >= PROCESS_ROWS):
             chunk = pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
-            _read_batch(chunk, by_header, wanted, forms, name, first_line, stats, partial,
-                        default_currency=default_currency, seen_lines=seen_lines, collect_hashes=collect_hashes)
+            _read_batch(chunk, by_header, wanted, forms, name, first_line, partial,
+                        default_currency=default_currency, seen_lines=seen_lines, collect_hashes=collect_hashes,
+                        bill_account=bill_account)
             first_line += pending_rows
             pending, pending_rows = [], 0
             release_memory(heap=False)
@@ -343,25 +302,28 @@ def _read_batch(
     forms: pa.Array,
     name: str,
     first_line: int,
-    stats: SourceStats,
     partial: _Partial,
     *,
     default_currency: str,
     seen_lines: np.ndarray | None,
     collect_hashes: bool,
+    bill_account: str,
 ) -> None:
     n = batch.num_rows
     cols = {by_header[h]: batch.column(h) for h in batch.schema.names}
     for optional in GROUP_FIELDS:
         if optional not in cols:
             cols[optional] = pa.nulls(n, pa.string()).fill_null("")
-    stats.rows += n
+    counts = partial.counts
+    counts["rows"] += n
     in_month = pc.is_in(cols["billing_month"], value_set=forms)
-    stats.other_month_rows += n - (pc.sum(in_month).as_py() or 0)
-    dates = pc.utf8_slice_codeunits(cols["billing_date"], 0, 10)
-    _check_dates(dates, wanted["billing_date"], name, first_line)
+    counts["other_month_rows"] += n - (pc.sum(in_month).as_py() or 0)
+    dates = iso_dates(cols["billing_date"], wanted["billing_date"], name, first_line)
     if "list_unit_price" in wanted:
-        _check_prices(cols["list_unit_price"], wanted["list_unit_price"], name, first_line)
+        cols["list_unit_price"] = list_prices(cols["list_unit_price"], wanted["list_unit_price"], name, first_line)
+    cols["fee_type"] = fee_types(cols["fee_type"])
+    cols["payer_account_id"], cols["account_id"] = accounts(cols["payer_account_id"], cols["account_id"],
+                                                            bill_account)
     if "line_id" in cols:
         hashes = _hash_ids(cols["line_id"])
         if collect_hashes:
@@ -369,7 +331,7 @@ def _read_batch(
         if seen_lines is not None and seen_lines.size:
             positions = np.searchsorted(seen_lines, hashes).clip(0, seen_lines.size - 1)
             fresh = pa.array(seen_lines[positions] != hashes)
-            stats.duplicate_rows += pc.sum(pc.and_(in_month, pc.invert(fresh))).as_py() or 0
+            counts["duplicate_rows"] += pc.sum(pc.and_(in_month, pc.invert(fresh))).as_py() or 0
             in_month = pc.and_(in_month, fresh)
     is_ms = pc.equal(cols["product_code"], MODEL_STUDIO_PRODUCT)
     keep = pc.and_(in_month, is_ms)
@@ -384,7 +346,7 @@ def _read_batch(
         "billing_date": dates,
         "currency": currency,
         **{
-            a: (_decimal(cols[a], a, wanted[a], name, first_line) if a in cols
+            a: (amounts(cols[a], wanted[a], name, first_line) if a in cols
                 else pa.array([Decimal(0)] * n, MONEY_TYPE))
             for a in AMOUNT_FIELDS
         },
@@ -394,18 +356,18 @@ def _read_batch(
     if kept and "usage_detail" in cols:
         _collect_free_quota(cols, keep, partial)
     if kept:
-        stats.model_studio_rows += kept
+        counts["model_studio_rows"] += kept
         partial.aggregates.append(_aggregate(table.filter(keep) if kept < n else table))
         partial.aggregates = _compact(partial.aggregates, _aggregate)
     if left_out:
-        stats.other_product_rows += left_out
+        counts["other_product_rows"] += left_out
         partial.excluded.append(_aggregate_excluded(table.filter(excluded)))
         partial.excluded = _compact(partial.excluded, _aggregate_excluded)
 
 
 def _collect_free_quota(cols: dict[str, pa.Array], keep: pa.Array, partial: _Partial) -> None:
     """Keep the first usage-detail JSON of each instance's free-quota rows: it names the grant."""
-    free = pc.and_(keep, pc.is_in(cols["fee_type"], value_set=FREE_QUOTA_FEE_TYPES))
+    free = pc.and_(keep, pc.equal(cols["fee_type"], FREE_QUOTA))
     if not pc.any(free).as_py():
         return
     table = pa.table({"instance_id": pc.filter(cols["instance_id"], free),
@@ -438,35 +400,47 @@ def read_bill_file(
         hashing = hasher.submit(digest)
         members = _members(path, bill.key)
 
-        def read_member(member: str) -> tuple[SourceStats, _Partial]:
-            stats = SourceStats(bill.key, member)
+        def read_member(member: str) -> tuple[str, _Partial]:
+            name = f"{bill.key}!{member}" if member else bill.key
             options = {"default_currency": default_currency, "seen_lines": seen_lines,
-                       "collect_hashes": collect_hashes,
+                       "collect_hashes": collect_hashes, "bill_account": bill.account,
                        # Arrow's own threads for a lone CSV; several members are read side by side instead
                        "use_threads": len(members) == 1}
             if not member:
-                return stats, read_csv_stream(path, stats.name, month, stats, **options)  # type: ignore[arg-type]
+                return member, read_csv_stream(path, name, month, **options)  # type: ignore[arg-type]
             try:
                 with zipfile.ZipFile(path) as archive, archive.open(member) as stream:
-                    return stats, read_csv_stream(stream, stats.name, month, stats, **options)  # type: ignore[arg-type]
+                    return member, read_csv_stream(stream, name, month, **options)  # type: ignore[arg-type]
             except (zipfile.BadZipFile, EOFError, NotImplementedError) as exc:
-                raise InputError(f"damaged zip member: {exc}", source=stats.name) from None
+                raise InputError(f"damaged zip member: {exc}", source=name) from None
 
         if workers > 1 and len(members) > 1:
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 outcomes = list(pool.map(read_member, members))
         else:
             outcomes = [read_member(m) for m in members]
-        for stats, partial in outcomes:
+        for member, partial in outcomes:
             merge_samples(result.free_quota, partial.free_quota)
-            result.parts.append(stats)
+            result.parts.append(partial.member_counts(member))
             result.aggregates.extend(partial.aggregates)
             result.excluded.extend(partial.excluded)
         hashes = [h for _, partial in outcomes for h in partial.hashes]
         if hashes:
             result.line_hashes = np.concatenate(hashes)
         result.sha256 = hashing.result()
+    result.totals = _totals(result.aggregates)
     return result
+
+
+def _totals(aggregates: list[pa.Table]) -> dict[str, Decimal]:
+    """Billed cost per currency of some aggregates, exact."""
+    totals: dict[str, Decimal] = {}
+    for table in aggregates:
+        grouped = table.group_by("currency", use_threads=False).aggregate([("billed_cost", "sum")])
+        for currency, amount in zip(grouped["currency"].to_pylist(), grouped["billed_cost_sum"].to_pylist(),
+                                    strict=True):
+            totals[currency] = totals.get(currency, Decimal(0)) + amount
+    return dict(sorted(totals.items()))
 
 
 def read_month(
@@ -529,4 +503,4 @@ def _empty_excluded() -> pa.Table:
                       ("line_count", pa.int64())]).empty_table()
 
 
-__all__ = ["MonthRead", "SourceStats", "read_bill_file", "read_month"]
+__all__ = ["FileResult", "MonthRead", "read_bill_file", "read_month"]

@@ -15,13 +15,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
+import textwrap
 from datetime import UTC, date, datetime
 from typing import Any
 
 from chargeback.alerts.channels import Channel, build_channels
 from chargeback.alerts.job import run_alerts
-from chargeback.alerts.render import format_table
+from chargeback.alerts.model import AlertOutcome, AlertRun
 from chargeback.commands import add_storage_options, open_url
 from chargeback.config.environment import DeliveryEnvironment
 from chargeback.config.file import load_config_file
@@ -76,3 +78,83 @@ def handle(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(run.summary(), ensure_ascii=False, indent=1) + "\n")
     run.raise_for_failures()
     return 0
+
+
+_COLUMNS = ("ACTION", "RULE", "SUBJECT", "THRESHOLD", "PERIOD", "VALUE", "SENT TO")
+
+
+def _sent_to(outcome: AlertOutcome, dry_run: bool) -> str:
+    if dry_run or not outcome.deliveries:
+        return ", ".join(r.channel for r in outcome.planned) or "-"
+    parts = []
+    for result in outcome.deliveries:
+        if result.status == "sent":
+            tries = f" ({result.attempts} tries)" if result.attempts > 1 else ""
+            parts.append(f"{result.channel} ok{tries}")
+        else:
+            parts.append(f"{result.channel} FAILED after {result.attempts}: {result.error}")
+    return "; ".join(parts)
+
+
+def _row(outcome: AlertOutcome, dry_run: bool) -> tuple[str, ...]:
+    alert = outcome.alert
+    action: str = outcome.action
+    if dry_run:
+        action = {"new": "would send", "restated": "would resend", "retry": "would retry"}.get(
+            outcome.action, "would clear")
+    if alert is None:
+        return (action, outcome.rule, outcome.subject, "", outcome.period, "", "-")
+    threshold = alert.threshold
+    if alert.rule.startswith(("budget", "free_quota_used")):
+        threshold = f"{alert.threshold}%"
+    if alert.rule == "stale_data":
+        threshold = f"{alert.threshold} h"
+    elif alert.rule == "free_quota_expiring":
+        threshold = f"{alert.threshold} d"
+    value = alert.shown(alert.value)
+    if alert.rule == "free_quota_used":
+        value = f"{value}%"
+    elif alert.rule == "stale_data":
+        value = f"{value} h"
+    return (action, alert.rule, alert.subject.label, threshold, alert.period, value,
+            _sent_to(outcome, dry_run))
+
+
+def format_table(run: AlertRun, width: int | None = None) -> str:
+    """A plain-text table of what fired and why, with the data completeness and a summary."""
+    width = width or shutil.get_terminal_size((120, 24)).columns
+    out = [f"Alerts for {run.day}" + (" (dry run: nothing sent, no state written)" if run.dry_run else "")]
+    out += [f"  {note}" for note in run.notes]
+    shown = [o for o in run.outcomes if o.action != "quiet"]
+    if not shown:
+        out.append("Nothing new to send.")
+    else:
+        rows = [_COLUMNS, *(_row(o, run.dry_run) for o in shown)]
+        widths = [min(max(len(r[i]) for r in rows), 48) for i in range(len(_COLUMNS) - 1)]
+        for index, row in enumerate(rows):
+            cells = [cell if len(cell) <= w else cell[: w - 1] + "…"
+                     for cell, w in zip(row, widths, strict=False)]
+            out.append("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + "  " + row[-1])
+            if index == 0:
+                out.append("  ".join("-" * w for w in widths) + "  " + "-" * len(_COLUMNS[-1]))
+        out.append("")
+        out.append("Why:")
+        for outcome in shown:
+            out.append(f"* {outcome.title}")
+            if outcome.alert is not None:
+                reasons = list(outcome.alert.reasons)
+                if outcome.action == "restated" and outcome.previous_value is not None:
+                    reasons.insert(0, f"Restated: was {outcome.alert.shown(outcome.previous_value)} when "
+                                      "last sent.")
+                for reason in reasons:
+                    out.extend(textwrap.wrap(reason, width=max(width - 4, 40), initial_indent="    ",
+                                             subsequent_indent="      "))
+            else:
+                out.append("    No longer holds after restated data; cleared.")
+    sent = sum(1 for o in run.outcomes for d in o.deliveries if d.status == "sent")
+    failed = sum(1 for o in run.outcomes for d in o.deliveries if d.status == "failed")
+    quiet = sum(1 for o in run.outcomes if o.action == "quiet")
+    out.append("")
+    out.append(f"{len(shown)} to act on, {quiet} already sent (quiet); "
+               f"deliveries: {sent} sent, {failed} failed.")
+    return "\n".join(out) + "\n"

@@ -6,9 +6,9 @@ import argparse
 from datetime import UTC, datetime
 from pathlib import Path
 
-from chargeback.alerts.render import format_table
+from chargeback.commands.alert import format_table
 from chargeback.commands.run import format_summary
-from chargeback.jobs.demo import DEMO_ALERT_DAY, DEMO_MONTH, run_demo
+from chargeback.demo.job import DEMO_ALERT_DAY, DEMO_MONTH, run_demo
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -24,8 +24,8 @@ from chargeback.config.file import load_config_file
 from chargeback.config.resolve import CommandLine, resolve_delivery
 from chargeback.delivery.build import build_mailer
 from chargeback.errors import InputError
+from chargeback.months import check_month
 from chargeback.reporting.job import StatementResult, send_statements
-from chargeback.warehouse.layout import check_month
 
 
 def register(subparsers: Any) -> None:

@@ -101,21 +101,30 @@ def _allocate(args: argparse.Namespace) -> int:
 
 def format_summary(summary: RunSummary, warehouse: str) -> str:
     """A short human summary of a run."""
-    out = [f"month {summary.month} ({summary.status}, {summary.family or 'no'} bills, {summary.sources} file(s))"]
+    manifest, counts = summary.manifest, summary.counts
+    out = [f"month {manifest.month} ({manifest.status}, {manifest.family or 'no'} bills, "
+           f"{len(manifest.sources)} file(s))"]
     if not summary.changed:
         out.append("  unchanged since the last run: nothing rewritten")
-    out.append(f"  rows read {summary.rows_read}: Model Studio {summary.model_studio_rows}, other products "
-               f"{summary.other_product_rows}, other months {summary.other_month_rows}, "
-               f"duplicates {summary.duplicate_rows}")
-    out.append(f"  {summary.lines} normalized lines, {summary.allocation_rows} allocation rows")
+    out.append(f"  rows read {counts.rows_read}: Model Studio {counts.model_studio_rows}, other products "
+               f"{counts.other_product_rows}, other months {counts.other_month_rows}, "
+               f"duplicates {counts.duplicate_rows}")
+    out.append(f"  {counts.lines} normalized lines, {counts.allocation_rows} allocation rows")
     for currency, total in summary.totals.items():
         out.append(f"  billed total {format_decimal(total)} {currency}")
+    if len(manifest.accounts) > 1:
+        out.append(f"  bills of {len({a.account for a in manifest.accounts})} accounts, each chosen on its own:")
+        for bill in manifest.accounts:
+            site = f", site {bill.scope}" if bill.scope else ""
+            amounts = ", ".join(f"{format_decimal(v)} {c}" for c, v in bill.totals.items()) or "nothing"
+            out.append(f"    account {bill.account} ({bill.family}{site}, {bill.status}, "
+                       f"{len(bill.sources)} file(s)): {amounts}")
     for center, totals in summary.totals_by_cost_center.items():
         amounts = ", ".join(f"{format_decimal(v)} {c}" for c, v in totals.items())
         out.append(f"    {center}: {amounts}")
-    for item in summary.excluded:
-        out.append(f"  excluded (not Model Studio): {item['product_code']} {item['rows']} rows, "
-                   f"{item['billed_cost']} {item['currency']}")
+    for item in manifest.excluded_products:
+        out.append(f"  excluded (not Model Studio): {item.product_code} {item.rows} rows, "
+                   f"{format_decimal(item.billed_cost)} {item.currency}")
     if summary.unmapped_api_keys:
         out.append(f"  API keys not in the mapping: {', '.join(summary.unmapped_api_keys)}")
     out.extend(f"  warning: {warning}" for warning in summary.warnings)

@@ -212,8 +212,6 @@ class AlertSettings(Section):
     new_subjects: NewSubjectSettings = Field(default_factory=NewSubjectSettings)
     free_quota: FreeQuotaSettings = Field(default_factory=FreeQuotaSettings)
     stale_after_hours: Exact = Field(default=Decimal(36), gt=0)
-    bill_time_offset_hours: float = Field(default=8, ge=-12, le=14)
-    """UTC offset of bill file times written without one (Alibaba Cloud names its pushes in China time)."""
     closing_grace_days: int = Field(default=5, ge=0, le=28)
     """The previous month is still evaluated on days 1..N of a month (late records, final bills)."""
     delivery: RetrySettings = Field(default_factory=RetrySettings)

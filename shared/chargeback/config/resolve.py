@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from chargeback.billtime import BILL_TIME_ZONE
 from chargeback.config.delivery import Backend, Security
 from chargeback.config.environment import DeliveryEnvironment, Settings
 from chargeback.config.file import ConfigFile
@@ -24,8 +25,8 @@ from chargeback.config.problems import Problem, raise_problems
 
 DEFAULT_SENDER = "Model Studio Chargeback <chargeback@localhost.localdomain>"
 """The sender of outbox previews when none is configured; mail servers refuse it, so smtp and ses need one."""
-DEFAULT_TIME_ZONE = ZoneInfo("Asia/Shanghai")
-"""Alibaba Cloud's bills are in China time (UTC+8)."""
+DEFAULT_TIME_ZONE = BILL_TIME_ZONE
+"""'Today' is the bills' day unless CHARGEBACK_TIMEZONE says otherwise."""
 DEFAULT_SMTP_PORT = 465
 IMPLICIT_TLS_PORT = 465
 DEFAULT_SITE: Site = "intl"

@@ -15,8 +15,8 @@ from typing import Any
 
 from chargeback.jobs import JobContext
 from chargeback.money import format_decimal
-from chargeback.warehouse.layout import previous_month
-from chargeback.warehouse.read import read_manifest
+from chargeback.months import month_of, previous_month
+from chargeback.warehouse.manifest import read_manifest
 
 log = logging.getLogger(__name__)
 
@@ -24,10 +24,6 @@ log = logging.getLogger(__name__)
 # previous day's file), so a morning run on the 1st or 2nd may find none yet. Later, no bill means a broken
 # subscription, and the run fails.
 NO_BILL_GRACE_DAYS = 2
-
-
-def month_of(day: date) -> str:
-    return f"{day.year:04d}-{day.month:02d}"
 
 
 def months_due(today: date, previous_status: str | None) -> list[str]:
@@ -75,7 +71,7 @@ def run_daily(context: JobContext, today: date, months: tuple[str, ...] | list[s
         targets = list(months)
     else:
         previous = read_manifest(warehouse, previous_month(month_of(today)))
-        targets = months_due(today, previous.get("status") if previous else None)
+        targets = months_due(today, previous.status if previous else None)
 
     outcomes: list[MonthOutcome] = []
     for month in targets:

@@ -16,9 +16,8 @@ from typing import Any
 
 from chargeback.errors import InputError
 from chargeback.jobs import JobContext
-from chargeback.jobs.daily import month_of
-from chargeback.warehouse.layout import previous_month
-from chargeback.warehouse.read import read_manifest
+from chargeback.months import month_of, previous_month
+from chargeback.warehouse.manifest import read_manifest
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +66,7 @@ def run_monthly(context: JobContext, today: date, months: tuple[str, ...] | list
     outcomes: list[MonthStatements] = []
     for month in months or [previous_month(month_of(today))]:
         manifest = read_manifest(warehouse, month)
-        status = manifest.get("status") if manifest else None
+        status = manifest.status if manifest else None
         if months:
             if manifest is None:
                 raise NotIngestedError(f"month {month} is not in {warehouse.url}: ingest it first",

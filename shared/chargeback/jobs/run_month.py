@@ -7,71 +7,98 @@ warehouse's previous complete state in place.
 
 from __future__ import annotations
 
-import calendar
+import dataclasses
 import hashlib
 import io
 import json
 import logging
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from functools import cache
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from chargeback import __version__
-from chargeback.allocation.allocate import LINE_SCHEMA, allocate_table, normalize_table
-from chargeback.bills.discovery import BillFile, Selection, select_month
-from chargeback.bills.reader import read_month
+from chargeback.allocation.allocate import allocate_table
+from chargeback.bills.discovery import AccountSelection, BillFile, Selection, select_month
+from chargeback.bills.normalize import LINE_SCHEMA, normalize_table
+from chargeback.bills.reader import MonthRead, read_month
 from chargeback.columns import UNALLOCATED
 from chargeback.config.file import ConfigFile
 from chargeback.errors import ChargebackError, InputError
+from chargeback.fee_types import FREE_QUOTA
 from chargeback.money import format_decimal
+from chargeback.months import check_month, first_day, last_day
 from chargeback.pricing.focus import focus_files
 from chargeback.pricing.free_quota import month_grants
 from chargeback.storage import ObjectStore
 from chargeback.warehouse import layout
+from chargeback.warehouse.manifest import (
+    SCHEMA_VERSION,
+    AccountBill,
+    Counts,
+    ExcludedProduct,
+    Manifest,
+    ManifestError,
+    SkippedObject,
+    Source,
+    read_manifest,
+)
 from chargeback.warehouse.publish import Output, csv_bytes, parquet_bytes, publish_month
-from chargeback.warehouse.read import read_manifest
 
 log = logging.getLogger(__name__)
-
-SCHEMA_VERSION = 1
 
 
 class NoBillsError(InputError):
     """The source holds no bill for the month."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunSummary:
-    """What a run did, for the command line, the logs and the functions' return value."""
+    """What a run did, for the command line, the logs and the functions' return value: the month's manifest,
+    whether this run changed it, and the keys it wrote."""
 
-    month: str
-    status: str  # open | final
+    manifest: Manifest
     changed: bool
-    family: str | None = None
-    sources: int = 0
-    rows_read: int = 0
-    lines: int = 0
-    allocation_rows: int = 0
-    model_studio_rows: int = 0
-    other_product_rows: int = 0
-    other_month_rows: int = 0
-    duplicate_rows: int = 0
-    totals: dict[str, Decimal] = field(default_factory=dict)
-    totals_by_cost_center: dict[str, dict[str, Decimal]] = field(default_factory=dict)
-    excluded: list[dict[str, Any]] = field(default_factory=list)
-    written: list[str] = field(default_factory=list)
-    unmapped_api_keys: list[str] = field(default_factory=list)
-    unmapped_workspaces: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    """Not errors, but likely mistakes in the mapping: entries the bill never mentions, all cost unallocated."""
+    written: tuple[str, ...] = ()
+
+    @property
+    def month(self) -> str:
+        return self.manifest.month
+
+    @property
+    def status(self) -> str:
+        return self.manifest.status
+
+    @property
+    def counts(self) -> Counts:
+        return self.manifest.counts
+
+    @property
+    def totals(self) -> dict[str, Decimal]:
+        return dict(self.manifest.totals)
+
+    @property
+    def totals_by_cost_center(self) -> dict[str, dict[str, Decimal]]:
+        return {center: dict(totals) for center, totals in self.manifest.totals_by_cost_center.items()}
+
+    @property
+    def unmapped_api_keys(self) -> list[str]:
+        return list(self.manifest.unmapped_api_keys)
+
+    @property
+    def unmapped_workspaces(self) -> list[str]:
+        return list(self.manifest.unmapped_workspaces)
+
+    @property
+    def warnings(self) -> list[str]:
+        """Not errors, but likely mistakes in the mapping: entries the bill never mentions, all cost unallocated."""
+        return list(self.manifest.warnings)
 
 
 def fingerprint(selection: Selection, mapping: ConfigFile | None) -> str:
@@ -94,17 +121,21 @@ def run_month(
     force: bool = False,
     allocate_lines: bool = True,
 ) -> RunSummary:
-    """Ingest ``month`` (YYYY-MM) from ``source`` into ``warehouse`` and, unless told not to, allocate it."""
-    layout.check_month(month)
+    """Ingest ``month`` (YYYY-MM) from ``source`` into ``warehouse`` and, unless told not to, allocate it.
+
+    ``now`` (aware) is when the month was ingested, as the manifest records it.
+    """
+    check_month(month)
+    if now.tzinfo is None:
+        raise ValueError("now must carry a timezone")
     selection = select_month(list(source.list()), month)
     if not selection.files:
         raise NoBillsError(f"no Model Studio bill for {month} under {source.url}", field="month")
-    status = "final" if selection.final else "open"
     print_ = fingerprint(selection, mapping if allocate_lines else None)
-    previous = read_manifest(warehouse, month)
-    if previous and previous.get("fingerprint") == print_ and not force:
-        log.info("month %s unchanged since %s: nothing rewritten", month, previous.get("ingested_at"))
-        return _summary_from_manifest(previous)
+    previous = _previous_manifest(warehouse, month, force=force)
+    if previous and previous.fingerprint == print_ and not force:
+        log.info("month %s unchanged since %s: nothing rewritten", month, previous.ingested_at.isoformat())
+        return RunSummary(previous, changed=False)
 
     read = read_month(source, selection.files, month, default_currency=default_currency, workers=workers,
                       progress=progress)
@@ -117,94 +148,107 @@ def run_month(
         raise ChargebackError(f"normalized lines do not reconcile with the bill for {month}")
     read.aggregates = read.aggregates.slice(0, 0)  # the raw grain is no longer needed: free it before the outputs
 
-    summary = RunSummary(
-        month=month, status=status, changed=True, family=selection.family, sources=len(selection.files),
-        rows_read=sum(p.rows for p in parts), lines=lines.num_rows,
-        model_studio_rows=sum(p.model_studio_rows for p in parts),
-        other_product_rows=sum(p.other_product_rows for p in parts),
-        other_month_rows=sum(p.other_month_rows for p in parts),
-        duplicate_rows=sum(p.duplicate_rows for p in parts),
-        totals=totals,
-        excluded=[{"product_code": r["product_code"], "currency": r["currency"], "rows": r["line_count"],
-                   "billed_cost": format_decimal(r["billed_cost"])}
-                  for r in sorted(read.excluded.to_pylist(), key=lambda r: (r["product_code"], r["currency"]))],
-    )
-    newest = selection.newest_source_time()
-    manifest = {
-        "schema_version": SCHEMA_VERSION,
-        "tool_version": __version__,
-        "month": month,
-        "status": status,
-        "family": selection.family,
-        "fingerprint": print_,
-        "ingested_at": now.isoformat(timespec="seconds"),
-        "newest_source_time": newest.isoformat() if newest else None,
-        "mapping_version": mapping.version,
-        "sources": [
-            {"key": f.bill.key, "size": f.bill.info.size, "etag": f.bill.info.etag, "sha256": f.sha256,
-             "family": f.bill.family, "snapshot": f.bill.snapshot,
-             "members": [vars(p) | {"key": None} for p in f.parts]}
-            for f in read.files
-        ],
-        "superseded": [{"key": k, "reason": r} for k, r in selection.superseded],
-        "ignored": [{"key": k, "reason": r} for k, r in selection.ignored],
-        "counts": {
-            "rows_read": summary.rows_read, "model_studio_rows": summary.model_studio_rows,
-            "other_product_rows": summary.other_product_rows, "other_month_rows": summary.other_month_rows,
-            "duplicate_rows": summary.duplicate_rows, "lines": summary.lines,
-            "allocation_rows": summary.allocation_rows,
-        },
-        "totals": {c: format_decimal(v) for c, v in totals.items()},
-        "excluded_products": summary.excluded,
-        "free_quota": month_grants(
-            lines.filter(pc.equal(lines["fee_type"], "free_quota")).to_pylist(), read.free_quota),
-    }
-    for source_entry in manifest["sources"]:  # type: ignore[attr-defined]
-        for member in source_entry["members"]:
-            member.pop("key")
+    manifest = _ingest_manifest(selection, read, month, print_, now, totals, lines)
+    by_account = [a.totals for a in manifest.accounts]
+    if {c: sum((t.get(c, Decimal(0)) for t in by_account), Decimal(0)) for c in totals} != totals:
+        raise ChargebackError(f"the accounts' bills do not add up to the month's total for {month}")
     outputs: list[Output] = [(layout.lines_key(month), lambda: parquet_bytes(lines))]
     if allocate_lines:
-        outputs += _allocation_outputs(lines, mapping, month, manifest, summary)
-    else:
-        manifest["allocated"] = False
-    summary.written = publish_month(warehouse, month, outputs, manifest)
-    log.info("month %s published", month, extra={"month": month, "status": status, "lines": lines.num_rows,
-                                                  "totals": manifest["totals"]})
-    return summary
+        manifest, more = _allocate(lines, mapping, manifest)
+        outputs += more
+    manifest, written = publish_month(warehouse, outputs, manifest, previous)
+    log.info("month %s published", month, extra={"month": month, "status": manifest.status,
+                                                  "lines": lines.num_rows,
+                                                  "totals": {c: format_decimal(v) for c, v in totals.items()}})
+    return RunSummary(manifest, changed=True, written=tuple(written))
 
 
-def _allocation_outputs(
-    lines: pa.Table, mapping: ConfigFile, month: str, manifest: dict[str, Any], summary: RunSummary
-) -> list[Output]:
-    """Allocate ``lines``; fill the manifest's and summary's allocation fields; return the files to write."""
+def _previous_manifest(warehouse: ObjectStore, month: str, *, force: bool) -> Manifest | None:
+    """The published manifest; with ``force`` a damaged one is replaced instead of stopping the run."""
+    try:
+        return read_manifest(warehouse, month)
+    except ManifestError as exc:
+        if not force:
+            raise
+        log.warning("%s: rebuilding the month", exc, extra={"month": month})
+        return None
+
+
+def _ingest_manifest(selection: Selection, read: MonthRead, month: str, print_: str, now: datetime,
+                     totals: dict[str, Decimal], lines: pa.Table) -> Manifest:
+    """The manifest of what was read (allocation fields empty)."""
+    parts = [p for f in read.files for p in f.parts]
+    newest = selection.newest_source_time()
+    return Manifest(
+        month=month,
+        status="final" if selection.final else "open",
+        fingerprint=print_,
+        ingested_at=now,
+        tool_version=__version__,
+        family=selection.family,
+        newest_source_time=newest,
+        accounts=tuple(_account_bill(account, read) for account in selection.accounts),
+        sources=tuple(
+            Source(key=f.bill.key, size=f.bill.info.size, etag=f.bill.info.etag, sha256=f.sha256,
+                   family=f.bill.family, snapshot=f.bill.snapshot, account=f.bill.account, scope=f.bill.scope,
+                   members=tuple(f.parts))
+            for f in read.files),
+        superseded=tuple(SkippedObject(k, r) for k, r in selection.superseded),
+        ignored=tuple(SkippedObject(k, r) for k, r in selection.ignored),
+        counts=Counts(
+            rows_read=sum(p.rows for p in parts), model_studio_rows=sum(p.model_studio_rows for p in parts),
+            other_product_rows=sum(p.other_product_rows for p in parts),
+            other_month_rows=sum(p.other_month_rows for p in parts),
+            duplicate_rows=sum(p.duplicate_rows for p in parts), lines=lines.num_rows),
+        totals=totals,
+        excluded_products=tuple(
+            ExcludedProduct(r["product_code"], r["currency"], r["line_count"], r["billed_cost"])
+            for r in sorted(read.excluded.to_pylist(), key=lambda r: (r["product_code"], r["currency"]))),
+        free_quota=month_grants(lines.filter(pc.equal(lines["fee_type"], FREE_QUOTA)).to_pylist(), read.free_quota),
+    )
+
+
+def _account_bill(account: AccountSelection, read: MonthRead) -> AccountBill:
+    """One account's part of the month: its files and what their kept lines total."""
+    keys = {f.key for f in account.files}
+    totals: dict[str, Decimal] = {}
+    for result in read.files:
+        if result.bill.key in keys:
+            for currency, amount in result.totals.items():
+                totals[currency] = totals.get(currency, Decimal(0)) + amount
+    return AccountBill(account=account.account, scope=account.scope, family=account.family,
+                       status="final" if account.final else "open", sources=tuple(f.key for f in account.files),
+                       totals=dict(sorted(totals.items())))
+
+
+def _allocate(lines: pa.Table, mapping: ConfigFile, manifest: Manifest) -> tuple[Manifest, list[Output]]:
+    """Allocate ``lines``: the manifest with its allocation fields filled, and the files to write."""
     table = allocate_table(lines, mapping)
     if _totals(table) != _totals(lines):
-        raise ChargebackError(f"allocation does not reconcile with the lines for {month}")
+        raise ChargebackError(f"allocation does not reconcile with the lines for {manifest.month}")
     by_center: dict[str, dict[str, Decimal]] = defaultdict(dict)
     grouped = table.group_by(["cost_center", "currency"], use_threads=False).aggregate([("billed_cost", "sum")])
     for row in grouped.to_pylist():
         by_center[row["cost_center"]][row["currency"]] = row["billed_cost_sum"]
-    summary.allocation_rows = table.num_rows
-    summary.totals_by_cost_center = {c: dict(sorted(v.items())) for c, v in sorted(by_center.items())}
     keys = [k for k in pc.unique(lines["api_key_id"]).to_pylist() if k]
     workspaces = [w for w in pc.unique(lines["workspace_id"]).to_pylist() if w]
-    summary.unmapped_api_keys = sorted(k for k in keys if not mapping.knows_api_key(k))
-    summary.unmapped_workspaces = sorted(w for w in workspaces if not mapping.knows_workspace(w))
-    summary.warnings = mapping_warnings(mapping, month, set(keys), set(workspaces), summary.totals_by_cost_center)
-    manifest["allocated"] = True
-    manifest["mapping_version"] = mapping.version
-    manifest["counts"]["allocation_rows"] = table.num_rows
-    manifest["totals_by_cost_center"] = {c: {k: format_decimal(v) for k, v in t.items()}
-                                         for c, t in summary.totals_by_cost_center.items()}
-    manifest["unmapped_api_keys"] = summary.unmapped_api_keys
-    manifest["unmapped_workspaces"] = summary.unmapped_workspaces
-    manifest["warnings"] = summary.warnings
+    by_center = {c: dict(sorted(v.items())) for c, v in sorted(by_center.items())}
+    manifest = manifest.replace(
+        allocated=True,
+        mapping_version=mapping.version,
+        counts=dataclasses.replace(manifest.counts, allocation_rows=table.num_rows),
+        totals_by_cost_center=by_center,
+        unmapped_api_keys=tuple(sorted(k for k in keys if not mapping.knows_api_key(k))),
+        unmapped_workspaces=tuple(sorted(w for w in workspaces if not mapping.knows_workspace(w))),
+        warnings=tuple(mapping_warnings(mapping, manifest.month, set(keys), set(workspaces), by_center)),
+    )
 
     @cache
     def focus() -> tuple[bytes, bytes]:  # one pass makes both files
         return focus_files(table, sub_account_names=mapping.workspace_labels)
 
-    return [
+    month = manifest.month
+    return manifest, [
         (layout.allocations_key(month, "parquet"), lambda: parquet_bytes(table)),
         (layout.allocations_key(month, "csv"), lambda: csv_bytes(table)),
         (layout.focus_key(month, "parquet"), lambda: focus()[0]),
@@ -221,8 +265,7 @@ def mapping_warnings(mapping: ConfigFile, month: str, api_keys: set[str], worksp
     """
     if mapping.is_default:
         return []
-    year, number = int(month[:4]), int(month[5:])
-    first, last = date(year, number, 1), date(year, number, calendar.monthrange(year, number)[1])
+    first, last = first_day(month), last_day(month)
     warnings: list[str] = []
     for kind, seen, label in (("api_keys", api_keys, "API key"), ("workspaces", workspaces, "workspace")):
         for center_id, item in mapping.assignments(kind):
@@ -238,43 +281,28 @@ def mapping_warnings(mapping: ConfigFile, month: str, api_keys: set[str], worksp
 
 def allocate_month(warehouse: ObjectStore, month: str, mapping: ConfigFile, *, now: datetime) -> RunSummary:
     """Re-allocate a month already ingested, from its published lines, with ``mapping``."""
-    layout.check_month(month)
-    manifest = read_manifest(warehouse, month)
-    if manifest is None or not warehouse.exists(layout.lines_key(month)):
+    check_month(month)
+    if now.tzinfo is None:
+        raise ValueError("now must carry a timezone")
+    previous = read_manifest(warehouse, month)
+    if previous is None or not warehouse.exists(layout.lines_key(month)):
         raise InputError(f"month {month} has not been ingested into {warehouse.url}: run 'ingest' first",
                          field="month")
-    lines = pq.read_table(io.BytesIO(warehouse.read_bytes(layout.lines_key(month)))).cast(LINE_SCHEMA)
-    summary = _summary_from_manifest(manifest)
-    summary.changed = True
-    manifest = {**manifest, "allocated_at": now.isoformat(timespec="seconds")}
-    manifest["fingerprint"] = hashlib.sha256(
-        f"{manifest.get('fingerprint')}:{mapping.version}".encode()).hexdigest()
-    outputs: list[Output] = [(layout.lines_key(month), lambda: parquet_bytes(lines))]
-    outputs += _allocation_outputs(lines, mapping, month, manifest, summary)
-    summary.written = publish_month(warehouse, month, outputs, manifest)
-    return summary
+    lines = pq.read_table(io.BytesIO(warehouse.read_bytes(layout.lines_key(month))))
+    if lines.schema.names != LINE_SCHEMA.names:
+        raise InputError(f"month {month} was ingested by an older version (columns {', '.join(lines.schema.names)}"
+                         f"): run 'chargeback run --month {month}' to read its bills again", field="month")
+    lines = lines.cast(LINE_SCHEMA)
+    manifest = previous.replace(
+        allocated_at=now,
+        fingerprint=hashlib.sha256(f"{previous.fingerprint}:{mapping.version}".encode()).hexdigest())
+    manifest, outputs = _allocate(lines, mapping, manifest)
+    outputs = [(layout.lines_key(month), lambda: parquet_bytes(lines)), *outputs]
+    manifest, written = publish_month(warehouse, outputs, manifest, previous)
+    return RunSummary(manifest, changed=True, written=tuple(written))
 
 
 def _totals(table: pa.Table) -> dict[str, Decimal]:
     """Billed cost per currency, exact."""
     grouped = table.group_by("currency", use_threads=False).aggregate([("billed_cost", "sum")])
     return dict(sorted(zip(grouped["currency"].to_pylist(), grouped["billed_cost_sum"].to_pylist(), strict=True)))
-
-
-def _summary_from_manifest(manifest: dict[str, Any]) -> RunSummary:
-    counts = manifest.get("counts", {})
-    return RunSummary(
-        month=manifest["month"], status=manifest["status"], changed=False, family=manifest.get("family"),
-        sources=len(manifest.get("sources", [])), rows_read=counts.get("rows_read", 0),
-        lines=counts.get("lines", 0), allocation_rows=counts.get("allocation_rows", 0),
-        model_studio_rows=counts.get("model_studio_rows", 0),
-        other_product_rows=counts.get("other_product_rows", 0),
-        other_month_rows=counts.get("other_month_rows", 0), duplicate_rows=counts.get("duplicate_rows", 0),
-        totals={c: Decimal(v) for c, v in manifest.get("totals", {}).items()},
-        totals_by_cost_center={c: {k: Decimal(v) for k, v in t.items()}
-                               for c, t in manifest.get("totals_by_cost_center", {}).items()},
-        excluded=manifest.get("excluded_products", []),
-        unmapped_api_keys=manifest.get("unmapped_api_keys", []),
-        unmapped_workspaces=manifest.get("unmapped_workspaces", []),
-        warnings=manifest.get("warnings", []),
-    )

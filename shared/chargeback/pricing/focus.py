@@ -11,7 +11,9 @@ Column IDs are those of the FOCUS 1.0 specification (bill-formats.md section 7).
   deduction, both in the bill's unit (``1000 Tokens``, ``Images``, ``Seconds``).
 - Periods: a charge covers its billing date, a billing period its month; the bill's days are UTC+8 and FOCUS
   datetimes are UTC, so 2026-05-14 is ``2026-05-13T16:00:00Z`` to ``2026-05-14T16:00:00Z`` (end exclusive).
-- Who: ``SubAccountId`` = the workspace, ``ResourceId`` = the instance ID without its free-quota flag,
+- Who: ``BillingAccountId`` = the account that pays (``payer_account_id``: the management account of a
+  consolidated bill), ``x_account_id`` = the account that owns the resource (``account_id``: a member
+  account), ``SubAccountId`` = the workspace, ``ResourceId`` = the instance ID without its free-quota flag,
   ``Tags`` = the cost center and allocation rule as a JSON object.
 - ``RegionId``/``RegionName``, ``AvailabilityZone``, the commitment-discount columns and ``ChargeClass`` are
   null: allocation rows carry no region, and Model Studio pay-as-you-go has no commitments or corrections.
@@ -27,7 +29,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -37,9 +39,13 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from chargeback.billtime import BILL_UTC_OFFSET, bill_midnight
 from chargeback.columns import ALLOCATION_COLUMNS
 from chargeback.errors import InputError
+from chargeback.fee_types import FREE_QUOTA
 from chargeback.money import MONEY_TYPE, decimal_text, to_decimal
+from chargeback.months import first_day, next_month
+from chargeback.units import focus_unit
 from chargeback.vectors import map_distinct
 from chargeback.warehouse.publish import chunked_csv, neutralise_column
 
@@ -55,7 +61,7 @@ FOCUS_COLUMNS: tuple[str, ...] = (
     "ServiceCategory", "ServiceName", "SkuId", "SkuPriceId", "SubAccountId", "SubAccountName", "Tags",
 )
 X_COLUMNS: tuple[str, ...] = (
-    "x_workspace_id", "x_api_key_id", "x_model", "x_usage_type", "x_channel", "x_cost_center",
+    "x_account_id", "x_workspace_id", "x_api_key_id", "x_model", "x_usage_type", "x_channel", "x_cost_center",
     "x_call_source", "x_fee_type", "x_allocation_rule", "x_discount", "x_coupon",
 )
 COLUMNS: tuple[str, ...] = (*FOCUS_COLUMNS, *X_COLUMNS)
@@ -67,35 +73,11 @@ MONEY_COLUMNS = frozenset({"usage", "usage_before_deduction", "deducted_usage", 
                            "billed_cost"})
 DATETIME_COLUMNS = frozenset({"BillingPeriodEnd", "BillingPeriodStart", "ChargePeriodEnd",
                               "ChargePeriodStart"})
-UNITS: dict[str, str] = {
-    "千tokens": "1000 Tokens", "1k tokens": "1000 Tokens", "1000 tokens": "1000 Tokens",
-    "张": "Images", "image": "Images", "images": "Images",
-    "秒": "Seconds", "second": "Seconds", "seconds": "Seconds",
-}
-CHINA_TIME = timedelta(hours=8)
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
-def _unit(raw: str) -> str | None:
-    text = raw.strip()
-    if not text:
-        return None
-    return UNITS.get(text.lower(), UNITS.get(text, text))
-
-
-def _utc_midnight(day: date, offset: timedelta) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC) - offset
-
-
-def _month_bounds(month: str, offset: timedelta) -> tuple[datetime, datetime]:
-    year, mon = int(month[:4]), int(month[5:7])
-    start = date(year, mon, 1)
-    end = date(year + 1, 1, 1) if mon == 12 else date(year, mon + 1, 1)
-    return _utc_midnight(start, offset), _utc_midnight(end, offset)
-
-
-def _month_edge(offset: timedelta, edge: int, month: str) -> datetime:
-    """The start (edge 0) or end (edge 1) of a billing month, in UTC."""
-    return _month_bounds(month, offset)[edge]
+def _month_edge(edge: int, month: str) -> datetime:
+    """The start (edge 0) or end (edge 1, exclusive) of a billing month, in UTC."""
+    return bill_midnight(first_day(month if edge == 0 else next_month(month))).astimezone(UTC)
 
 
 def _text(value: Any) -> str:
@@ -145,7 +127,6 @@ def focus_table(
     billing_account_name: str | None = None,
     sub_account_names: Mapping[str, str] | None = None,
     service_name: str = "Model Studio",
-    bill_utc_offset: timedelta = CHINA_TIME,
 ) -> pa.Table:
     """FOCUS 1.0 rows (:data:`COLUMNS`), one per allocation row (``ALLOCATION_SCHEMA``), vectorized.
 
@@ -166,17 +147,17 @@ def focus_table(
         day = pc.strptime(col("billing_date"), format="%Y-%m-%d", unit="s")
     except pa.ArrowInvalid as exc:
         raise InputError(f"billing_date: {exc}", field="allocations") from None
-    offset = pa.scalar(bill_utc_offset, pa.duration("s"))
+    offset = pa.scalar(BILL_UTC_OFFSET, pa.duration("s"))
     charge_start = pc.assume_timezone(pc.subtract(day, offset), "UTC")
     charge_end = pc.assume_timezone(pc.add(pc.subtract(day, offset), pa.scalar(timedelta(days=1), pa.duration("s"))),
                                     "UTC")
     stamp = pa.timestamp("s", tz="UTC")
-    period = [map_distinct(col("billing_month"), partial(_month_edge, bill_utc_offset, edge), stamp)
+    period = [map_distinct(col("billing_month"), partial(_month_edge, edge), stamp)
               for edge in (0, 1)]
     workspace, api_key, model = col("workspace_id"), col("api_key_id"), col("model")
     usage_type, channel, fee_type = col("usage_type"), col("channel"), col("fee_type")
-    free = pc.equal(fee_type, "free_quota")
-    unit = map_distinct(col("usage_unit"), _unit)
+    free = pc.equal(fee_type, FREE_QUOTA)
+    unit = map_distinct(col("usage_unit"), focus_unit)
     commodity, item = col("commodity_code"), col("billing_item")
     sku = pc.if_else(pc.and_(pc.not_equal(commodity, ""), pc.not_equal(item, "")),
                      pc.binary_join_element_wise(commodity, item, "/"),
@@ -193,7 +174,7 @@ def focus_table(
     columns: dict[str, pa.Array | pa.ChunkedArray] = {
         "AvailabilityZone": const(None),
         "BilledCost": col("billed_cost"),
-        "BillingAccountId": col("account_id"),
+        "BillingAccountId": col("payer_account_id"),
         "BillingAccountName": const(billing_account_name),
         "BillingCurrency": col("currency"),
         "BillingPeriodEnd": period[1],
@@ -237,6 +218,7 @@ def focus_table(
         "SubAccountId": or_null(workspace),
         "SubAccountName": or_null(map_distinct(workspace, lambda w: names.get(w, w))),
         "Tags": map_distinct(tags_key, _tags),
+        "x_account_id": col("account_id"),
         "x_workspace_id": workspace,
         "x_api_key_id": api_key,
         "x_model": model,

@@ -15,8 +15,11 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from chargeback.billtime import in_bill_time
 from chargeback.errors import InputError
-from chargeback.money import format_decimal
+from chargeback.fee_types import FREE_QUOTA
+from chargeback.units import convert, tokens_per_unit
+from chargeback.warehouse.manifest import FreeQuotaUse
 
 FIELD = "用量详情"
 DETAIL_KEY = "资源包抵扣详情"
@@ -135,28 +138,31 @@ def free_quota_status(grants: Iterable[FreeQuotaGrant]) -> list[FreeQuotaStatus]
 __all__ = ["FreeQuotaGrant", "FreeQuotaStatus", "free_quota_status", "month_grants", "parse_free_quota_detail"]
 
 
-def month_grants(lines: Iterable[Mapping[str, Any]], samples: Mapping[str, str]) -> list[dict[str, str]]:
-    """Per free-quota grant: what this month's free-quota lines used of it (JSON-ready, decimals as text).
+def month_grants(lines: Iterable[Mapping[str, Any]], samples: Mapping[str, str]) -> tuple[FreeQuotaUse, ...]:
+    """Per free-quota grant: what this month's free-quota lines used of it, for the manifest.
 
     ``lines`` are normalized lines; ``samples`` maps an instance ID to one usage-detail JSON of its free-quota
     rows, which names the grant (model, total, unit, validity). What a line used is its deducted usage in the
     grant's raw unit (千tokens x 1,000 = tokens), the same figure the rows' JSON carries one row at a time.
     """
-    used: dict[tuple[str, str, str, str, str], Decimal] = {}
+    used: dict[tuple[str, str, Decimal, datetime | None, datetime | None], Decimal] = {}
     for line in lines:
-        if line["fee_type"] != "free_quota" or line["instance_id"] not in samples:
+        if line["fee_type"] != FREE_QUOTA or line["instance_id"] not in samples:
             continue
         grants = parse_free_quota_detail(samples[str(line["instance_id"])], source=str(line["instance_id"]))
         if not grants:
             continue
         grant = grants[0]
-        factor = Decimal(1000) if str(line["usage_unit"]).lower() in ("千tokens", "1k tokens", "ktokens") else 1
-        key = (grant.model, grant.unit, format_decimal(grant.total),
-               grant.valid_from.isoformat() if grant.valid_from else "",
-               grant.valid_until.isoformat() if grant.valid_until else "")
-        used[key] = used.get(key, Decimal(0)) + Decimal(line["deducted_usage"]) * factor
-    return [
-        {"model": model, "unit": unit, "total": total, "used": format_decimal(amount),
-         "valid_from": start, "valid_until": end}
-        for (model, unit, total, start, end), amount in sorted(used.items())
-    ]
+        deducted, line_unit = Decimal(line["deducted_usage"]), str(line["usage_unit"])
+        in_grant_unit = convert(deducted, line_unit, grant.unit)
+        if in_grant_unit is None:  # a grant unit the unit table does not know: count tokens as tokens
+            in_grant_unit = deducted * (tokens_per_unit(line_unit) or 1)
+        key = (grant.model, grant.unit, grant.total, grant.valid_from, grant.valid_until)
+        used[key] = used.get(key, Decimal(0)) + in_grant_unit
+    return tuple(
+        FreeQuotaUse(model=model, unit=unit, total=total, used=amount,
+                     valid_from=in_bill_time(start) if start else None,
+                     valid_until=in_bill_time(end) if end else None)
+        for (model, unit, total, start, end), amount in sorted(used.items(), key=lambda item: (
+            item[0][:3], item[0][3] or datetime.min, item[0][4] or datetime.min))
+    )

@@ -27,11 +27,13 @@ from typing import Any
 
 import pandas as pd
 
+from chargeback.bills.normalize import list_price
 from chargeback.errors import InputError
+from chargeback.fee_types import FREE_QUOTA
 from chargeback.money import ZERO, format_decimal, to_decimal
-from chargeback.pricing.catalog import BILL_UNITS, DERIVATIONS, SITE_CURRENCY, PriceCatalog, PriceEntry
+from chargeback.pricing.catalog import DERIVATIONS, SITE_CURRENCY, PriceCatalog, PriceEntry
+from chargeback.units import catalog_unit
 
-FREE_QUOTA = "free_quota"
 AMOUNTS = ("usage", "usage_before_deduction", "deducted_usage", "list_cost", "discount", "coupon",
            "billed_cost")
 NEEDED = ("billing_date", "model", "usage_type", "io_type", "context_tier", "fee_type", "currency",
@@ -75,7 +77,7 @@ def lookup_line_price(
     usage_unit: str, on: date,
 ) -> PriceEntry | None:
     """The catalog price of a bill line, or None when the catalog has none in the line's unit."""
-    unit = BILL_UNITS.get(usage_unit.strip().lower(), BILL_UNITS.get(usage_unit.strip()))
+    unit = catalog_unit(usage_unit)
     for candidate in catalog_usage_types(usage_type, io_type):
         entry = catalog.price(model, site, candidate, on, context_tier or None)
         if entry is not None:
@@ -230,15 +232,6 @@ def _amounts(record: dict[str, Any], index: int) -> dict[str, Decimal]:
         raise InputError(f"line {index}: amounts must be exact decimals ({exc})", field="lines") from None
 
 
-def _price(text: Any) -> Decimal | None:
-    if text is None or str(text).strip() == "":
-        return None
-    try:
-        return Decimal(str(text).strip())
-    except InvalidOperation:
-        return None
-
-
 def reconcile(
     lines: pd.DataFrame, catalog: PriceCatalog, site: str, *, rounding_unit: Decimal = Decimal("0.01")
 ) -> Reconciliation:
@@ -315,7 +308,7 @@ def _compare(result: Reconciliation, record: dict[str, Any], amounts: dict[str, 
     model, usage_type, io_type = str(record["model"]), str(record["usage_type"]), str(record["io_type"])
     tier = str(record["context_tier"])
     entry = lookup_line_price(catalog, site, model, usage_type, io_type, tier, str(record["usage_unit"]), day)
-    bill_price = _price(record["list_unit_price"])
+    bill_price = list_price(record["list_unit_price"], source="lines")
     if record["fee_type"] == FREE_QUOTA:
         result.free_quota_lines += count
         deducted = amounts["deducted_usage"] or amounts["usage_before_deduction"]

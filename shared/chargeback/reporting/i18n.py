@@ -9,6 +9,8 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Literal
 
+from chargeback.months import first_day
+
 Locale = Literal["en", "zh"]
 LOCALES: tuple[Locale, ...] = ("en", "zh")
 
@@ -190,8 +192,8 @@ def strings(locale: str) -> MappingProxyType[str, str]:
 
 def period_label(month: str, locale: str) -> str:
     """'2026-05' -> 'May 2026' or '2026年5月'."""
-    year, mon = int(month[:4]), int(month[5:7])
-    return f"{year}年{mon}月" if locale == "zh" else f"{_MONTHS_EN[mon - 1]} {year}"
+    first = first_day(month)
+    return f"{first.year}年{first.month}月" if locale == "zh" else f"{_MONTHS_EN[first.month - 1]} {first.year}"
 
 
 def io_type_label(io_type: str, locale: str) -> str:

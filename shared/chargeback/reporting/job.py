@@ -24,14 +24,15 @@ from chargeback.config.statements import StatementSettings
 from chargeback.delivery import DeliveryError, Mailer
 from chargeback.errors import InputError
 from chargeback.money import format_decimal
+from chargeback.months import check_month, previous_month
 from chargeback.reporting.csvfile import statement_csv
 from chargeback.reporting.ledger import Ledger, LedgerEntry, load_ledger, save_ledger
 from chargeback.reporting.mail import statement_mail
 from chargeback.reporting.render import render_statement
 from chargeback.reporting.view import StatementView, build_statement, cost_center_rows, model_totals
 from chargeback.storage import ObjectStore
-from chargeback.warehouse import layout
-from chargeback.warehouse.read import read_allocations, read_manifest
+from chargeback.warehouse.manifest import Manifest, read_manifest
+from chargeback.warehouse.read import read_allocations
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ def send_statements(
     ``finance_cc`` in copy; a cost center without owners goes to finance alone, or is skipped when nobody is
     left and the mailer needs recipients. Raises InputError when the month is not published.
     """
-    layout.check_month(month)
+    check_month(month)
     if now.tzinfo is None:
         raise ValueError("now must carry a timezone")
     manifest = read_manifest(warehouse, month)
@@ -91,7 +92,7 @@ def send_statements(
     if allocations is None:
         raise InputError(f"month {month} has a manifest but no allocation table in {warehouse.url}")
     _check_totals(allocations, manifest, month)
-    previous = read_allocations(warehouse, layout.previous_month(month))
+    previous = read_allocations(warehouse, previous_month(month))
     settings = mapping.statements
     ledger = load_ledger(warehouse, month)
     channel = channel_of(mailer)
@@ -115,7 +116,7 @@ def send_statements(
 def _one_statement(
     warehouse: ObjectStore, month: str, mapping: ConfigFile, mailer: Mailer, ledger: Ledger,
     settings: StatementSettings, allocations: pd.DataFrame, previous: pd.DataFrame | None,
-    manifest: dict[str, object], center_id: str, *, now: datetime, dry_run: bool,
+    manifest: Manifest, center_id: str, *, now: datetime, dry_run: bool,
     finance_cc: tuple[str, ...], sender: str,
 ) -> StatementResult:
     channel = channel_of(mailer)
@@ -180,17 +181,16 @@ def _entry(view: StatementView, channel: str, to: tuple[str, ...], cc: tuple[str
     )
 
 
-def _check_totals(allocations: pd.DataFrame, manifest: dict[str, object], month: str) -> None:
+def _check_totals(allocations: pd.DataFrame, manifest: Manifest, month: str) -> None:
     """Warn when the allocation rows do not add up to the manifest's totals (the statements use the rows)."""
-    expected = manifest.get("totals")
-    if not isinstance(expected, dict):
-        return
+    expected = manifest.totals
     found: dict[str, Decimal] = {}
     for currency, amount in zip(allocations["currency"].astype(str), allocations["billed_cost"], strict=True):
         found[currency] = found.get(currency, Decimal(0)) + amount
     for currency in sorted(set(expected) | set(found)):
         allocated = found.get(currency, Decimal(0))
-        if Decimal(str(expected.get(currency, "0"))) != allocated:
+        said = expected.get(currency, Decimal(0))
+        if said != allocated:
             log.warning("allocations of %s add up to %s %s, the manifest says %s", month,
-                        format_decimal(allocated), currency, expected.get(currency, "0"),
+                        format_decimal(allocated), currency, format_decimal(said),
                         extra={"month": month, "currency": currency})

@@ -19,12 +19,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from chargeback.errors import InputError
+from chargeback.months import check_month
 from chargeback.storage import ObjectStore
 from chargeback.warehouse import layout
 
 
 def ledger_key(month: str) -> str:
-    return layout.state_key(f"statements/billing_month={layout.check_month(month)}/ledger.json")
+    return layout.state_key(f"statements/billing_month={check_month(month)}/ledger.json")
 
 
 @dataclass(frozen=True)

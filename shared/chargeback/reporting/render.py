@@ -14,9 +14,9 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from chargeback.delivery import InlineImage
+from chargeback.display import format_money, format_number, format_percent, format_signed_money
 from chargeback.reporting import i18n
 from chargeback.reporting.chart import bar_chart_png
-from chargeback.reporting.formatting import format_money, format_number, format_percent, format_signed_money
 from chargeback.reporting.view import StatementView
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")

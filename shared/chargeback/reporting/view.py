@@ -17,40 +17,40 @@ Volume and mix are rounded to the bill's finest decimal; the price effect is the
 
 from __future__ import annotations
 
-import calendar
 import hashlib
 import json
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation, localcontext
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from typing import Any
 
 import pandas as pd
 
+from chargeback.bills.normalize import list_price
 from chargeback.columns import ALLOCATION_COLUMNS, LINE_AMOUNTS
 from chargeback.config.cost_centers import FixedShares
 from chargeback.config.file import ConfigFile as TeamMapping
+from chargeback.display import percent_of
 from chargeback.errors import InputError
+from chargeback.fee_types import FREE_QUOTA
 from chargeback.money import ZERO, format_decimal, quantum_of, to_decimal
+from chargeback.months import days_of, previous_month
 from chargeback.reporting import i18n
-from chargeback.reporting.formatting import percent_of
 from chargeback.reporting.ledger import LedgerEntry
-from chargeback.warehouse.layout import previous_month
+from chargeback.units import THOUSAND, tokens_per_unit
+from chargeback.warehouse.manifest import Manifest
 
 # Rules of lines a cost center pays directly; any other rule (e.g. 'console:proportional') is a shared pool.
 DIRECT_RULES = frozenset({"api_key", "workspace", "unallocated", ""})
-FREE_QUOTA = "free_quota"
 IO_TYPE_ORDER = ("input", "cached_input", "output", "unit", "other")
 UNIT_COST_STEP = Decimal("0.00000001")
-# Usage units that count tokens, and how many thousands of tokens one unit is.
-TOKEN_UNITS: Mapping[str, Decimal] = {
-    "千tokens": Decimal(1), "千token": Decimal(1), "1ktokens": Decimal(1), "1ktoken": Decimal(1),
-    "ktokens": Decimal(1), "百万tokens": Decimal(1000), "1mtokens": Decimal(1000), "mtokens": Decimal(1000),
-    "tokens": Decimal("0.001"), "token": Decimal("0.001"),
-}
 _AMOUNTS = frozenset(LINE_AMOUNTS)
+# What a statement's content hash covers: every allocation column but the payer's account, which schema 2 added
+# beside the owner's and which changes nothing a cost center owes (hashing it would send every statement already
+# sent again, as a correction).
+HASHED_COLUMNS: tuple[str, ...] = tuple(c for c in ALLOCATION_COLUMNS if c != "payer_account_id")
 
 
 # ---------------------------------------------------------------------------------------------- the view
@@ -241,7 +241,7 @@ def allocation_hash(rows: Iterable[Mapping[str, Any]]) -> str:
     digest = hashlib.sha256()
     canonical = sorted(
         json.dumps([format_decimal(r[c]) if c in _AMOUNTS else repr(r[c]) if c == "share" else str(r[c])
-                    for c in ALLOCATION_COLUMNS], ensure_ascii=False)
+                    for c in HASHED_COLUMNS], ensure_ascii=False)
         for r in rows
     )
     for line in canonical:
@@ -256,7 +256,7 @@ def allocation_hash(rows: Iterable[Mapping[str, Any]]) -> str:
 def build_statement(
     allocations_month: pd.DataFrame | None,
     allocations_prev_month: pd.DataFrame | None,
-    manifest: Mapping[str, Any],
+    manifest: Manifest,
     mapping: TeamMapping,
     cost_center: str,
     *,
@@ -270,7 +270,7 @@ def build_statement(
     ``ledger_entry`` is what was last sent for this cost center and month: when its content hash differs from
     the rows now, the statement is the next version and explains what changed.
     """
-    month = str(manifest["month"])
+    month = manifest.month
     rows = cost_center_rows(allocations_month, cost_center)
     previous = None
     if allocations_prev_month is not None:
@@ -303,10 +303,10 @@ def build_statement(
         name=mapping.cost_center_name(cost_center),
         owners=tuple(center.owners) if center else (),
         locale="zh" if locale == "zh" else "en",
-        status="final" if manifest.get("status") == "final" else "provisional",
+        status="final" if manifest.is_final else "provisional",
         version=version,
         content_hash=content_hash,
-        mapping_version=str(manifest.get("mapping_version", mapping.version)),
+        mapping_version=manifest.mapping_version or mapping.version,
         rows=len(rows),
         top_n=top_n,
         sections=tuple(sections),
@@ -381,8 +381,7 @@ def _section(currency: str, rows: list[dict[str, Any]], previous: list[dict[str,
 
 
 def _days(rows: list[dict[str, Any]], month: str) -> tuple[DayCost, ...]:
-    year, mon = int(month[:4]), int(month[5:7])
-    amounts = {f"{month}-{day:02d}": ZERO for day in range(1, calendar.monthrange(year, mon)[1] + 1)}
+    amounts = {day.isoformat(): ZERO for day in days_of(month)}
     for day, amount in _grouped(rows, lambda r: r["billing_date"]).items():
         amounts[day] = amounts.get(day, ZERO) + amount  # a date outside the month is kept, never dropped
     return tuple(DayCost(day, amount) for day, amount in sorted(amounts.items()))
@@ -403,7 +402,7 @@ def list_prices(frame: pd.DataFrame | None) -> dict[PriceKey, frozenset[Decimal]
     paid = frame.loc[frame["fee_type"] != FREE_QUOTA, columns].drop_duplicates()
     found: dict[PriceKey, set[Decimal]] = defaultdict(set)
     for currency, model, usage_type, unit, text in paid.itertuples(index=False):
-        price = _price(_text(text))
+        price = list_price(_text(text), source="allocations")
         if price:
             found[(_text(currency), _text(model), _text(usage_type), _text(unit))].add(price)
     return {key: frozenset(values) for key, values in found.items()}
@@ -433,13 +432,6 @@ def _free_quota(rows: list[dict[str, Any]], prices: Mapping[PriceKey, frozenset[
     }
 
 
-def _price(text: str) -> Decimal | None:
-    try:
-        return Decimal(text) if text else None
-    except InvalidOperation:
-        return None
-
-
 def _shared(rows: list[dict[str, Any]], mapping: TeamMapping, cost_center: str,
             locale: str) -> tuple[SharedCostLine, ...]:
     amounts = _grouped((r for r in rows if r["allocation_rule"] not in DIRECT_RULES),
@@ -459,19 +451,14 @@ def _shared(rows: list[dict[str, Any]], mapping: TeamMapping, cost_center: str,
     return tuple(lines)
 
 
-def token_factor(usage_unit: str) -> Decimal | None:
-    """Thousands of tokens per usage unit ('千tokens' -> 1), or None when the unit is not tokens."""
-    return TOKEN_UNITS.get(usage_unit.replace(" ", "").lower())
-
-
 def _unit_costs(rows: list[dict[str, Any]]) -> tuple[UnitCostLine, ...]:
     tokens: dict[str, Decimal] = defaultdict(lambda: ZERO)
     amounts: dict[str, Decimal] = defaultdict(lambda: ZERO)
     for row in rows:
-        factor = token_factor(row["usage_unit"])
-        if factor is None:
+        per_unit = tokens_per_unit(row["usage_unit"])
+        if per_unit is None:
             continue
-        tokens[row["model"]] += (row["usage"] + row["deducted_usage"]) * factor
+        tokens[row["model"]] += (row["usage"] + row["deducted_usage"]) * per_unit / THOUSAND
         amounts[row["model"]] += row["billed_cost"]
     lines = []
     for model in sorted(tokens):

@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime, tzinfo
 from typing import Any, Literal
 
 from chargeback.errors import InputError
-from chargeback.warehouse.layout import check_month
+from chargeback.months import check_month
 
 PAYLOAD_KEYS: frozenset[str] = frozenset({"job", "months", "today", "dry_run", "scheduled_time"})
 

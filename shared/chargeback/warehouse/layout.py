@@ -10,18 +10,7 @@
 
 from __future__ import annotations
 
-import re
-
-from chargeback.errors import InputError
-
-MONTH_PATTERN = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-
-
-def check_month(month: str) -> str:
-    """``month`` if it is YYYY-MM, else InputError."""
-    if not MONTH_PATTERN.match(month):
-        raise InputError(f"month {month!r} is not YYYY-MM", field="month")
-    return month
+from chargeback.months import check_month
 
 
 def partition(table: str, month: str) -> str:
@@ -56,13 +45,3 @@ def manifest_key(month: str) -> str:
 def state_key(name: str) -> str:
     """A ledger or state document under state/, e.g. state_key('statements/ledger.json')."""
     return f"state/{name}"
-
-
-def previous_month(month: str) -> str:
-    year, mon = int(month[:4]), int(month[5:])
-    return f"{year - 1}-12" if mon == 1 else f"{year}-{mon - 1:02d}"
-
-
-def next_month(month: str) -> str:
-    year, mon = int(month[:4]), int(month[5:])
-    return f"{year + 1}-01" if mon == 12 else f"{year}-{mon + 1:02d}"

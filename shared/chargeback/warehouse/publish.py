@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import re
 from collections.abc import Callable, Iterable
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -22,7 +20,7 @@ import pyarrow.parquet as pq
 from chargeback.memory import release_memory
 from chargeback.money import decimal_text
 from chargeback.storage import ObjectStore
-from chargeback.warehouse import layout
+from chargeback.warehouse.manifest import Manifest, write_manifest
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -78,10 +76,15 @@ def sha256(data: bytes) -> str:
 Output = tuple[str, Callable[[], bytes]]
 
 
-def publish_month(store: ObjectStore, month: str, outputs: Iterable[Output], manifest: dict[str, Any]) -> list[str]:
-    """Write the ``outputs`` (key, a function making the bytes) that differ from what is published, then the
-    manifest. Each output is made, written and dropped in turn, so only one is in memory. Returns keys written."""
-    previous = _previous_outputs(store, month)
+def publish_month(store: ObjectStore, outputs: Iterable[Output], manifest: Manifest,
+                  previous: Manifest | None) -> tuple[Manifest, list[str]]:
+    """Publish a month: write the ``outputs`` (key, a function making the bytes) whose bytes differ from what
+    ``previous`` (the month's published manifest) recorded, then the manifest naming every output's hash.
+
+    Each output is made, written and dropped in turn, so only one is in memory. Returns the manifest as
+    written and the keys written, the manifest last.
+    """
+    published = dict(previous.outputs) if previous else {}
     written: list[str] = []
     hashes: dict[str, str] = {}
     for key, make in outputs:
@@ -89,21 +92,9 @@ def publish_month(store: ObjectStore, month: str, outputs: Iterable[Output], man
         release_memory()
         digest = sha256(data)
         hashes[key] = digest
-        if previous.get(key) != digest or not store.exists(key):
+        if published.get(key) != digest or not store.exists(key):
             store.write_bytes(key, data)
             written.append(key)
-    manifest = {**manifest, "outputs": hashes}
-    store.write_bytes(layout.manifest_key(month), manifest_bytes(manifest), content_type="application/json")
-    written.append(layout.manifest_key(month))
-    return written
-
-
-def manifest_bytes(manifest: dict[str, Any]) -> bytes:
-    return (json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode("utf-8")
-
-
-def _previous_outputs(store: ObjectStore, month: str) -> dict[str, str]:
-    from chargeback.warehouse.read import read_manifest
-
-    manifest = read_manifest(store, month)
-    return dict(manifest.get("outputs", {})) if manifest else {}
+    manifest = manifest.replace(outputs=hashes)
+    written.append(write_manifest(store, manifest))
+    return manifest, written

@@ -1,4 +1,4 @@
-"""Reading published tables back: allocations, lines and manifests, with money as Decimal.
+"""Reading published tables back: allocations and lines, with money as Decimal (manifests: ``manifest``).
 
 Everything downstream of allocation (statements, alerts, reconciliation, FOCUS) reads through here.
 """
@@ -6,7 +6,6 @@ Everything downstream of allocation (statements, alerts, reconciliation, FOCUS) 
 from __future__ import annotations
 
 import io
-import json
 from typing import Any
 
 import pandas as pd
@@ -16,15 +15,7 @@ import pyarrow.parquet as pq
 from chargeback.errors import NotFoundError
 from chargeback.storage import ObjectStore
 from chargeback.warehouse import layout
-
-
-def read_manifest(store: ObjectStore, month: str) -> dict[str, Any] | None:
-    """The month's published manifest, or None when the month was never published."""
-    try:
-        data: dict[str, Any] = json.loads(store.read_bytes(layout.manifest_key(month)))
-    except NotFoundError:
-        return None
-    return data
+from chargeback.warehouse.manifest import read_manifest
 
 
 def table_to_frame(table: pa.Table) -> pd.DataFrame:
@@ -44,13 +35,19 @@ def _read_parquet(store: ObjectStore, key: str) -> pd.DataFrame | None:
         data = store.read_bytes(key)
     except NotFoundError:
         return None
-    return table_to_frame(pq.read_table(io.BytesIO(data)))
+    table = pq.read_table(io.BytesIO(data))
+    if "payer_account_id" not in table.column_names and "account_id" in table.column_names:
+        # published before schema 2, which added the payer beside the owner: the payer is unknown there
+        table = table.add_column(table.column_names.index("account_id") + 1, "payer_account_id",
+                                 pa.array([""] * table.num_rows, pa.string()))
+    return table_to_frame(table)
 
 
 def read_allocations(store: ObjectStore, month: str) -> pd.DataFrame | None:
     """The month's allocation rows (``chargeback.columns.ALLOCATION_COLUMNS``), or None if unpublished.
 
-    Money and usage columns hold ``Decimal``; ``share`` is a float for information only.
+    Money and usage columns hold ``Decimal``; ``share`` is a float for information only. Months published
+    before schema 2 read with an empty ``payer_account_id``.
     """
     if read_manifest(store, month) is None:
         return None
@@ -64,4 +61,4 @@ def read_lines(store: ObjectStore, month: str) -> pd.DataFrame | None:
     return _read_parquet(store, layout.lines_key(month))
 
 
-__all__ = ["read_allocations", "read_lines", "read_manifest", "table_to_frame"]
+__all__ = ["read_allocations", "read_lines", "table_to_frame"]

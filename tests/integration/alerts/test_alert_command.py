@@ -9,12 +9,13 @@ from email import message_from_bytes
 
 import pytest
 
-from chargeback.alerts.job import AlertDeliveryError
+from chargeback.alerts.model import AlertDeliveryError
 from chargeback.commands import alert
 from chargeback.errors import ConfigError
 from chargeback.storage import LocalObjectStore
-from tests.support.alert_tables import row, series, write_month
+from tests.support.alert_tables import row, series
 from tests.support.smtp import free_port
+from tests.support.warehouse import publish_month
 from tests.support.webhook_servers import Recorder, http_server
 
 MAPPING = """
@@ -49,7 +50,7 @@ def chargeback_alert(*argv: str) -> int:
 def setup(tmp_path, monkeypatch):
     warehouse = tmp_path / "warehouse"
     steady = series(date(2026, 5, 1), ["20"] * 14)
-    write_month(LocalObjectStore(warehouse), "2026-05",
+    publish_month(LocalObjectStore(warehouse), "2026-05",
                 [*steady, row(date(2026, 5, 15), "300", model="qwen-max"), row(date(2026, 5, 16), "1")])
     mapping = tmp_path / "mapping.yaml"
     mapping.write_text(MAPPING)

@@ -23,7 +23,8 @@ from chargeback.config.file import parse_config_file
 from chargeback.delivery.outbox import OutboxMailer
 from chargeback.errors import ConfigError
 from chargeback.storage import LocalObjectStore
-from tests.support.alert_tables import series, write_month
+from tests.support.alert_tables import series
+from tests.support.warehouse import publish_month
 from tests.support.webhook_servers import Recorder, dingtalk_checker, http_server, silent_server
 
 NOTE = Notification(alert_id="abc123", sequence=1, reason="new", rule="budget_actual", severity="warning",
@@ -130,7 +131,7 @@ alerts:
 
 def test_one_channel_that_never_answers_does_not_stop_the_others(tmp_path):
     store = LocalObjectStore(tmp_path / "warehouse")
-    write_month(store, "2026-05", series(date(2026, 5, 1), ["1"]), newest_source_time="2026-05-01T00:00:00Z")
+    publish_month(store, "2026-05", series(date(2026, 5, 1), ["1"]), newest_source_time="2026-05-01T00:00:00Z")
     mapping = parse_config_file(MAPPING)
     flaky = Recorder([(500, b"oops"), (200, b"{}")])
     ding = Recorder([], decide=dingtalk_checker("SECding", CLOCK_MS))

@@ -16,7 +16,8 @@ from chargeback.jobs.daily import DailyResult, MonthOutcome
 from chargeback.runtime.clients import Clients
 from chargeback.runtime.entry import compose
 from chargeback.storage import LocalObjectStore
-from tests.support.alert_tables import series, write_month
+from tests.support.alert_tables import series
+from tests.support.warehouse import publish_month
 
 MAPPING = """
 cost_centers:
@@ -35,7 +36,7 @@ def test_the_daily_job_mails_alerts_to_the_owners_and_returns_json(tmp_path):
     env = environment(tmp_path, MAPPING)
     context = compose("daily", Settings.from_env(env), Clients(), env)
     assert isinstance(context.channels["owners"], EmailChannel)
-    write_month(context.warehouse, "2026-05", series(date(2026, 5, 1), ["20", "1"]))
+    publish_month(context.warehouse, "2026-05", series(date(2026, 5, 1), ["20", "1"]))
     run = run_alerts(context.warehouse, date(2026, 5, 3), context.config, context.channels,
                      now=datetime(2026, 5, 3, 9, tzinfo=UTC))
     outbox = LocalObjectStore(tmp_path / "wh")

@@ -9,13 +9,15 @@ from decimal import Decimal
 import pytest
 
 from chargeback.alerts.channels import DeliveryResult, EmailChannel, Notification, RetryPolicy
-from chargeback.alerts.job import AlertDeliveryError, run_alerts
-from chargeback.alerts.render import format_table
+from chargeback.alerts.job import run_alerts
+from chargeback.alerts.model import AlertDeliveryError
 from chargeback.alerts.state import state_document_key
+from chargeback.commands.alert import format_table
 from chargeback.config.file import parse_config_file
 from chargeback.delivery import OutgoingMail
 from chargeback.storage import LocalObjectStore
-from tests.support.alert_tables import row, series, write_month
+from tests.support.alert_tables import row, series
+from tests.support.warehouse import publish_month
 
 MAPPING = parse_config_file("""
 cost_centers:
@@ -93,7 +95,7 @@ def actions(run) -> list[tuple[str, str, str]]:
 
 
 def test_the_same_date_twice_sends_nothing_the_second_time(store, mailer):
-    write_month(store, "2026-05", spiky_may("400"))  # 541 > 500 and a spike
+    publish_month(store, "2026-05", spiky_may("400"))  # 541 > 500 and a spike
     day = date(2026, 5, 17)
     first = run_alerts(store, day, MAPPING, channels(mailer), now=now(day))
     assert actions(first) == [("new", "anomaly", "2026-05-15"), ("new", "budget_actual", "2026-05")]
@@ -108,7 +110,7 @@ def test_the_same_date_twice_sends_nothing_the_second_time(store, mailer):
 
 
 def test_every_delivery_attempt_is_recorded_in_the_warehouse_state(store, mailer):
-    write_month(store, "2026-05", series(date(2026, 5, 1), ["600", "1"]))
+    publish_month(store, "2026-05", series(date(2026, 5, 1), ["600", "1"]))
     day = date(2026, 5, 3)
     run_alerts(store, day, MAPPING, channels(mailer), now=now(day))
     state = json.loads(store.read_bytes(state_document_key("2026-05")))
@@ -122,8 +124,8 @@ def test_every_delivery_attempt_is_recorded_in_the_warehouse_state(store, mailer
 
 
 def test_a_new_month_re_arms_the_budget(store, mailer):
-    write_month(store, "2026-05", series(date(2026, 5, 1), ["600"]), status="final")
-    write_month(store, "2026-06", series(date(2026, 6, 1), ["300", "300", "1"]))
+    publish_month(store, "2026-05", series(date(2026, 5, 1), ["600"]), status="final")
+    publish_month(store, "2026-06", series(date(2026, 6, 1), ["300", "300", "1"]))
     june = date(2026, 6, 10)
     run = run_alerts(store, june, MAPPING, channels(mailer), now=now(june))
     assert ("new", "budget_actual", "2026-06") in actions(run)
@@ -132,10 +134,10 @@ def test_a_new_month_re_arms_the_budget(store, mailer):
     assert not store.exists(state_document_key("2026-05"))
     # May fired in May; June fires again because it is a new period
     may_store = LocalObjectStore(store.root.parent / "may")
-    write_month(may_store, "2026-05", series(date(2026, 5, 1), ["600", "1"]))
+    publish_month(may_store, "2026-05", series(date(2026, 5, 1), ["600", "1"]))
     first = run_alerts(may_store, date(2026, 5, 3), MAPPING, channels(mailer), now=now(date(2026, 5, 3)))
     assert ("new", "budget_actual", "2026-05") in actions(first)
-    write_month(may_store, "2026-06", series(date(2026, 6, 1), ["600", "1"]))
+    publish_month(may_store, "2026-06", series(date(2026, 6, 1), ["600", "1"]))
     again = run_alerts(may_store, date(2026, 6, 3), MAPPING, channels(mailer), now=now(date(2026, 6, 3)))
     assert ("new", "budget_actual", "2026-06") in actions(again)
     assert ("quiet", "budget_actual", "2026-05") in actions(again)  # in the grace days: evaluated, quiet
@@ -143,10 +145,10 @@ def test_a_new_month_re_arms_the_budget(store, mailer):
 
 def test_a_restated_anomaly_day_re_fires_once_then_stays_quiet(store, mailer):
     platform = FakeChannel("platform")
-    write_month(store, "2026-05", spiky_may("190"))
+    publish_month(store, "2026-05", spiky_may("190"))
     day = date(2026, 5, 17)
     run_alerts(store, day, MAPPING, channels(mailer, platform), now=now(day))
-    write_month(store, "2026-05", spiky_may("320"))  # the bill restates 05-15
+    publish_month(store, "2026-05", spiky_may("320"))  # the bill restates 05-15
     restated = run_alerts(store, day, MAPPING, channels(mailer, platform), now=now(day))
     assert actions(restated) == [("restated", "anomaly", "2026-05-15")]
     outcome = restated.outcomes[0]
@@ -158,32 +160,32 @@ def test_a_restated_anomaly_day_re_fires_once_then_stays_quiet(store, mailer):
 
 
 def test_a_small_restatement_within_tolerance_stays_quiet(store, mailer):
-    write_month(store, "2026-05", spiky_may("190"))
+    publish_month(store, "2026-05", spiky_may("190"))
     day = date(2026, 5, 17)
     run_alerts(store, day, MAPPING, channels(mailer), now=now(day))
-    write_month(store, "2026-05", spiky_may("191"))  # +0.5%, under the 1% tolerance
+    publish_month(store, "2026-05", spiky_may("191"))  # +0.5%, under the 1% tolerance
     assert actions(run_alerts(store, day, MAPPING, channels(mailer), now=now(day))) == [
         ("quiet", "anomaly", "2026-05-15")]
 
 
 def test_an_anomaly_restated_away_is_cleared_and_fires_again_if_it_returns(store, mailer):
-    write_month(store, "2026-05", spiky_may("190"))
+    publish_month(store, "2026-05", spiky_may("190"))
     day = date(2026, 5, 17)
     run_alerts(store, day, MAPPING, channels(mailer), now=now(day))
-    write_month(store, "2026-05", spiky_may("10"))
+    publish_month(store, "2026-05", spiky_may("10"))
     cleared = run_alerts(store, day, MAPPING, channels(mailer), now=now(day))
     assert actions(cleared) == [("cleared", "anomaly", "2026-05-15")]
     assert "No longer holds after restated data; cleared." in format_table(cleared)
     sent_before = len(mailer.sent)
     assert run_alerts(store, day, MAPPING, channels(mailer), now=now(day)).outcomes == ()
-    write_month(store, "2026-05", spiky_may("190"))
+    publish_month(store, "2026-05", spiky_may("190"))
     back = run_alerts(store, day, MAPPING, channels(mailer), now=now(day))
     assert actions(back) == [("restated", "anomaly", "2026-05-15")]
     assert len(mailer.sent) == sent_before + 1
 
 
 def test_a_failed_channel_is_retried_alone_by_the_next_run_then_given_up(store, mailer):
-    write_month(store, "2026-05", series(date(2026, 5, 1), ["1"]), newest_source_time="2026-05-01T00:00:00Z")
+    publish_month(store, "2026-05", series(date(2026, 5, 1), ["1"]), newest_source_time="2026-05-01T00:00:00Z")
     day = date(2026, 5, 10)
     platform = FakeChannel("platform", failures=10)
     first = run_alerts(store, day, MAPPING, channels(mailer, platform), now=now(day))
@@ -211,7 +213,7 @@ cost_centers:
 alerts:
   channels: {platform: {type: webhook, url_env: PLATFORM_HOOK_URL}}
 """)
-    write_month(store, "2026-05", series(date(2026, 5, 1), ["150", "1"]))
+    publish_month(store, "2026-05", series(date(2026, 5, 1), ["150", "1"]))
     day = date(2026, 5, 3)
     platform = FakeChannel("platform", failures=1)
     run_alerts(store, day, mapping, channels(mailer, platform), now=now(day))
@@ -223,7 +225,7 @@ alerts:
 
 
 def test_a_dry_run_sends_and_stores_nothing(store, mailer):
-    write_month(store, "2026-05", spiky_may("400"))
+    publish_month(store, "2026-05", spiky_may("400"))
     day = date(2026, 5, 17)
     run = run_alerts(store, day, MAPPING, {}, now=now(day), dry_run=True)
     assert actions(run) == [("new", "anomaly", "2026-05-15"), ("new", "budget_actual", "2026-05")]
@@ -235,7 +237,7 @@ def test_a_dry_run_sends_and_stores_nothing(store, mailer):
 
 
 def test_a_channel_missing_from_the_run_is_recorded_as_failed(store):
-    write_month(store, "2026-05", series(date(2026, 5, 1), ["600", "1"]))
+    publish_month(store, "2026-05", series(date(2026, 5, 1), ["600", "1"]))
     day = date(2026, 5, 3)
     run = run_alerts(store, day, MAPPING, {}, now=now(day))
     assert [(d.channel, d.status, d.error) for _, d in run.failed] == [
@@ -243,7 +245,7 @@ def test_a_channel_missing_from_the_run_is_recorded_as_failed(store):
 
 
 def test_the_table_says_what_fired_and_why(store, mailer):
-    write_month(store, "2026-05", spiky_may("400"))
+    publish_month(store, "2026-05", spiky_may("400"))
     day = date(2026, 5, 17)
     table = format_table(run_alerts(store, day, MAPPING, channels(mailer), now=now(day)), width=120)
     assert table.splitlines()[:4] == [

@@ -9,11 +9,14 @@ import pytest
 
 from chargeback.alerts.data import load_alert_data
 from chargeback.alerts.model import Evaluation
-from chargeback.alerts.rules import Coverage, convert_usage, evaluate, forecast_month, median
+from chargeback.alerts.rules import evaluate
+from chargeback.alerts.rules.budgets import forecast_month
+from chargeback.alerts.rules.common import Coverage, median
 from chargeback.config.file import DEFAULT_CONFIG, ConfigFile, parse_config_file
 from chargeback.errors import ConfigError
 from chargeback.storage import LocalObjectStore
-from tests.support.alert_tables import row, series, write_month, write_months
+from tests.support.alert_tables import row, series
+from tests.support.warehouse import Grant, publish_month, publish_months
 
 MAPPING = """
 cost_centers:
@@ -62,7 +65,7 @@ def store(tmp_path):
 def test_budget_fires_each_crossed_threshold_on_actual_spend(store):
     # 14 days x 20 + a partial 15th day of 120 = 400 = 80% of 500
     rows = series(date(2026, 5, 1), ["20"] * 14 + ["120"])
-    write_month(store, "2026-05", rows)
+    publish_month(store, "2026-05", rows)
     evaluation = run(store, date(2026, 5, 16))
     assert fired(evaluation, "budget_actual") == [
         ("cost_center:search", "50", "2026-05"), ("cost_center:search", "80", "2026-05")]
@@ -77,7 +80,7 @@ def test_budget_fires_each_crossed_threshold_on_actual_spend(store):
 
 def test_budget_just_below_threshold_stays_quiet(store):
     rows = series(date(2026, 5, 1), ["20"] * 14 + ["119.99"])  # 399.99 < 400
-    write_month(store, "2026-05", rows)
+    publish_month(store, "2026-05", rows)
     evaluation = run(store, date(2026, 5, 16), mapping("  forecast: {enabled: false}\n"))
     assert fired(evaluation, "budget_actual") == [("cost_center:search", "50", "2026-05")]
 
@@ -85,7 +88,7 @@ def test_budget_just_below_threshold_stays_quiet(store):
 def test_forecast_fires_before_actual_and_states_method_and_completeness(store):
     # 10 complete days of 20/day plus a partial 11th: run rate 20 x 21 days left + 200 = 620 > 500
     rows = series(date(2026, 5, 1), ["20"] * 10 + ["5"])
-    write_month(store, "2026-05", rows)
+    publish_month(store, "2026-05", rows)
     evaluation = run(store, date(2026, 5, 13))
     assert fired(evaluation, "budget_actual") == []
     assert fired(evaluation, "budget_forecast") == [
@@ -102,7 +105,7 @@ def test_forecast_fires_before_actual_and_states_method_and_completeness(store):
 
 def test_forecast_skips_thresholds_the_actual_spend_already_crossed(store):
     rows = series(date(2026, 5, 1), ["30"] * 10 + ["1"])  # actual 301 (60%), forecast 300 + 30 x 21 = 930
-    write_month(store, "2026-05", rows)
+    publish_month(store, "2026-05", rows)
     evaluation = run(store, date(2026, 5, 12))
     assert fired(evaluation, "budget_actual") == [("cost_center:search", "50", "2026-05")]
     assert [t for _, t, _ in fired(evaluation, "budget_forecast")] == ["100", "80"]
@@ -110,7 +113,7 @@ def test_forecast_skips_thresholds_the_actual_spend_already_crossed(store):
 
 def test_forecast_needs_enough_complete_days(store):
     rows = series(date(2026, 5, 1), ["100", "100", "1"])  # two complete days < min_complete_days 3
-    write_month(store, "2026-05", rows)
+    publish_month(store, "2026-05", rows)
     evaluation = run(store, date(2026, 5, 4))
     assert fired(evaluation, "budget_forecast") == []
     assert fired(evaluation, "budget_actual") == []
@@ -129,7 +132,7 @@ def test_forecast_early_in_a_month_uses_the_previous_months_complete_days():
 
 def test_budget_currency_defaults_to_the_data_and_never_mixes(store):
     rows = series(date(2026, 5, 1), ["300"], currency="USD") + series(date(2026, 5, 1), ["300"])
-    write_month(store, "2026-05", rows)
+    publish_month(store, "2026-05", rows)
     evaluation = run(store, date(2026, 5, 3), mapping("  forecast: {enabled: false}\n"))
     assert fired(evaluation, "budget_actual") == []  # two currencies and no budget.currency: not evaluated
     assert any("several currencies ['CNY', 'USD']; set budget.currency" in n for n in evaluation.notes)
@@ -143,7 +146,7 @@ def test_budgets_per_workspace_and_api_key_from_the_alerts_section(store):
     rows = (series(date(2026, 5, 1), ["60"], workspace_id="llm-research", api_key_id="2300002",
                    cost_center="research")
             + series(date(2026, 5, 1), ["10"]))
-    write_month(store, "2026-05", rows)
+    publish_month(store, "2026-05", rows)
     extra = """  forecast: {enabled: false}
   budgets:
     - {workspace: llm-research, monthly: 100, thresholds: [50]}
@@ -157,8 +160,8 @@ def test_budgets_per_workspace_and_api_key_from_the_alerts_section(store):
 
 def test_previous_month_is_closed_after_the_grace_days_once_final(store):
     may = series(date(2026, 5, 1), ["20"] * 31)  # 620 > 500
-    write_month(store, "2026-05", may, status="final")
-    write_month(store, "2026-06", series(date(2026, 6, 1), ["1"]))
+    publish_month(store, "2026-05", may, status="final")
+    publish_month(store, "2026-06", series(date(2026, 6, 1), ["1"]))
     early = run(store, date(2026, 6, 2), now=datetime(2026, 6, 2, tzinfo=UTC))
     assert ("cost_center:search", "100", "2026-05") in fired(early, "budget_actual")
     late = run(store, date(2026, 6, 10), now=datetime(2026, 6, 2, tzinfo=UTC))
@@ -180,7 +183,7 @@ def test_anomaly_fires_against_median_and_mad_naming_top_contributors(store):
              row(spike_day, "150", model="qwen-max", io_type="output", api_key_id="2100001"),
              row(spike_day, "30", model="qwen-plus", io_type="output")]
     partial = [row(date(2026, 5, 16), "1")]
-    write_month(store, "2026-05", baseline + spike + partial)
+    publish_month(store, "2026-05", baseline + spike + partial)
     evaluation = run(store, date(2026, 5, 17), mapping("  forecast: {enabled: false}\n"))
     refs = fired(evaluation, "anomaly")
     assert ("cost_center:search", "", "2026-05-15") in refs
@@ -204,7 +207,7 @@ def test_anomaly_fires_against_median_and_mad_naming_top_contributors(store):
 def test_anomaly_below_the_minimum_amount_stays_quiet(store):
     # pennies: 0.01/day then 5.00 is 500x the usual, but only 4.99 above it (min_amount 10)
     rows = series(date(2026, 5, 1), ["0.01"] * 14 + ["5", "0.01"])
-    write_month(store, "2026-05", rows)
+    publish_month(store, "2026-05", rows)
     evaluation = run(store, date(2026, 5, 17))
     assert fired(evaluation, "anomaly") == []
     assert ("anomaly", "2026-05-15") in evaluation.evaluated
@@ -213,7 +216,7 @@ def test_anomaly_below_the_minimum_amount_stays_quiet(store):
 def test_anomaly_within_normal_spread_stays_quiet(store):
     noisy = ["10", "40", "12", "45", "8", "50", "15", "38", "11", "42", "9", "47", "13", "41"]
     rows = series(date(2026, 5, 1), [*noisy, "55", "1"])  # 55 is within median + 4 x 1.4826 x MAD
-    write_month(store, "2026-05", rows)
+    publish_month(store, "2026-05", rows)
     evaluation = run(store, date(2026, 5, 17))
     assert fired(evaluation, "anomaly") == []
 
@@ -221,12 +224,12 @@ def test_anomaly_within_normal_spread_stays_quiet(store):
 def test_anomaly_needs_a_baseline_and_crosses_month_boundaries(store):
     april = series(date(2026, 4, 20), ["10"] * 11)  # 04-20..04-30
     may = series(date(2026, 5, 1), ["10", "80", "1"])
-    write_months(store, april + may)
+    publish_months(store, april + may)
     evaluation = run(store, date(2026, 5, 4), mapping("  forecast: {enabled: false}\n"))
     assert ("cost_center:search", "", "2026-05-02") in fired(evaluation, "anomaly")
     # with data starting on 05-01 there is no baseline: nothing is judged
     fresh = LocalObjectStore(store.root.parent / "fresh")
-    write_month(fresh, "2026-05", may)
+    publish_month(fresh, "2026-05", may)
     evaluation = run(fresh, date(2026, 5, 4))
     assert fired(evaluation, "anomaly") == []
     assert evaluation.evaluated == frozenset()
@@ -249,7 +252,7 @@ def test_unknown_api_key_and_workspace_fire_known_ones_do_not(store):
             # a workspace the mapping does not name, used only through a mapped key: nothing to do
             + series(date(2026, 5, 2), ["4"], workspace_id="llm-keys-only", api_key_id="2300002",
                      cost_center="research", allocation_rule="api_key"))
-    write_month(store, "2026-05", rows)
+    publish_month(store, "2026-05", rows)
     evaluation = run(store, date(2026, 5, 4))
     assert fired(evaluation, "new_api_key") == [("api_key:9999999", "", "2026-05")]
     assert fired(evaluation, "new_workspace") == [("workspace:llm-new", "", "2026-05")]
@@ -265,7 +268,7 @@ def test_unknown_api_key_and_workspace_fire_known_ones_do_not(store):
 
 
 def test_without_a_mapping_file_new_keys_are_not_flagged(store):
-    write_month(store, "2026-05", series(date(2026, 5, 1), ["5", "5"], api_key_id="9999999"))
+    publish_month(store, "2026-05", series(date(2026, 5, 1), ["5", "5"], api_key_id="9999999"))
     evaluation = run(store, date(2026, 5, 3), DEFAULT_CONFIG)
     assert fired(evaluation, "new_api_key") == []
     assert fired(evaluation, "new_workspace") == []
@@ -274,8 +277,8 @@ def test_without_a_mapping_file_new_keys_are_not_flagged(store):
 # ---------------------------------------------------------------- free quota
 
 
-QUOTA = [{"model": "qwen3.6-plus", "total": "1000000 ", "unit": "tokens", "valid_from": "2026-04-02 00:00:00",
-          "valid_until": "2026-07-02 00:00:00"}]
+QUOTA = [Grant("qwen3.6-plus", total="1000000 ", unit="tokens", valid_from="2026-04-02 00:00:00",
+               valid_until="2026-07-02 00:00:00")]
 
 
 def _free(day: date, kilo_tokens: str):
@@ -285,8 +288,8 @@ def _free(day: date, kilo_tokens: str):
 def test_free_quota_nearly_used_fires_per_threshold_across_months(store):
     april = [_free(date(2026, 4, 10), "500")]
     may = [_free(date(2026, 5, 10), "300"), row(date(2026, 5, 10), "1")]
-    write_month(store, "2026-04", april, status="final", free_quota=QUOTA)
-    write_month(store, "2026-05", may, free_quota=QUOTA)
+    publish_month(store, "2026-04", april, status="final", grants=QUOTA)
+    publish_month(store, "2026-05", may, grants=QUOTA)
     evaluation = run(store, date(2026, 5, 11))
     assert fired(evaluation, "free_quota_used") == [("model:qwen3.6-plus", "80", "2026-04-02..2026-07-02")]
     alert = next(a for a in evaluation.alerts if a.rule == "free_quota_used")
@@ -296,16 +299,16 @@ def test_free_quota_nearly_used_fires_per_threshold_across_months(store):
 
 
 def test_free_quota_just_below_threshold_and_without_totals_stays_quiet(store):
-    write_month(store, "2026-05", [_free(date(2026, 5, 10), "799.999")], free_quota=QUOTA)
+    publish_month(store, "2026-05", [_free(date(2026, 5, 10), "799.999")], grants=QUOTA)
     assert fired(run(store, date(2026, 5, 11)), "free_quota_used") == []
     bare = LocalObjectStore(store.root.parent / "bare")
-    write_month(bare, "2026-05", [_free(date(2026, 5, 10), "999")])  # no free_quota list in the manifest
+    publish_month(bare, "2026-05", [_free(date(2026, 5, 10), "999")])  # no free_quota list in the manifest
     evaluation = run(bare, date(2026, 5, 11))
     assert [a for a in evaluation.alerts if a.rule.startswith("free_quota")] == []
 
 
 def test_free_quota_expiring_fires_inside_the_window(store):
-    write_month(store, "2026-06", [_free(date(2026, 6, 10), "100")], free_quota=QUOTA)
+    publish_month(store, "2026-06", [_free(date(2026, 6, 10), "100")], grants=QUOTA)
     now = datetime(2026, 6, 18, 9, tzinfo=UTC)
     evaluation = run(store, date(2026, 6, 18), now=now)
     assert fired(evaluation, "free_quota_expiring") == [
@@ -316,7 +319,7 @@ def test_free_quota_expiring_fires_inside_the_window(store):
 
 
 def test_free_quota_quotas_can_come_from_settings(store):
-    write_month(store, "2026-05", [_free(date(2026, 5, 10), "960")])
+    publish_month(store, "2026-05", [_free(date(2026, 5, 10), "960")])
     extra = """  free_quota:
     quotas:
       - {model: qwen3.6-plus, total: 1000, unit: 千tokens, valid_from: 2026-04-02, valid_until: 2026-07-02}
@@ -325,17 +328,27 @@ def test_free_quota_quotas_can_come_from_settings(store):
     assert [t for _, t, _ in fired(evaluation, "free_quota_used")] == ["80", "95"]
 
 
-def test_usage_units_convert_only_within_a_kind():
-    assert convert_usage(Decimal("4.131"), "千tokens", "tokens") == Decimal("4131.000")
-    assert convert_usage(Decimal(5), "秒", "second") == Decimal(5)
-    assert convert_usage(Decimal(5), "张", "tokens") is None
+# ---------------------------------------------------------------- damaged data
+
+
+def test_a_month_with_a_damaged_manifest_is_left_out_with_a_note_and_the_rest_still_runs(store):
+    publish_month(store, "2026-05", series(date(2026, 5, 1), ["20"] * 14 + ["120"]))
+    publish_month(store, "2026-04", series(date(2026, 4, 1), ["1"]), status="final")
+    store.write_bytes("manifests/billing_month=2026-04/manifest.json", b'{"schema_version": 2, "month": ')
+    evaluation = run(store, date(2026, 5, 16))
+    assert [n for n in evaluation.notes if "2026-04" in n] == [
+        f"{store.url.rstrip('/')}/manifests/billing_month=2026-04/manifest.json: not a readable JSON document "
+        "(Expecting value: line 1 column 32 (char 31)); rebuild the month with 'chargeback run --force'; "
+        "month 2026-04 left out."]
+    assert fired(evaluation, "budget_actual") == [
+        ("cost_center:search", "50", "2026-05"), ("cost_center:search", "80", "2026-05")]
 
 
 # ---------------------------------------------------------------- stale data
 
 
 def test_stale_data_fires_after_the_limit_once_per_newest_file(store):
-    write_month(store, "2026-05", series(date(2026, 5, 1), ["1"]),
+    publish_month(store, "2026-05", series(date(2026, 5, 1), ["1"]),
                 newest_source_time="2026-05-13T00:00:00+00:00")
     quiet = run(store, date(2026, 5, 14), now=datetime(2026, 5, 14, 11, 54, tzinfo=UTC))  # 35.9 h
     assert fired(quiet, "stale_data") == []
@@ -344,16 +357,15 @@ def test_stale_data_fires_after_the_limit_once_per_newest_file(store):
     assert loud.alerts[-1].value == Decimal("36.1")
 
 
-def test_a_bill_time_without_offset_is_read_as_china_time_unless_configured(store):
-    write_month(store, "2026-05", series(date(2026, 5, 1), ["1"]), newest_source_time="2026-05-13T08:00:00")
-    now = datetime(2026, 5, 14, 12, 6, tzinfo=UTC)  # 36.1 h after 2026-05-13T08:00+08:00
+def test_a_bill_time_without_offset_is_read_as_china_time(store):
+    publish_month(store, "2026-05", series(date(2026, 5, 1), ["1"]), newest_source_time="2026-05-13T08:00:00")
+    now = datetime(2026, 5, 14, 12, 6, tzinfo=UTC)  # 36.1 h after 2026-05-13T08:00+08:00 (28.1 h if UTC)
     assert fired(run(store, date(2026, 5, 14), now=now), "stale_data") == [
         ("warehouse:bills", "36", "2026-05-13T00:00:00+00:00")]
-    assert fired(run(store, date(2026, 5, 14), mapping("  bill_time_offset_hours: 0\n"), now=now), "stale_data") == []
 
 
 def test_staleness_of_a_past_date_is_judged_at_the_end_of_that_date(store):
-    write_month(store, "2026-05", series(date(2026, 5, 1), ["1"]), newest_source_time="2026-05-13T00:00:00+00:00")
+    publish_month(store, "2026-05", series(date(2026, 5, 1), ["1"]), newest_source_time="2026-05-13T00:00:00+00:00")
     much_later = datetime(2026, 11, 29, tzinfo=UTC)
     # end of 2026-05-13 in China time is 16:00 UTC: 16 h old then
     assert fired(run(store, date(2026, 5, 13), now=much_later), "stale_data") == []

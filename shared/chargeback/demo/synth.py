@@ -14,7 +14,6 @@ pipeline without trusting it.
 
 from __future__ import annotations
 
-import calendar
 import csv
 import functools
 import io
@@ -26,7 +25,7 @@ import threading
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from decimal import (
     Context,
     Decimal,
@@ -37,6 +36,10 @@ from decimal import (
 )
 from pathlib import Path
 from typing import IO, Any, Literal
+
+from chargeback.billtime import bill_midnight
+from chargeback.fee_types import BILL_FREE_QUOTA, BILL_PAY_AS_YOU_GO
+from chargeback.months import first_day, last_day, next_month
 
 __all__ = [
     "HEADER_EN",
@@ -117,14 +120,11 @@ _LIST_COST, _FORMULA, _PROCESS, _RULE_URL = 46, 47, 49, 50
 _DISCOUNT, _AFTER_DISCOUNT, _DISCOUNT_DETAIL, _COUPON = 55, 56, 57, 58
 _PAYABLE = 60
 
-PAY_AS_YOU_GO = "云资源按量费用"
-FREE_QUOTA = "免费额度"
 MODEL_STUDIO = "sfm"
 
 # Exact arithmetic: any rounding would raise instead of silently changing a total.
 _CTX = Context(prec=50, traps=[Inexact, InvalidOperation, Overflow, DivisionByZero])
 _ZERO = Decimal(0)
-_CN_TZ = timezone(timedelta(hours=8))
 
 
 @dataclass(frozen=True)
@@ -184,7 +184,7 @@ class SynthSpec:
 
     @property
     def month_days(self) -> int:
-        return calendar.monthrange(*self.year_month)[1]
+        return last_day(self.month).day
 
     @property
     def covered_days(self) -> int:
@@ -381,9 +381,8 @@ class _Promotion:
 
 
 def _promotion(spec: SynthSpec, price: str) -> _Promotion:
-    year, month = spec.year_month
-    start = datetime(year, month, 11, tzinfo=_CN_TZ)
-    end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=_CN_TZ)
+    start = bill_midnight(first_day(spec.month).replace(day=11))
+    end = bill_midnight(first_day(next_month(spec.month)))
     process = _template({
         "priceExpressInfo": {
             "priceExpression": "baseprice_factor*quantity_factor",
@@ -635,8 +634,7 @@ def _build_instances(
                 weights.append(caller_weight * _FAMILY_SHARES[family] * sku.weight * 1000 // family_weight)
 
     quotas: dict[str, _Quota] = {}
-    year, month = spec.year_month
-    first = date(year, month, 1)
+    first = first_day(spec.month)
     for inst in instances:
         model = inst.sku.model
         if model in quotas:
@@ -686,7 +684,7 @@ def _fill_templates(spec: SynthSpec, inst: _Instance, quota: _Quota, sep: str) -
 
     paid = row.copy()
     paid[_ID] = _BillLineId(spec.yyyymm + _PAID_PREFIX)
-    paid[_FEE_TYPE] = PAY_AS_YOU_GO
+    paid[_FEE_TYPE] = BILL_PAY_AS_YOU_GO
     paid[_USAGE_BEFORE] = paid[_USAGE] = _HOLE
     paid[_USAGE_DEDUCTED] = "0"
     paid[_PRICE] = sku.price
@@ -715,7 +713,7 @@ def _fill_templates(spec: SynthSpec, inst: _Instance, quota: _Quota, sep: str) -
 
     free = row.copy()
     free[_ID] = _BillLineId(spec.yyyymm + _FREE_PREFIX)
-    free[_FEE_TYPE] = FREE_QUOTA
+    free[_FEE_TYPE] = BILL_FREE_QUOTA
     free[_DUR_BEFORE] = free[_DUR_DEDUCTED] = "0"
     free[_USAGE_BEFORE] = free[_USAGE_DEDUCTED] = _HOLE
     free[_USAGE] = "0"
@@ -733,7 +731,7 @@ def _other_line(spec: SynthSpec, sep: str) -> bytes:
     the instance (bucket), 抵扣前用量, 用量, 目录总价, 计费过程's quantity, 优惠后金额 and 应付."""
     row = _base_cells(spec)
     row[_ID] = _BillLineId(spec.yyyymm + _PAID_PREFIX)
-    row[_FEE_TYPE] = PAY_AS_YOU_GO
+    row[_FEE_TYPE] = BILL_PAY_AS_YOU_GO
     row[_ENTITY] = "阿里云计算有限公司"
     row[_PRODUCT], row[_PRODUCT_NAME] = "oss", "对象存储"
     row[_COMMODITY], row[_COMMODITY_NAME] = "oss", "对象存储OSS"

@@ -1,6 +1,6 @@
 """The embedded demo: two months of realistic bills generated locally, then the whole pipeline on them.
 
-The bills are v2 subscription pushes made by ``chargeback.synth`` (deterministic: the same bytes every time);
+The bills are v2 subscription pushes made by ``chargeback.demo.synth`` (deterministic: the same bytes every time);
 May carries a spend spike on the 20th so that the anomaly and budget alerts have something to say.
 """
 
@@ -12,13 +12,14 @@ from importlib import resources
 from pathlib import Path
 
 from chargeback.alerts.channels import build_channels
-from chargeback.alerts.job import AlertRun, run_alerts
+from chargeback.alerts.job import run_alerts
+from chargeback.alerts.model import AlertRun
 from chargeback.config.file import load_config_file
 from chargeback.delivery.outbox import OutboxMailer
+from chargeback.demo.synth import Anomaly, SynthSpec, write_v2_push
 from chargeback.jobs.run_month import RunSummary, run_month
 from chargeback.reporting.job import StatementResult, send_statements
 from chargeback.storage import LocalObjectStore
-from chargeback.synth import Anomaly, SynthSpec, write_v2_push
 
 DEMO_UID = "1000000000000001"
 DEMO_MONTH = "2026-05"

@@ -1,0 +1,171 @@
+"""Cells parsed once, where the bill enters, and the reader's aggregates turned into normalized lines.
+
+The reader calls the column parsers on every block it reads, so a bad cell fails naming its file, line and
+column, and everything after the reader receives clean values:
+
+- billing dates: ``20260514``, ``2026-05-14`` or ``2026/05/14`` (a time may follow) become ISO ``2026-05-14``;
+  a value that is no day of the calendar is an error;
+- fee types: the bill's 费用类型 in the warehouse's words (:mod:`chargeback.fee_types`);
+- accounts: the resource owner's account and the payer's (:func:`accounts`);
+- list prices: kept as the text the bill writes (trimmed), but checked to be a number or empty;
+- amounts: exact ``decimal128(38, 12)``, an empty cell being 0.
+
+:func:`normalize_table` then splits the instance IDs (:mod:`chargeback.bills.instance_id`) and merges the
+aggregates to the line grain of ``LINE_SCHEMA``: the table ``allocation`` receives.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from functools import partial
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from chargeback.bills.instance_id import parse_instance_id
+from chargeback.columns import LINE_AMOUNTS, LINE_COLUMNS, LINE_DIMENSIONS, MODEL_STUDIO_PRODUCT
+from chargeback.errors import InputError
+from chargeback.fee_types import fee_type
+from chargeback.money import MONEY_TYPE
+from chargeback.vectors import map_distinct
+
+LINE_SCHEMA = pa.schema(
+    [pa.field(c, pa.string()) for c in LINE_DIMENSIONS]
+    + [pa.field(a, MONEY_TYPE) for a in LINE_AMOUNTS]
+    + [pa.field("line_count", pa.int64())]
+)
+
+
+def _first_line_of(column: pa.Array, value: str, first_line: int) -> int:
+    return first_line + int(pc.index(column, value).as_py())
+
+
+def _iso_date(text: str) -> str | None:
+    digits = text.replace("-", "").replace("/", "")
+    if len(digits) != 8 or not digits.isdigit():
+        return None
+    try:
+        return date(int(digits[:4]), int(digits[4:6]), int(digits[6:])).isoformat()
+    except ValueError:
+        return None
+
+
+def amounts(column: pa.Array, header: str, source: str, first_line: int) -> pa.Array:
+    """A block's amount cells as exact decimals (empty is 0); InputError for the first that is not a number."""
+    cleaned = pc.if_else(pc.equal(column, ""), "0", column)
+    try:
+        return pc.cast(cleaned, MONEY_TYPE)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        index = next(i for i, value in enumerate(cleaned.to_pylist()) if not _is_money(value))
+        raise InputError(f"{cleaned[index].as_py()!r} is not a number with at most 12 decimals", source=source,
+                         line=first_line + index, field=header) from None
+
+
+def iso_dates(column: pa.Array, header: str, source: str, first_line: int) -> pa.Array:
+    """The billing dates of a block as ISO text; InputError for the first cell that is not a date."""
+    days = pc.utf8_slice_codeunits(column, 0, 10)
+    parsed = map_distinct(days, _iso_date)
+    if parsed.null_count:
+        bad = pc.filter(days, pc.is_null(parsed))[0].as_py()
+        raise InputError(f"{bad!r} is not a date", source=source, line=_first_line_of(days, bad, first_line),
+                         field=header)
+    return parsed
+
+
+def accounts(payer: pa.Array, owner: pa.Array, bill_account: str) -> tuple[pa.Array, pa.Array]:
+    """(payer, resource owner) account IDs of a block.
+
+    The payer is the bill's purchase account (v2 资源购买账号ID, legacy 账号ID); where a bill has no such
+    column or cell, the UID in the file name, whose bill it is. The owner is the resource owner account (v2
+    资源归属账号ID, legacy Owner账号); where that is missing or not a UID (some legacy exports write the owner's
+    login name), the payer: a bill without an owner column is one account's own bill.
+    """
+    payer = pc.if_else(pc.equal(payer, ""), bill_account, payer)
+    is_uid = pc.match_substring_regex(owner, r"^\d+$")
+    return payer, pc.if_else(is_uid, owner, payer)
+
+
+def fee_types(column: pa.Array) -> pa.Array:
+    """The fee types of a block in the warehouse's words (``pay_as_you_go``, ``free_quota``, else as written)."""
+    return map_distinct(column, fee_type)
+
+
+def list_prices(column: pa.Array, header: str, source: str, first_line: int) -> pa.Array:
+    """The list prices of a block, trimmed; InputError for the first one that is neither empty nor a number.
+
+    The text is what the tables publish (``list_unit_price`` is a string column of the public contract).
+    """
+    prices = pc.utf8_trim_whitespace(column)
+    distinct = pc.unique(prices)
+    try:
+        pc.cast(pc.if_else(pc.equal(distinct, ""), None, distinct), MONEY_TYPE)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        bad = next((v for v in distinct.to_pylist() if v and not _is_money(v)), distinct[0].as_py())
+        raise InputError(f"{bad!r} is not a price", source=source, line=_first_line_of(prices, bad, first_line),
+                         field=header) from None
+    return prices
+
+
+def _is_money(text: str) -> bool:
+    """Whether ``text`` is a number the money type holds (at most 12 decimals)."""
+    try:
+        pc.cast(pa.array([text]), MONEY_TYPE)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return False
+    return True
+
+
+def list_price(text: str, *, source: str = "") -> Decimal | None:
+    """A published ``list_unit_price`` as a Decimal, None when the bill gives none.
+
+    The reader has checked the text already; a value that is still not a number (a hand-edited table) is an
+    InputError naming ``source``.
+    """
+    if text is None or not str(text).strip():
+        return None
+    try:
+        return Decimal(str(text).strip())
+    except InvalidOperation:
+        raise InputError(f"{text!r} is not a price", source=source, field="list_unit_price") from None
+
+
+def _instance_parts(raw: str) -> dict[str, str]:
+    parsed = parse_instance_id(raw)
+    return {
+        "workspace_id": parsed.workspace_id, "api_key_id": parsed.api_key_id, "model": parsed.model,
+        "usage_type": parsed.usage_type, "io_type": parsed.io_type, "context_tier": parsed.context_tier,
+        "channel": parsed.channel, "call_source": parsed.call_source if parsed.valid else "unattributed",
+        "free_quota_stop": parsed.free_quota_stop,
+    }
+
+
+def _instance_part(part: str, raw: str) -> str:
+    return _instance_parts(raw)[part]  # parse_instance_id is cached: each distinct ID is parsed once
+
+
+def normalize_table(aggregates: pa.Table, month: str) -> pa.Table:
+    """Normalized lines (``LINE_SCHEMA``) from the reader's aggregates, merged on the normalized keys, sorted.
+
+    The aggregates carry parsed dates and fee types already; here the instance IDs are split.
+    """
+    n = aggregates.num_rows
+    columns: dict[str, pa.Array | pa.ChunkedArray] = {
+        "billing_month": pa.array([month] * n, pa.string()),
+        "product_code": pa.array([MODEL_STUDIO_PRODUCT] * n, pa.string()),
+        **{part: map_distinct(aggregates["instance_id"], partial(_instance_part, part))
+           for part in _instance_parts("")},
+    }
+    for name in LINE_DIMENSIONS:
+        if name not in columns:
+            columns[name] = aggregates[name]
+    table = pa.table({**{d: columns[d] for d in LINE_DIMENSIONS},
+                      **{a: aggregates[a] for a in LINE_AMOUNTS}, "line_count": aggregates["line_count"]})
+    grouped = table.group_by(list(LINE_DIMENSIONS), use_threads=False).aggregate(
+        [(a, "sum") for a in (*LINE_AMOUNTS, "line_count")])
+    grouped = grouped.rename_columns([c.removesuffix("_sum") for c in grouped.column_names])
+    return grouped.select(list(LINE_COLUMNS)).cast(LINE_SCHEMA).sort_by([(d, "ascending") for d in LINE_DIMENSIONS])
+
+
+__all__ = ["LINE_SCHEMA", "accounts", "amounts", "fee_types", "iso_dates", "list_price", "list_prices",
+           "normalize_table"]
