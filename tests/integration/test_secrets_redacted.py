@@ -35,10 +35,11 @@ from chargeback.logs import configure_logging
 from chargeback.storage import LocalObjectStore, ObjectStore, StoragePolicy
 from chargeback.storage.oss import OssObjectStore
 from chargeback.storage.s3 import S3ObjectStore, build_s3_client
-from tests.support.alert_tables import series, write_month
+from tests.support.alert_tables import series
 from tests.support.fault_proxy import Fault, FaultProxy
 from tests.support.fixtures import OSS_REGION
 from tests.support.smtp import HOST, RecordingHandler, free_port, make_certificate
+from tests.support.warehouse import publish_month
 from tests.support.webhook_servers import echo_server
 
 DING_TOKEN = "ding-access-token-7f3a9c21"
@@ -96,7 +97,7 @@ def environ(base: str) -> dict[str, str]:
 
 def stale_month(root: Path) -> LocalObjectStore:
     store = LocalObjectStore(root)
-    write_month(store, "2026-05", series(date(2026, 5, 1), ["1"]), newest_source_time="2026-05-01T00:00:00Z")
+    publish_month(store, "2026-05", series(date(2026, 5, 1), ["1"]), newest_source_time="2026-05-01T00:00:00Z")
     return store
 
 
