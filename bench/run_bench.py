@@ -329,7 +329,7 @@ def failed_month_targets(section: dict[str, Any]) -> list[str]:
 
 
 def run_startup(ctx: Context) -> dict[str, Any]:
-    repeat = max(ctx.args.repeat, 5)
+    repeat = ctx.args.startup_repeat
     help_runs: list[Run] = []
     python_runs: list[Run] = []
     real_runs: list[Run] = []
@@ -424,6 +424,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--contenders", default=",".join(CONTENDERS), help="ours, duckdb, polars (default all)")
     parser.add_argument("--sections", default=",".join(SECTIONS), help=f"of {', '.join(SECTIONS)} (default all)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per contender, size and form (median)")
+    parser.add_argument("--startup-repeat", type=int, default=5, help="runs of each start-up measurement")
     parser.add_argument("--keep-data", action="store_true",
                         help="keep the generated bills under bench/data and reuse them next time")
     parser.add_argument("--data-dir", default=str(HERE / "data"), help="where generated bills go")
