@@ -291,7 +291,8 @@ def render_month(section: dict[str, Any]) -> list[str]:
     names = {"ours": "`chargeback run`", "duckdb": "DuckDB, one SQL query", "polars": "polars, lazy scan"}
     lines = [
         f"Median of {section['repeat']} interleaved runs, each a fresh process (start-up included); the zip "
-        "form includes each contender's own decompression. CPU is user + system time; peak RSS the worst run.",
+        "form includes each contender's own decompression. CPU is user + system time; peak RSS the worst run; "
+        "MB/s counts uncompressed CSV bytes.",
         "",
         "| rows | input | contender | wall s (min to max) | CPU s | peak RSS MB | MB/s | rows/s | vs faster peer |",
         "|---:|---|---|---:|---:|---:|---:|---:|---:|",
