@@ -30,7 +30,7 @@ run: $(STAMP)  ## run the whole pipeline on the embedded demo data; outputs unde
 lint: $(STAMP)  ## ruff
 	$(BIN)/ruff check .
 
-typecheck: $(STAMP)  ## mypy over the core library
+typecheck: $(STAMP)  ## mypy over the core library and the function handlers
 	$(BIN)/mypy
 
 unit: $(STAMP)  ## only the fast, pure unit tests

@@ -2,14 +2,15 @@
 
 import os
 from datetime import UTC, datetime
+from typing import Any
 
-from chargeback.jobs.entry import fc_entry, lambda_entry
 from chargeback.jobs.monthly import run_monthly
+from chargeback.runtime.entry import fc_entry, lambda_entry
 
 
-def lambda_handler(event, context):
+def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     return lambda_entry(run_monthly, event, context, os.environ, now=datetime.now(UTC))
 
 
-def handler(event, context):
+def handler(event: Any, context: Any) -> str:
     return fc_entry(run_monthly, event, context, os.environ, now=datetime.now(UTC))

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from chargeback import __version__
+from chargeback.config.environment import check_endpoints
 from chargeback.errors import ChargebackError
 from chargeback.logs import configure_logging
 
@@ -57,6 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     configure_logging(args.log_format, verbose=args.verbose)
     try:
+        check_endpoints(os.environ)  # the storage SDKs read these variables themselves
         result: int = args.handler(args)
         return result
     except ChargebackError as exc:

@@ -7,9 +7,9 @@ import json
 import boto3
 import pytest
 
+from chargeback.config.environment import Settings
 from chargeback.errors import ConfigError, StorageError
-from chargeback.jobs.clients import OssCredentials, build_clients, store_options
-from chargeback.settings import Settings
+from chargeback.runtime.clients import OssCredentials, build_clients, store_options
 from tests.support.aws import aws
 
 __all__ = ["aws"]
@@ -23,7 +23,7 @@ def secret(session: boto3.Session, name: str, value: str) -> str:
     return arn
 
 
-def test_oss_keys_and_smtp_password_from_secrets_manager(aws: boto3.Session) -> None:
+def test_oss_keys_from_secrets_manager(aws: boto3.Session) -> None:
     oss_arn = secret(aws, "chargeback/oss", json.dumps({"access_key_id": "LTAI5tExample",
                                                         "access_key_secret": "oss-secret-value"}))
     smtp_arn = secret(aws, "chargeback/smtp", json.dumps({"password": "smtp-secret-value"}))
@@ -34,8 +34,8 @@ def test_oss_keys_and_smtp_password_from_secrets_manager(aws: boto3.Session) -> 
                                   "CHARGEBACK_SMTP_SECRET_ARN": smtp_arn})
     clients = build_clients(settings, session=aws)
     assert clients.oss == OssCredentials("LTAI5tExample", "oss-secret-value")
-    assert clients.smtp_password == "smtp-secret-value"
     assert "secret-value" not in repr(clients)
+    assert clients.for_mail() == {"secretsmanager": clients.secrets}  # the SMTP password is read by the mailer
     assert clients.ses is None
     options = store_options(settings.source_url, settings, clients)
     assert options == {"endpoint": "https://oss-cn-hangzhou.aliyuncs.com", "access_key_id": "LTAI5tExample",
@@ -43,14 +43,12 @@ def test_oss_keys_and_smtp_password_from_secrets_manager(aws: boto3.Session) -> 
     assert store_options(settings.warehouse_url, settings, clients) == {"client": clients.s3}
 
 
-def test_plain_smtp_password_secret_and_ses_clients(aws: boto3.Session) -> None:
-    arn = secret(aws, "chargeback/smtp-plain", "just-the-password")
+def test_ses_clients(aws: boto3.Session) -> None:
     settings = Settings.from_env({"CHARGEBACK_SOURCE_URL": "s3://bills/x", "CHARGEBACK_WAREHOUSE_URL": "s3://wh",
-                                  "CHARGEBACK_DELIVERY": "ses", "CHARGEBACK_SENDER": "billing@example.com",
-                                  "CHARGEBACK_SMTP_SECRET_ARN": arn})
+                                  "CHARGEBACK_DELIVERY": "ses", "CHARGEBACK_SENDER": "billing@example.com"})
     clients = build_clients(settings, session=aws)
-    assert clients.smtp_password is None  # only read for smtp delivery
     assert clients.ses is not None and clients.sesv2 is not None
+    assert clients.for_mail() == {"sesv2": clients.sesv2, "secretsmanager": clients.secrets}
     assert clients.oss is None
 
 
@@ -64,7 +62,7 @@ def test_fc_role_credentials_serve_oss_without_aws() -> None:
     clients = build_clients(settings, fc_credentials=sts)
     assert clients.session is None and clients.s3 is None  # no AWS client on Function Compute
     assert clients.oss == sts
-    assert clients.smtp_password == "fc-smtp-password"
+    assert clients.for_mail() == {}
     assert store_options(settings.warehouse_url, settings, clients)["security_token"] == "CAIStoken"
 
 

@@ -23,8 +23,8 @@ import yaml
 from cfnlint.decode import cfn_yaml
 
 from chargeback.columns import ALLOCATION_COLUMNS, LINE_AMOUNTS, LINE_COUNT
-from chargeback.jobs.events import parse_fc_event, parse_scheduler_event
-from chargeback.settings import Settings
+from chargeback.config.environment import Settings
+from chargeback.runtime.events import parse_fc_event, parse_scheduler_event
 from tests.support.schedules import check_aws_expression, check_fc_cron
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -100,6 +100,7 @@ def test_environment_is_exactly_what_settings_read(template: dict[str, Any]) -> 
     for function in resources(template, "AWS::Serverless::Function").values():
         variables.update(function["Properties"].get("Environment", {}).get("Variables", {}))
     assert set(variables) == Settings.env_names("aws")
+    assert "CHARGEBACK_ALLOW_INSECURE" not in variables  # plain http is for local tests only
     assert Settings.required_env_names() <= set(variables)
     # literal values would be secrets or environment-specific: every value is a parameter or a reference
     for name, value in variables.items():
@@ -243,8 +244,8 @@ def test_s_yaml_functions_and_commands(s_yaml: dict[str, Any]) -> None:
         props = resource["props"]
         assert props["runtime"] == "custom-container"
         container = props["customContainerConfig"]
-        assert container["entrypoint"] == ["python3", "-m", "chargeback.jobs.fc_server"]
-        importlib.import_module("chargeback.jobs.fc_server")
+        assert container["entrypoint"] == ["python3", "-m", "chargeback.runtime.fc_server"]
+        importlib.import_module("chargeback.runtime.fc_server")
         [command] = container["command"]
         assert command == f"functions.{job}.handler.handler"
         resolves_to_callable(command)
@@ -258,6 +259,7 @@ def test_s_yaml_environment_is_exactly_what_settings_read(s_yaml: dict[str, Any]
     for job in JOBS:
         variables = s_yaml["resources"][job]["props"]["environmentVariables"]
         assert set(variables) == Settings.env_names("fc")
+        assert "CHARGEBACK_ALLOW_INSECURE" not in variables
         assert variables["CHARGEBACK_DELIVERY"] == "smtp"
         smtp = (variables["CHARGEBACK_SMTP_HOST"], variables["CHARGEBACK_SMTP_PORT"])
         assert smtp == ("smtpdm.aliyun.com", "465")
@@ -347,6 +349,16 @@ def test_dockerfile_builds_the_package_on_a_lambda_base_image() -> None:
     cmd = json.loads(lines[-1].removeprefix("CMD "))
     assert instructions[-1] == "CMD" and len(cmd) == 1
     resolves_to_callable(cmd[0])
+
+
+def test_the_installed_package_holds_every_module() -> None:
+    """The image installs the package (not editable): a folder without __init__.py would be left out."""
+    from setuptools import find_packages
+
+    packaged = set(find_packages(str(ROOT / "shared")))
+    folders = {".".join(path.parent.relative_to(ROOT / "shared").parts)
+               for path in (ROOT / "shared" / "chargeback").rglob("*.py")}
+    assert folders <= packaged, sorted(folders - packaged)
 
 
 def test_dockerignore_keeps_what_the_image_copies() -> None:

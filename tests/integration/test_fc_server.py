@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from chargeback.jobs.fc_server import FcContext, load_handler, make_server
+from chargeback.runtime.fc_server import FcContext, load_handler, make_server
 
 seen: list[tuple[bytes, FcContext]] = []
 

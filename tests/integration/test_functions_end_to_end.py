@@ -16,7 +16,6 @@ import json
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -26,58 +25,17 @@ from functions.monthly import handler as monthly
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
+from chargeback.config.environment import Settings
 from chargeback.errors import StorageError
-from chargeback.settings import Settings
 from chargeback.storage import LocalObjectStore, open_store
 from chargeback.warehouse.read import read_allocations, read_manifest
 from tests.support.aws import REGION, aws
-from tests.support.v2_bills import v2_key, v2_row, v2_zip
+from tests.support.functions import BILLS, FC_CONTEXT, LAMBDA_CONTEXT, MAY, TEAMS, fc_timer, scheduler_event, stock_s3
+from tests.support.v2_bills import v2_zip
 
 __all__ = ["aws"]
 
-MAPPING = """\
-cost_centers:
-  search:
-    name: Search team
-    owners: [lead@example.com]
-    api_keys: ["2100001"]
-  research:
-    name: Research
-    owners: [research-lead@example.com]
-    api_keys: ["2300002"]
-    workspaces: [llm-ws0000000000000b]
-shared_costs:
-  console: keep
-  unmapped: keep
-"""
-SEARCH_IN = "2100001;llm-ws0000000000000a;qwen-plus;input_token;;0"
-SEARCH_OUT = "2100001;llm-ws0000000000000a;qwen-plus;output_token;;0"
-RESEARCH = "2300002;llm-ws0000000000000b;qwen-max;input_token;;0"
-
-# May's final push (after 14:00 on June 2nd) and June's month-to-date push of June 3rd
-MAY = [v2_row(1, "20260514", SEARCH_IN, "12.5"), v2_row(2, "20260520", SEARCH_OUT, "7.25"),
-       v2_row(3, "20260511", RESEARCH, "3.125")]
-JUNE = [v2_row(4, "20260601", SEARCH_IN, "1.5"), v2_row(5, "20260602", RESEARCH, "0.5")]
-BILLS = {v2_key("bills", "202605", "20260603170000"): v2_zip("202605", MAY),
-         v2_key("bills", "202606", "20260603170000"): v2_zip("202606", JUNE)}
-
-LAMBDA_CONTEXT = SimpleNamespace(aws_request_id="6f1c2c8e-8f55-4a3e-a2a4-0d7c3b8e9f10")
-FC_CONTEXT = SimpleNamespace(
-    request_id="1-66600a1b-2c3d4e5f", region="cn-hangzhou",
-    credentials=SimpleNamespace(access_key_id="STS.NTest", access_key_secret="sts-secret",
-                                security_token="CAIStoken"))
-
-
-def scheduler_event(job: str, when: str) -> dict[str, str]:
-    """The schedule's Input from template.yml with <aws.scheduler.scheduled-time> filled in."""
-    return {"job": job, "scheduled_time": when}
-
-
-def fc_timer(job: str, when: str) -> bytes:
-    return json.dumps({"triggerTime": when, "triggerName": f"{job}-timer",
-                       "payload": json.dumps({"job": job})}).encode()
-
-
+MAPPING = TEAMS
 def cost_by_center(frame: Any) -> dict[str, Decimal]:
     totals: dict[str, Decimal] = {}
     for center, cost in zip(frame["cost_center"], frame["billed_cost"], strict=True):
@@ -103,19 +61,12 @@ def sent_mail() -> list[tuple[str, set[str], set[str]]]:
 @pytest.fixture
 def aws_function(aws: boto3.Session, monkeypatch: pytest.MonkeyPatch) -> Iterator[boto3.Session]:
     """The Lambda environment template.yml sets (BillStorage=s3, Delivery=ses), on moto."""
-    s3 = aws.client("s3")
-    for bucket in ("example-bills", "chargeback-warehouse"):
-        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
-    for key, data in BILLS.items():
-        s3.put_object(Bucket="example-bills", Key=key, Body=data)
-    s3.put_object(Bucket="chargeback-warehouse", Key="config/mapping.yaml", Body=MAPPING.encode())
+    urls = stock_s3(aws.client("s3"), MAPPING, REGION)
     aws.client("ses").verify_domain_identity(Domain="example.com")
     for name in Settings.env_names():
         monkeypatch.delenv(name, raising=False)
     env = {
-        "CHARGEBACK_SOURCE_URL": "s3://example-bills/bills",
-        "CHARGEBACK_WAREHOUSE_URL": "s3://chargeback-warehouse",
-        "CHARGEBACK_MAPPING_URL": "s3://chargeback-warehouse/config/mapping.yaml",
+        **urls,
         "CHARGEBACK_DELIVERY": "ses",
         "CHARGEBACK_SENDER": "billing@example.com", "CHARGEBACK_FINANCE_CC": "finance@example.com",
         "CHARGEBACK_TIMEZONE": "Asia/Shanghai", "CHARGEBACK_FINAL_DAY": "6", "CHARGEBACK_SMTP_HOST": "",

@@ -10,9 +10,10 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from chargeback.jobs.clients import build_clients
+from chargeback.config.environment import Settings
 from chargeback.jobs.monthly import MonthStatements, run_monthly
-from chargeback.settings import Settings
+from chargeback.runtime.clients import build_clients
+from chargeback.runtime.entry import compose
 from chargeback.storage import LocalObjectStore
 from tests.support.allocations import MAPPING_YAML, publish_sample
 from tests.support.mail import parse_message
@@ -35,7 +36,7 @@ def test_monthly_job_sends_each_statement_once_through_smtp(tmp_path, certificat
         # The relay's private CA is the one thing the mapping adds; host, port and login come from settings.
         mapping.write_text(MAPPING_YAML.replace("  finance_cc: [finance@example.com]\n",
                                                 f"  smtp: {{ca_file: '{server.ca_file}'}}\n"))
-        settings = Settings.from_env({
+        env = {
             "CHARGEBACK_SOURCE_URL": str(tmp_path / "bills"),
             "CHARGEBACK_WAREHOUSE_URL": warehouse.url,
             "CHARGEBACK_MAPPING_URL": str(mapping),
@@ -46,11 +47,13 @@ def test_monthly_job_sends_each_statement_once_through_smtp(tmp_path, certificat
             "CHARGEBACK_SMTP_PORT": str(server.port),
             "CHARGEBACK_SMTP_USER": "chargeback@example.com",
             "SMTP_PASSWORD": "direct-mail-pw",
-        })
+        }
+        settings = Settings.from_env(env)
         clients = build_clients(settings, stores=("warehouse", "mapping"))
+        context = compose("monthly", settings, clients, env)
         now = datetime(2026, 6, 5, 2, 30, tzinfo=UTC)
 
-        result = run_monthly(settings, clients, date(2026, 6, 5), now=now)
+        result = run_monthly(context, date(2026, 6, 5), now=now)
         assert result.months == [MonthStatements("2026-05", "sent", "final", 4)]
         assert len(handler.messages) == 4
         totals = expected_totals()
@@ -59,5 +62,5 @@ def test_monthly_job_sends_each_statement_once_through_smtp(tmp_path, certificat
             check_statement(received.data, center, totals[center])
             assert "finance@example.com" in received.rcpt_tos
 
-        run_monthly(settings, clients, date(2026, 6, 6), now=now)  # the schedule's next day
+        run_monthly(context, date(2026, 6, 6), now=now)  # the schedule's next day
         assert len(handler.messages) == 4

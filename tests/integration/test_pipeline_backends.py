@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
-from chargeback.allocation.mapping import load_mapping
+from chargeback.config.file import load_config_file
 from chargeback.jobs.run_month import run_month
 from chargeback.warehouse.read import read_allocations, read_manifest
 from tests.support.bills import v2_csv, v2_row, zip_of
@@ -20,7 +20,7 @@ def test_real_export_from_each_backend_into_each_backend(backend):
     for path in sorted(REAL.glob("*.csv")):
         source.write_bytes(f"exports/{path.name}", path.read_bytes())
     warehouse = backend.store(prefix="warehouse")
-    summary = run_month(source, warehouse, "2026-05", load_mapping(None), now=datetime(2026, 5, 20))
+    summary = run_month(source, warehouse, "2026-05", load_config_file(None), now=datetime(2026, 5, 20))
     assert summary.totals == {"CNY": Decimal("57.477867")}
     frame = read_allocations(warehouse, "2026-05")
     assert frame is not None
@@ -30,7 +30,7 @@ def test_real_export_from_each_backend_into_each_backend(backend):
     assert manifest is not None
     assert manifest["counts"]["model_studio_rows"] == 156
     assert [s["key"] for s in manifest["sources"]] == [f"exports/{p.name}" for p in sorted(REAL.glob("*.csv"))]
-    rerun = run_month(source, warehouse, "2026-05", load_mapping(None), now=datetime(2026, 5, 21))
+    rerun = run_month(source, warehouse, "2026-05", load_config_file(None), now=datetime(2026, 5, 21))
     assert not rerun.changed
 
 
@@ -41,7 +41,7 @@ def test_v2_zip_push_read_from_the_store(backend):
         "b.csv": v2_csv([v2_row(";llm-ws0000000000000a;qwen-plus;output_token;bmp;0", "1.25")]),
     }))
     warehouse = backend.store(prefix="warehouse")
-    summary = run_month(source, warehouse, "2026-05", load_mapping(None), now=datetime(2026, 6, 3, 18))
+    summary = run_month(source, warehouse, "2026-05", load_config_file(None), now=datetime(2026, 6, 3, 18))
     assert summary.status == "final"
     assert summary.totals == {"CNY": Decimal("1.2543292")}
     assert read_manifest(warehouse, "2026-05")["sources"][0]["sha256"]

@@ -15,8 +15,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from chargeback.allocation.mapping import load_mapping
 from chargeback.columns import ALLOCATION_COLUMNS
+from chargeback.config.file import load_config_file
 from chargeback.jobs.demo import DEMO_MONTH, run_demo
 from chargeback.pricing.focus import to_focus, write_focus
 from chargeback.storage import LocalObjectStore
@@ -103,7 +103,7 @@ def test_the_demo_month_passes(validator, tmp_path):
     allocations = read_allocations(warehouse, DEMO_MONTH)
     assert allocations is not None and len(allocations) > 0
     published = warehouse.read_bytes(layout.focus_key(DEMO_MONTH, "csv"))
-    focus = to_focus(allocations, sub_account_names=load_mapping(demo.mapping).workspace_labels)
+    focus = to_focus(allocations, sub_account_names=load_config_file(demo.mapping).workspace_labels)
     assert published == write_focus(focus, "x")["x/focus.csv"]  # what the run published is the FOCUS view
     assert sum(focus["BilledCost"], Decimal(0)) == Decimal(read_manifest(warehouse, DEMO_MONTH)["totals"]["CNY"])
     assert set(focus["x_cost_center"]) == {"search", "research", "assistants"}

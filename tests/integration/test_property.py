@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chargeback.allocation.mapping import parse_mapping
+from chargeback.config.file import parse_config_file
 from chargeback.jobs.run_month import run_month
 from chargeback.storage import LocalObjectStore
 from tests.support.bills import v2_csv, v2_row
@@ -49,7 +49,7 @@ def mapping_yaml(keys, workspaces, console, unmapped) -> str:
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rows, mappings)
 def test_billed_money_in_equals_money_out(bill_rows, mapping_parts):
-    mapping = parse_mapping(mapping_yaml(*mapping_parts))
+    mapping = parse_config_file(mapping_yaml(*mapping_parts))
     expected_ws: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     csv_rows = []
     for key, ws, day, amount, currency in bill_rows:

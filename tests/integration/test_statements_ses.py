@@ -11,12 +11,12 @@ from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
-from chargeback.delivery.config import build_mailer
 from chargeback.delivery.ses import SesMailer
 from chargeback.errors import ConfigError
 from chargeback.reporting.job import send_statements
 from chargeback.storage import LocalObjectStore
 from tests.support.allocations import MONTH, publish_sample, sample_mapping
+from tests.support.delivery import mailer_for
 from tests.support.mail import parse_message
 from tests.support.smtp import HOST, RecordingHandler, make_certificate, smtp_server
 from tests.support.statements import check_statement, expected_totals
@@ -49,7 +49,7 @@ def sent_messages():
 def test_statements_go_through_ses_raw_once(aws, warehouse):
     client = boto3.client("sesv2", region_name=REGION)
     client.create_email_identity(EmailIdentity="example.com")
-    mailer = build_mailer({"backend": "ses", "sender": SENDER, "ses": {"region": REGION}},
+    mailer = mailer_for({"backend": "ses", "sender": SENDER, "ses": {"region": REGION}},
                           clients={"sesv2": client})
     assert isinstance(mailer, SesMailer)
 
@@ -98,7 +98,7 @@ def test_smtp_password_from_secrets_manager(aws, warehouse, certificate):
                   "smtp": {"host": HOST, "port": server.port, "security": "starttls",
                            "username": "chargeback@example.com", "password_secret_arn": arn,
                            "ca_file": str(server.ca_file)}}
-        mailer = build_mailer(config, env={}, clients={"secretsmanager": secrets})
+        mailer = mailer_for(config, env={}, clients={"secretsmanager": secrets})
         [result] = send_statements(warehouse, MONTH, sample_mapping(), mailer, now=NOW, sender=SENDER,
                                    only="ops")
     assert result.outcome == "sent", result.detail
@@ -111,4 +111,4 @@ def test_a_missing_secret_is_a_config_error(aws):
     config = {"backend": "smtp", "sender": SENDER,
               "smtp": {"host": HOST, "username": "c@example.com", "password_secret_arn": arn}}
     with pytest.raises(ConfigError, match="cannot read the SMTP password secret"):
-        build_mailer(config, env={}, clients={"secretsmanager": secrets})
+        mailer_for(config, env={}, clients={"secretsmanager": secrets})

@@ -9,13 +9,13 @@ from decimal import Decimal
 import pytest
 
 from chargeback.delivery import DeliveryError, OutgoingMail
-from chargeback.delivery.config import build_mailer
 from chargeback.delivery.outbox import OutboxMailer
 from chargeback.errors import InputError
 from chargeback.reporting.job import send_statements
 from chargeback.reporting.ledger import ledger_key, load_ledger
 from chargeback.storage import LocalObjectStore
 from tests.support.allocations import MONTH, may_rows, publish_sample, row, sample_mapping, write_month
+from tests.support.delivery import mailer_for
 from tests.support.mail import parse_message, text_of
 from tests.support.smtp import HOST, RecordingHandler, make_certificate, smtp_server
 from tests.support.statements import check_statement, expected_totals
@@ -39,7 +39,7 @@ def warehouse(tmp_path):
 
 
 def plain_mailer(port: int):
-    return build_mailer({"backend": "smtp", "sender": SENDER,
+    return mailer_for({"backend": "smtp", "sender": SENDER,
                          "smtp": {"host": HOST, "port": port, "security": "none"}})
 
 
@@ -219,13 +219,13 @@ def test_tls_and_login_with_the_password_from_the_environment(warehouse, certifi
                   "smtp": {"host": HOST, "port": server.port, "security": security,
                            "username": "chargeback@example.com", "password_env": "SMTP_PASSWORD",
                            "ca_file": str(server.ca_file)}}
-        mailer = build_mailer(config, env={"SMTP_PASSWORD": "s3cret-pw"})
+        mailer = mailer_for(config, env={"SMTP_PASSWORD": "s3cret-pw"})
         [result] = run(warehouse, mailer, only="search")
         assert result.outcome == "sent", result.detail
         assert len(handler.messages) == 1
         check_statement(handler.messages[0].data, "search", expected_totals()["search"])
 
-        wrong = build_mailer(config, env={"SMTP_PASSWORD": "wrong"})
+        wrong = mailer_for(config, env={"SMTP_PASSWORD": "wrong"})
         [failed] = run(warehouse, wrong, only="research")
         assert failed.outcome == "failed"
         assert "login as 'chargeback@example.com' failed" in failed.detail
@@ -235,7 +235,7 @@ def test_tls_and_login_with_the_password_from_the_environment(warehouse, certifi
 def test_an_untrusted_certificate_is_refused(warehouse, certificate):
     handler = RecordingHandler()
     with smtp_server(handler, mode="ssl", certificate=certificate) as server:
-        mailer = build_mailer({"backend": "smtp", "sender": SENDER,
+        mailer = mailer_for({"backend": "smtp", "sender": SENDER,
                                "smtp": {"host": HOST, "port": server.port, "security": "ssl"}})
         [result] = run(warehouse, mailer, only="search")
     assert result.outcome == "failed"

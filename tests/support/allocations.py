@@ -18,8 +18,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from chargeback.allocation.mapping import parse_mapping
 from chargeback.columns import ALLOCATION_COLUMNS, LINE_AMOUNTS
+from chargeback.config.file import parse_config_file
 from chargeback.money import MONEY_TYPE, format_decimal
 from chargeback.storage import ObjectStore
 from chargeback.warehouse import layout
@@ -145,7 +145,7 @@ statements:
 
 
 def sample_mapping(text: str = MAPPING_YAML) -> Any:
-    return parse_mapping(text, source="test-mapping.yaml")
+    return parse_config_file(text, source="test-mapping.yaml")
 
 
 def may_rows() -> list[dict[str, Any]]:

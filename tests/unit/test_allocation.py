@@ -3,8 +3,8 @@
 from decimal import Decimal
 
 from chargeback.allocation.allocate import allocate
-from chargeback.allocation.mapping import load_mapping, parse_mapping
 from chargeback.columns import LINE_AMOUNTS, LINE_DIMENSIONS
+from chargeback.config.file import load_config_file, parse_config_file
 
 WS = "llm-ws0000000000000a"
 WS2 = "llm-ws0000000000000b"
@@ -28,7 +28,7 @@ shared_costs: {{console: {{console}}, unmapped: {{unmapped}}}}
 
 
 def mapping(console: str = "keep", unmapped: str = "keep"):
-    return parse_mapping(MAPPING.replace("{console}", console).replace("{unmapped}", unmapped))
+    return parse_config_file(MAPPING.replace("{console}", console).replace("{unmapped}", unmapped))
 
 
 def by_center(rows):
@@ -80,7 +80,7 @@ def test_effective_dated_key_before_its_start_falls_back_to_workspace():
 
 
 def test_default_mapping_makes_each_workspace_its_own_cost_center():
-    rows = allocate([line("1", "1"), line("", "2", ws=WS2)], load_mapping(None))
+    rows = allocate([line("1", "1"), line("", "2", ws=WS2)], load_config_file(None))
     assert by_center(rows) == {WS: Decimal("1"), WS2: Decimal("2")}
 
 

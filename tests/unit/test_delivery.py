@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from chargeback.delivery import Attachment, DeliveryError, InlineImage, OutgoingMail
-from chargeback.delivery.config import build_mailer, parse_delivery_settings
 from chargeback.delivery.mime import check_addresses, mime_bytes, preview_html
 from chargeback.delivery.outbox import OutboxMailer, safe_name
 from chargeback.delivery.smtp import SmtpMailer
 from chargeback.errors import ConfigError
+from tests.support.delivery import delivery_plan, mailer_for
 from tests.support.mail import parse_message, part, text_of
 from tests.support.memory_store import MemoryObjectStore
 
@@ -97,53 +99,65 @@ def test_outbox_names_are_safe():
 
 def test_settings_list_every_bad_field():
     with pytest.raises(ConfigError) as caught:
-        parse_delivery_settings({"backend": "smtp", "sender": "nobody",
-                                 "finance_cc": ["x@", "ok@example.com"],
-                                 "smtp": {"host": "smtp.example.com", "port": 0, "password": "hunter2"}})
+        delivery_plan({"backend": "smtp", "sender": "nobody", "finance_cc": ["x@", "ok@example.com"],
+                       "smtp": {"host": "smtp.example.com", "port": 0, "password": "hunter2"}})
     message = str(caught.value)
-    for fragment in ("delivery.sender", "delivery.finance_cc", "delivery.smtp.port", "delivery.smtp.password",
-                     "never put the password in the mapping file"):
+    for fragment in ("delivery.finance_cc[0]: 'x@' is not an email address",
+                     "delivery.sender: 'nobody' is not an email address",
+                     "delivery.smtp.port: must be at least 1, not 0",
+                     "delivery.smtp.password: never put the password in the file"):
         assert fragment in message
     assert "hunter2" not in message
 
 
 def test_smtp_needs_a_password_source_and_a_sender():
-    with pytest.raises(ConfigError, match="password_env or password_secret_arn"):
-        parse_delivery_settings({"backend": "smtp", "sender": "c@example.com",
-                                 "smtp": {"host": "h.example.com", "username": "c@example.com"}})
-    with pytest.raises(ConfigError, match="needs a 'sender'"):
-        parse_delivery_settings({"backend": "ses"})
-    with pytest.raises(ConfigError, match="needs an 'smtp' section"):
-        parse_delivery_settings({"backend": "smtp", "sender": "c@example.com"})
+    with pytest.raises(ConfigError, match=re.escape("the login 'c@example.com' needs a password source")):
+        delivery_plan({"backend": "smtp", "sender": "c@example.com",
+                       "smtp": {"host": "h.example.com", "username": "c@example.com"}})
+    with pytest.raises(ConfigError, match="sender: required for ses delivery"):
+        delivery_plan({"backend": "ses"})
+    with pytest.raises(ConfigError, match=re.escape("SMTP host: required for smtp delivery: set "
+                                                    "CHARGEBACK_SMTP_HOST or delivery.smtp.host")):
+        delivery_plan({"backend": "smtp", "sender": "c@example.com"})
+
+
+def test_a_login_without_tls_is_refused_unless_allowed():
+    smtp = {"host": "h.example.com", "security": "none", "username": "c@example.com", "password_env": "PW"}
+    with pytest.raises(ConfigError, match=re.escape("logging in as 'c@example.com' without TLS would send the password")):
+        delivery_plan({"backend": "smtp", "sender": "c@example.com", "smtp": smtp})
+    plan = delivery_plan({"backend": "smtp", "sender": "c@example.com", "smtp": {**smtp, "allow_insecure": True}})
+    assert plan.smtp is not None and plan.smtp.security == "none"
+    # without a login there is no password to protect: a plain relay is fine
+    assert delivery_plan({"backend": "smtp", "sender": "c@example.com",
+                          "smtp": {"host": "h.example.com", "security": "none"}}).smtp is not None
 
 
 def test_build_mailer_defaults_to_the_warehouse_outbox():
-    mailer = build_mailer(None, store=MemoryObjectStore())
+    mailer = mailer_for(None, store=MemoryObjectStore())
     assert isinstance(mailer, OutboxMailer)
     assert mailer.prefix == "outbox"
     with pytest.raises(ConfigError, match="outbox needs a folder"):
-        build_mailer({})
+        mailer_for({})
 
 
 def test_build_mailer_smtp_reads_the_password_from_the_named_variable():
     config = {"backend": "smtp", "sender": "c@example.com",
               "smtp": {"host": "smtpdm.aliyun.com", "username": "c@example.com",
                        "password_env": "SMTP_PASSWORD"}}
-    mailer = build_mailer(config, env={"SMTP_PASSWORD": "s3cret"})
+    mailer = mailer_for(config, env={"SMTP_PASSWORD": "s3cret"})
     assert isinstance(mailer, SmtpMailer)
     assert (mailer.host, mailer.port, mailer.security) == ("smtpdm.aliyun.com", 465, "ssl")
     assert "s3cret" not in repr(mailer)
     with pytest.raises(ConfigError, match="SMTP_PASSWORD"):
-        build_mailer(config, env={})
+        mailer_for(config, env={})
 
 
-def test_the_package_exports_build_mailer_and_the_ssl_flag_picks_the_security():
-    from chargeback.delivery import build_mailer as exported
-
+def test_the_ssl_flag_and_the_port_pick_the_security():
     base = {"backend": "smtp", "sender": "c@example.com"}
-    implicit = exported({**base, "smtp": {"host": "smtpdm.aliyun.com", "port": 465, "ssl": True}})
-    starttls = exported({**base, "smtp": {"host": "smtpdm.aliyun.com", "port": 80, "ssl": False}})
-    assert isinstance(implicit, SmtpMailer) and isinstance(starttls, SmtpMailer)
-    assert (implicit.security, starttls.security) == ("ssl", "starttls")
+    implicit = mailer_for({**base, "smtp": {"host": "smtpdm.aliyun.com", "port": 465, "ssl": True}})
+    starttls = mailer_for({**base, "smtp": {"host": "smtpdm.aliyun.com", "port": 80, "ssl": False}})
+    by_port = mailer_for({**base, "smtp": {"host": "smtpdm.aliyun.com", "port": 80}})
+    assert isinstance(implicit, SmtpMailer) and isinstance(starttls, SmtpMailer) and isinstance(by_port, SmtpMailer)
+    assert (implicit.security, starttls.security, by_port.security) == ("ssl", "starttls", "starttls")
     with pytest.raises(ConfigError, match="contradicts"):
-        parse_delivery_settings({**base, "smtp": {"host": "h.example.com", "ssl": True, "security": "none"}})
+        delivery_plan({**base, "smtp": {"host": "h.example.com", "ssl": True, "security": "none"}})

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from chargeback.errors import InputError
-from chargeback.jobs.events import Invocation, parse_fc_event, parse_scheduler_event
+from chargeback.runtime.events import Invocation, parse_fc_event, parse_scheduler_event
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 6, 2, 3, 0, tzinfo=UTC)

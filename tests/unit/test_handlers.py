@@ -10,8 +10,9 @@ import pytest
 from functions.daily import handler as daily
 from functions.monthly import handler as monthly
 
+from chargeback.config.environment import Settings
 from chargeback.errors import ConfigError, InputError
-from chargeback.settings import Settings
+from chargeback.runtime import entry
 
 LAMBDA_CONTEXT = SimpleNamespace(aws_request_id="0f7a1a4e-3c55-4b64-9f0c-1f2d7c1b9a10",
                                  function_name="chargeback-daily")
@@ -113,3 +114,15 @@ def test_monthly_raises_when_the_month_is_missing_after_the_final_day(env: dict[
 def test_monthly_backfill_of_a_month_never_ingested(env: dict[str, str]) -> None:
     with pytest.raises(InputError, match="month 2026-03 is not in file://"):
         monthly.handler(fc_timer({"job": "monthly", "months": ["2026-03"]}), FC_CONTEXT)
+
+
+def test_settings_are_read_once_per_warm_container(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    entry._settings.cache_clear()
+    event = {"job": "monthly", "scheduled_time": "2026-06-05T03:30:00Z"}
+    monthly.lambda_handler(event, LAMBDA_CONTEXT)
+    monthly.lambda_handler(event, LAMBDA_CONTEXT)
+    assert (entry._settings.cache_info().misses, entry._settings.cache_info().hits) == (1, 1)
+    monkeypatch.setenv("CHARGEBACK_FINAL_DAY", "4")  # a changed environment is read again: day 5 is now late
+    with pytest.raises(InputError, match="day 5 is past CHARGEBACK_FINAL_DAY=4"):
+        monthly.lambda_handler(event, LAMBDA_CONTEXT)
+    assert entry._settings.cache_info().misses == 2

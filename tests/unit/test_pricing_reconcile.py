@@ -126,14 +126,14 @@ def test_real_bill_gap_is_explained_to_the_last_decimal(catalog):
     assert result.unexplained == 0 and result.unexplained_lines == []
     # free quota: list cost 0 in the bill; valued at catalog prices where the catalog knows the model
     assert result.free_quota_lines == 106
-    assert result.free_quota_savings == D("41")  # i2v 10 s + r2v 10 s at 1.6, video-edit 10 s at 0.9
+    # i2v 10 s + r2v 10 s at 1.6 and video-edit 10 s at 0.9 = 41; qwen3.6-plus 135.282 K input tokens at
+    # 0.002 and 191.7 K output tokens at 0.012 (0-256k tier) = 0.270564 + 2.3004
+    assert result.free_quota_savings == D("43.570964")
     unvalued = {(g.model, g.usage_type): (g.lines, g.usage) for g in result.free_quota_unvalued.values()}
     assert unvalued == {
         ("happyhorse-1.0-t2v", "720P"): (1, D(5)),
         ("happyhorse-1.0-t2v", "1080P"): (1, D(5)),
         ("qwen-image-2.0", "images"): (1, D(1)),
-        ("qwen3.6-plus", "context_0-256k_input_token"): (49, D("135.282")),
-        ("qwen3.6-plus", "context_0-256k_output_token"): (49, D("191.7")),
     }
     # every paid line's list price is the catalog's: no change flagged, nothing unknown
     assert result.price_changes == {} and result.not_in_catalog == {}
@@ -148,7 +148,7 @@ def test_json_has_the_named_parts_as_strings(catalog):
     assert data["explained"] == {"promotions_and_discounts": "11.4144", "coupons": "0", "free_quota": "0",
                                  "rounding": "0"}
     assert data["unexplained"] == "0"
-    assert data["catalog"]["free_quota_savings"]["valued"] == "41"
+    assert data["catalog"]["free_quota_savings"]["valued"] == "43.570964"
     assert data["catalog"]["price_changed"] == {"amount": "0", "lines": 0, "changes": []}
     assert data["currency"] == "CNY" and data["source_lines"] == 156
 
@@ -175,12 +175,13 @@ def test_a_list_price_that_differs_from_the_catalog_is_flagged(catalog):
 
 
 def test_prices_the_catalog_does_not_know_are_listed_not_guessed(catalog):
-    rows = [line("2026-05-14", "qwen3.6-plus", "context_0-256k_input_token", PAID, K, "0.002", "10", "0",
-                 "0.02", "0", "0.02", 5)]
+    # the catalog knows qwen3.6-plus's 0-256k tier only
+    rows = [line("2026-05-14", "qwen3.6-plus", "context_256k-1m_input_token", PAID, K, "0.008", "300", "0",
+                 "2.4", "0", "2.4", 5)]
     result = reconcile(frame(rows), catalog, "cn")
     [group] = result.not_in_catalog.values()
-    assert (group.model, group.context_tier, group.lines, group.list_cost) == ("qwen3.6-plus", "0-256k", 5,
-                                                                                D("0.02"))
+    assert (group.model, group.context_tier, group.lines, group.list_cost) == ("qwen3.6-plus", "256k-1m", 5,
+                                                                                D("2.4"))
     assert result.price_changes == {} and result.matched_lines == 0
 
 
@@ -236,9 +237,54 @@ def test_tier_and_cache_prices_against_the_base_price(catalog):
 def test_usage_type_candidates():
     assert catalog_usage_types("context_0-256k_input_token", "input") == ["input"]
     assert catalog_usage_types("text_input_token", "input") == ["text_input", "input"]
-    assert catalog_usage_types("input_token_cache", "cached_input") == ["input_token_cache", "cached_input"]
+    assert catalog_usage_types("input_token_cache", "cached_input") == ["cached_input"]
+    assert catalog_usage_types("context_32k-128k_input_token_cache_creation_5m", "input") == ["cache_write"]
+    assert catalog_usage_types("input_token_cache_read", "input") == ["explicit_cached_input"]
+    assert catalog_usage_types("output_token_batch", "output") == ["batch_output"]
+    assert catalog_usage_types("thinking_output_token", "output") == ["thinking_output"]
     assert catalog_usage_types("1080P", "unit") == ["1080P"]
     assert catalog_usage_types("images", "unit") == ["images"]
+
+
+def test_cache_and_batch_lines_are_priced_at_their_own_rates(catalog):
+    rows = [
+        # qwen3-max, China, 32K-128K: implicit hit 0.0008, cache creation 0.005, batch output 0.008 vs 0.004
+        # input and 0.016 output, per 1,000 tokens
+        line("2026-05-14", "qwen3-max", "context_32k-128k_input_token_cache", PAID, K, "0.0008", "50", "0",
+             "0.04", "0", "0.04", 1, io_type="cached_input"),
+        line("2026-05-14", "qwen3-max", "context_32k-128k_input_token_cache_creation_5m", PAID, K, "0.005", "40",
+             "0", "0.2", "0", "0.2", 1, io_type="input"),
+        line("2026-05-14", "qwen3-max", "context_32k-128k_output_token_batch", PAID, K, "0.008", "2", "0",
+             "0.016", "0", "0.016", 1, io_type="output"),
+    ]
+    result = reconcile(frame(rows), catalog, "cn")
+    assert result.price_changes == {} and result.not_in_catalog == {}
+    assert result.matched_lines == 3
+    # against plain input and output of the first tier (0.0025 and 0.01): 50 x (0.0008 - 0.0025)
+    # + 40 x (0.005 - 0.0025) + 2 x (0.008 - 0.01) = -0.085 + 0.1 - 0.004
+    assert (result.tier_and_cache_pricing, result.tier_and_cache_lines) == (D("0.011"), 3)
+
+
+def test_the_text_report_gives_every_amount_its_currency(catalog):
+    from chargeback.commands.reconcile import format_reconciliation
+
+    rows = [
+        line("2026-05-14", "qwen-plus", "input_token", PAID, K, "0.0010", "12.345", "0", "0.012345", "0",
+             "0.012345", 3),
+        line("2026-05-14", "qwen3.6-plus", "context_256k-1m_input_token", PAID, K, "0.008", "300", "0",
+             "2.4", "0.4", "2", 5),
+    ]
+    text = format_reconciliation(reconcile(frame(rows), catalog, "cn"), "2026-05")
+    lines = text.splitlines()
+    assert lines[0] == "reconciliation 2026-05, site cn (CNY), 8 bill lines"
+    assert lines[1:4] == ["  list total    2.412345 CNY", "  billed total  2.012345 CNY",
+                          "  gap           0.4 CNY, explained by:"]
+    assert "    promotions and discounts   0.4 CNY" in lines
+    assert "  unexplained   0 CNY" in lines
+    assert "  free quota: 0 lines, worth 0 CNY at list price" in lines
+    assert ("  probable price change: qwen-plus input_token bill 0.001 CNY vs catalog 0.0008 CNY per 1K tokens "
+            "(2026-05-14..2026-05-14, 3 lines, 0.002469 CNY)") in lines
+    assert "  not in the catalog: qwen3.6-plus (2.4 CNY at the bill's list prices)" in lines
 
 
 def test_the_input_frame_is_not_changed(catalog):

@@ -1,13 +1,15 @@
-"""Settings: typed, read from a mapping, every bad variable named at once, secrets never shown."""
+"""Settings: typed, read from an environment mapping, every bad variable named at once, secrets never shown."""
 
 from __future__ import annotations
 
+import re
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from chargeback.config.environment import DeliveryEnvironment, Settings, check_endpoints
+from chargeback.config.resolve import resolve_time_zone
 from chargeback.errors import ConfigError
-from chargeback.settings import Settings
 
 BASE = {"CHARGEBACK_SOURCE_URL": "s3://bills/alibaba", "CHARGEBACK_WAREHOUSE_URL": "s3://warehouse"}
 ARN = "arn:aws:secretsmanager:ap-southeast-1:123456789012:secret:chargeback/smtp-AbCdEf"
@@ -23,11 +25,10 @@ def test_defaults() -> None:
     settings = Settings.from_env(BASE)
     assert settings.source_url == "s3://bills/alibaba"
     assert settings.mapping_url is None
-    assert settings.delivery == "outbox"
-    assert settings.timezone == ZoneInfo("Asia/Shanghai")
+    assert settings.delivery == DeliveryEnvironment()  # unset: the file or a default decides (resolve)
+    assert settings.timezone is None and resolve_time_zone(settings) == ZoneInfo("Asia/Shanghai")
     assert settings.final_day == 6
-    assert settings.smtp_port == 465
-    assert settings.finance_cc == ()
+    assert settings.allow_insecure is False
 
 
 def test_all_fields_parsed() -> None:
@@ -39,10 +40,11 @@ def test_all_fields_parsed() -> None:
         "CHARGEBACK_SMTP_PORT": "80", "CHARGEBACK_SMTP_USER": "billing@example.com",
         "CHARGEBACK_SMTP_SECRET_ARN": ARN,
     })
-    assert settings.delivery == "smtp"
-    assert settings.finance_cc == ("fin@example.com", "cfo@example.com")
+    assert settings.delivery.backend == "smtp"
+    assert settings.delivery.finance_cc == ("fin@example.com", "cfo@example.com")
     assert settings.timezone == ZoneInfo("UTC")
-    assert (settings.final_day, settings.smtp_port) == (10, 80)
+    assert (settings.final_day, settings.delivery.smtp_port) == (10, 80)
+    assert settings.delivery.smtp_secret_arn == ARN
     assert settings.object_urls == ("s3://bills/alibaba", "s3://warehouse", "s3://warehouse/config/mapping.yaml")
 
 
@@ -72,25 +74,17 @@ def test_every_bad_variable_is_named_at_once() -> None:
         "CHARGEBACK_MAPPING_URL: 's3://warehouse/' names a bucket but no object key",
     ):
         assert expected in message
-    assert message.startswith("environment: invalid settings: ")
+    assert message.startswith("environment: 9 problems:\n  CHARGEBACK_SOURCE_URL: ")
 
 
-def test_smtp_needs_host_user_sender_and_a_password_source() -> None:
-    message = problems({**BASE, "CHARGEBACK_DELIVERY": "smtp"})
-    assert "CHARGEBACK_SENDER: required when CHARGEBACK_DELIVERY=smtp" in message
-    assert "CHARGEBACK_SMTP_HOST: required when CHARGEBACK_DELIVERY=smtp" in message
-    assert "CHARGEBACK_SMTP_USER: required when CHARGEBACK_DELIVERY=smtp" in message
-    assert "CHARGEBACK_SMTP_SECRET_ARN or SMTP_PASSWORD: one is required" in message
-
-
-def test_ses_needs_a_sender() -> None:
-    assert problems({**BASE, "CHARGEBACK_DELIVERY": "ses"}) == (
-        "environment: invalid settings: CHARGEBACK_SENDER: required when CHARGEBACK_DELIVERY=ses")
+def test_one_bad_variable_reads_as_one_line() -> None:
+    assert problems({**BASE, "CHARGEBACK_SENDER": "billing"}) == (
+        "environment: CHARGEBACK_SENDER: 'billing' is not an email address (or 'Name <address>')")
 
 
 def test_oss_urls_need_an_endpoint() -> None:
     message = problems({**BASE, "CHARGEBACK_SOURCE_URL": "oss://bills/prefix"})
-    assert message.endswith("CHARGEBACK_OSS_ENDPOINT: required for oss:// URLs")
+    assert message == "environment: CHARGEBACK_OSS_ENDPOINT: required for oss:// URLs"
     settings = Settings.from_env({**BASE, "CHARGEBACK_SOURCE_URL": "oss://bills/prefix",
                                   "CHARGEBACK_OSS_ENDPOINT": "oss-cn-hangzhou-internal.aliyuncs.com"})
     assert settings.uses("oss") and settings.uses("s3")
@@ -106,7 +100,8 @@ def test_secret_values_never_appear() -> None:
     assert secret not in repr(settings)
     assert secret not in str(settings.describe())
     assert settings.describe()["SMTP_PASSWORD"] == "set"
-    assert settings.smtp_password is not None and settings.smtp_password.get_secret_value() == secret
+    password = settings.delivery.smtp_password
+    assert password is not None and password.get_secret_value() == secret
 
 
 def test_env_names_by_platform() -> None:
@@ -117,10 +112,32 @@ def test_env_names_by_platform() -> None:
     }
     assert Settings.env_names("aws") == shared | {"CHARGEBACK_SMTP_SECRET_ARN", "CHARGEBACK_OSS_SECRET_ARN"}
     assert Settings.env_names("fc") == shared | {"SMTP_PASSWORD"}
-    assert Settings.env_names() == Settings.env_names("aws") | Settings.env_names("fc")
+    # CHARGEBACK_ALLOW_INSECURE is read, but no deployment may set it
+    assert Settings.env_names() == Settings.env_names("aws") | Settings.env_names("fc") | {
+        "CHARGEBACK_ALLOW_INSECURE"}
     assert Settings.required_env_names() == {"CHARGEBACK_SOURCE_URL", "CHARGEBACK_WAREHOUSE_URL"}
 
 
 def test_only_its_own_variables_are_read() -> None:
     settings = Settings.from_env({**BASE, "AWS_SECRET_ACCESS_KEY": "x", "PATH": "/bin"})
     assert "AWS_SECRET_ACCESS_KEY" not in settings.describe()
+
+
+def test_storage_endpoints_must_be_https_unless_insecure_is_allowed() -> None:
+    oss = {**BASE, "CHARGEBACK_SOURCE_URL": "oss://bills/prefix", "CHARGEBACK_OSS_ENDPOINT": "http://127.0.0.1:9000"}
+    message = problems(oss)
+    assert message == ("environment: CHARGEBACK_OSS_ENDPOINT: 'http://127.0.0.1:9000' is not https: credentials "
+                       "and bills would travel unencrypted (set CHARGEBACK_ALLOW_INSECURE=true for a local test "
+                       "server only)")
+    assert Settings.from_env({**oss, "CHARGEBACK_ALLOW_INSECURE": "true"}).allow_insecure is True
+    assert "CHARGEBACK_ALLOW_INSECURE: 'maybe' is not true or false" in problems(
+        {**oss, "CHARGEBACK_ALLOW_INSECURE": "maybe"})
+    # the command line hands OSS_ENDPOINT and AWS_ENDPOINT_URL to the SDKs: the same rule
+    with pytest.raises(ConfigError, match=re.escape("AWS_ENDPOINT_URL: 'http://minio.internal:9000' is not https")):
+        check_endpoints({"AWS_ENDPOINT_URL": "http://minio.internal:9000", "OSS_ENDPOINT": "https://oss.example"})
+    check_endpoints({"AWS_ENDPOINT_URL": "http://127.0.0.1:5000", "CHARGEBACK_ALLOW_INSECURE": "1"})
+    # oss2 reads a bare host as http://: the command line asks for the scheme, the settings add https
+    with pytest.raises(ConfigError, match=re.escape("write https://oss-cn-hangzhou.aliyuncs.com")):
+        check_endpoints({"OSS_ENDPOINT": "oss-cn-hangzhou.aliyuncs.com"})
+    bare = Settings.from_env({**oss, "CHARGEBACK_OSS_ENDPOINT": "oss-cn-hangzhou.aliyuncs.com"})
+    assert bare.oss_endpoint == "https://oss-cn-hangzhou.aliyuncs.com"

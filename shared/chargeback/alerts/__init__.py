@@ -1,7 +1,7 @@
 """Scheduled alerts: budgets (actual and forecast), cost anomalies, unmapped API keys and workspaces, free quota
-nearly used or expiring, and stale bills, each sent once to the channels its cost center watches.
+nearly used or expiring, and stale bills, each sent once to the channels its cost center watches. The
+``alerts:`` section they read is validated in ``chargeback.config.alerts``.
 
-    settings.py  the mapping's ``alerts:`` section, validated
     data.py      reads what the rules need from the warehouse (allocations, manifests, free-quota lines)
     rules.py     pure evaluation for a date: ``evaluate(data, day=, now=, mapping=, settings=)``
     state.py     ``state/alerts/YYYY-MM.json``: what fired with which numbers, every delivery attempt

@@ -21,17 +21,18 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 from urllib.parse import quote_plus, urlsplit
 
-from chargeback.alerts.settings import (
+from chargeback.config.alerts import (
     OWNERS,
     AlertSettings,
-    DeliverySettings,
     DingTalkChannelSettings,
     EmailChannelSettings,
+    RetrySettings,
     SlackChannelSettings,
     WebhookChannelSettings,
 )
+from chargeback.config.problems import Problem, raise_problems
 from chargeback.delivery import Mailer, OutgoingMail
-from chargeback.errors import ChargebackError, ConfigError
+from chargeback.errors import ChargebackError
 
 log = logging.getLogger("chargeback.alerts")
 
@@ -104,7 +105,7 @@ class RetryPolicy:
     factor: float = 2.0
 
     @classmethod
-    def from_settings(cls, settings: DeliverySettings) -> RetryPolicy:
+    def from_settings(cls, settings: RetrySettings) -> RetryPolicy:
         return cls(attempts=settings.attempts, timeout=settings.timeout_seconds,
                    backoff=settings.backoff_seconds, factor=settings.backoff_factor)
 
@@ -165,12 +166,6 @@ def check_status(status: int, body: bytes) -> None:
     snippet = body[:200].decode("utf-8", "replace").strip()
     raise DeliveryAttemptError(f"HTTP {status}" + (f": {snippet}" if snippet else ""),
                                retryable=status in _RETRYABLE_STATUS)
-
-
-def _check_url(name: str, url: str, problems: list[str], variable: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        problems.append(f"alerts.channels.{name}: ${variable} is not an http(s) URL")
 
 
 def dingtalk_sign(secret: str, timestamp: str) -> str:
@@ -287,7 +282,7 @@ class EmailChannel:
             text=note.text(),
             headers={"X-Chargeback-Alert": f"{note.alert_id}/{note.sequence}",
                      "X-Chargeback-Rule": note.rule},
-            name=f"alert_{note.alert_id}_{note.sequence}",
+            name=f"alert_{note.alert_id}_{note.sequence}_{self.name}",  # one file per channel in an outbox
         )
 
     def _attempt(self, mail: OutgoingMail) -> str:
@@ -316,48 +311,55 @@ class UnavailableChannel:
         return DeliveryResult(self.name, self.kind, "failed", 0, (self._reason,), notification.recipients)
 
 
-def build_channels(settings: AlertSettings, *, environ: Mapping[str, str], mailer: Mailer | None,
+def build_channels(settings: AlertSettings, *, environ: Mapping[str, str], mailer: Mailer | None, sender: str,
                    sleep: Sleep = time.sleep, clock: Clock = time.time) -> dict[str, Channel]:
-    """Every configured channel plus ``owners``, with URLs and secrets read from ``environ``.
+    """Every configured channel plus ``owners``, with URLs and secrets read from ``environ``; e-mail goes out
+    from ``sender`` (the resolved alert sender, ``chargeback.config.resolve``).
 
-    A ConfigError lists every missing or malformed variable at once. Without a mailer, e-mail channels exist
-    but fail each delivery with the reason, so the run reports them instead of silently dropping mail.
+    A ConfigError lists every missing or malformed variable at once; a webhook URL must be https unless its
+    channel says ``allow_insecure: true``. Without a mailer, e-mail channels exist but fail each delivery with
+    the reason, so the run reports them instead of silently dropping mail.
     """
     policy = RetryPolicy.from_settings(settings.delivery)
-    problems: list[str] = []
+    problems: list[Problem] = []
 
     def variable(name: str, var: str) -> str:
         value = environ.get(var, "").strip()
         if not value:
-            problems.append(f"alerts.channels.{name}: environment variable {var} is not set")
+            problems.append(Problem(f"alerts.channels.{name}", f"environment variable {var} is not set"))
+        return value
+
+    def url(name: str, config: DingTalkChannelSettings | SlackChannelSettings | WebhookChannelSettings) -> str:
+        value = variable(name, config.url_env)
+        parts = urlsplit(value)
+        where = f"alerts.channels.{name}"
+        if value and (parts.scheme not in ("http", "https") or not parts.hostname):
+            problems.append(Problem(where, f"${config.url_env} is not an https URL"))
+        elif value and parts.scheme == "http" and not config.allow_insecure:
+            problems.append(Problem(where, f"${config.url_env} is http://: the alert and any token in the URL would "
+                                           "travel unencrypted; use https (allow_insecure: true on the channel for "
+                                           "a local test server only)"))
         return value
 
     def email(name: str, to: tuple[str, ...]) -> Channel:
         if mailer is None:
             return UnavailableChannel(name, "email", "no mail backend in this run (pass --outbox DIR)")
-        return EmailChannel(name, mailer, settings.sender, to, policy=policy, sleep=sleep)
+        return EmailChannel(name, mailer, sender, to, policy=policy, sleep=sleep)
 
     channels: dict[str, Channel] = {OWNERS: email(OWNERS, ())}
     for name, config in settings.channels.items():
         if isinstance(config, EmailChannelSettings):
             channels[name] = email(name, tuple(config.to))
         elif isinstance(config, DingTalkChannelSettings):
-            url = variable(name, config.url_env)
+            address = url(name, config)
             secret = variable(name, config.secret_env) if config.secret_env else None
-            if url:
-                _check_url(name, url, problems, config.url_env)
-            channels[name] = DingTalkChannel(name, url, secret, policy=policy, sleep=sleep, clock=clock)
+            channels[name] = DingTalkChannel(name, address, secret, policy=policy, sleep=sleep, clock=clock)
         elif isinstance(config, SlackChannelSettings):
-            url = variable(name, config.url_env)
-            if url:
-                _check_url(name, url, problems, config.url_env)
-            channels[name] = SlackChannel(name, url, policy=policy, sleep=sleep)
+            channels[name] = SlackChannel(name, url(name, config), policy=policy, sleep=sleep)
         elif isinstance(config, WebhookChannelSettings):
-            url = variable(name, config.url_env)
+            address = url(name, config)
             token = variable(name, config.token_env) if config.token_env else None
-            if url:
-                _check_url(name, url, problems, config.url_env)
-            channels[name] = WebhookChannel(name, url, token, policy=policy, sleep=sleep)
+            channels[name] = WebhookChannel(name, address, token, policy=policy, sleep=sleep)
     if problems:
-        raise ConfigError("alert channels: " + "; ".join(problems))
+        raise_problems(problems, "alert channels")
     return channels

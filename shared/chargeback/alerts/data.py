@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from chargeback.alerts.settings import AlertSettings
+from chargeback.config.alerts import AlertSettings
 from chargeback.errors import InputError
 from chargeback.storage import ObjectStore
 from chargeback.warehouse import layout

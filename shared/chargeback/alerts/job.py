@@ -21,9 +21,8 @@ from chargeback.alerts.data import load_alert_data
 from chargeback.alerts.model import Alert, Route
 from chargeback.alerts.render import notification_for
 from chargeback.alerts.rules import evaluate
-from chargeback.alerts.settings import alert_settings
 from chargeback.alerts.state import Action, AlertLedger, Decision, plan
-from chargeback.allocation.mapping import Mapping
+from chargeback.config.file import ConfigFile as Mapping
 from chargeback.errors import ChargebackError
 from chargeback.storage import ObjectStore
 
@@ -125,7 +124,7 @@ def run_alerts(warehouse: ObjectStore, day: date, mapping: Mapping, channels: Ma
     With ``dry_run`` nothing is sent and no state is written; the run still says what would be sent.
     """
     now = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
-    settings = alert_settings(mapping)
+    settings = mapping.alerts
     if not settings.enabled:
         disabled = "Alerts are disabled in the mapping (alerts.enabled: false)."
         return AlertRun(day, now, dry_run, (), (disabled,))

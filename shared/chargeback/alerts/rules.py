@@ -21,10 +21,10 @@ import pandas as pd
 
 from chargeback.alerts.data import AlertData, Quota, month_of
 from chargeback.alerts.model import Alert, Evaluation, Route, Severity, Subject
-from chargeback.alerts.settings import OWNERS, AlertSettings, ExtraBudget
 from chargeback.alerts.text import money, number, percent
-from chargeback.allocation.mapping import Mapping
 from chargeback.columns import UNALLOCATED
+from chargeback.config.alerts import OWNERS, AlertSettings, ExtraBudget
+from chargeback.config.file import ConfigFile as Mapping
 from chargeback.money import MONEY_SCALE
 from chargeback.warehouse import layout
 

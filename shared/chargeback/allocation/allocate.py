@@ -18,9 +18,10 @@ from functools import partial
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from chargeback.allocation.mapping import FixedShares, Mapping
 from chargeback.bills.instance_id import parse_instance_id
 from chargeback.columns import ALLOCATION_COLUMNS, LINE_AMOUNTS, LINE_COLUMNS, LINE_DIMENSIONS, UNALLOCATED
+from chargeback.config.cost_centers import FixedShares
+from chargeback.config.file import ConfigFile
 from chargeback.money import MONEY_TYPE, ZERO, finest_places, split_exact
 from chargeback.vectors import map_distinct
 
@@ -98,7 +99,7 @@ def normalize_table(aggregates: pa.Table, month: str) -> pa.Table:
     return grouped.select(list(LINE_COLUMNS)).cast(LINE_SCHEMA).sort_by([(d, "ascending") for d in LINE_DIMENSIONS])
 
 
-def _resolve(mapping: Mapping, day: str, api_key: str, workspace: str) -> tuple[str, str, str]:
+def _resolve(mapping: ConfigFile, day: str, api_key: str, workspace: str) -> tuple[str, str, str]:
     """(cost center, rule, pool) of a line: pool '' when its API key pays, else console or unmapped."""
     when = date.fromisoformat(day)
     owner = mapping.key_owner(api_key, when)
@@ -111,7 +112,7 @@ def _resolve(mapping: Mapping, day: str, api_key: str, workspace: str) -> tuple[
     return UNALLOCATED, UNALLOCATED, pool
 
 
-def allocate_table(lines: pa.Table, mapping: Mapping) -> pa.Table:
+def allocate_table(lines: pa.Table, mapping: ConfigFile) -> pa.Table:
     """Allocation rows (``ALLOCATION_SCHEMA``) whose amounts add up exactly to the lines' amounts."""
     combo = pc.binary_join_element_wise(lines["billing_date"], lines["api_key_id"], lines["workspace_id"], "\x00")
     distinct = pc.unique(combo)
@@ -142,7 +143,7 @@ def allocate_table(lines: pa.Table, mapping: Mapping) -> pa.Table:
     return result.sort_by(order)
 
 
-def _shared_pools(mapping: Mapping) -> dict[str, object]:
+def _shared_pools(mapping: ConfigFile) -> dict[str, object]:
     return {pool: rule for pool in ("console", "unmapped")
             if (rule := getattr(mapping.shared_costs, pool)) != "keep"}
 
@@ -197,7 +198,7 @@ def finest_quantum(table: pa.Table) -> Decimal:
 # list-of-dict wrappers, for callers and tests that hold rows
 
 
-def allocate(lines: list[Row], mapping: Mapping) -> list[Row]:
+def allocate(lines: list[Row], mapping: ConfigFile) -> list[Row]:
     """``allocate_table`` over rows (dicts with ``LINE_COLUMNS``)."""
     return allocate_table(to_table(lines, LINE_SCHEMA), mapping).to_pylist()
 

@@ -3,9 +3,11 @@
     chargeback alert --warehouse URL --date YYYY-MM-DD [--mapping FILE] [--outbox DIR] [--dry-run]
 
 The edge of the alert job: reads the clock, the environment (webhook URLs and secrets named by the mapping's
-``alerts.channels``) and the mapping file, then composes ``chargeback.alerts.job.run_alerts``. In a terminal
-it prints a table of what fired and why; otherwise one JSON document. Exit code 1 when a delivery failed (it
-is recorded and retried by the next run).
+``alerts.channels``, and how mail leaves) and the mapping file, then composes
+``chargeback.alerts.job.run_alerts`` as the deployed daily job does: e-mail alerts go through the resolved
+delivery backend (``chargeback.config.resolve``), from the same sender as statements unless ``alerts.sender``
+says otherwise; ``--outbox DIR`` writes them into DIR. In a terminal it prints a table of what fired and why;
+otherwise one JSON document. Exit code 1 when a delivery failed (it is recorded and retried by the next run).
 """
 
 from __future__ import annotations
@@ -20,10 +22,11 @@ from typing import Any
 from chargeback.alerts.channels import Channel, build_channels
 from chargeback.alerts.job import run_alerts
 from chargeback.alerts.render import format_table
-from chargeback.alerts.settings import alert_settings
-from chargeback.allocation.mapping import load_mapping
-from chargeback.delivery.outbox import OutboxMailer
-from chargeback.storage import LocalObjectStore, open_store
+from chargeback.config.environment import DeliveryEnvironment
+from chargeback.config.file import load_config_file
+from chargeback.config.resolve import CommandLine, resolve_delivery
+from chargeback.delivery.build import build_mailer
+from chargeback.storage import open_store
 
 
 def _date(text: str) -> date:
@@ -45,7 +48,9 @@ def register(subparsers: Any) -> None:
                         help="the day to evaluate (usually today; bills lag a day or more)")
     parser.add_argument("--mapping", metavar="FILE",
                         help="mapping YAML: cost_centers (budgets, owners, channels) and an alerts section")
-    parser.add_argument("--outbox", metavar="DIR", help="write e-mail alerts as .eml files into DIR")
+    parser.add_argument("--outbox", metavar="DIR",
+                        help="write e-mail alerts as .eml files into DIR instead of sending them through the "
+                             "configured delivery backend")
     parser.add_argument("--dry-run", action="store_true",
                         help="show what would be sent; send and store nothing")
     parser.add_argument("--format", choices=("auto", "table", "json"), default="auto",
@@ -54,14 +59,15 @@ def register(subparsers: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    mapping = load_mapping(args.mapping)
-    settings = alert_settings(mapping, source=args.mapping or "mapping")
+    config = load_config_file(args.mapping)
     store = open_store(args.warehouse)
-    mailer = OutboxMailer(LocalObjectStore(args.outbox)) if args.outbox else None
     channels: dict[str, Channel] = {}
-    if not args.dry_run:  # a dry run sends nothing, so it needs no webhook URLs or secrets
-        channels = build_channels(settings, environ=os.environ, mailer=mailer)
-    run = run_alerts(store, args.date, mapping, channels, now=datetime.now(UTC), dry_run=args.dry_run)
+    if not args.dry_run and config.alerts.enabled:  # a dry run sends nothing: no mail server, URLs or secrets
+        plan = resolve_delivery(config, DeliveryEnvironment.from_env(os.environ), CommandLine(outbox=args.outbox),
+                                purpose="alerts")
+        mailer = build_mailer(plan, store=store, env=os.environ)
+        channels = build_channels(config.alerts, environ=os.environ, mailer=mailer, sender=plan.alert_sender)
+    run = run_alerts(store, args.date, config, channels, now=datetime.now(UTC), dry_run=args.dry_run)
     table = args.format == "table" or (args.format == "auto" and sys.stdout.isatty())
     if table:
         sys.stdout.write(format_table(run))

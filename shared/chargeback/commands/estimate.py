@@ -7,9 +7,11 @@ import json
 from datetime import date
 from pathlib import Path
 
-from chargeback.allocation.mapping import load_mapping
+from chargeback.config.file import load_config_file
+from chargeback.config.prices import SITE_CURRENCY
+from chargeback.config.resolve import CommandLine, resolve_site
 from chargeback.errors import InputError
-from chargeback.pricing.catalog import SITE_CURRENCY, load_catalog
+from chargeback.pricing.catalog import load_catalog
 from chargeback.pricing.estimate import (
     conversation_rounds,
     count_tokens,
@@ -26,7 +28,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description=(
             "Count tokens with the Qwen tokenizer (offline) and price them with the catalog of list prices. "
             "In a conversation every round is billed its whole history as input; each assistant reply is a "
-            "round, and a last user message without a reply is priced with --output-tokens."))
+            "round, and a last user message without a reply is priced with --output-tokens. A request is "
+            "priced at the context tier of its total input tokens, input and output; the same requests are "
+            "also priced with implicit cache hits on the history, with an explicit cache and as batch calls."))
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--text", help="the prompt text")
     source.add_argument("--file", type=Path, metavar="PROMPT.txt", help="a UTF-8 file holding the prompt")
@@ -35,11 +39,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--model", required=True, metavar="NAME", help="the model to price, e.g. qwen-plus")
     parser.add_argument("--output-tokens", type=int, default=0, metavar="N",
                         help="expected reply tokens of the prompt or of the last unanswered turn (default 0)")
-    parser.add_argument("--site", choices=sorted(SITE_CURRENCY), default="intl",
-                        help="intl (USD) or cn (CNY); default intl")
+    parser.add_argument("--site", choices=sorted(SITE_CURRENCY),
+                        help="intl (USD) or cn (CNY); default: the mapping file's pricing.site, else intl")
+    parser.add_argument("--thinking", action="store_true",
+                        help="price the output as thinking-mode output (where the model prices it apart)")
     parser.add_argument("--on", type=_day, metavar="YYYY-MM-DD", help="price date (default today)")
     parser.add_argument("--mapping", metavar="FILE",
-                        help="a mapping file whose 'prices:' entries add or override catalog prices")
+                        help="a mapping file whose 'prices:' entries add or override catalog prices and whose "
+                             "'pricing: {site: ...}' sets the default site")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.set_defaults(handler=_estimate)
 
@@ -65,8 +72,9 @@ def _read(path: Path) -> str:
 def _estimate(args: argparse.Namespace) -> int:
     if args.output_tokens < 0:
         raise InputError("must not be negative", field="--output-tokens")
-    mapping = load_mapping(args.mapping) if args.mapping else None
-    catalog = load_catalog(mapping.prices if mapping else None, source=args.mapping or "mapping")
+    config = load_config_file(args.mapping) if args.mapping else None
+    catalog = load_catalog(config.prices if config else ())
+    site = resolve_site(config, CommandLine(site=args.site))
     on = args.on or date.today()
     if args.conversation is not None:
         source = str(args.conversation)
@@ -75,7 +83,7 @@ def _estimate(args: argparse.Namespace) -> int:
     else:
         text = args.text if args.text is not None else _read(args.file)
         rounds = text_rounds(text, count_tokens, args.output_tokens)
-    result = estimate(catalog, args.model, args.site, on, rounds)
+    result = estimate(catalog, args.model, site, on, rounds, thinking=args.thinking)
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
     else:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from decimal import Decimal
 
-from chargeback.allocation.mapping import load_mapping
+from chargeback.config.file import load_config_file
+from chargeback.config.prices import SITE_CURRENCY
 from chargeback.errors import InputError
 from chargeback.money import format_decimal
-from chargeback.pricing.catalog import SITE_CURRENCY, load_catalog
+from chargeback.pricing.catalog import load_catalog
 from chargeback.pricing.reconcile import Reconciliation, reconcile
 from chargeback.storage import open_store
 from chargeback.warehouse.read import read_lines
@@ -35,8 +37,7 @@ def _reconcile(args: argparse.Namespace) -> int:
     if lines is None:
         raise InputError(f"month {args.month} is not in {args.warehouse}: run 'chargeback run' first",
                          field="month")
-    mapping = load_mapping(args.mapping)
-    catalog = load_catalog(mapping.prices)
+    catalog = load_catalog(load_config_file(args.mapping).prices)
     results = []
     for currency in sorted(set(lines["currency"])):
         site = CURRENCY_SITE.get(str(currency))
@@ -54,8 +55,10 @@ def _reconcile(args: argparse.Namespace) -> int:
 
 
 def format_reconciliation(result: Reconciliation, month: str) -> str:
-    """A short text report."""
-    f = format_decimal
+    """A short text report; every amount is exact and followed by its currency."""
+    def f(value: Decimal) -> str:
+        return f"{format_decimal(value)} {result.currency}"
+
     out = [f"reconciliation {month}, site {result.site} ({result.currency}), {result.source_lines} bill lines",
            f"  list total    {f(result.list_total)}",
            f"  billed total  {f(result.billed_total)}",
@@ -67,8 +70,10 @@ def format_reconciliation(result: Reconciliation, month: str) -> str:
                   if result.free_quota_unvalued else ""))
     for change in result.price_changes.values():
         out.append(f"  probable price change: {change.model} {change.usage_type} bill {f(change.bill_price)} vs "
-                   f"catalog {f(change.catalog_price)} ({change.first_date}..{change.last_date}, {change.lines} lines)")
+                   f"catalog {f(change.catalog_price)} per {change.unit} ({change.first_date}..{change.last_date}, "
+                   f"{change.lines} lines, {f(change.amount)})")
     if result.not_in_catalog:
         models = sorted({g.model for g in result.not_in_catalog.values()})
-        out.append(f"  not in the catalog: {', '.join(models)}")
+        listed = sum((g.list_cost for g in result.not_in_catalog.values()), Decimal(0))
+        out.append(f"  not in the catalog: {', '.join(models)} ({f(listed)} at the bill's list prices)")
     return "\n".join(out)

@@ -3,9 +3,11 @@
     chargeback report --warehouse URL --month YYYY-MM [--mapping FILE] [--outbox DIR] [--dry-run]
                       [--only COST_CENTER]
 
-The backend comes from the mapping's ``delivery:`` section (outbox by default). ``--outbox DIR`` writes the
-messages into DIR whatever is configured. Without a mapping file every workspace is its own cost center with
-no owners, so statements go to the outbox only. Prints one line per statement: what happened and where.
+How mail leaves (backend, sender, finance cc, SMTP server) is resolved from the environment and the file's
+``delivery:`` section exactly as the deployed monthly job resolves it (``chargeback.config.resolve``; outbox by
+default). ``--outbox DIR`` writes the messages into DIR whatever is configured. Without a mapping file every
+workspace is its own cost center with no owners, so statements go to the outbox only. Prints one line per
+statement: what happened and where.
 """
 
 from __future__ import annotations
@@ -16,13 +18,13 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from chargeback.allocation.mapping import load_mapping
-from chargeback.delivery import Mailer
-from chargeback.delivery.config import build_mailer, outbox_mailer, parse_delivery_settings
-from chargeback.delivery.outbox import OutboxMailer
+from chargeback.config.environment import DeliveryEnvironment
+from chargeback.config.file import load_config_file
+from chargeback.config.resolve import CommandLine, resolve_delivery
+from chargeback.delivery.build import build_mailer
 from chargeback.errors import InputError
 from chargeback.reporting.job import StatementResult, send_statements
-from chargeback.storage import LocalObjectStore, open_store
+from chargeback.storage import open_store
 from chargeback.warehouse.layout import check_month
 
 
@@ -54,20 +56,16 @@ def _month(text: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    config = load_config_file(args.mapping)
+    plan = resolve_delivery(config, DeliveryEnvironment.from_env(os.environ),
+                            CommandLine(outbox=args.outbox, outbox_only=config.is_default))
     store = open_store(args.warehouse)
-    mapping = load_mapping(args.mapping)
-    settings = parse_delivery_settings(mapping.delivery, source=args.mapping or "mapping")
-    mailer: Mailer
-    if args.outbox:
-        mailer = OutboxMailer(LocalObjectStore(args.outbox))
-    elif mapping.is_default:
-        mailer = outbox_mailer(settings, store)
+    if config.is_default and not args.outbox:
         print("no mapping file: every workspace is its own cost center with no owners, so statements are "
               "written to the outbox only", file=sys.stderr)
-    else:
-        mailer = build_mailer(mapping.delivery, store=store, env=os.environ)
-    results = send_statements(store, args.month, mapping, mailer, now=datetime.now(UTC), dry_run=args.dry_run,
-                              only=args.only, finance_cc=tuple(settings.finance_cc), sender=settings.sender)
+    mailer = build_mailer(plan, store=store, env=os.environ)
+    results = send_statements(store, args.month, config, mailer, now=datetime.now(UTC), dry_run=args.dry_run,
+                              only=args.only, finance_cc=plan.finance_cc, sender=plan.sender)
     for result in results:
         print(_line(result))
     if not results:

@@ -6,8 +6,8 @@ import argparse
 import sys
 from datetime import UTC, datetime
 
-from chargeback.allocation.mapping import load_mapping
 from chargeback.bills.discovery import BillFile
+from chargeback.config.file import load_config_file
 from chargeback.jobs.run_month import RunSummary, allocate_month, run_month
 from chargeback.money import format_decimal
 from chargeback.storage import open_store
@@ -74,10 +74,10 @@ class Progress:
 
 
 def _run(args: argparse.Namespace, allocate_lines: bool = True) -> int:
-    mapping = load_mapping(args.mapping) if allocate_lines else load_mapping(None)
+    config = load_config_file(args.mapping if allocate_lines else None)
     progress = Progress()
     try:
-        summary = run_month(open_store(args.source), open_store(args.warehouse), args.month, mapping,
+        summary = run_month(open_store(args.source), open_store(args.warehouse), args.month, config,
                             now=datetime.now(UTC), workers=args.workers, default_currency=args.currency,
                             progress=progress, force=args.force, allocate_lines=allocate_lines)
     finally:
@@ -91,7 +91,7 @@ def _ingest(args: argparse.Namespace) -> int:
 
 
 def _allocate(args: argparse.Namespace) -> int:
-    summary = allocate_month(open_store(args.warehouse), args.month, load_mapping(args.mapping),
+    summary = allocate_month(open_store(args.warehouse), args.month, load_config_file(args.mapping),
                              now=datetime.now(UTC))
     print(format_summary(summary, args.warehouse))
     return 0
@@ -116,6 +116,7 @@ def format_summary(summary: RunSummary, warehouse: str) -> str:
                    f"{item['billed_cost']} {item['currency']}")
     if summary.unmapped_api_keys:
         out.append(f"  API keys not in the mapping: {', '.join(summary.unmapped_api_keys)}")
+    out.extend(f"  warning: {warning}" for warning in summary.warnings)
     if summary.written:
         out.append(f"  written to {warehouse}:")
         out.extend(f"    {key}" for key in summary.written)

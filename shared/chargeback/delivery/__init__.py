@@ -1,19 +1,15 @@
 """Mail delivery: one message type and one port; backends (outbox, SMTP, SES) implement ``Mailer``.
 
-Statements and e-mail alerts both send through here, so the outbox, SMTP and SES paths are shared.
+Statements and e-mail alerts both send through here, so the outbox, SMTP and SES paths are shared;
+``chargeback.delivery.build.build_mailer`` picks the backend a resolved delivery plan names.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Protocol
 
 from chargeback.errors import ChargebackError
-
-if TYPE_CHECKING:
-    from chargeback.storage import ObjectStore
 
 
 class DeliveryError(ChargebackError):
@@ -66,16 +62,3 @@ class Mailer(Protocol):
     needs_recipients: bool
 
     def send(self, mail: OutgoingMail) -> str: ...
-
-
-def build_mailer(
-    config: Mapping[str, Any] | None,
-    *,
-    store: ObjectStore | None = None,
-    env: Mapping[str, str] = os.environ,
-    clients: Mapping[str, Any] | None = None,
-) -> Mailer:
-    """The Mailer that the ``delivery:`` settings describe (see ``chargeback.delivery.config``)."""
-    from chargeback.delivery.config import build_mailer as build  # the backends import this module
-
-    return build(config, store=store, env=env, clients=clients)

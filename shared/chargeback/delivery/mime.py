@@ -10,32 +10,21 @@ import base64
 import re
 from email.message import EmailMessage
 from email.policy import SMTP
-from email.utils import getaddresses, parseaddr
+from email.utils import getaddresses
 
+from chargeback.config.fields import address_of, is_email_address
 from chargeback.delivery import DeliveryError, OutgoingMail
 
-# The same rule the mapping file applies to owners: one local part, one dotted domain, no spaces or brackets.
-_ADDRESS = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;.]+(\.[^@\s<>\"',;.]+)+$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def is_valid_address(address: str) -> bool:
-    """Whether ``address`` is one plain e-mail address (no display name, no list)."""
-    return bool(_ADDRESS.match(address))
-
-
-def address_of(sender: str) -> str:
-    """The bare address in 'Name <a@b.c>' or 'a@b.c'."""
-    return parseaddr(sender)[1]
 
 
 def check_addresses(mail: OutgoingMail, *, need_recipients: bool = True) -> None:
     """DeliveryError naming every bad recipient address (and a bad sender) of ``mail``."""
-    bad = tuple(a for a in (*mail.to, *mail.cc) if not is_valid_address(a))
+    bad = tuple(a for a in (*mail.to, *mail.cc) if not is_email_address(a))
     if bad:
         raise DeliveryError(f"{mail.name}: not a valid recipient address: {', '.join(repr(a) for a in bad)}",
                             addresses=bad)
-    if not is_valid_address(address_of(mail.sender)):
+    if not is_email_address(address_of(mail.sender)):
         raise DeliveryError(f"{mail.name}: not a valid sender address: {mail.sender!r}",
                             addresses=(mail.sender,))
     if need_recipients and not (mail.to or mail.cc):

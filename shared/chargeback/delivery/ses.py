@@ -9,8 +9,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from chargeback.config.fields import address_of
 from chargeback.delivery import DeliveryError, OutgoingMail
-from chargeback.delivery.mime import address_of, check_addresses, mime_bytes, recipients_of
+from chargeback.delivery.mime import check_addresses, mime_bytes, recipients_of
 
 SES_MAX_BYTES = 10 * 1024 * 1024  # SES rejects larger raw messages
 

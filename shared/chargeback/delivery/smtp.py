@@ -9,14 +9,13 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
-from typing import Literal
 
+from chargeback.config.delivery import Security
+from chargeback.config.fields import address_of
 from chargeback.delivery import DeliveryError, OutgoingMail
-from chargeback.delivery.mime import address_of, build_mime, check_addresses, recipients_of
+from chargeback.delivery.mime import build_mime, check_addresses, recipients_of
 
 log = logging.getLogger(__name__)
-
-Security = Literal["ssl", "starttls", "none"]
 
 
 class SmtpMailer:

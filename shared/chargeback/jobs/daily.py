@@ -9,14 +9,12 @@ those, and evaluates no alerts: alerts are about today's spend.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from chargeback.jobs.clients import Clients, build_job_mailer, load_job_mapping, open_store
+from chargeback.jobs import JobContext
 from chargeback.money import format_decimal
-from chargeback.settings import Settings
 from chargeback.warehouse.layout import previous_month
 from chargeback.warehouse.read import read_manifest
 
@@ -48,6 +46,7 @@ class MonthOutcome:
     status: str | None = None  # open | final, as published
     totals: dict[str, str] = field(default_factory=dict)
     reason: str = ""
+    warnings: list[str] = field(default_factory=list)  # the run summary's (unused mapping entries, ...)
 
 
 @dataclass
@@ -63,13 +62,12 @@ class DailyResult:
                 "alerts": alerts}
 
 
-def run_daily(settings: Settings, clients: Clients, today: date,
-              months: tuple[str, ...] | list[str] | None = None, *, now: datetime,
-              dry_run: bool = False) -> DailyResult:
+def run_daily(context: JobContext, today: date, months: tuple[str, ...] | list[str] | None = None, *,
+              now: datetime, dry_run: bool = False) -> DailyResult:
     """Ingest and allocate the open months (or exactly ``months``), then evaluate alerts for ``today``."""
-    source = open_store(settings.source_url, settings, clients)
-    warehouse = open_store(settings.warehouse_url, settings, clients)
-    mapping = load_job_mapping(settings, clients)
+    if context.source is None:
+        raise ValueError("the daily job needs the bills' store (JobContext.source)")
+    warehouse, mapping = context.warehouse, context.config
     from chargeback.jobs.run_month import NoBillsError, run_month  # pandas and pyarrow: loaded when used
 
     backfill = bool(months)
@@ -82,7 +80,7 @@ def run_daily(settings: Settings, clients: Clients, today: date,
     outcomes: list[MonthOutcome] = []
     for month in targets:
         try:
-            summary = run_month(source, warehouse, month, mapping, now=now)
+            summary = run_month(context.source, warehouse, month, mapping, now=now)
         except NoBillsError as exc:
             reason = "" if backfill else _why_no_bill_is_fine(month, today, warehouse)
             if not reason:
@@ -92,29 +90,19 @@ def run_daily(settings: Settings, clients: Clients, today: date,
             continue
         outcomes.append(MonthOutcome(
             month, "ingested" if summary.changed else "unchanged", summary.status,
-            {currency: format_decimal(total) for currency, total in sorted(summary.totals.items())}))
+            {currency: format_decimal(total) for currency, total in sorted(summary.totals.items())},
+            warnings=summary.warnings))
         log.info("month %s %s (%s)", month, outcomes[-1].action, summary.status,
                  extra={"month": month, "status": summary.status, "changed": summary.changed})
+        for warning in summary.warnings:
+            log.warning("%s", warning, extra={"month": month})
 
     alerts = None
     if not backfill:
         from chargeback.alerts.job import run_alerts
 
-        mailer = build_job_mailer(settings, clients, mapping, warehouse)
-        channels = alert_channels(mapping, mailer, clients.environ)
-        alerts = run_alerts(warehouse, today, mapping, channels, now=now, dry_run=dry_run)
+        alerts = run_alerts(warehouse, today, mapping, context.channels, now=now, dry_run=dry_run)
     return DailyResult(today, outcomes, alerts)
-
-
-def alert_channels(mapping: Any, mailer: Any, environ: Mapping[str, str]) -> dict[str, Any]:
-    """The alert channels of the mapping's ``alerts`` section: e-mail (to cost-center owners and any ``email``
-    channel) through the configured mailer, and webhooks (DingTalk, Slack, JSON) whose URLs and secrets come from
-    the function's environment variables that the mapping names (a missing one is a ConfigError naming it).
-    """
-    from chargeback.alerts.channels import build_channels
-    from chargeback.alerts.settings import alert_settings
-
-    return dict(build_channels(alert_settings(mapping), environ=environ, mailer=mailer))
 
 
 def _why_no_bill_is_fine(month: str, today: date, warehouse: Any) -> str:

@@ -13,8 +13,7 @@ from pathlib import Path
 
 from chargeback.alerts.channels import build_channels
 from chargeback.alerts.job import AlertRun, run_alerts
-from chargeback.alerts.settings import alert_settings
-from chargeback.allocation.mapping import load_mapping
+from chargeback.config.file import load_config_file
 from chargeback.delivery.outbox import OutboxMailer
 from chargeback.jobs.run_month import RunSummary, run_month
 from chargeback.reporting.job import StatementResult, send_statements
@@ -24,6 +23,7 @@ from chargeback.synth import Anomaly, SynthSpec, write_v2_push
 DEMO_UID = "1000000000000001"
 DEMO_MONTH = "2026-05"
 DEMO_ALERT_DAY = date(2026, 5, 21)  # the day after the spike
+DEMO_SENDER = "chargeback@example.com"
 DEMO_PUSHES = (
     # month, rows, final snapshot folder, anomaly
     ("2026-04", 18_000, "20260503170000", None),
@@ -67,12 +67,12 @@ def run_demo(out: Path, *, now: datetime) -> DemoResult:
     alerts of the day after the spike into ``out/outbox``. Safe to rerun: nothing is sent twice."""
     bills, mapping_file = prepare_demo(out)
     warehouse = LocalObjectStore(out / "warehouse")
-    mapping = load_mapping(mapping_file)
+    mapping = load_config_file(mapping_file)
     summaries = [run_month(LocalObjectStore(bills), warehouse, month, mapping, now=now)
                  for month, *_ in DEMO_PUSHES]
     outbox = OutboxMailer(LocalObjectStore(out / "outbox"))
     statements = send_statements(warehouse, DEMO_MONTH, mapping, outbox, now=now,
-                                 finance_cc=("finance@example.com",), sender="chargeback@example.com")
-    channels = build_channels(alert_settings(mapping), environ={}, mailer=outbox)
+                                 finance_cc=("finance@example.com",), sender=DEMO_SENDER)
+    channels = build_channels(mapping.alerts, environ={}, mailer=outbox, sender=DEMO_SENDER)
     alerts = run_alerts(warehouse, DEMO_ALERT_DAY, mapping, channels, now=now)
     return DemoResult(bills, out / "warehouse", mapping_file, out / "outbox", summaries, statements, alerts)

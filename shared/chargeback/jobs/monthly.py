@@ -15,9 +15,8 @@ from datetime import date, datetime
 from typing import Any
 
 from chargeback.errors import InputError
-from chargeback.jobs.clients import Clients, build_job_mailer, load_job_mapping, open_store
+from chargeback.jobs import JobContext
 from chargeback.jobs.daily import month_of
-from chargeback.settings import Settings
 from chargeback.warehouse.layout import previous_month
 from chargeback.warehouse.read import read_manifest
 
@@ -61,13 +60,10 @@ class MonthlyResult:
         return {"job": "monthly", "day": self.day.isoformat(), "months": [asdict(m) for m in self.months]}
 
 
-def run_monthly(settings: Settings, clients: Clients, today: date,
-                months: tuple[str, ...] | list[str] | None = None, *, now: datetime,
-                dry_run: bool = False) -> MonthlyResult:
+def run_monthly(context: JobContext, today: date, months: tuple[str, ...] | list[str] | None = None, *,
+                now: datetime, dry_run: bool = False) -> MonthlyResult:
     """Send the previous month's statements when due (or exactly ``months``'s)."""
-    warehouse = open_store(settings.warehouse_url, settings, clients)
-    mapping = load_job_mapping(settings, clients)
-    mailer = None
+    warehouse = context.warehouse
     outcomes: list[MonthStatements] = []
     for month in months or [previous_month(month_of(today))]:
         manifest = read_manifest(warehouse, month)
@@ -78,20 +74,16 @@ def run_monthly(settings: Settings, clients: Clients, today: date,
                                        field="months")
             kind = "requested"
         else:
-            kind = statement_decision(status, today, settings.final_day)
+            kind = statement_decision(status, today, context.final_day)
         if not kind:
             log.info("statements for %s wait for the final bill (status %s, day %d of %d)", month, status,
-                     today.day, settings.final_day, extra={"month": month})
+                     today.day, context.final_day, extra={"month": month})
             outcomes.append(MonthStatements(month, "waiting"))
             continue
         from chargeback.reporting.job import send_statements  # pandas and Jinja2: loaded when used
 
-        if mailer is None:
-            mailer = build_job_mailer(settings, clients, mapping, warehouse)
-        options: dict[str, Any] = {"finance_cc": settings.finance_cc}
-        if settings.sender:
-            options["sender"] = settings.sender
-        sent = send_statements(warehouse, month, mapping, mailer, now=now, dry_run=dry_run, **options)
+        sent = send_statements(warehouse, month, context.config, context.mailer, now=now, dry_run=dry_run,
+                               finance_cc=context.delivery.finance_cc, sender=context.delivery.sender)
         log.info("statements for %s: %d (%s)", month, len(sent), kind, extra={"month": month, "kind": kind})
         outcomes.append(MonthStatements(month, "sent", kind, len(sent)))
     return MonthlyResult(today, outcomes)

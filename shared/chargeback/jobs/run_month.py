@@ -7,6 +7,7 @@ warehouse's previous complete state in place.
 
 from __future__ import annotations
 
+import calendar
 import hashlib
 import io
 import json
@@ -14,7 +15,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
 from typing import Any
@@ -25,9 +26,10 @@ import pyarrow.parquet as pq
 
 from chargeback import __version__
 from chargeback.allocation.allocate import LINE_SCHEMA, allocate_table, normalize_table
-from chargeback.allocation.mapping import Mapping
 from chargeback.bills.discovery import BillFile, Selection, select_month
 from chargeback.bills.reader import read_month
+from chargeback.columns import UNALLOCATED
+from chargeback.config.file import ConfigFile
 from chargeback.errors import ChargebackError, InputError
 from chargeback.money import format_decimal
 from chargeback.pricing.focus import focus_files
@@ -68,9 +70,11 @@ class RunSummary:
     written: list[str] = field(default_factory=list)
     unmapped_api_keys: list[str] = field(default_factory=list)
     unmapped_workspaces: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    """Not errors, but likely mistakes in the mapping: entries the bill never mentions, all cost unallocated."""
 
 
-def fingerprint(selection: Selection, mapping: Mapping | None) -> str:
+def fingerprint(selection: Selection, mapping: ConfigFile | None) -> str:
     """Identifies the inputs of a run: sources as listed, the mapping and the output schema."""
     parts = [f"{f.key}\0{f.info.size}\0{f.info.etag}" for f in selection.files]
     payload = json.dumps([SCHEMA_VERSION, mapping.version if mapping else None, parts])
@@ -81,7 +85,7 @@ def run_month(
     source: ObjectStore,
     warehouse: ObjectStore,
     month: str,
-    mapping: Mapping,
+    mapping: ConfigFile,
     *,
     now: datetime,
     workers: int = 2,
@@ -170,7 +174,7 @@ def run_month(
 
 
 def _allocation_outputs(
-    lines: pa.Table, mapping: Mapping, month: str, manifest: dict[str, Any], summary: RunSummary
+    lines: pa.Table, mapping: ConfigFile, month: str, manifest: dict[str, Any], summary: RunSummary
 ) -> list[Output]:
     """Allocate ``lines``; fill the manifest's and summary's allocation fields; return the files to write."""
     table = allocate_table(lines, mapping)
@@ -186,6 +190,7 @@ def _allocation_outputs(
     workspaces = [w for w in pc.unique(lines["workspace_id"]).to_pylist() if w]
     summary.unmapped_api_keys = sorted(k for k in keys if not mapping.knows_api_key(k))
     summary.unmapped_workspaces = sorted(w for w in workspaces if not mapping.knows_workspace(w))
+    summary.warnings = mapping_warnings(mapping, month, set(keys), set(workspaces), summary.totals_by_cost_center)
     manifest["allocated"] = True
     manifest["mapping_version"] = mapping.version
     manifest["counts"]["allocation_rows"] = table.num_rows
@@ -193,6 +198,7 @@ def _allocation_outputs(
                                          for c, t in summary.totals_by_cost_center.items()}
     manifest["unmapped_api_keys"] = summary.unmapped_api_keys
     manifest["unmapped_workspaces"] = summary.unmapped_workspaces
+    manifest["warnings"] = summary.warnings
 
     @cache
     def focus() -> tuple[bytes, bytes]:  # one pass makes both files
@@ -206,7 +212,31 @@ def _allocation_outputs(
     ]
 
 
-def allocate_month(warehouse: ObjectStore, month: str, mapping: Mapping, *, now: datetime) -> RunSummary:
+def mapping_warnings(mapping: ConfigFile, month: str, api_keys: set[str], workspaces: set[str],
+                     by_center: dict[str, dict[str, Decimal]]) -> list[str]:
+    """Likely mistakes in the mapping, seen against the month's bill (warnings, not errors).
+
+    A mapped API key or workspace whose assignment covers part of the month but that no bill line mentions (a
+    typo, or a retired key), and a month whose whole cost is unallocated although a mapping is given.
+    """
+    if mapping.is_default:
+        return []
+    year, number = int(month[:4]), int(month[5:])
+    first, last = date(year, number, 1), date(year, number, calendar.monthrange(year, number)[1])
+    warnings: list[str] = []
+    for kind, seen, label in (("api_keys", api_keys, "API key"), ("workspaces", workspaces, "workspace")):
+        for center_id, item in mapping.assignments(kind):
+            if item.covers_some_day(first, last) and item.id not in seen:
+                warnings.append(f"{label} {item.id!r} of cost center {center_id!r} does not appear in the {month} "
+                                "bill: check the ID in the mapping")
+    if by_center and set(by_center) == {UNALLOCATED}:
+        totals = ", ".join(f"{format_decimal(v)} {c}" for c, v in by_center[UNALLOCATED].items())
+        warnings.append(f"all of {month}'s cost ({totals}) is unallocated: no API key or workspace of the "
+                        "mapping matches the bill")
+    return warnings
+
+
+def allocate_month(warehouse: ObjectStore, month: str, mapping: ConfigFile, *, now: datetime) -> RunSummary:
     """Re-allocate a month already ingested, from its published lines, with ``mapping``."""
     layout.check_month(month)
     manifest = read_manifest(warehouse, month)
@@ -246,4 +276,5 @@ def _summary_from_manifest(manifest: dict[str, Any]) -> RunSummary:
         excluded=manifest.get("excluded_products", []),
         unmapped_api_keys=manifest.get("unmapped_api_keys", []),
         unmapped_workspaces=manifest.get("unmapped_workspaces", []),
+        warnings=manifest.get("warnings", []),
     )

@@ -1,36 +1,41 @@
 """The effective-dated Model Studio price catalog: shipped prices (``catalog.yaml``) plus the user's own.
 
-A price is known for a model, a site (``intl`` in USD, ``cn`` in CNY), a usage type (``input``,
-``output``, ``cached_input``, ``batch_input``, ``batch_output``, ... or the bill's own word such as ``images``
-or ``1080P``), an optional context-length tier and a day. ``effective_from`` is inclusive and
-``effective_until`` exclusive, so consecutive periods meet without a gap. Anything not in the catalog is
-unknown: :meth:`PriceCatalog.price` returns None and never a neighbour's or an older price.
+A price is known for a model, a site (``intl`` in USD, ``cn`` in CNY), a usage type (see ``USAGE_TYPES``, or
+the bill's own word such as ``images`` or ``1080P``), an optional context-length tier and a day.
+``effective_from`` is inclusive and ``effective_until`` exclusive, so consecutive periods meet without a gap.
+Anything not in the catalog is unknown: :meth:`PriceCatalog.price` returns None and never a neighbour's or an
+older price.
 
-Users add or override prices with a ``prices:`` list in their mapping file, in the shape of the entries of
-``catalog.yaml``; :func:`load_catalog` takes that raw list. An override wins over a shipped price for the same
-model, site, usage type and tier on the days both cover. Prices are decimal strings (or integers), never
-floats: YAML reads ``0.0003`` as a float, so the loader asks for ``"0.0003"``.
+A context tier holds the requests whose total input tokens lie in ``(low, up_to_tokens]``; the whole request is
+priced at its tier. Prices a source states as a rule rather than a number (cache hits at 20% of input, batch at
+half price, ...) are listed under ``derive`` and computed here from the entry's own input and output prices
+(``DERIVATIONS``); such prices carry ``inferred=True``.
+
+Users add or override prices with a ``prices:`` list in their configuration file, in the shape of the entries
+of ``catalog.yaml`` (both are validated by ``chargeback.config.prices``, which also owns ``DERIVATIONS`` and
+the tier bounds); :func:`load_catalog` takes the validated list. An override wins over a shipped price for the
+same model, site, usage type and tier on the days both cover.
 """
 
 from __future__ import annotations
 
-import itertools
-import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-
-from chargeback.errors import ConfigError
-
-Site = Literal["intl", "cn"]
-SITE_CURRENCY: dict[str, str] = {"intl": "USD", "cn": "CNY"}
-Unit = Literal["1K tokens", "image", "second"]
+from chargeback.config.prices import (
+    DERIVATIONS,
+    SITE_CURRENCY,
+    TOKENS_PER_K,
+    EntrySpec,
+    parse_price_list,
+    parse_tier,
+    up_to_tokens,
+)
+from chargeback.config.yaml_source import read_yaml
 
 # The bill's usage units (用量单位) that mean the same as a catalog unit.
 BILL_UNITS: dict[str, str] = {
@@ -46,121 +51,17 @@ BILL_UNITS: dict[str, str] = {
     "seconds": "second",
 }
 
-# [INFERRED] "128K" in tier names read as 131,072 tokens, like the 131,072-token context windows.
-TOKENS_PER_K = 1024
-_TIER = re.compile(r"^(?P<lo>\d+)(?P<lo_unit>[km]?)-(?P<hi>\d+)(?P<hi_unit>[km]?)$")
-_SCALE = {"": 1, "k": 1, "m": 1000}
-
-
-def parse_tier(label: str) -> tuple[int, int]:
-    """(low, high) of a context tier in thousands of tokens: '0-128k' -> (0, 128), '256k-1m' -> (256, 1000).
-
-    A bare low bound takes the high bound's unit ('128-256k' = '128k-256k'). ValueError for anything else.
-    """
-    match = _TIER.match(label.strip().lower())
-    if not match:
-        raise ValueError(f"context tier {label!r} is not like '0-128k' or '256k-1m'")
-    hi_unit = match.group("hi_unit")
-    lo_unit = match.group("lo_unit") or hi_unit
-    low = int(match.group("lo")) * _SCALE[lo_unit]
-    high = int(match.group("hi")) * _SCALE[hi_unit]
-    if high <= low:
-        raise ValueError(f"context tier {label!r} ends before it starts")
-    return low, high
-
-
-def _no_float(value: Any) -> Any:
-    if isinstance(value, float):
-        raise ValueError(f"write the price {value!r} as a quoted string (\"{value}\") so it stays exact")
-    if isinstance(value, bool):
-        raise ValueError("a price must be a number")
-    if isinstance(value, int):
-        return str(value)
-    return value
-
-
-def _decimal(value: Any) -> Decimal:
-    value = _no_float(value)
-    if not isinstance(value, str):
-        raise ValueError(f"a price must be a decimal string, not {type(value).__name__}")
-    try:
-        price = Decimal(value.strip())
-    except InvalidOperation:
-        raise ValueError(f"{value!r} is not a decimal number") from None
-    if not price.is_finite() or price < 0:
-        raise ValueError(f"{value!r} is not a price (finite and not negative)")
-    return price
-
-
-def _price_map(value: Any) -> Any:
-    if value is None:
-        return None
-    if not isinstance(value, dict) or not value:
-        raise ValueError("prices must be a non-empty mapping of usage type to price")
-    return {str(k): _decimal(v) for k, v in value.items()}
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class TierSpec(_Strict):
-    """The prices of one context-length tier."""
-
-    context_tier: str
-    prices: dict[str, Decimal]
-
-    @field_validator("context_tier")
-    @classmethod
-    def _tier(cls, value: str) -> str:
-        parse_tier(value)
-        return value.strip().lower()
-
-    @field_validator("prices", mode="before")
-    @classmethod
-    def _prices(cls, value: Any) -> Any:
-        if value is None:
-            raise ValueError("a tier needs prices")
-        return _price_map(value)
-
-
-class EntrySpec(_Strict):
-    """One catalog entry as written in YAML: a model on a site for a period, flat or tiered prices."""
-
-    model: str = Field(min_length=1)
-    site: Site
-    currency: str | None = None
-    unit: Unit = "1K tokens"
-    effective_from: date
-    effective_until: date | None = None
-    max_context_tokens: int | None = Field(default=None, gt=0)
-    source: str = Field(min_length=1)
-    note: str = ""
-    prices: dict[str, Decimal] | None = None
-    tiers: list[TierSpec] | None = None
-
-    @field_validator("prices", mode="before")
-    @classmethod
-    def _prices(cls, value: Any) -> Any:
-        return _price_map(value)
-
-    @model_validator(mode="after")
-    def _consistent(self) -> EntrySpec:
-        if (self.prices is None) == (self.tiers is None):
-            raise ValueError("give either 'prices' or 'tiers'")
-        if self.effective_until is not None and self.effective_until <= self.effective_from:
-            raise ValueError(f"effective_until {self.effective_until} is not after effective_from "
-                             f"{self.effective_from}")
-        expected = SITE_CURRENCY[self.site]
-        if self.currency is not None and self.currency != expected:
-            raise ValueError(f"site {self.site} prices in {expected}, not {self.currency}")
-        if self.tiers:
-            bounds = sorted(parse_tier(t.context_tier) for t in self.tiers)
-            for (_, hi), (lo, _) in itertools.pairwise(bounds):
-                if lo < hi:
-                    raise ValueError("context tiers overlap")
-        return self
-
+# The catalog's own usage types; entries may add the bill's words (text_input, images, 1080P, ...).
+USAGE_TYPES: dict[str, str] = {
+    "input": "input tokens",
+    "output": "output tokens",
+    "thinking_output": "output tokens in thinking mode",
+    "cached_input": "input tokens that hit the implicit cache",
+    "explicit_cached_input": "input tokens that hit an explicit cache",
+    "cache_write": "input tokens written to an explicit cache",
+    "batch_input": "input tokens of a batch call",
+    "batch_output": "output tokens of a batch call",
+}
 
 @dataclass(frozen=True)
 class PriceEntry:
@@ -179,10 +80,19 @@ class PriceEntry:
     source: str
     note: str
     origin: str  # 'catalog' (shipped) or 'override' (the user's mapping file)
+    tier_tokens: tuple[int, int] | None = None  # a tier's input tokens per request: (low, high]
+    inferred: bool = False  # derived from another price by a published rule, not read
 
     @property
     def tier_bounds(self) -> tuple[int, int] | None:
         return parse_tier(self.context_tier) if self.context_tier else None
+
+    def holds(self, input_tokens: int) -> bool:
+        """Whether a request of ``input_tokens`` input tokens falls in this price's tier (always, untiered)."""
+        if self.tier_tokens is None:
+            return True
+        low, high = self.tier_tokens
+        return low < input_tokens <= high or (low == 0 and input_tokens == 0)
 
     def covers(self, day: date) -> bool:
         return self.effective_from <= day and (self.effective_until is None or day < self.effective_until)
@@ -192,20 +102,37 @@ class PriceEntry:
         return self.price * quantity
 
 
+def _tier_tokens(spec: EntrySpec) -> dict[str, tuple[int, int]]:
+    tiers = sorted(spec.tiers or [], key=lambda t: parse_tier(t.context_tier))
+    bounds: dict[str, tuple[int, int]] = {}
+    low = 0
+    for tier in tiers:
+        high = up_to_tokens(tier)
+        bounds[tier.context_tier] = (low, high)
+        low = high
+    return bounds
+
+
 def _flatten(spec: EntrySpec, origin: str) -> list[PriceEntry]:
-    groups: list[tuple[str | None, dict[str, Decimal]]] = [(None, spec.prices or {})]
-    if spec.tiers is not None:
-        groups = [(t.context_tier, t.prices) for t in spec.tiers]
-    return [
-        PriceEntry(
-            model=spec.model, site=spec.site, usage_type=usage_type, price=price,
-            currency=SITE_CURRENCY[spec.site], unit=spec.unit, effective_from=spec.effective_from,
-            effective_until=spec.effective_until, context_tier=tier,
-            max_context_tokens=spec.max_context_tokens, source=spec.source, note=spec.note, origin=origin,
-        )
-        for tier, prices in groups
-        for usage_type, price in prices.items()
-    ]
+    tokens = _tier_tokens(spec)
+    entries = []
+    for tier, prices in spec.price_groups():
+        label = tier.context_tier if tier else None
+
+        def entry(usage_type: str, price: Decimal, note: str, inferred: bool, label: str | None = label) -> PriceEntry:
+            return PriceEntry(
+                model=spec.model, site=spec.site, usage_type=usage_type, price=price,
+                currency=SITE_CURRENCY[spec.site], unit=spec.unit, effective_from=spec.effective_from,
+                effective_until=spec.effective_until, context_tier=label,
+                max_context_tokens=spec.max_context_tokens, source=spec.source, note=note, origin=origin,
+                tier_tokens=tokens.get(label) if label else None, inferred=inferred)
+
+        entries += [entry(usage_type, price, spec.note, False) for usage_type, price in prices.items()]
+        for usage_type in spec.derive:
+            rule = DERIVATIONS[usage_type]
+            entries.append(entry(usage_type, prices[rule.base] * rule.factor,
+                                 f"[INFERRED] {rule.rule} ({rule.source}); {spec.note}", True))
+    return entries
 
 
 class PriceCatalog:
@@ -255,7 +182,7 @@ class PriceCatalog:
             return []
         origin = candidates[0].origin
         tiered = [e for e in candidates if e.origin == origin and e.context_tier]
-        return sorted(tiered, key=lambda e: e.tier_bounds or (0, 0))
+        return sorted(tiered, key=lambda e: e.tier_tokens or (0, 0))
 
     def price_for_tokens(
         self, model: str, site: str, usage_type: str, on: date, input_tokens: int
@@ -263,42 +190,17 @@ class PriceCatalog:
         """The price for a request of ``input_tokens`` input tokens: the tier holding that many, if tiered."""
         tiers = self.tiers(model, site, usage_type, on)
         if tiers:
-            for entry in tiers:
-                _, high = entry.tier_bounds or (0, 0)
-                if input_tokens <= high * TOKENS_PER_K:
-                    return entry
-            return None
+            return next((entry for entry in tiers if entry.holds(input_tokens)), None)
         return self.price(model, site, usage_type, on)
 
-    def models(self, site: str, on: date) -> list[str]:
-        """Every model with a price on ``site`` in force on ``on``, sorted."""
-        return sorted({e.model for e in self.entries if e.site == site and e.covers(on)})
+    def models(self, site: str, on: date, usage_type: str | None = None) -> list[str]:
+        """Every model with a price (of ``usage_type``, if given) on ``site`` in force on ``on``, sorted."""
+        return sorted({e.model for e in self.entries if e.site == site and e.covers(on)
+                       and (usage_type is None or e.usage_type == usage_type)})
 
-
-def _problems(exc: ValidationError, prefix: str) -> list[str]:
-    problems = []
-    for error in exc.errors():
-        path = ".".join(str(p) for p in error["loc"] if not str(p).startswith(("function-", "literal[")))
-        problems.append(f"{prefix}{'.' + path if path else ''}: {error['msg']}")
-    return problems
-
-
-def parse_entries(raw: Any, *, origin: str, source: str) -> list[PriceEntry]:
-    """Validate a list of entries; a ConfigError names every bad field as ``prices[i].field``."""
-    if not isinstance(raw, list):
-        raise ConfigError("prices must be a list of entries", source=source, field="prices")
-    entries: list[PriceEntry] = []
-    problems: list[str] = []
-    for index, item in enumerate(raw):
-        try:
-            spec = EntrySpec.model_validate(item)
-        except ValidationError as exc:
-            problems += _problems(exc, f"prices[{index}]")
-            continue
-        entries += _flatten(spec, origin)
-    if problems:
-        raise ConfigError("invalid prices: " + "; ".join(problems), source=source)
-    return entries
+    def sites(self, model: str, on: date) -> list[str]:
+        """The sites on which ``model`` has a price in force on ``on``."""
+        return sorted({e.site for e in self.entries if e.model == model and e.covers(on)})
 
 
 SHIPPED_SOURCE = "chargeback/pricing/catalog.yaml"
@@ -306,26 +208,26 @@ SHIPPED_SOURCE = "chargeback/pricing/catalog.yaml"
 
 @lru_cache(maxsize=1)
 def _shipped() -> tuple[PriceEntry, ...]:
-    text = resources.files("chargeback.pricing").joinpath("catalog.yaml").read_text(encoding="utf-8")
-    data = yaml.safe_load(text)
-    return tuple(parse_entries(data.get("entries"), origin="catalog", source=SHIPPED_SOURCE))
+    text = resources.files("chargeback.pricing").joinpath("catalog.yaml").read_bytes()
+    document = read_yaml(text, SHIPPED_SOURCE)
+    specs = parse_price_list(document.data.get("entries"), SHIPPED_SOURCE, document, ("entries",))
+    return tuple(entry for spec in specs for entry in _flatten(spec, "catalog"))
 
 
-def load_catalog(overrides: list[dict[str, Any]] | None = None, *, source: str = "mapping") -> PriceCatalog:
-    """The shipped catalog plus ``overrides`` (the raw ``prices:`` list of a mapping file), which win."""
-    entries = list(_shipped())
-    if overrides:
-        entries = parse_entries(overrides, origin="override", source=source) + entries
-    return PriceCatalog(entries)
+def load_catalog(overrides: Sequence[EntrySpec] = ()) -> PriceCatalog:
+    """The shipped catalog plus ``overrides`` (the configuration file's validated ``prices:``), which win."""
+    entries = [entry for spec in overrides for entry in _flatten(spec, "override")]
+    return PriceCatalog(entries + list(_shipped()))
 
 
 __all__ = [
     "BILL_UNITS",
+    "DERIVATIONS",
     "SITE_CURRENCY",
     "TOKENS_PER_K",
+    "USAGE_TYPES",
     "PriceCatalog",
     "PriceEntry",
     "load_catalog",
-    "parse_entries",
     "parse_tier",
 ]

@@ -29,7 +29,7 @@ import pandas as pd
 
 from chargeback.errors import InputError
 from chargeback.money import ZERO, format_decimal, to_decimal
-from chargeback.pricing.catalog import BILL_UNITS, SITE_CURRENCY, PriceCatalog, PriceEntry
+from chargeback.pricing.catalog import BILL_UNITS, DERIVATIONS, SITE_CURRENCY, PriceCatalog, PriceEntry
 
 FREE_QUOTA = "free_quota"
 AMOUNTS = ("usage", "usage_before_deduction", "deducted_usage", "list_cost", "discount", "coupon",
@@ -38,15 +38,31 @@ NEEDED = ("billing_date", "model", "usage_type", "io_type", "context_tier", "fee
           "usage_unit", "list_unit_price", *AMOUNTS, "line_count")
 
 
+# Bill usage types (the instance ID's 4th segment, after any context_<tier>_ prefix) that name a cache, batch
+# or thinking price. [INFERRED] from the names Model Studio uses (issue 16): the 5-minute cache creation and
+# its reads are the explicit cache (valid 5 minutes), a plain "cache" is the implicit one.
+CACHE_BATCH_THINKING_TYPES: dict[str, str] = {
+    "input_token_cache": "cached_input",
+    "text_input_token_cache": "cached_input",
+    "input_token_cache_read": "explicit_cached_input",
+    "input_token_cache_creation_5m": "cache_write",
+    "input_token_batch": "batch_input",
+    "output_token_batch": "batch_output",
+    "thinking_output_token": "thinking_output",
+}
+
+
 def catalog_usage_types(usage_type: str, io_type: str) -> list[str]:
     """The catalog usage types a bill usage type may be priced as, most specific first.
 
     'context_0-256k_input_token' -> ['input'], 'text_input_token' -> ['text_input', 'input'],
-    'input_token_cache' -> ['input_token_cache', 'cached_input'], '1080P' -> ['1080P'].
+    'input_token_cache' -> ['cached_input'], 'output_token_batch' -> ['batch_output'], '1080P' -> ['1080P'].
     """
     rest = usage_type
     if rest.startswith("context_") and rest.count("_") >= 2:
         rest = rest.split("_", 2)[2]
+    if rest in CACHE_BATCH_THINKING_TYPES:
+        return [CACHE_BATCH_THINKING_TYPES[rest]]
     rest = rest.removesuffix("_token").removesuffix("_tokens")
     candidates = [rest]
     if io_type in ("input", "output", "cached_input") and io_type not in candidates:
@@ -82,6 +98,7 @@ class PriceChange:
     lines: int = 0
     usage: Decimal = ZERO
     amount: Decimal = ZERO  # (bill price - catalog price) x usage
+    unit: str = ""  # what one price is per, e.g. '1K tokens'
 
 
 @dataclass
@@ -186,7 +203,7 @@ class Reconciliation:
                          "bill_price": f(c.bill_price), "catalog_price": f(c.catalog_price),
                          "catalog_source": c.catalog_source, "first_date": c.first_date,
                          "last_date": c.last_date, "lines": c.lines, "usage": f(c.usage),
-                         "amount": f(c.amount), "flag": "probable price change"}
+                         "unit": c.unit, "amount": f(c.amount), "flag": "probable price change"}
                         for c in self.price_changes.values()
                     ],
                 },
@@ -320,7 +337,8 @@ def _compare(result: Reconciliation, record: dict[str, Any], amounts: dict[str, 
         change = result.price_changes.get(key)
         if change is None:
             change = result.price_changes[key] = PriceChange(
-                model, usage_type, tier, bill_price, entry.price, entry.source, day_text, day_text)
+                model, usage_type, tier, bill_price, entry.price, entry.source, day_text, day_text,
+                unit=entry.unit)
         change.first_date = min(change.first_date, day_text)
         change.last_date = max(change.last_date, day_text)
         change.lines += count
@@ -338,9 +356,10 @@ def _compare(result: Reconciliation, record: dict[str, Any], amounts: dict[str, 
 def _base_price(
     catalog: PriceCatalog, site: str, model: str, entry: PriceEntry, day: date
 ) -> PriceEntry | None:
-    """The price the line would have had without its tier or cache discount: plain input, first tier."""
-    if entry.usage_type == "cached_input":
-        return catalog.price(model, site, "input", day, None)
+    """The price the line would have had without its tier, cache or batch price: plain input or output, first
+    tier."""
+    if entry.usage_type in DERIVATIONS:  # a cache or batch price: a share of plain input or output
+        return catalog.price(model, site, DERIVATIONS[entry.usage_type].base, day, None)
     if entry.context_tier:
         return catalog.price(model, site, entry.usage_type, day, None)
     return None

@@ -12,8 +12,8 @@ import io
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from chargeback.allocation.mapping import Mapping as TeamMapping
 from chargeback.columns import ALLOCATION_COLUMNS, LINE_AMOUNTS
+from chargeback.config.file import ConfigFile
 from chargeback.money import format_decimal
 from chargeback.warehouse.publish import FORMULA_PREFIXES
 
@@ -45,7 +45,7 @@ def _cell(column: str, value: Any) -> str:
     return neutralise(str(value))
 
 
-def statement_csv(rows: Iterable[Mapping[str, Any]], mapping: TeamMapping) -> bytes:
+def statement_csv(rows: Iterable[Mapping[str, Any]], config: ConfigFile) -> bytes:
     """The rows (as ``cost_center_rows`` gives them) as CSV bytes."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
@@ -53,7 +53,7 @@ def statement_csv(rows: Iterable[Mapping[str, Any]], mapping: TeamMapping) -> by
     writer.writerow(columns)
     for row in rows:
         values = dict(row)
-        values["workspace_label"] = mapping.workspace_labels.get(row["workspace_id"], "")
-        values["cost_center_name"] = mapping.cost_center_name(row["cost_center"])
+        values["workspace_label"] = config.workspace_labels.get(row["workspace_id"], "")
+        values["cost_center_name"] = config.cost_center_name(row["cost_center"])
         writer.writerow([_cell(c, values[c]) for c in columns])
     return out.getvalue().encode("utf-8-sig")

@@ -18,16 +18,16 @@ from typing import Literal
 
 import pandas as pd
 
-from chargeback.allocation.mapping import Mapping as TeamMapping
+from chargeback.config.file import ConfigFile
+from chargeback.config.resolve import DEFAULT_SENDER
+from chargeback.config.statements import StatementSettings
 from chargeback.delivery import DeliveryError, Mailer
-from chargeback.delivery.config import DEFAULT_SENDER
 from chargeback.errors import InputError
 from chargeback.money import format_decimal
 from chargeback.reporting.csvfile import statement_csv
 from chargeback.reporting.ledger import Ledger, LedgerEntry, load_ledger, save_ledger
 from chargeback.reporting.mail import statement_mail
 from chargeback.reporting.render import render_statement
-from chargeback.reporting.settings import StatementSettings, parse_statement_settings
 from chargeback.reporting.view import StatementView, build_statement, cost_center_rows, model_totals
 from chargeback.storage import ObjectStore
 from chargeback.warehouse import layout
@@ -65,7 +65,7 @@ def channel_of(mailer: Mailer) -> str:
 def send_statements(
     warehouse: ObjectStore,
     month: str,
-    mapping: TeamMapping,
+    mapping: ConfigFile,
     mailer: Mailer,
     *,
     now: datetime,
@@ -92,7 +92,7 @@ def send_statements(
         raise InputError(f"month {month} has a manifest but no allocation table in {warehouse.url}")
     _check_totals(allocations, manifest, month)
     previous = read_allocations(warehouse, layout.previous_month(month))
-    settings = parse_statement_settings(mapping.statements)
+    settings = mapping.statements
     ledger = load_ledger(warehouse, month)
     channel = channel_of(mailer)
 
@@ -113,7 +113,7 @@ def send_statements(
 
 
 def _one_statement(
-    warehouse: ObjectStore, month: str, mapping: TeamMapping, mailer: Mailer, ledger: Ledger,
+    warehouse: ObjectStore, month: str, mapping: ConfigFile, mailer: Mailer, ledger: Ledger,
     settings: StatementSettings, allocations: pd.DataFrame, previous: pd.DataFrame | None,
     manifest: dict[str, object], center_id: str, *, now: datetime, dry_run: bool,
     finance_cc: tuple[str, ...], sender: str,

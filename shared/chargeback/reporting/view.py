@@ -29,9 +29,9 @@ from typing import Any
 
 import pandas as pd
 
-from chargeback.allocation.mapping import FixedShares
-from chargeback.allocation.mapping import Mapping as TeamMapping
 from chargeback.columns import ALLOCATION_COLUMNS, LINE_AMOUNTS
+from chargeback.config.cost_centers import FixedShares
+from chargeback.config.file import ConfigFile as TeamMapping
 from chargeback.errors import InputError
 from chargeback.money import ZERO, format_decimal, quantum_of, to_decimal
 from chargeback.reporting import i18n

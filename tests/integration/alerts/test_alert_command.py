@@ -14,6 +14,7 @@ from chargeback.commands import alert
 from chargeback.errors import ConfigError
 from chargeback.storage import LocalObjectStore
 from tests.support.alert_tables import row, series, write_month
+from tests.support.smtp import free_port
 from tests.support.webhook_servers import Recorder, http_server
 
 MAPPING = """
@@ -28,7 +29,7 @@ alerts:
   sender: chargeback@example.com
   default_channels: [platform]
   channels:
-    platform: {type: webhook, url_env: CHARGEBACK_TEST_PLATFORM_URL}
+    platform: {type: webhook, url_env: CHARGEBACK_TEST_PLATFORM_URL, allow_insecure: true}  # a local server
   forecast: {enabled: false}
   stale_after_hours: 100000
   delivery: {backoff_seconds: 0}
@@ -94,8 +95,11 @@ def test_a_dry_run_needs_no_secrets_and_writes_nothing(setup, capsys, monkeypatc
 
 def test_a_failed_delivery_fails_the_command_after_recording_it(setup, capsys):
     warehouse, mapping, _, _ = setup
-    # no --outbox: the owners' e-mail cannot go out, which is recorded and reported, exit code 1 via the CLI
-    with pytest.raises(AlertDeliveryError, match="owners \\(no mail backend in this run") as error:
+    # no --outbox: the owners' e-mail goes through the configured backend, here a mail server that is down;
+    # the failure is recorded and reported, exit code 1 via the CLI
+    mapping.write_text(MAPPING + f"delivery: {{backend: smtp, smtp: {{host: 127.0.0.1, port: {free_port()}, "
+                                 "security: none, timeout: 2}}\n")
+    with pytest.raises(AlertDeliveryError, match="owners ") as error:
         chargeback_alert("--warehouse", str(warehouse), "--date", "2026-05-17", "--mapping", str(mapping),
                          "--format", "json")
     assert error.value.exit_code == 1
@@ -103,6 +107,15 @@ def test_a_failed_delivery_fails_the_command_after_recording_it(setup, capsys):
     assert {d["status"] for a in summary["alerts"] for d in a["deliveries"] if d["channel"] == "owners"} == {
         "failed"}
     assert (warehouse / "state" / "alerts" / "2026-05.json").exists()
+
+
+def test_without_outbox_alerts_go_through_the_configured_backend(setup, capsys):
+    warehouse, mapping, _, _ = setup
+    assert chargeback_alert("--warehouse", str(warehouse), "--date", "2026-05-17", "--mapping", str(mapping),
+                            "--format", "json") == 0
+    mails = sorted((warehouse / "outbox").glob("*.eml"))  # the default backend: outbox/ in the warehouse
+    assert len(mails) == 6
+    assert {message_from_bytes(m.read_bytes())["From"] for m in mails} == {"chargeback@example.com"}
 
 
 def test_missing_channel_variables_fail_before_anything_is_evaluated(setup, monkeypatch):

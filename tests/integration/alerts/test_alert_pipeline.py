@@ -7,7 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from chargeback.alerts.job import run_alerts
-from chargeback.allocation.mapping import parse_mapping
+from chargeback.config.file import parse_config_file
 from chargeback.jobs.run_month import run_month
 from chargeback.storage import LocalObjectStore
 
@@ -31,7 +31,7 @@ alerts:
 
 
 def test_alerts_on_the_real_export(tmp_path):
-    mapping = parse_mapping(MAPPING)
+    mapping = parse_config_file(MAPPING)
     now = datetime(2026, 5, 16, 12, tzinfo=UTC)
     warehouse = LocalObjectStore(tmp_path / "warehouse")
     run_month(LocalObjectStore(REAL), warehouse, "2026-05", mapping, now=now)

@@ -18,9 +18,8 @@ from chargeback.alerts.channels import (
     dingtalk_sign,
 )
 from chargeback.alerts.job import run_alerts
-from chargeback.alerts.settings import alert_settings
 from chargeback.alerts.state import state_document_key
-from chargeback.allocation.mapping import parse_mapping
+from chargeback.config.file import parse_config_file
 from chargeback.delivery.outbox import OutboxMailer
 from chargeback.errors import ConfigError
 from chargeback.storage import LocalObjectStore
@@ -31,6 +30,7 @@ NOTE = Notification(alert_id="abc123", sequence=1, reason="new", rule="budget_ac
                     title="Budget 80% reached: Search <team> spent CNY 400.00", lines=("Spend & more.",),
                     footer="chargeback alerts", payload={"alert_id": "abc123", "value": "400"})
 CLOCK_MS = 1_778_800_000_000
+SENDER = "chargeback@example.com"
 
 
 class Sleeps(list[float]):
@@ -120,9 +120,9 @@ cost_centers:
 alerts:
   default_channels: [flaky, dead, ding, finance]
   channels:
-    flaky: {type: webhook, url_env: FLAKY_URL}
-    dead: {type: slack, url_env: DEAD_URL}
-    ding: {type: dingtalk, url_env: DING_URL, secret_env: DING_SECRET}
+    flaky: {type: webhook, url_env: FLAKY_URL, allow_insecure: true}   # the test servers speak plain http
+    dead: {type: slack, url_env: DEAD_URL, allow_insecure: true}
+    ding: {type: dingtalk, url_env: DING_URL, secret_env: DING_SECRET, allow_insecure: true}
     finance: {type: email, to: [finance@example.com]}
   delivery: {timeout_seconds: 0.5, attempts: 2, backoff_seconds: 1}
 """
@@ -131,7 +131,7 @@ alerts:
 def test_one_channel_that_never_answers_does_not_stop_the_others(tmp_path):
     store = LocalObjectStore(tmp_path / "warehouse")
     write_month(store, "2026-05", series(date(2026, 5, 1), ["1"]), newest_source_time="2026-05-01T00:00:00Z")
-    mapping = parse_mapping(MAPPING)
+    mapping = parse_config_file(MAPPING)
     flaky = Recorder([(500, b"oops"), (200, b"{}")])
     ding = Recorder([], decide=dingtalk_checker("SECding", CLOCK_MS))
     outbox = tmp_path / "outbox"
@@ -141,8 +141,8 @@ def test_one_channel_that_never_answers_does_not_stop_the_others(tmp_path):
                    "DING_URL": f"{ding_url}/robot/send?access_token=robot-token", "DING_SECRET": "SECding"}
 
         def channels():
-            return build_channels(alert_settings(mapping), environ=environ, mailer=OutboxMailer(LocalObjectStore(outbox)),
-                                  sleep=Sleeps(), clock=lambda: CLOCK_MS / 1000)
+            return build_channels(mapping.alerts, environ=environ, mailer=OutboxMailer(LocalObjectStore(outbox)),
+                                  sender=SENDER, sleep=Sleeps(), clock=lambda: CLOCK_MS / 1000)
 
         run = run_alerts(store, day, mapping, channels(), now=now)
         assert [(o.rule, o.action) for o in run.outcomes] == [("stale_data", "new")]
@@ -156,7 +156,7 @@ def test_one_channel_that_never_answers_does_not_stop_the_others(tmp_path):
             "ding": ("sent", 1, []),
             "finance": ("sent", 1, []),
         }
-        assert [p.name for p in outbox.iterdir()] == [f"alert_{run.outcomes[0].alert_id}_1.eml"]
+        assert [p.name for p in outbox.iterdir()] == [f"alert_{run.outcomes[0].alert_id}_1_finance.eml"]
 
         again = run_alerts(store, day, mapping, channels(), now=now)  # same date: only the failed channel
         assert [(d.channel, d.status) for d in again.outcomes[0].deliveries] == [("dead", "failed")]
@@ -165,10 +165,26 @@ def test_one_channel_that_never_answers_does_not_stop_the_others(tmp_path):
 
 
 def test_missing_environment_variables_are_all_listed():
-    settings = alert_settings(parse_mapping(MAPPING))
+    settings = parse_config_file(MAPPING).alerts
     with pytest.raises(ConfigError) as error:
-        build_channels(settings, environ={"DEAD_URL": "ftp://example.com/x"}, mailer=None)
+        build_channels(settings, environ={"DEAD_URL": "ftp://example.com/x"}, mailer=None, sender=SENDER)
     message = str(error.value)
     for expected in ("environment variable FLAKY_URL is not set", "environment variable DING_URL is not set",
-                     "environment variable DING_SECRET is not set", "$DEAD_URL is not an http(s) URL"):
+                     "environment variable DING_SECRET is not set", "$DEAD_URL is not an https URL"):
         assert expected in message
+
+
+def test_a_plain_http_webhook_is_refused_unless_the_channel_allows_it():
+    secure = parse_config_file(MAPPING.replace(", allow_insecure: true", "")).alerts
+    environ = {"FLAKY_URL": "http://hooks.example.com/x", "DEAD_URL": "https://hooks.slack.example/y",
+               "DING_URL": "http://oapi.dingtalk.example/robot/send?access_token=secret-token", "DING_SECRET": "s"}
+    with pytest.raises(ConfigError) as error:
+        build_channels(secure, environ=environ, mailer=None, sender=SENDER)
+    message = str(error.value)
+    assert "alert channels: 2 problems" in message
+    assert "alerts.channels.flaky: $FLAKY_URL is http://" in message
+    assert "alerts.channels.ding: $DING_URL is http://" in message
+    assert "use https (allow_insecure: true on the channel for a local test server only)" in message
+    assert "secret-token" not in message
+    allowed = build_channels(parse_config_file(MAPPING).alerts, environ=environ, mailer=None, sender=SENDER)
+    assert set(allowed) == {"owners", "flaky", "dead", "ding", "finance"}

@@ -12,12 +12,12 @@ from chargeback.alerts.channels import DeliveryResult, EmailChannel, Notificatio
 from chargeback.alerts.job import AlertDeliveryError, run_alerts
 from chargeback.alerts.render import format_table
 from chargeback.alerts.state import state_document_key
-from chargeback.allocation.mapping import parse_mapping
+from chargeback.config.file import parse_config_file
 from chargeback.delivery import OutgoingMail
 from chargeback.storage import LocalObjectStore
 from tests.support.alert_tables import row, series, write_month
 
-MAPPING = parse_mapping("""
+MAPPING = parse_config_file("""
 cost_centers:
   search:
     name: Search team
@@ -203,7 +203,7 @@ def test_a_failed_channel_is_retried_alone_by_the_next_run_then_given_up(store, 
 
 
 def test_a_retry_sends_only_to_the_channel_that_failed(store, mailer):
-    mapping = parse_mapping("""
+    mapping = parse_config_file("""
 cost_centers:
   search: {owners: [lead@example.com], workspaces: [llm-search], api_keys: ["2100001"],
            channels: [owners, platform],
@@ -260,7 +260,7 @@ def test_the_table_says_what_fired_and_why(store, mailer):
 
 
 def test_disabled_alerts_do_nothing(store, mailer):
-    mapping = parse_mapping("alerts: {enabled: false}\n")
+    mapping = parse_config_file("alerts: {enabled: false}\n")
     run = run_alerts(store, date(2026, 5, 3), mapping, channels(mailer), now=now(date(2026, 5, 3)))
     assert run.outcomes == ()
     assert run.notes == ("Alerts are disabled in the mapping (alerts.enabled: false).",)

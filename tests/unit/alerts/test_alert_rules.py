@@ -10,8 +10,7 @@ import pytest
 from chargeback.alerts.data import load_alert_data
 from chargeback.alerts.model import Evaluation
 from chargeback.alerts.rules import Coverage, convert_usage, evaluate, forecast_month, median
-from chargeback.alerts.settings import alert_settings
-from chargeback.allocation.mapping import DEFAULT_MAPPING, Mapping, parse_mapping
+from chargeback.config.file import DEFAULT_CONFIG, ConfigFile, parse_config_file
 from chargeback.errors import ConfigError
 from chargeback.storage import LocalObjectStore
 from tests.support.alert_tables import row, series, write_month, write_months
@@ -36,14 +35,14 @@ alerts:
 NOW = datetime(2026, 5, 15, 9, 0, tzinfo=UTC)
 
 
-def mapping(extra: str = "", text: str = MAPPING) -> Mapping:
-    return parse_mapping(text + extra)
+def mapping(extra: str = "", text: str = MAPPING) -> ConfigFile:
+    return parse_config_file(text + extra)
 
 
-def run(store: LocalObjectStore, day: date, the_mapping: Mapping | None = None,
+def run(store: LocalObjectStore, day: date, the_mapping: ConfigFile | None = None,
         now: datetime = NOW) -> Evaluation:
     the_mapping = the_mapping or mapping()
-    settings = alert_settings(the_mapping)
+    settings = the_mapping.alerts
     data = load_alert_data(store, day, settings)
     return evaluate(data, day=day, now=now, mapping=the_mapping, settings=settings)
 
@@ -267,7 +266,7 @@ def test_unknown_api_key_and_workspace_fire_known_ones_do_not(store):
 
 def test_without_a_mapping_file_new_keys_are_not_flagged(store):
     write_month(store, "2026-05", series(date(2026, 5, 1), ["5", "5"], api_key_id="9999999"))
-    evaluation = run(store, date(2026, 5, 3), DEFAULT_MAPPING)
+    evaluation = run(store, date(2026, 5, 3), DEFAULT_CONFIG)
     assert fired(evaluation, "new_api_key") == []
     assert fired(evaluation, "new_workspace") == []
 
@@ -379,10 +378,9 @@ def test_settings_list_every_bad_field_and_refuse_literal_urls():
   anomaly: {k: -1}
 """
     with pytest.raises(ConfigError) as error:
-        alert_settings(parse_mapping(bad.replace("alerts:\n  default_channels: [platform]\n", "alerts:\n")))
+        parse_config_file(bad.replace("alerts:\n  default_channels: [platform]\n", "alerts:\n"))
     message = str(error.value)
-    assert "alerts.channels.platform.webhook" in message
-    assert "url must not be written in the file" in message
-    assert "alerts.anomaly.k" in message
-    with pytest.raises(ConfigError, match=r"alerts.default_channels: unknown channels \['nowhere'\]"):
-        alert_settings(mapping("  budgets: []\n", text=MAPPING.replace("[platform]", "[platform, nowhere]")))
+    assert "line 15, alerts.channels.platform: url must not be written in the file" in message
+    assert "line 17, alerts.anomaly.k: must be more than 0, not -1" in message
+    with pytest.raises(ConfigError, match=r"alerts.default_channels\[1\]: unknown channel 'nowhere' \(define it"):
+        mapping("  budgets: []\n", text=MAPPING.replace("[platform]", "[platform, nowhere]"))

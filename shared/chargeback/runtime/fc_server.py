@@ -7,7 +7,7 @@ call, so the same ``functions/<job>/handler.py`` serves both runtimes. A handler
 with ``x-fc-status: 404``, which FC records as a failed invocation (and retries, then sends to the on-failure
 destination). The handler has already logged the error; this adapter does not log it again.
 
-    python -m chargeback.jobs.fc_server functions.daily.handler.handler --port 9000
+    python -m chargeback.runtime.fc_server functions.daily.handler.handler --port 9000
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
-"""The ``alerts:`` section of the mapping file, validated into typed settings.
+"""The ``alerts:`` section of the configuration file.
 
-The mapping keeps that section as raw data; this module owns its shape. Webhook URLs and signing secrets
-never appear in the YAML: a channel names the environment variables that hold them (``url_env``,
-``secret_env``), and only the command line (the edge) reads the environment.
+Webhook URLs and signing secrets never appear in the YAML: a channel names the environment variables that hold
+them (``url_env``, ``secret_env``, ``token_env``), and only the edge (command line, function runtime) reads the
+environment. Those URLs must be ``https``; ``allow_insecure: true`` on a channel permits ``http`` for a local
+test server only.
 
     alerts:
       default_channels: [finops-ding]          # platform alerts (stale data, free quota, new keys, models)
@@ -12,7 +13,9 @@ never appear in the YAML: a channel names the environment variables that hold th
       anomaly: {k: 4, min_amount: 20}
 
 A cost center's ``channels`` (in ``cost_centers``) name channels from here or ``owners`` (e-mail to its
-owners, the default when a cost center names none).
+owners, the default when a cost center names none). That every named channel exists is checked with the
+whole file, in ``chargeback.config.file``. Alerts are sent from the statements' sender unless ``sender`` here
+says otherwise (``chargeback.config.resolve``).
 """
 
 from __future__ import annotations
@@ -22,51 +25,18 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from chargeback.allocation.mapping import Mapping
-from chargeback.errors import ConfigError
+from chargeback.config.fields import EmailAddress, EnvName, Exact, ExactList, Identifier, Section, SenderAddress
 
 OWNERS = "owners"
 """The built-in channel: e-mail to the owners of the alert's cost center."""
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
-_SENDER = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+$")  # a host without a dot (localhost) is fine here
 _LITERAL_SECRETS = ("url", "webhook", "secret", "token", "access_token")
 
 
-def _no_float(value: Any) -> Any:
-    """YAML reads 1.5 as a float; money and factors go through its text so they stay exact."""
-    return str(value) if isinstance(value, float) else value
-
-
-def _no_floats(value: Any) -> Any:
-    return [_no_float(v) for v in value] if isinstance(value, list) else value
-
-
-def _env_name(value: str) -> str:
-    if not _ENV_NAME.match(value):
-        raise ValueError(f"{value!r} is not an environment variable name")
-    return value
-
-
-def _email(value: str) -> str:
-    if not _EMAIL.match(value):
-        raise ValueError(f"not an email address: {value!r}")
-    return value
-
-
-Exact = Annotated[Decimal, BeforeValidator(_no_float)]
-Percents = Annotated[list[Decimal], BeforeValidator(_no_floats)]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class _ChannelBase(_Strict):
+class _Channel(Section):
     @model_validator(mode="before")
     @classmethod
     def _no_literal_secrets(cls, data: Any) -> Any:
@@ -80,59 +50,39 @@ class _ChannelBase(_Strict):
         return data
 
 
-class EmailChannelSettings(_ChannelBase):
+class _WebhookChannel(_Channel):
+    allow_insecure: bool = False
+    """Accept an ``http://`` URL: for a local test server only, never in production."""
+
+
+class EmailChannelSettings(_Channel):
     """E-mail through the delivery backends; ``to`` empty means the owners of the alert's cost center."""
 
     type: Literal["email"]
-    to: list[str] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _addresses(self) -> EmailChannelSettings:
-        for address in self.to:
-            _email(address)
-        return self
+    to: list[EmailAddress] = Field(default_factory=list)
 
 
-class DingTalkChannelSettings(_ChannelBase):
+class DingTalkChannelSettings(_WebhookChannel):
     """A DingTalk custom robot; with ``secret_env`` every request is signed (timestamp + HMAC-SHA256)."""
 
     type: Literal["dingtalk"]
-    url_env: str
-    secret_env: str | None = None
-
-    @model_validator(mode="after")
-    def _env_names(self) -> DingTalkChannelSettings:
-        _env_name(self.url_env)
-        if self.secret_env is not None:
-            _env_name(self.secret_env)
-        return self
+    url_env: EnvName
+    secret_env: EnvName | None = None
 
 
-class SlackChannelSettings(_ChannelBase):
+class SlackChannelSettings(_WebhookChannel):
     """A Slack incoming webhook."""
 
     type: Literal["slack"]
-    url_env: str
-
-    @model_validator(mode="after")
-    def _env_names(self) -> SlackChannelSettings:
-        _env_name(self.url_env)
-        return self
+    url_env: EnvName
 
 
-class WebhookChannelSettings(_ChannelBase):
+class WebhookChannelSettings(_WebhookChannel):
     """A generic JSON POST of the alert; ``token_env`` adds ``Authorization: Bearer <token>``."""
 
     type: Literal["webhook"]
-    url_env: str
-    token_env: str | None = None
-
-    @model_validator(mode="after")
-    def _env_names(self) -> WebhookChannelSettings:
-        _env_name(self.url_env)
-        if self.token_env is not None:
-            _env_name(self.token_env)
-        return self
+    url_env: EnvName
+    token_env: EnvName | None = None
 
 
 ChannelSettings = Annotated[
@@ -141,8 +91,8 @@ ChannelSettings = Annotated[
 ]
 
 
-class DeliverySettings(_Strict):
-    """Timeouts and retries for every channel."""
+class RetrySettings(Section):
+    """Timeouts and retries of every alert channel (the ``alerts.delivery`` keys)."""
 
     timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     attempts: int = Field(default=3, ge=1, le=10)
@@ -152,24 +102,16 @@ class DeliverySettings(_Strict):
     """Runs that retry a failed delivery before giving it up (each run makes ``attempts`` attempts)."""
 
 
-class ExtraBudget(_Strict):
+class ExtraBudget(Section):
     """A budget for one workspace, API key or cost center, beside the budgets in ``cost_centers``."""
 
-    cost_center: str | None = None
-    workspace: str | None = None
-    api_key: str | None = None
+    cost_center: Identifier | None = None
+    workspace: Identifier | None = None
+    api_key: Identifier | None = None
     monthly: Exact = Field(gt=0)
-    thresholds: Percents = Field(default_factory=lambda: [Decimal(50), Decimal(80), Decimal(100)])
+    thresholds: ExactList = Field(default_factory=lambda: [Decimal(50), Decimal(80), Decimal(100)])
     currency: str | None = None
     channels: list[str] | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _ids_as_text(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            return {k: str(v) if k in ("api_key", "workspace", "cost_center") and isinstance(v, int) else v
-                    for k, v in data.items()}
-        return data
 
     @model_validator(mode="after")
     def _one_subject(self) -> ExtraBudget:
@@ -190,7 +132,7 @@ class ExtraBudget(_Strict):
         raise AssertionError("validated to name one subject")
 
 
-class ForecastSettings(_Strict):
+class ForecastSettings(Section):
     """Month-end forecast: the run rate of the last ``window_days`` complete days."""
 
     enabled: bool = True
@@ -202,7 +144,7 @@ AnomalyDimension = Literal["cost_center", "workspace", "api_key", "model"]
 ALL_DIMENSIONS: tuple[AnomalyDimension, ...] = ("cost_center", "workspace", "api_key", "model")
 
 
-class AnomalySettings(_Strict):
+class AnomalySettings(Section):
     """A day's cost against the median and MAD of the ``baseline_days`` before it.
 
     A day is anomalous when all three hold: it exceeds the median by at least ``min_amount`` (so pennies never
@@ -230,7 +172,7 @@ class AnomalySettings(_Strict):
         return self
 
 
-class NewSubjectSettings(_Strict):
+class NewSubjectSettings(Section):
     """API keys and workspaces in the bill that the mapping does not know."""
 
     enabled: bool = True
@@ -239,7 +181,7 @@ class NewSubjectSettings(_Strict):
     min_amount: Exact = Field(default=Decimal(0), ge=0)
 
 
-class QuotaSettings(_Strict):
+class QuotaSettings(Section):
     """One free quota, for months whose manifest does not carry it."""
 
     model: str
@@ -249,18 +191,19 @@ class QuotaSettings(_Strict):
     valid_until: datetime | date
 
 
-class FreeQuotaSettings(_Strict):
+class FreeQuotaSettings(Section):
     enabled: bool = True
-    used_percent: Percents = Field(default_factory=lambda: [Decimal(80), Decimal(95)])
+    used_percent: ExactList = Field(default_factory=lambda: [Decimal(80), Decimal(95)])
     expiring_within_days: int = Field(default=14, ge=0, le=365)
     quotas: list[QuotaSettings] = Field(default_factory=list)
 
 
-class AlertSettings(_Strict):
+class AlertSettings(Section):
     """The validated ``alerts`` section; every field has a default, so no section means all rules on."""
 
     enabled: bool = True
-    sender: str = "chargeback-alerts@localhost.localdomain"
+    sender: SenderAddress | None = None
+    """From address of alert mail; unset = the statements' sender (see ``chargeback.config.resolve``)."""
     default_channels: list[str] = Field(default_factory=list)
     channels: dict[str, ChannelSettings] = Field(default_factory=dict)
     budgets: list[ExtraBudget] = Field(default_factory=list)
@@ -273,50 +216,12 @@ class AlertSettings(_Strict):
     """UTC offset of bill file times written without one (Alibaba Cloud names its pushes in China time)."""
     closing_grace_days: int = Field(default=5, ge=0, le=28)
     """The previous month is still evaluated on days 1..N of a month (late records, final bills)."""
-    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    delivery: RetrySettings = Field(default_factory=RetrySettings)
 
-    @model_validator(mode="after")
-    def _names(self) -> AlertSettings:
-        bad = [n for n in self.channels if not _NAME.match(n) or n == OWNERS]
+    @field_validator("channels")
+    @classmethod
+    def _names(cls, channels: dict[str, Any]) -> dict[str, Any]:
+        bad = [n for n in channels if not _NAME.match(n) or n == OWNERS]
         if bad:
-            raise ValueError(f"channel names must be [A-Za-z0-9_.-] and not '{OWNERS}': {bad}")
-        if not _SENDER.match(self.sender):
-            raise ValueError(f"sender {self.sender!r} is not an email address")
-        return self
-
-
-def alert_settings(mapping: Mapping, source: str = "mapping") -> AlertSettings:
-    """The mapping's ``alerts`` section as settings; a ConfigError lists every bad field at once.
-
-    Besides the section's own fields, checks that every channel a cost center, budget or ``default_channels``
-    names is defined, and that budgets name known cost centers.
-    """
-    try:
-        settings = AlertSettings.model_validate(mapping.alerts or {})
-    except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            path = ".".join(str(p) for p in error["loc"] if not str(p).startswith(("function-", "literal[")))
-            problems.append(f"alerts.{path}: {error['msg']}" if path else f"alerts: {error['msg']}")
-        raise ConfigError("invalid alerts settings: " + "; ".join(problems), source=source) from None
-    problems = []
-    known = set(settings.channels) | {OWNERS}
-    references: list[tuple[str, list[str]]] = [("alerts.default_channels", settings.default_channels)]
-    for center_id, center in mapping.cost_centers.items():
-        if center.channels is not None:
-            references.append((f"cost_centers.{center_id}.channels", center.channels))
-    for i, budget in enumerate(settings.budgets):
-        if budget.channels is not None:
-            references.append((f"alerts.budgets.{i}.channels", budget.channels))
-        if budget.cost_center and budget.cost_center not in mapping.cost_centers:
-            problems.append(f"alerts.budgets.{i}.cost_center: unknown cost center {budget.cost_center!r}")
-    for where, names in references:
-        unknown = [n for n in names if n not in known]
-        if unknown:
-            problems.append(f"{where}: unknown channels {unknown} (define them under alerts.channels)")
-    for name, channel in settings.channels.items():
-        if isinstance(channel, EmailChannelSettings) and not channel.to and name in settings.default_channels:
-            problems.append(f"alerts.channels.{name}: an e-mail channel in default_channels needs 'to'")
-    if problems:
-        raise ConfigError("invalid alerts settings: " + "; ".join(problems), source=source)
-    return settings
+            raise ValueError(f"channel names must be letters, digits, '_', '.' or '-' and not '{OWNERS}': {bad}")
+        return channels

@@ -1,27 +1,25 @@
-"""The cloud clients of one invocation, built once and passed down to the jobs.
+"""The cloud clients of one invocation, built once and passed down.
 
 ``build_clients`` makes only what the settings need: a boto3 session with S3, Secrets Manager and SES clients
 when an s3:// URL, SES delivery or a secret ARN is configured; OSS credentials from the OSS secret (on AWS) or
-from the Function Compute role's STS credentials (``context.credentials``). Secrets are fetched here, once,
-and never logged. Tests hand in a moto-backed ``session`` or build ``Clients`` themselves.
+from the Function Compute role's STS credentials (``context.credentials``). The OSS keys are fetched here,
+once, and never logged (the SMTP password is fetched by ``chargeback.delivery.build`` with the secrets client
+from here). Tests hand in a moto-backed ``session`` or build ``Clients`` themselves.
 
-``open_store``, ``load_job_mapping`` and ``build_job_mailer`` turn settings plus clients into the objects the
-jobs use, so the jobs never touch an SDK. Cloud SDKs are imported inside the functions that need them.
+``open_store`` and ``load_job_config`` turn settings plus clients into the objects the jobs use, so the jobs
+never touch an SDK. Cloud SDKs are imported inside the functions that need them.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
-from chargeback.allocation.mapping import DEFAULT_MAPPING, load_mapping, parse_mapping
-from chargeback.allocation.mapping import Mapping as TeamMapping
-from chargeback.delivery import Mailer
+from chargeback.config.environment import Settings
+from chargeback.config.file import DEFAULT_CONFIG, ConfigFile, load_config_file, parse_config_file
 from chargeback.errors import ConfigError, StorageError
-from chargeback.settings import Settings
 from chargeback.storage import ObjectStore
 from chargeback.storage import open_store as open_url
 
@@ -56,8 +54,11 @@ class Clients:
     ses: Any | None = None  # SES v1 client (send_raw_email)
     sesv2: Any | None = None
     oss: OssCredentials | None = None
-    smtp_password: str | None = field(default=None, repr=False)
-    environ: Mapping[str, str] = field(default_factory=dict, repr=False)  # for alert webhooks named in the mapping
+
+    def for_mail(self) -> dict[str, Any]:
+        """The clients ``build_mailer`` may use, by service name."""
+        named = {"sesv2": self.sesv2, "secretsmanager": self.secrets}
+        return {name: client for name, client in named.items() if client is not None}
 
 
 ALL_STORES: tuple[str, ...] = ("source", "warehouse", "mapping")
@@ -80,7 +81,8 @@ def build_clients(settings: Settings, *, stores: tuple[str, ...] = ALL_STORES, s
     schemes = {urlparse(url).scheme.lower() for url in store_urls(settings, stores)}
     uses_oss = "oss" in schemes
     clients = Clients()
-    if "s3" in schemes or settings.delivery == "ses" or settings.smtp_secret_arn or (
+    delivery = settings.delivery
+    if "s3" in schemes or delivery.backend == "ses" or delivery.smtp_secret_arn or (
             uses_oss and settings.oss_secret_arn):
         if session is None:
             import boto3
@@ -89,7 +91,7 @@ def build_clients(settings: Settings, *, stores: tuple[str, ...] = ALL_STORES, s
         clients.session = session
         clients.s3 = session.client("s3")
         clients.secrets = session.client("secretsmanager")
-        if settings.delivery == "ses":
+        if delivery.backend == "ses":
             clients.ses = session.client("ses")
             clients.sesv2 = session.client("sesv2")
     if uses_oss:
@@ -100,11 +102,6 @@ def build_clients(settings: Settings, *, stores: tuple[str, ...] = ALL_STORES, s
         else:
             raise ConfigError("CHARGEBACK_OSS_SECRET_ARN: required for oss:// URLs outside Function Compute "
                               "(there the function role's credentials are used)", source="environment")
-    if settings.delivery == "smtp":
-        if settings.smtp_secret_arn:
-            clients.smtp_password = _smtp_password_from_secret(clients.secrets, settings.smtp_secret_arn)
-        elif settings.smtp_password is not None:
-            clients.smtp_password = settings.smtp_password.get_secret_value()
     return clients
 
 
@@ -133,21 +130,6 @@ def _oss_from_secret(secrets: Any, arn: str) -> OssCredentials:
                           str(data["security_token"]) if data.get("security_token") else None)
 
 
-def _smtp_password_from_secret(secrets: Any, arn: str) -> str:
-    """The secret is the password itself, or JSON with a 'password' key."""
-    text = _secret_string(secrets, arn)
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError:
-        return text
-    if isinstance(data, dict) and data.get("password"):
-        return str(data["password"])
-    if isinstance(data, str):
-        return data
-    raise ConfigError(f"secret {arn} must be the password or JSON with a 'password' key",
-                      source="secrets manager")
-
-
 def store_options(url: str, settings: Settings, clients: Clients) -> dict[str, Any]:
     """The adapter options for ``url``: the S3 client, or the OSS endpoint and credentials."""
     scheme = urlparse(url).scheme.lower()
@@ -169,40 +151,15 @@ def open_store(url: str, settings: Settings, clients: Clients) -> ObjectStore:
     return open_url(url, **store_options(url, settings, clients))
 
 
-def load_job_mapping(settings: Settings, clients: Clients) -> TeamMapping:
-    """The mapping named by CHARGEBACK_MAPPING_URL: a local file or an object; the default when unset."""
+def load_job_config(settings: Settings, clients: Clients) -> ConfigFile:
+    """The configuration file named by CHARGEBACK_MAPPING_URL: a local file or an object; the default when unset."""
     url = settings.mapping_url
     if not url:
-        return DEFAULT_MAPPING
+        return DEFAULT_CONFIG
     scheme = urlparse(url).scheme.lower()
     if scheme not in ("s3", "oss"):
-        return load_mapping(urlparse(url).path if scheme == "file" else url)
+        return load_config_file(urlparse(url).path if scheme == "file" else url)
     # s3://bucket/config/mapping.yaml -> the store s3://bucket/config and the key mapping.yaml
     folder, _, key = url.rstrip("/").rpartition("/")
     store = open_store(folder, settings, clients)
-    return parse_mapping(store.read_bytes(key), source=url)
-
-
-def mailer_config(settings: Settings, mapping: TeamMapping) -> dict[str, Any]:
-    """The ``build_mailer`` configuration: the mapping's ``delivery`` section, overridden by the settings."""
-    config: dict[str, Any] = dict(mapping.delivery or {})
-    config["backend"] = settings.delivery
-    if settings.sender:
-        config["sender"] = settings.sender
-    if settings.delivery == "smtp":
-        smtp = dict(config.get("smtp") or {})
-        smtp.update({"host": settings.smtp_host, "port": settings.smtp_port, "username": settings.smtp_user,
-                     "password_env": "SMTP_PASSWORD", "ssl": settings.smtp_port == 465})
-        config["smtp"] = smtp
-    return config
-
-
-def build_job_mailer(settings: Settings, clients: Clients, mapping: TeamMapping,
-                     warehouse: ObjectStore) -> Mailer:
-    """The mailer for statements and alerts. The SMTP password reaches it through ``env``, not the config."""
-    from chargeback.delivery import build_mailer  # type: ignore[attr-defined,unused-ignore]
-
-    env: Mapping[str, str] = {"SMTP_PASSWORD": clients.smtp_password} if clients.smtp_password else {}
-    aws = {name: client for name, client in (("ses", clients.ses), ("sesv2", clients.sesv2)) if client}
-    mailer: Mailer = build_mailer(mailer_config(settings, mapping), store=warehouse, env=env, clients=aws)
-    return mailer
+    return parse_config_file(store.read_bytes(key), source=url)
