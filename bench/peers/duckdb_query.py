@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import duckdb
-from inputs import csv_files
+from inputs import csv_files, unpacked_members
 
 INSTANCE_ID = "资源信息/实例ID（出账粒度）"
 
@@ -85,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         con.close()
         done = time.perf_counter()
     print(json.dumps({"engine": f"duckdb {duckdb.__version__}", "threads": args.threads, "files": len(files),
+                      "unpacked_members": unpacked_members(files, args.bills),
                       "unpack_seconds": round(unpacked - started, 3), "query_seconds": round(done - unpacked, 3)}))
     return 0
 

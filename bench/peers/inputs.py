@@ -35,6 +35,12 @@ def find_bills(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     return found
 
 
+def unpacked_members(files: Iterable[Path], paths: Iterable[str | os.PathLike[str]]) -> int:
+    """How many of ``files`` were unpacked from a zip, rather than named (or found) as they are."""
+    named = set(find_bills(paths))
+    return sum(1 for f in files if f not in named)
+
+
 def _extract(archive_path: Path, member: str, target: Path) -> Path:
     with zipfile.ZipFile(archive_path) as archive, archive.open(member) as src, target.open("wb") as dst:
         shutil.copyfileobj(src, dst, 1 << 20)

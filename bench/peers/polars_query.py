@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import polars as pl
-from inputs import csv_files
+from inputs import csv_files, unpacked_members
 
 MONEY = pl.Decimal(38, 12)
 
@@ -72,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         plan(files, args.month).sink_parquet(args.out)
         done = time.perf_counter()
     print(json.dumps({"engine": f"polars {pl.__version__}", "threads": threads, "files": len(files),
+                      "unpacked_members": unpacked_members(files, args.bills),
                       "unpack_seconds": round(unpacked - started, 3), "query_seconds": round(done - unpacked, 3)}))
     return 0
 
