@@ -105,7 +105,8 @@ def format_summary(summary: RunSummary, warehouse: str) -> str:
     out = [f"month {manifest.month} ({manifest.status}, {manifest.family or 'no'} bills, "
            f"{len(manifest.sources)} file(s))"]
     if not summary.changed:
-        out.append("  unchanged since the last run: nothing rewritten")
+        out.append("  unchanged since the last run: nothing rewritten" + (
+            f" ({len(summary.written)} table copies brought up to date)" if summary.written else ""))
     out.append(f"  rows read {counts.rows_read}: Model Studio {counts.model_studio_rows}, other products "
                f"{counts.other_product_rows}, other months {counts.other_month_rows}, "
                f"duplicates {counts.duplicate_rows}")

@@ -1,15 +1,17 @@
 """Ingest and allocate one month: discover the authoritative bills, read them, allocate, publish.
 
 Idempotent: when the month's sources (key, size, etag) and the mapping are unchanged since the published
-manifest, nothing is read or written. All checks run before the first write, so bad input leaves the
-warehouse's previous complete state in place.
+manifest, and every object that manifest names is in place, no bill is read and no table is rewritten (table
+copies that lag behind the manifest, left by a run that died after its commit, are brought up to date). A
+published month that is not whole is rebuilt. All checks run before the first write, so bad input leaves the
+warehouse's previous complete state in place; the publish protocol (``chargeback.warehouse.publish``) keeps
+it whole whenever a run dies.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import io
 import json
 import logging
 from collections import defaultdict
@@ -21,7 +23,6 @@ from functools import cache
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from chargeback import __version__
 from chargeback.allocation.allocate import allocate_table
@@ -49,7 +50,15 @@ from chargeback.warehouse.manifest import (
     Source,
     read_manifest,
 )
-from chargeback.warehouse.publish import Output, csv_bytes, parquet_bytes, publish_month
+from chargeback.warehouse.publish import (
+    Output,
+    check_published,
+    csv_bytes,
+    parquet_bytes,
+    publish_month,
+    refresh_copies,
+)
+from chargeback.warehouse.read import read_table
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +70,7 @@ class NoBillsError(InputError):
 @dataclass(frozen=True)
 class RunSummary:
     """What a run did, for the command line, the logs and the functions' return value: the month's manifest,
-    whether this run changed it, and the keys it wrote."""
+    whether this run changed it, and the keys it wrote (for an unchanged month: the table copies it repaired)."""
 
     manifest: Manifest
     changed: bool
@@ -134,8 +143,15 @@ def run_month(
     print_ = fingerprint(selection, mapping if allocate_lines else None)
     previous = _previous_manifest(warehouse, month, force=force)
     if previous and previous.fingerprint == print_ and not force:
-        log.info("month %s unchanged since %s: nothing rewritten", month, previous.ingested_at.isoformat())
-        return RunSummary(previous, changed=False)
+        problems = check_published(warehouse, previous)
+        if not problems:
+            repaired = refresh_copies(warehouse, previous)
+            log.info("month %s unchanged since %s: nothing rewritten%s", month, previous.ingested_at.isoformat(),
+                     f", {len(repaired)} table copies brought up to date" if repaired else "",
+                     extra={"month": month, "repaired": repaired})
+            return RunSummary(previous, changed=False, written=tuple(repaired))
+        log.warning("month %s is not published whole (%s): rebuilding it", month, "; ".join(problems),
+                    extra={"month": month})
 
     read = read_month(source, selection.files, month, default_currency=default_currency, workers=workers,
                       progress=progress)
@@ -156,7 +172,7 @@ def run_month(
     if allocate_lines:
         manifest, more = _allocate(lines, mapping, manifest)
         outputs += more
-    manifest, written = publish_month(warehouse, outputs, manifest, previous)
+    manifest, written = publish_month(warehouse, outputs, manifest, previous, now=now)
     log.info("month %s published", month, extra={"month": month, "status": manifest.status,
                                                   "lines": lines.num_rows,
                                                   "totals": {c: format_decimal(v) for c, v in totals.items()}})
@@ -285,10 +301,10 @@ def allocate_month(warehouse: ObjectStore, month: str, mapping: ConfigFile, *, n
     if now.tzinfo is None:
         raise ValueError("now must carry a timezone")
     previous = read_manifest(warehouse, month)
-    if previous is None or not warehouse.exists(layout.lines_key(month)):
+    lines = read_table(warehouse, month, layout.lines_key(month), previous) if previous else None
+    if previous is None or lines is None:
         raise InputError(f"month {month} has not been ingested into {warehouse.url}: run 'ingest' first",
                          field="month")
-    lines = pq.read_table(io.BytesIO(warehouse.read_bytes(layout.lines_key(month))))
     if lines.schema.names != LINE_SCHEMA.names:
         raise InputError(f"month {month} was ingested by an older version (columns {', '.join(lines.schema.names)}"
                          f"): run 'chargeback run --month {month}' to read its bills again", field="month")
@@ -298,7 +314,7 @@ def allocate_month(warehouse: ObjectStore, month: str, mapping: ConfigFile, *, n
         fingerprint=hashlib.sha256(f"{previous.fingerprint}:{mapping.version}".encode()).hexdigest())
     manifest, outputs = _allocate(lines, mapping, manifest)
     outputs = [(layout.lines_key(month), lambda: parquet_bytes(lines)), *outputs]
-    manifest, written = publish_month(warehouse, outputs, manifest, previous)
+    manifest, written = publish_month(warehouse, outputs, manifest, previous, now=now)
     return RunSummary(manifest, changed=True, written=tuple(written))
 
 
