@@ -88,7 +88,7 @@ def send_statements(
     manifest = read_manifest(warehouse, month)
     if manifest is None:
         raise InputError(f"month {month} is not published in {warehouse.url} (no manifest)", field="month")
-    allocations = read_allocations(warehouse, month)
+    allocations = read_allocations(warehouse, month, manifest)  # the rows this manifest names, checked
     if allocations is None:
         raise InputError(f"month {month} has a manifest but no allocation table in {warehouse.url}")
     _check_totals(allocations, manifest, month)
