@@ -35,6 +35,7 @@ from chargeback.errors import ChargebackError, InputError
 from chargeback.fee_types import FREE_QUOTA
 from chargeback.money import format_decimal
 from chargeback.months import check_month, first_day, last_day
+from chargeback.once import DEFAULT_LEASES, LeasePolicy, hold_lease
 from chargeback.pricing.focus import focus_files
 from chargeback.pricing.free_quota import month_grants
 from chargeback.storage import ObjectStore
@@ -51,9 +52,11 @@ from chargeback.warehouse.manifest import (
     read_manifest,
 )
 from chargeback.warehouse.publish import (
+    Fence,
     Output,
     check_published,
     csv_bytes,
+    lagging_copies,
     parquet_bytes,
     publish_month,
     refresh_copies,
@@ -117,6 +120,35 @@ def fingerprint(selection: Selection, mapping: ConfigFile | None) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class _Look:
+    """What a run finds before it reads a bill: the month's authoritative files, their fingerprint, the
+    published manifest, and why the published month is not whole ([] when it is, or when it is to be redone)."""
+
+    selection: Selection
+    fingerprint: str
+    previous: Manifest | None
+    problems: list[str]
+    force: bool = False
+
+    @property
+    def unchanged(self) -> bool:
+        return (not self.force and self.previous is not None and self.previous.fingerprint == self.fingerprint
+                and not self.problems)
+
+
+def _look(source: ObjectStore, warehouse: ObjectStore, month: str, mapping: ConfigFile | None, *,
+          force: bool) -> _Look:
+    selection = select_month(list(source.list()), month)
+    if not selection.files:
+        raise NoBillsError(f"no Model Studio bill for {month} under {source.url}", field="month")
+    print_ = fingerprint(selection, mapping)
+    previous = _previous_manifest(warehouse, month, force=force)
+    if force or previous is None or previous.fingerprint != print_:
+        return _Look(selection, print_, previous, [], force)
+    return _Look(selection, print_, previous, check_published(warehouse, previous))
+
+
 def run_month(
     source: ObjectStore,
     warehouse: ObjectStore,
@@ -129,30 +161,43 @@ def run_month(
     progress: Callable[[BillFile], None] | None = None,
     force: bool = False,
     allocate_lines: bool = True,
+    leases: LeasePolicy = DEFAULT_LEASES,
 ) -> RunSummary:
     """Ingest ``month`` (YYYY-MM) from ``source`` into ``warehouse`` and, unless told not to, allocate it.
 
-    ``now`` (aware) is when the month was ingested, as the manifest records it.
+    ``now`` (aware) is when the month was ingested, as the manifest records it. A month found unchanged and
+    whole is left alone without a write; otherwise the run takes the month's ``run`` lease (waiting for another
+    run of the month, as ``leases`` says), looks again, and publishes.
     """
     check_month(month)
     if now.tzinfo is None:
         raise ValueError("now must carry a timezone")
-    selection = select_month(list(source.list()), month)
-    if not selection.files:
-        raise NoBillsError(f"no Model Studio bill for {month} under {source.url}", field="month")
-    print_ = fingerprint(selection, mapping if allocate_lines else None)
-    previous = _previous_manifest(warehouse, month, force=force)
-    if previous and previous.fingerprint == print_ and not force:
-        problems = check_published(warehouse, previous)
-        if not problems:
-            repaired = refresh_copies(warehouse, previous)
-            log.info("month %s unchanged since %s: nothing rewritten%s", month, previous.ingested_at.isoformat(),
-                     f", {len(repaired)} table copies brought up to date" if repaired else "",
-                     extra={"month": month, "repaired": repaired})
-            return RunSummary(previous, changed=False, written=tuple(repaired))
-        log.warning("month %s is not published whole (%s): rebuilding it", month, "; ".join(problems),
-                    extra={"month": month})
+    compared = mapping if allocate_lines else None
+    look = _look(source, warehouse, month, compared, force=force)
+    if look.unchanged and look.previous and not lagging_copies(warehouse, look.previous):
+        log.info("month %s unchanged since %s: nothing rewritten", month, look.previous.ingested_at.isoformat(),
+                 extra={"month": month})
+        return RunSummary(look.previous, changed=False)
+    with hold_lease(warehouse, "run", month, leases) as lease:
+        look = _look(source, warehouse, month, compared, force=force)  # another run may have published meanwhile
+        if look.unchanged and look.previous:
+            repaired = refresh_copies(warehouse, look.previous)
+            log.info("month %s unchanged since %s: nothing rewritten, %d table copies brought up to date", month,
+                     look.previous.ingested_at.isoformat(), len(repaired), extra={"month": month,
+                                                                                  "repaired": repaired})
+            return RunSummary(look.previous, changed=False, written=tuple(repaired))
+        if look.problems:
+            log.warning("month %s is not published whole (%s): rebuilding it", month, "; ".join(look.problems),
+                        extra={"month": month})
+        return _ingest(source, warehouse, month, mapping, look, lease, now=now, workers=workers,
+                       default_currency=default_currency, progress=progress, allocate_lines=allocate_lines)
 
+
+def _ingest(source: ObjectStore, warehouse: ObjectStore, month: str, mapping: ConfigFile, look: _Look,
+            lease: Fence, *, now: datetime, workers: int, default_currency: str,
+            progress: Callable[[BillFile], None] | None, allocate_lines: bool) -> RunSummary:
+    """Read the month's bills, allocate them and publish, holding the month's lease (``lease``)."""
+    selection, print_, previous = look.selection, look.fingerprint, look.previous
     read = read_month(source, selection.files, month, default_currency=default_currency, workers=workers,
                       progress=progress)
     parts = [p for f in read.files for p in f.parts]
@@ -172,7 +217,7 @@ def run_month(
     if allocate_lines:
         manifest, more = _allocate(lines, mapping, manifest)
         outputs += more
-    manifest, written = publish_month(warehouse, outputs, manifest, previous, now=now)
+    manifest, written = publish_month(warehouse, outputs, manifest, previous, fence=lease, now=now)
     log.info("month %s published", month, extra={"month": month, "status": manifest.status,
                                                   "lines": lines.num_rows,
                                                   "totals": {c: format_decimal(v) for c, v in totals.items()}})
@@ -295,11 +340,19 @@ def mapping_warnings(mapping: ConfigFile, month: str, api_keys: set[str], worksp
     return warnings
 
 
-def allocate_month(warehouse: ObjectStore, month: str, mapping: ConfigFile, *, now: datetime) -> RunSummary:
-    """Re-allocate a month already ingested, from its published lines, with ``mapping``."""
+def allocate_month(warehouse: ObjectStore, month: str, mapping: ConfigFile, *, now: datetime,
+                   leases: LeasePolicy = DEFAULT_LEASES) -> RunSummary:
+    """Re-allocate a month already ingested, from its published lines, with ``mapping``, holding the month's
+    ``run`` lease."""
     check_month(month)
     if now.tzinfo is None:
         raise ValueError("now must carry a timezone")
+    with hold_lease(warehouse, "run", month, leases) as lease:
+        return _reallocate(warehouse, month, mapping, lease, now=now)
+
+
+def _reallocate(warehouse: ObjectStore, month: str, mapping: ConfigFile, lease: Fence, *,
+                now: datetime) -> RunSummary:
     previous = read_manifest(warehouse, month)
     lines = read_table(warehouse, month, layout.lines_key(month), previous) if previous else None
     if previous is None or lines is None:
@@ -314,7 +367,7 @@ def allocate_month(warehouse: ObjectStore, month: str, mapping: ConfigFile, *, n
         fingerprint=hashlib.sha256(f"{previous.fingerprint}:{mapping.version}".encode()).hexdigest())
     manifest, outputs = _allocate(lines, mapping, manifest)
     outputs = [(layout.lines_key(month), lambda: parquet_bytes(lines)), *outputs]
-    manifest, written = publish_month(warehouse, outputs, manifest, previous, now=now)
+    manifest, written = publish_month(warehouse, outputs, manifest, previous, fence=lease, now=now)
     return RunSummary(manifest, changed=True, written=tuple(written))
 
 

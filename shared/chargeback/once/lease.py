@@ -61,6 +61,9 @@ class LeasePolicy:
     poll: float = 1.0  # seconds between looks while waiting
 
 
+DEFAULT_LEASES = LeasePolicy()
+
+
 def lease_folder(job: str, month: str) -> str:
     if job not in JOBS:
         raise ValueError(f"unknown job {job!r}")
@@ -78,7 +81,7 @@ class Lease:
     """The lease of one job and month in one warehouse; ``acquire`` it, ``check`` it, ``release`` it (or use
     ``hold_lease``)."""
 
-    def __init__(self, store: ObjectStore, job: str, month: str, policy: LeasePolicy = LeasePolicy(), *,
+    def __init__(self, store: ObjectStore, job: str, month: str, policy: LeasePolicy = DEFAULT_LEASES, *,
                  clock: Clock = system_clock, sleep: Sleep = time.sleep, heartbeat: bool = True) -> None:
         self.job, self.month, self.policy = job, month, policy
         self.chain = Chain(store, lease_folder(job, month))
@@ -206,7 +209,7 @@ class Lease:
 
 
 @contextmanager
-def hold_lease(store: ObjectStore, job: str, month: str, policy: LeasePolicy = LeasePolicy(), *,
+def hold_lease(store: ObjectStore, job: str, month: str, policy: LeasePolicy = DEFAULT_LEASES, *,
                clock: Clock = system_clock, sleep: Sleep = time.sleep) -> Iterator[Lease]:
     """Hold the ``job`` lease of ``month`` while the block runs (see ``Lease``)."""
     lease = Lease(store, job, month, policy, clock=clock, sleep=sleep).acquire()

@@ -161,17 +161,23 @@ def check_published(store: ObjectStore, manifest: Manifest) -> list[str]:
     return problems
 
 
-def refresh_copies(store: ObjectStore, manifest: Manifest) -> list[str]:
-    """Bring each table key up to date with the object ``manifest`` names for it (a store-side copy, which
-    keeps the object's ETag); returns the keys copied. A table key whose size and ETag are its object's is
-    current."""
-    copied = []
+def lagging_copies(store: ObjectStore, manifest: Manifest) -> list[str]:
+    """The table keys that do not hold the object ``manifest`` names for them (a table key whose size and ETag
+    are its object's holds it: the store-side copy keeps the ETag)."""
+    lagging = []
     for key, stored in manifest.objects.items():
         source, current = store.stat(stored.key), store.stat(key)
-        if source is not None and current is not None and (current.size, current.etag) == (source.size, source.etag):
-            continue
-        store.copy(stored.key, key)
-        copied.append(key)
+        if source is None or current is None or (current.size, current.etag) != (source.size, source.etag):
+            lagging.append(key)
+    return lagging
+
+
+def refresh_copies(store: ObjectStore, manifest: Manifest) -> list[str]:
+    """Bring each table key up to date with the object ``manifest`` names for it (a store-side copy, each in one
+    write); returns the keys copied."""
+    copied = lagging_copies(store, manifest)
+    for key in copied:
+        store.copy(manifest.objects[key].key, key)
     return copied
 
 
