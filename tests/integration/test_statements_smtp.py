@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -12,7 +11,7 @@ from chargeback.delivery import DeliveryError, OutgoingMail
 from chargeback.delivery.outbox import OutboxMailer
 from chargeback.errors import InputError
 from chargeback.reporting.job import send_statements
-from chargeback.reporting.ledger import ledger_key, load_ledger
+from chargeback.reporting.ledger import load_ledger
 from chargeback.storage import LocalObjectStore
 from tests.support.allocations import MONTH, may_rows, publish_sample, row, sample_mapping
 from tests.support.delivery import mailer_for
@@ -72,15 +71,17 @@ def test_each_statement_arrives_once_with_exact_totals(warehouse):
         assert {r.outcome for r in again} == {"unchanged"}
         assert len(handler.messages) == 4  # a second run sends nothing
 
-    ledger = json.loads(warehouse.read_bytes(ledger_key(MONTH)))
-    assert [(e["cost_center"], e["version"], e["channel"]) for e in ledger["entries"]] == [
+    ledger = load_ledger(warehouse, MONTH)
+    assert [(e.cost_center, e.version, e.channel) for e in ledger.entries] == [
         ("ops", 1, "mail"), ("research", 1, "mail"), ("search", 1, "mail"), ("unallocated", 1, "mail")]
-    search = next(e for e in ledger["entries"] if e["cost_center"] == "search")
-    assert search["totals"] == {"CNY": "17.3961333", "USD": "1.25"}
-    assert search["sent_at"] == "2026-06-05T02:00:00+00:00"
-    assert search["to"] == ["lead@search.example.com"] and search["cc"] == ["finance@example.com"]
-    assert search["message_id"].startswith("<statement.2026-05.search.v1.")
-    assert len(search["content_hash"]) == 64
+    search = next(e for e in ledger.entries if e.cost_center == "search")
+    assert search.totals == {"CNY": "17.3961333", "USD": "1.25"}
+    assert search.sent_at == "2026-06-05T02:00:00+00:00"
+    assert search.message_id == next(parse_message(m.data)["Message-ID"] for m in handler.messages
+                                     if parse_message(m.data)["X-Chargeback-Statement"].startswith("search/"))
+    assert search.to == ("lead@search.example.com",) and search.cc == ("finance@example.com",)
+    assert search.message_id.startswith("<statement.2026-05.search.v1.")
+    assert len(search.content_hash) == 64
 
 
 def test_a_restated_month_sends_exactly_one_corrected_statement(warehouse):
@@ -180,7 +181,8 @@ def test_dry_run_sends_and_records_nothing(warehouse):
         results = run(warehouse, plain_mailer(server.port), dry_run=True)
         assert {r.outcome for r in results} == {"would_send"}
         assert handler.messages == []
-    assert not warehouse.exists(ledger_key(MONTH))
+    assert load_ledger(warehouse, MONTH).entries == []
+    assert [info.key for info in warehouse.list("state/")] == []  # not even a lease
 
 
 def test_only_one_cost_center_and_unknown_names(warehouse):

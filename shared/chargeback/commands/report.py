@@ -75,8 +75,12 @@ def run(args: argparse.Namespace) -> int:
     if failed:
         names = ", ".join(r.cost_center for r in failed)
         print(f"{len(failed)} statement(s) not sent: {names}", file=sys.stderr)
-        return 1
-    return 0
+    busy = [r for r in results if r.busy]
+    if busy:
+        names = ", ".join(r.cost_center for r in busy)
+        print(f"{len(busy)} statement(s) being sent by another run, or left by a run that died while sending them "
+              f"(run 'report' again later): {names}", file=sys.stderr)
+    return 1 if failed or busy else 0
 
 
 def _line(result: StatementResult) -> str:

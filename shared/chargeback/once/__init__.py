@@ -9,8 +9,16 @@
   ``completed`` with its result or ``failed``): the statements ledger and the alert state live on them.
 """
 
-from chargeback.once.lease import DEFAULT_LEASES, Lease, LeaseBusyError, LeaseLostError, LeasePolicy, hold_lease
+from chargeback.once.lease import (
+    DEFAULT_LEASES,
+    Lease,
+    LeaseBusyError,
+    LeaseLostError,
+    LeasePolicy,
+    LeaseWhenNeeded,
+    hold_lease,
+)
 from chargeback.once.records import Claim, Record, RecordStore, record_key
 
-__all__ = ["DEFAULT_LEASES", "Claim", "Lease", "LeaseBusyError", "LeaseLostError", "LeasePolicy", "Record",
-           "RecordStore", "hold_lease", "record_key"]
+__all__ = ["DEFAULT_LEASES", "Claim", "Lease", "LeaseBusyError", "LeaseLostError", "LeasePolicy",
+           "LeaseWhenNeeded", "Record", "RecordStore", "hold_lease", "record_key"]

@@ -208,6 +208,39 @@ class Lease:
                             extra={"month": self.month})
 
 
+class LeaseWhenNeeded:
+    """The lease of a job and month, taken at the first ``hold()`` (before the first write that needs it), so
+    that a run with nothing to do writes nothing; released when the block ends.
+
+        with LeaseWhenNeeded(warehouse, "report", month) as lease:
+            for statement in ...:
+                if it must be sent:
+                    lease.hold()
+                    ...
+    """
+
+    def __init__(self, store: ObjectStore, job: str, month: str, policy: LeasePolicy = DEFAULT_LEASES, *,
+                 clock: Clock = system_clock, sleep: Sleep = time.sleep) -> None:
+        self._make = lambda: Lease(store, job, month, policy, clock=clock, sleep=sleep)
+        self.lease: Lease | None = None
+
+    def hold(self) -> Lease:
+        """The lease, taken now if this run does not hold it yet; ``check``ed when it was."""
+        if self.lease is None:
+            self.lease = self._make().acquire()
+        else:
+            self.lease.check()
+        return self.lease
+
+    def __enter__(self) -> LeaseWhenNeeded:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.lease is not None:
+            self.lease.release()
+            self.lease = None
+
+
 @contextmanager
 def hold_lease(store: ObjectStore, job: str, month: str, policy: LeasePolicy = DEFAULT_LEASES, *,
                clock: Clock = system_clock, sleep: Sleep = time.sleep) -> Iterator[Lease]:

@@ -31,6 +31,7 @@ Status = Literal["in_progress", "completed", "failed"]
 Clock = Callable[[], datetime]
 IN_PROGRESS_EXPIRY = timedelta(minutes=10)  # longer than any send with its retries takes
 _CONFLICTS = 20  # compare-and-swap rounds before giving up (each lost round means another writer progressed)
+_LIVE: set[str] = set()  # the tokens of the claims this process holds and is still working on
 
 
 def record_key(*parts: str) -> str:
@@ -75,8 +76,9 @@ class Record:
             return True
         if self.status != "in_progress":
             return False
+        mine = self.holder == Holder.this_process()  # then this process knows whether the claim is still worked on
         return (self.expires_at is not None and self.expires_at <= now) or (
-            self.holder is not None and self.holder.is_gone())
+            self.holder is not None and self.holder.is_gone()) or (mine and self.token not in _LIVE)
 
 
 @dataclass(frozen=True)
@@ -126,10 +128,13 @@ class RecordStore:
             current = self.get(key)
             if current is not None and not current.claimable(self._clock()):
                 return Claim(current, taken=False)
-            claimed = self._write(key, current, "in_progress", data or {}, token=uuid.uuid4().hex,
+            token = uuid.uuid4().hex
+            _LIVE.add(token)
+            claimed = self._write(key, current, "in_progress", data or {}, token=token,
                                   expires=self._clock() + self._expiry)
             if claimed is not None:
                 return Claim(claimed, taken=True, previous=current)
+            _LIVE.discard(token)
         raise RuntimeError(f"{self.folder}/{key}: claimed by others {_CONFLICTS} times over while claiming it")
 
     def complete(self, claim: Claim, data: Mapping[str, Any]) -> Record:
@@ -140,9 +145,15 @@ class RecordStore:
         """Record that the claimed work failed (``data``: why); the key may be claimed again at once."""
         return self._finish(claim, "failed", data)
 
+    def abandon(self, claim: Claim) -> None:
+        """Stop working on ``claim`` without an outcome (the work failed in a way that does not say whether it
+        was done): the claim stays in progress, and the next run of this process may take it over at once."""
+        _LIVE.discard(claim.record.token)
+
     def _finish(self, claim: Claim, status: Status, data: Mapping[str, Any]) -> Record:
         if not claim.taken:
             raise ValueError(f"{claim.record.key}: this run did not claim it")
+        _LIVE.discard(claim.record.token)
         after: Record | None = claim.record
         for _ in range(_CONFLICTS):
             written = self._write(claim.record.key, after, status, data, token=claim.record.token)
