@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 Sleep = Callable[[float], None]
 JOBS = ("run", "report", "alert")
+_HELD: set[str] = set()  # the tokens of the leases this process holds now
 
 
 def system_clock() -> datetime:
@@ -109,7 +110,10 @@ class Lease:
             return True
         document = head.document
         holder = Holder.from_json(document.get("holder"))
-        return (document.get("state") != "held" or document.get("token") == self.token
+        # a lease of this very process that it no longer holds: its run ended without releasing it (it failed
+        # while releasing it, as a process about to die would)
+        abandoned = holder == Holder.this_process() and document.get("token") not in _HELD
+        return (document.get("state") != "held" or document.get("token") == self.token or abandoned
                 or _when(document.get("expires_at")) <= self._clock() or (holder is not None and holder.is_gone()))
 
     def acquire(self) -> Lease:
@@ -119,8 +123,14 @@ class Lease:
         while True:
             head = self.chain.head()
             if self._free(head):
-                taken = self.chain.append(head, self._document("held"))
+                _HELD.add(self.token)
+                try:
+                    taken = self.chain.append(head, self._document("held"))
+                finally:
+                    if self._current is None:
+                        _HELD.discard(self.token)
                 if taken is not None:
+                    _HELD.add(self.token)
                     self._current = taken
                     self.waited = (self._clock() - started).total_seconds()
                     if head is not None and head.document.get("state") == "held" and head.document.get(
@@ -175,6 +185,7 @@ class Lease:
     def release(self) -> None:
         """Hand the lease back (best effort: a lease that cannot be released expires)."""
         self._stop_heartbeat()
+        _HELD.discard(self.token)
         with self._lock:
             current, self._current = self._current, None
             if current is None or self._lost:
