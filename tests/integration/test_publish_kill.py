@@ -15,12 +15,10 @@ process gone).
 
 from __future__ import annotations
 
-import os
 import random
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter, deque
 from datetime import UTC, datetime
@@ -34,34 +32,18 @@ from chargeback.jobs.run_month import run_month
 from chargeback.storage import LocalObjectStore
 from chargeback.warehouse.manifest import read_manifest
 from chargeback.warehouse.publish import lagging_copies
+from tests.support.processes import go, launch
 from tests.support.published import MONTH, ChangedMonth, assert_whole, published_state
 
 TRIALS = 20
 SEED = 20260604
 AHEAD = 3  # processes importing while a trial runs
-LAUNCHER = ("import sys\n"
-            "from chargeback.cli import build_parser, main\n"
-            "import chargeback.jobs.run_month\n"
-            "build_parser()\n"
-            "print('ready', flush=True)\n"
-            "sys.stdin.readline()\n"
-            "sys.exit(main(sys.argv[1:]))\n")
 
 
-def launch(month: ChangedMonth, warehouse: Path) -> subprocess.Popen[str]:
+def launch_run(month: ChangedMonth, warehouse: Path) -> subprocess.Popen[str]:
     """A ``chargeback run`` of the new inputs into ``warehouse``, importing, then waiting for its start."""
-    return subprocess.Popen(
-        [sys.executable, "-c", LAUNCHER, "run", "--source", str(month.new), "--warehouse", str(warehouse),
-         "--month", MONTH, "--mapping", str(month.mapping)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
-
-
-def start(process: subprocess.Popen[str]) -> None:
-    assert process.stdout is not None and process.stdin is not None
-    assert process.stdout.readline().strip() == "ready"
-    process.stdin.write("go\n")
-    process.stdin.flush()
+    return launch("run", "--source", str(month.new), "--warehouse", str(warehouse), "--month", MONTH,
+                  "--mapping", str(month.mapping), quiet=True)
 
 
 def tables(warehouse: Path) -> dict[str, tuple[int, int]]:
@@ -88,7 +70,7 @@ def writes_seen(warehouse: Path, before: dict[str, tuple[int, int]]) -> int:
 def kill_after(process: subprocess.Popen[str], warehouse: Path, writes: int, extra: float) -> None:
     """SIGKILL once ``writes`` of the run's writes are in the warehouse, and ``extra`` seconds more."""
     before = tables(warehouse)
-    start(process)
+    go(process)
     while writes_seen(warehouse, before) < max(writes, 1):
         if process.poll() is not None:
             return
@@ -124,9 +106,9 @@ def test_kill_minus_9_at_random_moments_of_a_publish(month: ChangedMonth, tmp_pa
     # one uninterrupted run: what the publish writes, and what it ends with
     reference = tmp_path / "reference"
     shutil.copytree(base, reference)
-    process = launch(month, reference)
+    process = launch_run(month, reference)
     before = tables(reference)
-    start(process)
+    go(process)
     assert process.wait(timeout=300) == 0
     publish_writes = writes_seen(reference, before)
     assert publish_writes == 11  # 5 objects, the manifest, 5 table copies
@@ -141,7 +123,7 @@ def test_kill_minus_9_at_random_moments_of_a_publish(month: ChangedMonth, tmp_pa
     def prepare() -> None:
         warehouse = tmp_path / f"run-{runs + len(ready)}"
         shutil.copytree(base, warehouse)
-        ready.append((launch(month, warehouse), warehouse))
+        ready.append((launch_run(month, warehouse), warehouse))
 
     for _ in range(AHEAD):
         prepare()

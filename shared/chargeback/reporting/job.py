@@ -146,6 +146,12 @@ def _one_statement(
         return StatementResult(center_id, "unchanged", last.version, last.to, last.cc, last.delivery_id,
                                totals)
 
+    if not dry_run and lease.lease is None:  # the first statement to send: one report run at a time from here on
+        lease.hold()
+        ledger.reload()  # what another run sent while this one waited for the lease
+        return _one_statement(lease, month, mapping, mailer, ledger, settings, allocations, previous, manifest,
+                              center_id, now=now, dry_run=dry_run, finance_cc=finance_cc, sender=sender)
+
     to = view.owners
     cc = tuple(a for a in dict.fromkeys(finance_cc) if a not in to)
     if not to:
@@ -162,7 +168,7 @@ def _one_statement(
     if dry_run:
         return StatementResult(center_id, "would_send", view.version, to, cc, mail.name, totals,
                                "corrected statement" if corrected else "")
-    lease.hold()  # from the first send on, one report run of the month at a time
+    lease.hold()  # still held (LeaseLostError if this run lost it)
     return _send_once(ledger, mailer, mail, view, to, cc, totals, now=now)
 
 

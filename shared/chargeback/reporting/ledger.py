@@ -101,6 +101,11 @@ class Ledger:
     def cost_centers(self, channel: str) -> set[str]:
         return {e.cost_center for e in self.entries if e.channel == channel}
 
+    def reload(self) -> None:
+        """Read the entries again: another run may have sent statements since they were read."""
+        if self.records is not None:
+            self.entries[:] = load_ledger(self.records.store, self.month).entries
+
     def to_bytes(self) -> bytes:
         document = {"month": self.month, "entries": [e.to_json() for e in self.entries]}
         return (json.dumps(document, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode("utf-8")

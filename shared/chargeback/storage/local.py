@@ -85,7 +85,13 @@ class LocalObjectStore:
         if not self.root.is_dir():
             return
         found: list[ObjectInfo] = []
-        for dirpath, dirnames, filenames in os.walk(self.root):  # followlinks=False
+        # walk only the prefix's folder, unless a link lies on the way there (then walk all: links are not followed)
+        start = self.root / prefix.rpartition("/")[0] if "/" in prefix else self.root
+        if start != self.root and start.resolve() == start and not start.is_dir():
+            return
+        if start.resolve() != start:
+            start = self.root
+        for dirpath, dirnames, filenames in os.walk(start):  # followlinks=False
             kept = []
             for name in dirnames:
                 if name.startswith(".tmp-"):
