@@ -254,3 +254,38 @@ def test_the_mailer_raises_delivery_error_naming_the_refused_address():
             plain_mailer(server.port).send(mail)
     assert caught.value.addresses == ("gone@example.com",)
     assert "gone@example.com: 550" in str(caught.value)
+
+
+class DiesAfterTheServerAccepts:
+    """Sends through ``inner``; at the ``crash_at``-th message the server takes it, then the run dies before it
+    can record that (the one window a mail server's answer and our record cannot close)."""
+
+    channel = "mail"
+    needs_recipients = True
+
+    def __init__(self, inner, crash_at: int) -> None:
+        self.inner, self.crash_at, self.count = inner, crash_at, 0
+
+    def send(self, mail: OutgoingMail) -> str:
+        self.count += 1
+        delivery_id = str(self.inner.send(mail))
+        if self.count == self.crash_at:
+            raise KeyboardInterrupt("killed after the server accepted the message")
+        return delivery_id
+
+
+def test_a_run_that_dies_after_the_server_accepted_resends_that_one_with_the_same_message_id(warehouse):
+    handler = RecordingHandler()
+    with smtp_server(handler) as server:
+        with pytest.raises(KeyboardInterrupt):
+            run(warehouse, DiesAfterTheServerAccepts(plain_mailer(server.port), crash_at=2))
+        assert len(handler.messages) == 2
+        resumed = {r.cost_center: r.outcome for r in run(warehouse, plain_mailer(server.port))}
+        assert resumed == {"ops": "unchanged", "research": "sent", "search": "sent", "unallocated": "sent"}
+        ids = [parse_message(m.data)["Message-ID"] for m in handler.messages]
+        assert len(ids) == 5 and len(set(ids)) == 4  # one resend, and it carries the first one's Message-ID
+        research = [i for i in ids if ".research." in i]
+        assert len(research) == 2 and research[0] == research[1]
+        assert len(load_ledger(warehouse, MONTH).entries) == 4  # recorded once
+        assert {r.outcome for r in run(warehouse, plain_mailer(server.port))} == {"unchanged"}
+        assert len(handler.messages) == 5

@@ -162,6 +162,9 @@ def test_one_channel_that_never_answers_does_not_stop_the_others(tmp_path):
         assert [(d.channel, d.status) for d in again.outcomes[0].deliveries] == [("dead", "failed")]
         assert (len(flaky.requests), len(ding.requests)) == (2, 1)
         assert len(list(outbox.iterdir())) == 1
+        # the retried delivery carried the same Idempotency-Key as the failed attempt; another channel, another key
+        (key,) = {request.headers["Idempotency-Key"] for request in flaky.requests}
+        assert len(key) == 32 and ding.requests[0].headers["Idempotency-Key"] != key
 
 
 def test_missing_environment_variables_are_all_listed():

@@ -265,3 +265,30 @@ def test_disabled_alerts_do_nothing(store, mailer):
     run = run_alerts(store, date(2026, 5, 3), mapping, channels(mailer), now=now(date(2026, 5, 3)))
     assert run.outcomes == ()
     assert run.notes == ("Alerts are disabled in the mapping (alerts.enabled: false).",)
+
+
+class DiesAfterTheServerAccepts(MemoryMailer):
+    """Takes the first message, then the run dies before it can record the delivery."""
+
+    def send(self, mail: OutgoingMail) -> str:
+        reference = super().send(mail)
+        if len(self.sent) == 1:
+            raise KeyboardInterrupt("killed after the mail server accepted the message")
+        return reference
+
+
+def test_a_run_that_dies_after_a_delivery_is_followed_by_one_resend_with_the_same_key(store):
+    publish_month(store, "2026-05", spiky_may("400"))
+    day = date(2026, 5, 17)
+    mailer = DiesAfterTheServerAccepts()
+    with pytest.raises(KeyboardInterrupt):
+        run_alerts(store, day, MAPPING, channels(mailer), now=now(day))
+    again = run_alerts(store, day, MAPPING, channels(mailer), now=now(day))
+    assert sorted((o.action, o.rule) for o in again.outcomes) == [("new", "anomaly"), ("new", "budget_actual")]
+    # the first alert went out twice, as the same alert and sequence: with the same Message-ID; the other once
+    ids = [m.headers["Message-ID"] for m in mailer.sent]
+    assert len(ids) == 3 and ids[0] == ids[1] != ids[2] and ids[0].startswith("<alert.")
+    for record in alert_state(store, "2026-05").values():  # each recorded as delivered once
+        assert [(d["channel"], d["status"]) for d in record["deliveries"]] == [("owners", "sent")]
+    third = run_alerts(store, day, MAPPING, channels(mailer), now=now(day))
+    assert {o.action for o in third.outcomes} == {"quiet"} and len(mailer.sent) == 3
