@@ -146,19 +146,24 @@ def test_a_partly_refused_message_counts_as_sent_and_names_the_refused(warehouse
 
 
 class CrashingMailer:
-    """Sends through ``inner`` until the ``crash_at``-th message, then fails as a process killed mid-run."""
+    """Sends through ``inner`` until the ``crash_at``-th message, then fails as a process killed mid-run:
+    before that message went out, or (``after_accept``) once the server took it, before the run could record
+    it (the one window a mail server's answer and our record cannot close)."""
 
     channel = "mail"
     needs_recipients = True
 
-    def __init__(self, inner, crash_at: int) -> None:
-        self.inner, self.crash_at, self.count = inner, crash_at, 0
+    def __init__(self, inner, crash_at: int, *, after_accept: bool = False) -> None:
+        self.inner, self.crash_at, self.after_accept, self.count = inner, crash_at, after_accept, 0
 
     def send(self, mail: OutgoingMail) -> str:
         self.count += 1
-        if self.count == self.crash_at:
+        if self.count == self.crash_at and not self.after_accept:
             raise KeyboardInterrupt("killed")
-        return str(self.inner.send(mail))
+        delivery_id = str(self.inner.send(mail))
+        if self.count == self.crash_at:
+            raise KeyboardInterrupt("killed after the server accepted the message")
+        return delivery_id
 
 
 def test_a_run_stopped_half_way_does_not_resend_the_finished_ones(warehouse):
@@ -256,29 +261,11 @@ def test_the_mailer_raises_delivery_error_naming_the_refused_address():
     assert "gone@example.com: 550" in str(caught.value)
 
 
-class DiesAfterTheServerAccepts:
-    """Sends through ``inner``; at the ``crash_at``-th message the server takes it, then the run dies before it
-    can record that (the one window a mail server's answer and our record cannot close)."""
-
-    channel = "mail"
-    needs_recipients = True
-
-    def __init__(self, inner, crash_at: int) -> None:
-        self.inner, self.crash_at, self.count = inner, crash_at, 0
-
-    def send(self, mail: OutgoingMail) -> str:
-        self.count += 1
-        delivery_id = str(self.inner.send(mail))
-        if self.count == self.crash_at:
-            raise KeyboardInterrupt("killed after the server accepted the message")
-        return delivery_id
-
-
 def test_a_run_that_dies_after_the_server_accepted_resends_that_one_with_the_same_message_id(warehouse):
     handler = RecordingHandler()
     with smtp_server(handler) as server:
         with pytest.raises(KeyboardInterrupt):
-            run(warehouse, DiesAfterTheServerAccepts(plain_mailer(server.port), crash_at=2))
+            run(warehouse, CrashingMailer(plain_mailer(server.port), crash_at=2, after_accept=True))
         assert len(handler.messages) == 2
         resumed = {r.cost_center: r.outcome for r in run(warehouse, plain_mailer(server.port))}
         assert resumed == {"ops": "unchanged", "research": "sent", "search": "sent", "unallocated": "sent"}
