@@ -61,14 +61,8 @@ class Holder:
     started: str = ""
 
     @classmethod
-    @cache
     def this_process(cls) -> Holder:
-        try:
-            namespace = os.readlink("/proc/self/ns/pid")
-        except OSError:
-            namespace = ""
-        return cls(socket.gethostname(), os.getpid(), _proc("/proc/sys/kernel/random/boot_id"), namespace,
-                   _started(os.getpid())[1])
+        return _holder_of(os.getpid())  # by pid: a forked child is another holder
 
     def is_gone(self) -> bool:
         """True only when the holder ran on this machine, in this pid namespace, and its process has ended (or
@@ -92,6 +86,15 @@ class Holder:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@cache
+def _holder_of(pid: int) -> Holder:
+    try:
+        namespace = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        namespace = ""
+    return Holder(socket.gethostname(), pid, _proc("/proc/sys/kernel/random/boot_id"), namespace, _started(pid)[1])
 
 
 @dataclass(frozen=True)
