@@ -1,6 +1,7 @@
 """Shared pytest fixtures and options.
 
-The storage fixtures live in tests/support/fixtures.py. ``--update-goldens`` (or UPDATE_GOLDENS=1) rewrites
+The storage fixtures live in tests/support/fixtures.py, the stores behind the fault proxy in
+tests/support/fault_stores.py. ``--update-goldens`` (or UPDATE_GOLDENS=1) rewrites
 the golden files under tests/data/golden on purpose; review the diff before committing it.
 """
 
@@ -10,6 +11,7 @@ import os
 
 import pytest
 
+from tests.support.fault_stores import faulty
 from tests.support.fixtures import (
     backend,
     local_store,
@@ -21,7 +23,8 @@ from tests.support.fixtures import (
     s3_store,
 )
 
-__all__ = ["backend", "local_store", "moto_server", "oss_bucket", "oss_server", "oss_store", "s3_client", "s3_store"]
+__all__ = ["backend", "faulty", "local_store", "moto_server", "oss_bucket", "oss_server", "oss_store", "s3_client",
+           "s3_store"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -28,7 +28,13 @@ from packaging.utils import canonicalize_name
 from chargeback.columns import ALLOCATION_COLUMNS, LINE_AMOUNTS, LINE_COUNT
 from chargeback.config.environment import Settings
 from chargeback.runtime.events import parse_fc_event, parse_scheduler_event
-from tests.support.permissions import NEVER_WRITTEN, WAREHOUSE_WRITES
+from tests.support.permissions import (
+    DELETING_MODULES,
+    EXPIRING,
+    NEVER_WRITTEN,
+    WAREHOUSE_DELETES,
+    WAREHOUSE_WRITES,
+)
 from tests.support.schedules import check_aws_expression, check_fc_cron
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -222,10 +228,11 @@ def _warehouse_prefix(resource: Any) -> str:
     return text.removeprefix("${WarehouseBucket.Arn}/").removesuffix("*")
 
 
-def _code_deletes_objects() -> bool:
-    """Whether anything outside the storage adapters calls ``.delete(`` on a store."""
+def _modules_that_delete() -> set[str]:
+    """The modules outside the storage adapters that call ``.delete(`` on a store."""
     code = ROOT / "shared" / "chargeback"
-    return any(".delete(" in path.read_text() for path in code.rglob("*.py") if path.parent.name != "storage")
+    return {path.relative_to(code).as_posix() for path in code.rglob("*.py")
+            if path.parent.name != "storage" and ".delete(" in path.read_text()}
 
 
 def _roles(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -261,25 +268,38 @@ def test_roles_are_least_privilege_one_per_function(template: dict[str, Any]) ->
 
 
 @pytest.mark.parametrize("job", JOBS)
-def test_each_role_writes_only_its_prefixes_never_config_and_deletes_nothing(template: dict[str, Any],
-                                                                            job: str) -> None:
+def test_each_role_writes_only_its_prefixes_never_config_and_deletes_only_garbage(template: dict[str, Any],
+                                                                                 job: str) -> None:
     role = _roles(template)[f"{job.capitalize()}Role"]
     statements = _statements(role)
     written: set[str] = set()
+    deleted: set[str] = set()
     for statement in statements:
         writes = [a for a in _actions(statement) if a.startswith("s3:Put") or a.startswith("s3:Delete")]
         if statement["Effect"] == "Allow" and writes:
-            assert writes == ["s3:PutObject"], f"{statement['Sid']}: {writes}"
-            written |= {_warehouse_prefix(r) for r in _resources(statement)}
+            assert writes in (["s3:PutObject"], ["s3:DeleteObject"]), f"{statement['Sid']}: {writes}"
+            prefixes = {_warehouse_prefix(r) for r in _resources(statement)}
+            if writes == ["s3:PutObject"]:
+                written |= prefixes
+            else:
+                deleted |= prefixes
     assert sorted(written) == sorted(WAREHOUSE_WRITES[job])
     # an explicit deny, so that no later Allow (or a wildcard) can open config/ to a function
     [deny] = [s for s in statements if s["Effect"] == "Deny"]
     assert sorted(_actions(deny)) == ["s3:DeleteObject", "s3:PutObject"]
     assert [_warehouse_prefix(r) for r in _resources(deny)] == list(NEVER_WRITTEN)
-    # nothing in the code deletes an object, so no role may
-    assert not _code_deletes_objects()
-    allowed = [a for s in statements if s["Effect"] == "Allow" for a in _actions(s)]
-    assert not [a for a in allowed if "Delete" in a]
+    # deletes: only the sweep of unnamed objects, in the one module that sweeps
+    assert sorted(deleted) == sorted(WAREHOUSE_DELETES[job])
+    assert _modules_that_delete() == set(DELETING_MODULES)
+
+
+def test_leases_expire_by_a_lifecycle_rule(template: dict[str, Any]) -> None:
+    rules = template["Resources"]["WarehouseBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    expiring = {r["Prefix"]: r for r in rules if "Prefix" in r}
+    assert sorted(expiring) == sorted(EXPIRING)
+    for rule in expiring.values():
+        assert rule["Status"] == "Enabled" and rule["ExpirationInDays"] == 1
+        assert rule["NoncurrentVersionExpiration"] == {"NoncurrentDays": 1}
 
 
 def test_the_alarm_topic_uses_a_customer_key_that_cloudwatch_alarms_may_use(template: dict[str, Any]) -> None:
@@ -411,9 +431,10 @@ def test_ram_policy_of_each_function_is_least_privilege(job: str) -> None:
             for resource in statement["Resource"]:
                 assert resource not in ("*", "acs:oss:*:*:*")
     allowed = _ram_grants(policy)
-    # writes: exactly the function's prefixes under the warehouse prefix, and nothing deletes
+    # writes: exactly the function's prefixes under the warehouse prefix; deletes: only the sweep's
     assert allowed["oss:PutObject"] == {f"{WAREHOUSE_OBJECTS}{prefix}*" for prefix in WAREHOUSE_WRITES[job]}
-    assert "oss:DeleteObject" not in allowed and not _code_deletes_objects()
+    assert allowed.get("oss:DeleteObject", set()) == {f"{WAREHOUSE_OBJECTS}{p}*" for p in WAREHOUSE_DELETES[job]}
+    assert _modules_that_delete() == set(DELETING_MODULES)
     denied = _ram_grants(policy, "Deny")
     assert denied == {"oss:PutObject": {f"{WAREHOUSE_OBJECTS}{p}*" for p in NEVER_WRITTEN},
                       "oss:DeleteObject": {f"{WAREHOUSE_OBJECTS}{p}*" for p in NEVER_WRITTEN}}
@@ -428,7 +449,8 @@ def test_ram_policy_of_each_function_is_least_privilege(job: str) -> None:
     assert allowed["kms:GetSecretValue"] == {"acs:kms:${ALIYUN_REGION}:${ALIYUN_ACCOUNT_ID}:secret/${SMTP_SECRET_NAME}"}
     assert allowed["kms:Decrypt"] == {"acs:kms:${ALIYUN_REGION}:${ALIYUN_ACCOUNT_ID}:key/${SMTP_SECRET_KEY_ID}"}
     assert set(allowed) == {"oss:ListObjects", "oss:GetObject", "oss:PutObject", "kms:GetSecretValue",
-                            "kms:Decrypt", "mns:SendMessage", "log:PostLogStoreLogs"}
+                            "kms:Decrypt", "mns:SendMessage", "log:PostLogStoreLogs"} | (
+                                {"oss:DeleteObject"} if WAREHOUSE_DELETES[job] else set())
 
 
 def test_the_ram_policies_name_only_variables_the_deployment_sets() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -12,7 +11,7 @@ from chargeback.delivery import DeliveryError, OutgoingMail
 from chargeback.delivery.outbox import OutboxMailer
 from chargeback.errors import InputError
 from chargeback.reporting.job import send_statements
-from chargeback.reporting.ledger import ledger_key, load_ledger
+from chargeback.reporting.ledger import load_ledger
 from chargeback.storage import LocalObjectStore
 from tests.support.allocations import MONTH, may_rows, publish_sample, row, sample_mapping
 from tests.support.delivery import mailer_for
@@ -72,15 +71,17 @@ def test_each_statement_arrives_once_with_exact_totals(warehouse):
         assert {r.outcome for r in again} == {"unchanged"}
         assert len(handler.messages) == 4  # a second run sends nothing
 
-    ledger = json.loads(warehouse.read_bytes(ledger_key(MONTH)))
-    assert [(e["cost_center"], e["version"], e["channel"]) for e in ledger["entries"]] == [
+    ledger = load_ledger(warehouse, MONTH)
+    assert [(e.cost_center, e.version, e.channel) for e in ledger.entries] == [
         ("ops", 1, "mail"), ("research", 1, "mail"), ("search", 1, "mail"), ("unallocated", 1, "mail")]
-    search = next(e for e in ledger["entries"] if e["cost_center"] == "search")
-    assert search["totals"] == {"CNY": "17.3961333", "USD": "1.25"}
-    assert search["sent_at"] == "2026-06-05T02:00:00+00:00"
-    assert search["to"] == ["lead@search.example.com"] and search["cc"] == ["finance@example.com"]
-    assert search["message_id"].startswith("<statement.2026-05.search.v1.")
-    assert len(search["content_hash"]) == 64
+    search = next(e for e in ledger.entries if e.cost_center == "search")
+    assert search.totals == {"CNY": "17.3961333", "USD": "1.25"}
+    assert search.sent_at == "2026-06-05T02:00:00+00:00"
+    assert search.message_id == next(parse_message(m.data)["Message-ID"] for m in handler.messages
+                                     if parse_message(m.data)["X-Chargeback-Statement"].startswith("search/"))
+    assert search.to == ("lead@search.example.com",) and search.cc == ("finance@example.com",)
+    assert search.message_id.startswith("<statement.2026-05.search.v1.")
+    assert len(search.content_hash) == 64
 
 
 def test_a_restated_month_sends_exactly_one_corrected_statement(warehouse):
@@ -145,19 +146,24 @@ def test_a_partly_refused_message_counts_as_sent_and_names_the_refused(warehouse
 
 
 class CrashingMailer:
-    """Sends through ``inner`` until the ``crash_at``-th message, then fails as a process killed mid-run."""
+    """Sends through ``inner`` until the ``crash_at``-th message, then fails as a process killed mid-run:
+    before that message went out, or (``after_accept``) once the server took it, before the run could record
+    it (the one window a mail server's answer and our record cannot close)."""
 
     channel = "mail"
     needs_recipients = True
 
-    def __init__(self, inner, crash_at: int) -> None:
-        self.inner, self.crash_at, self.count = inner, crash_at, 0
+    def __init__(self, inner, crash_at: int, *, after_accept: bool = False) -> None:
+        self.inner, self.crash_at, self.after_accept, self.count = inner, crash_at, after_accept, 0
 
     def send(self, mail: OutgoingMail) -> str:
         self.count += 1
-        if self.count == self.crash_at:
+        if self.count == self.crash_at and not self.after_accept:
             raise KeyboardInterrupt("killed")
-        return str(self.inner.send(mail))
+        delivery_id = str(self.inner.send(mail))
+        if self.count == self.crash_at:
+            raise KeyboardInterrupt("killed after the server accepted the message")
+        return delivery_id
 
 
 def test_a_run_stopped_half_way_does_not_resend_the_finished_ones(warehouse):
@@ -180,7 +186,8 @@ def test_dry_run_sends_and_records_nothing(warehouse):
         results = run(warehouse, plain_mailer(server.port), dry_run=True)
         assert {r.outcome for r in results} == {"would_send"}
         assert handler.messages == []
-    assert not warehouse.exists(ledger_key(MONTH))
+    assert load_ledger(warehouse, MONTH).entries == []
+    assert [info.key for info in warehouse.list("state/")] == []  # not even a lease
 
 
 def test_only_one_cost_center_and_unknown_names(warehouse):
@@ -252,3 +259,20 @@ def test_the_mailer_raises_delivery_error_naming_the_refused_address():
             plain_mailer(server.port).send(mail)
     assert caught.value.addresses == ("gone@example.com",)
     assert "gone@example.com: 550" in str(caught.value)
+
+
+def test_a_run_that_dies_after_the_server_accepted_resends_that_one_with_the_same_message_id(warehouse):
+    handler = RecordingHandler()
+    with smtp_server(handler) as server:
+        with pytest.raises(KeyboardInterrupt):
+            run(warehouse, CrashingMailer(plain_mailer(server.port), crash_at=2, after_accept=True))
+        assert len(handler.messages) == 2
+        resumed = {r.cost_center: r.outcome for r in run(warehouse, plain_mailer(server.port))}
+        assert resumed == {"ops": "unchanged", "research": "sent", "search": "sent", "unallocated": "sent"}
+        ids = [parse_message(m.data)["Message-ID"] for m in handler.messages]
+        assert len(ids) == 5 and len(set(ids)) == 4  # one resend, and it carries the first one's Message-ID
+        research = [i for i in ids if ".research." in i]
+        assert len(research) == 2 and research[0] == research[1]
+        assert len(load_ledger(warehouse, MONTH).entries) == 4  # recorded once
+        assert {r.outcome for r in run(warehouse, plain_mailer(server.port))} == {"unchanged"}
+        assert len(handler.messages) == 5

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import random
+import threading
 
 import pytest
 
 from chargeback.errors import InputError, NotFoundError, StorageError
-from chargeback.storage import ObjectInfo, ObjectStore
+from chargeback.storage import AlreadyExistsError, ObjectInfo, ObjectStore
 from tests.support.fixtures import StoreBackend
 
 UNSAFE_KEYS = ["../x", "/abs", "a//b"]
@@ -197,3 +198,58 @@ def test_store_url_round_trip(backend: StoreBackend) -> None:
     assert opened.read_bytes("months/2024-05/lines.csv") == b"a,b\n1,2\n"
     opened.write_bytes("months/2024-05/manifest.json", b"{}")
     assert keys_of(written, "months/") == ["months/2024-05/lines.csv", "months/2024-05/manifest.json"]
+
+
+def test_create_writes_only_a_new_key(backend: StoreBackend) -> None:
+    store = backend.store()
+    store.create("leases/run/0001.json", b'{"token": "a"}', content_type="application/json")
+    with pytest.raises(AlreadyExistsError):
+        store.create("leases/run/0001.json", b'{"token": "b"}')
+    assert store.read_bytes("leases/run/0001.json") == b'{"token": "a"}'  # the first writer's bytes stay
+    store.create("leases/run/0002.json", b'{"token": "b"}')
+    assert keys_of(store, "leases/") == ["leases/run/0001.json", "leases/run/0002.json"]
+
+
+def test_racing_creates_of_one_key_let_exactly_one_win(backend: StoreBackend) -> None:
+    store = backend.store()
+    outcomes: list[str] = []
+
+    def create(token: str) -> None:
+        try:
+            store.create("race/0001.json", token.encode())
+            outcomes.append("won")
+        except AlreadyExistsError:
+            outcomes.append("lost")
+
+    threads = [threading.Thread(target=create, args=(f"writer-{i}",)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["lost"] * 7 + ["won"]
+    assert store.read_bytes("race/0001.json").startswith(b"writer-")
+
+
+def test_stat_gives_size_etag_and_time_or_none(backend: StoreBackend) -> None:
+    store = backend.store()
+    assert store.stat("nothing.bin") is None
+    store.write_bytes("objects/a.bin", b"12345")
+    info = store.stat("objects/a.bin")
+    assert info is not None and info.key == "objects/a.bin" and info.size == 5
+    assert info.etag == store_etag(store, "objects/a.bin")
+    assert info.modified is not None and info.modified.tzinfo is not None
+    (listed,) = store.list("objects/")
+    assert listed.modified is not None
+
+
+def test_copy_keeps_bytes_and_etag(backend: StoreBackend) -> None:
+    store = backend.store()
+    store.write_bytes("objects/x-abc.parquet", b"new table")
+    store.write_bytes("allocations/billing_month=2026-05/allocations.parquet", b"old table, longer")
+    store.copy("objects/x-abc.parquet", "allocations/billing_month=2026-05/allocations.parquet")
+    assert store.read_bytes("allocations/billing_month=2026-05/allocations.parquet") == b"new table"
+    copied, source = store.stat("allocations/billing_month=2026-05/allocations.parquet"), store.stat("objects/x-abc.parquet")
+    assert copied is not None and source is not None
+    assert (copied.size, copied.etag) == (source.size, source.etag)
+    with pytest.raises(NotFoundError, match=r"missing\.parquet"):
+        store.copy("objects/missing.parquet", "allocations/billing_month=2026-06/allocations.parquet")

@@ -5,6 +5,10 @@ differences measured in docs/tooling-notes.md: oss2 sends empty query parameters
 rejects; moto's listing XML carries the S3 namespace and lacks OSS's ``<Type>``; and a V4
 ``OSS4-HMAC-SHA256`` Authorization header makes moto look for a service named ``oss``. Signatures
 are not checked: this proves request shapes and response parsing, not that OSS accepts them.
+
+It also speaks the two OSS request headers the product's conditional writes and copies use, as OSS documents
+them: ``x-oss-forbid-overwrite: true`` on a PUT (S3's ``If-None-Match: *``; an existing key answers 409
+``FileAlreadyExists`` where S3 says 412) and ``x-oss-copy-source`` (S3's ``x-amz-copy-source``).
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ _V4_CREDENTIAL = re.compile(r"Credential=(?P<key_id>[^/,\s]+)/")
 _V4_SIGNATURE = re.compile(r"Signature=(?P<signature>[0-9a-fA-F]+)")
 _XMLNS = re.compile(rb'\sxmlns="[^"]*"')
 _CONTENTS = re.compile(rb"<Contents>.*?</Contents>", re.DOTALL)
+FILE_ALREADY_EXISTS = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>FileAlreadyExists</Code>'
+                       b"<Message>The object you specified already exists and can not be overwritten.</Message>"
+                       b"<RequestId>OSS-EMULATOR</RequestId><HostId>127.0.0.1</HostId></Error>")
 
 
 # Listing parameters oss2 always sends, empty when unused. Other empty parameters are sub-resources
@@ -75,13 +82,25 @@ class OssCompatibilityMiddleware:
         authorization = environ.get("HTTP_AUTHORIZATION", "")
         if authorization.startswith("OSS4-HMAC-SHA256"):
             environ["HTTP_AUTHORIZATION"] = plain_authorization(authorization)
+        if "HTTP_X_OSS_COPY_SOURCE" in environ:
+            environ["HTTP_X_AMZ_COPY_SOURCE"] = environ.pop("HTTP_X_OSS_COPY_SOURCE")
+        if environ.get("REQUEST_METHOD") == "PUT" and environ.get("HTTP_X_OSS_FORBID_OVERWRITE", "").lower() == "true":
+            environ["HTTP_IF_NONE_MATCH"] = "*"
+            return self._forbid_overwrite(environ, start_response)
         if environ.get("REQUEST_METHOD") != "GET":
             return self.app(environ, start_response)
         return self._rewrite_listing(environ, start_response)
 
-    def _rewrite_listing(
-        self, environ: dict[str, Any], start_response: Callable[..., Any]
-    ) -> Iterable[bytes]:
+    def _forbid_overwrite(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        """A PUT with ``x-oss-forbid-overwrite: true``: S3's 412 for an existing key becomes OSS's 409."""
+        status, headers, exc_info, body = self._captured(environ)
+        if status.startswith("412"):
+            status, body = "409 Conflict", FILE_ALREADY_EXISTS
+            headers = [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))]
+        start_response(status, headers, exc_info)
+        return [body]
+
+    def _captured(self, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], Any, bytes]:
         captured: dict[str, Any] = {}
 
         def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[..., Any]:
@@ -95,12 +114,17 @@ class OssCompatibilityMiddleware:
             close = getattr(chunks, "close", None)
             if close is not None:
                 close()
-        headers: list[tuple[str, str]] = captured["headers"]
+        return captured["status"], captured["headers"], captured["exc_info"], body
+
+    def _rewrite_listing(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        status, headers, exc_info, body = self._captured(environ)
         if b"<ListBucketResult" in body[:300]:
             body = oss_listing_xml(body)
             headers = [(name, value) for name, value in headers if name.lower() != "content-length"]
             headers.append(("Content-Length", str(len(body))))
-        start_response(captured["status"], headers, captured["exc_info"])
+        start_response(status, headers, exc_info)
         return [body]
 
 

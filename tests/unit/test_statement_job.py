@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -10,7 +11,7 @@ import pytest
 from chargeback.delivery import DeliveryError, OutgoingMail
 from chargeback.errors import InputError
 from chargeback.reporting.job import send_statements
-from chargeback.reporting.ledger import Ledger, LedgerEntry, ledger_key, load_ledger, save_ledger
+from chargeback.reporting.ledger import Ledger, LedgerEntry, ledger_key, load_ledger, record_entry
 from chargeback.warehouse.manifest import read_manifest, write_manifest
 from tests.support.allocations import (
     MAPPING_YAML,
@@ -117,10 +118,13 @@ def test_ledger_round_trip_and_a_damaged_ledger_stops_the_run(warehouse):
     entry = LedgerEntry(month=MONTH, cost_center="a", channel="outbox", version=3, content_hash="h",
                         totals={"CNY": "1.5"}, by_model={"CNY": {"m": "1.5"}}, status="final", to=("x@y.z",),
                         cc=(), message_id="<m>", delivery_id="p", sent_at="2026-06-05T02:00:00+00:00")
-    save_ledger(warehouse, Ledger(MONTH, [entry]))
+    record_entry(warehouse, entry)
     loaded = load_ledger(warehouse, MONTH)
     assert loaded.entries == [entry]
     assert loaded.latest("a", "outbox") == entry and loaded.latest("a", "mail") is None
+    earlier = replace(entry, cost_center="b", version=1)  # the document earlier versions wrote still counts
+    warehouse.write_bytes(ledger_key(MONTH), Ledger(MONTH, [earlier]).to_bytes())
+    assert load_ledger(warehouse, MONTH).entries == [entry, earlier]
     warehouse.write_bytes(ledger_key(MONTH), b"{not json")
     with pytest.raises(InputError, match="ledger is damaged"):
         send_statements(warehouse, MONTH, sample_mapping(), MemoryMailer(), now=NOW)

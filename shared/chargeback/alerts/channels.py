@@ -3,7 +3,10 @@ incoming webhook and a generic JSON POST.
 
 A channel makes up to ``attempts`` attempts with exponential backoff (``sleep`` is injected) and returns a
 ``DeliveryResult`` naming every attempt's error; it never raises for a failed delivery, so one failing channel
-cannot stop the others. Programming errors still raise. URLs and secrets are passed in by ``build_channels``,
+cannot stop the others. Programming errors still raise. Every delivery carries a key stable per alert, sequence
+and channel (``idempotency_key``): the webhooks' ``Idempotency-Key`` header and the e-mails' Message-ID, so a
+receiver can discard the one resend that follows a run that died between the answer and its record. URLs and
+secrets are passed in by ``build_channels``,
 which the command line calls with the environment; they never appear in results, state or logs: every error
 text made from a server's answer goes through ``chargeback.redact`` with the channel's URL and secrets (servers
 echo the request, token and signature included, in their error bodies).
@@ -32,6 +35,7 @@ from chargeback.config.alerts import (
     SlackChannelSettings,
     WebhookChannelSettings,
 )
+from chargeback.config.fields import address_of
 from chargeback.config.problems import Problem, raise_problems
 from chargeback.delivery import Mailer, OutgoingMail
 from chargeback.errors import ChargebackError
@@ -81,6 +85,11 @@ class DeliveryResult:
     @property
     def error(self) -> str:
         return self.errors[-1] if self.errors else ""
+
+
+def idempotency_key(alert_id: str, sequence: int, channel: str) -> str:
+    """The same for every delivery attempt of one alert's sequence on one channel, in every run."""
+    return hashlib.sha256(f"{alert_id}/{sequence}/{channel}".encode()).hexdigest()[:32]
 
 
 class Channel(Protocol):
@@ -205,7 +214,8 @@ class DingTalkChannel:
     def _attempt(self, note: Notification) -> str:
         signed = self._signed_url()
         secrets = (self._url, signed, self._secret)
-        status, body = post_json(signed, self.payload(note), timeout=self._policy.timeout)
+        status, body = post_json(signed, self.payload(note), timeout=self._policy.timeout,
+                                 headers={"Idempotency-Key": idempotency_key(note.alert_id, note.sequence, self.name)})
         check_status(status, body, secrets)
         try:
             answer = json.loads(body or b"{}")
@@ -240,7 +250,8 @@ class SlackChannel:
         return {"text": "\n".join(lines)}
 
     def _attempt(self, note: Notification) -> str:
-        status, body = post_json(self._url, self.payload(note), timeout=self._policy.timeout)
+        status, body = post_json(self._url, self.payload(note), timeout=self._policy.timeout,
+                                 headers={"Idempotency-Key": idempotency_key(note.alert_id, note.sequence, self.name)})
         check_status(status, body, (self._url,))
         return ""
 
@@ -261,6 +272,7 @@ class WebhookChannel:
     def _attempt(self, note: Notification) -> str:
         headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
         headers["X-Chargeback-Alert"] = f"{note.alert_id}/{note.sequence}"
+        headers["Idempotency-Key"] = idempotency_key(note.alert_id, note.sequence, self.name)
         status, body = post_json(self._url, note.payload, timeout=self._policy.timeout, headers=headers)
         check_status(status, body, (self._url, self._token))
         return ""
@@ -281,12 +293,14 @@ class EmailChannel:
         self._policy, self._sleep = policy, sleep
 
     def mail(self, note: Notification, recipients: tuple[str, ...]) -> OutgoingMail:
+        domain = address_of(self._sender).rpartition("@")[2] or "chargeback.invalid"
         return OutgoingMail(
             subject=f"[chargeback] {note.title}",
             sender=self._sender,
             to=recipients,
             text=note.text(),
-            headers={"X-Chargeback-Alert": f"{note.alert_id}/{note.sequence}",
+            headers={"Message-ID": f"<alert.{idempotency_key(note.alert_id, note.sequence, self.name)}@{domain}>",
+                     "X-Chargeback-Alert": f"{note.alert_id}/{note.sequence}",
                      "X-Chargeback-Rule": note.rule},
             name=f"alert_{note.alert_id}_{note.sequence}_{self.name}",  # one file per channel in an outbox
         )

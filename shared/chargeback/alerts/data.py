@@ -22,7 +22,7 @@ from chargeback.months import month_of, months_between, previous_month
 from chargeback.storage import ObjectStore
 from chargeback.warehouse import layout
 from chargeback.warehouse.manifest import FreeQuotaUse, Manifest, ManifestError, read_manifest
-from chargeback.warehouse.read import read_allocations, read_lines
+from chargeback.warehouse.read import MonthNeedsRerunError, read_allocations, read_lines
 
 REQUIRED_COLUMNS: tuple[str, ...] = (
     "billing_date",
@@ -142,7 +142,8 @@ def _check_columns(frame: pd.DataFrame, needed: tuple[str, ...], source: str) ->
 def load_alert_data(store: ObjectStore, day: date, settings: AlertSettings) -> AlertData:
     """Read what the rules need for ``day``; unpublished months are simply absent.
 
-    A damaged manifest leaves its month out with a note, so budgets and the other rules still run.
+    A damaged manifest, or a month whose tables are not the ones its manifest names (it needs a rerun), leaves
+    its month out with a note, so budgets and the other rules still run.
     """
     current = month_of(day)
     previous = previous_month(current)
@@ -161,7 +162,11 @@ def load_alert_data(store: ObjectStore, day: date, settings: AlertSettings) -> A
         manifest = manifest_of(month)
         if manifest is None:
             continue
-        frame = read_allocations(store, month)
+        try:
+            frame = read_allocations(store, month, manifest)
+        except MonthNeedsRerunError as exc:
+            notes.append(f"{exc}; month {month} left out.")
+            continue
         source = f"{store.url}/{layout.allocations_key(month)}"
         if frame is None:
             frame = pd.DataFrame({c: pd.Series([], dtype=object) for c in REQUIRED_COLUMNS})
@@ -176,11 +181,19 @@ def load_alert_data(store: ObjectStore, day: date, settings: AlertSettings) -> A
             wanted.update(months_between(month_of(quota.valid_from.date()),
                                          min(current, month_of(quota.valid_until.date()))))
         for month in sorted(wanted):
-            rows = read_lines(store, month)
-            source = f"{store.url}/{layout.lines_key(month)}"
-            if rows is None:  # lines not published: the allocation rows carry the same free-quota usage
-                rows = months[month].allocations if month in months else read_allocations(store, month)
-                source = f"{store.url}/{layout.allocations_key(month)}"
+            manifest = manifest_of(month)
+            if manifest is None:
+                continue
+            try:
+                rows = read_lines(store, month, manifest)
+                source = f"{store.url}/{layout.lines_key(month)}"
+                if rows is None:  # lines not published: the allocation rows carry the same free-quota usage
+                    rows = months[month].allocations if month in months else read_allocations(store, month,
+                                                                                            manifest)
+                    source = f"{store.url}/{layout.allocations_key(month)}"
+            except MonthNeedsRerunError as exc:
+                notes.append(f"{exc}; its free-quota use left out.")
+                continue
             if rows is None:
                 continue
             _check_columns(rows, QUOTA_COLUMNS, source)

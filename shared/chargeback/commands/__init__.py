@@ -1,13 +1,16 @@
 """One module per ``chargeback`` subcommand; each defines ``register(subparsers)``.
 
 ``add_storage_options`` and ``open_url`` give every subcommand that reads or writes storage the same
-``--storage-deadline`` option and the same way of opening a store with it.
+``--storage-deadline`` option and the same way of opening a store with it; ``add_wait_option`` and
+``leases_of`` give the commands that write a month (run, ingest, allocate, report, alert) the same ``--wait``.
 """
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 
+from chargeback.once import DEFAULT_LEASES, LeasePolicy
 from chargeback.storage import ObjectStore, StoragePolicy, open_store
 
 DEFAULT_STORAGE_DEADLINE = StoragePolicy().call_deadline
@@ -33,3 +36,25 @@ def add_storage_options(parser: argparse.ArgumentParser) -> None:
 def open_url(url: str, args: argparse.Namespace) -> ObjectStore:
     """The store at ``url`` with the command line's storage time limits."""
     return open_store(url, policy=StoragePolicy.within(getattr(args, "storage_deadline", DEFAULT_STORAGE_DEADLINE)))
+
+
+def _wait(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= seconds <= 3600:
+        raise argparse.ArgumentTypeError(f"{seconds:g} is not between 0 and 3600 seconds")
+    return seconds
+
+
+def add_wait_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--wait", type=_wait, default=DEFAULT_LEASES.wait, metavar="SECONDS",
+        help=f"how long to wait while another run of the same command and month is at work (default "
+             f"{DEFAULT_LEASES.wait:g}; 0: give up at once); it then finds that run's work done")
+
+
+def leases_of(args: argparse.Namespace) -> LeasePolicy:
+    """The lease policy the command line asks for."""
+    return replace(DEFAULT_LEASES, wait=getattr(args, "wait", DEFAULT_LEASES.wait))

@@ -24,7 +24,7 @@ from typing import Any
 from chargeback.alerts.channels import Channel, build_channels
 from chargeback.alerts.job import run_alerts
 from chargeback.alerts.model import AlertOutcome, AlertRun
-from chargeback.commands import add_storage_options, open_url
+from chargeback.commands import add_storage_options, add_wait_option, leases_of, open_url
 from chargeback.config.environment import DeliveryEnvironment
 from chargeback.config.file import load_config_file
 from chargeback.config.resolve import CommandLine, resolve_delivery
@@ -58,6 +58,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--format", choices=("auto", "table", "json"), default="auto",
                         help="output: auto = a table in a terminal, JSON otherwise")
     add_storage_options(parser)
+    add_wait_option(parser)
     parser.set_defaults(handler=handle)
 
 
@@ -70,7 +71,8 @@ def handle(args: argparse.Namespace) -> int:
                                 purpose="alerts")
         mailer = build_mailer(plan, store=store, env=os.environ)
         channels = build_channels(config.alerts, environ=os.environ, mailer=mailer, sender=plan.alert_sender)
-    run = run_alerts(store, args.date, config, channels, now=datetime.now(UTC), dry_run=args.dry_run)
+    run = run_alerts(store, args.date, config, channels, now=datetime.now(UTC), dry_run=args.dry_run,
+                     leases=leases_of(args))
     table = args.format == "table" or (args.format == "auto" and sys.stdout.isatty())
     if table:
         sys.stdout.write(format_table(run))

@@ -18,7 +18,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from chargeback.commands import add_storage_options, open_url
+from chargeback.commands import add_storage_options, add_wait_option, leases_of, open_url
 from chargeback.config.environment import DeliveryEnvironment
 from chargeback.config.file import load_config_file
 from chargeback.config.resolve import CommandLine, resolve_delivery
@@ -46,6 +46,7 @@ def register(subparsers: Any) -> None:
                         help="build and render, but send and record nothing")
     parser.add_argument("--only", metavar="COST_CENTER", help="only this cost center")
     add_storage_options(parser)
+    add_wait_option(parser)
     parser.set_defaults(handler=run)
 
 
@@ -66,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
               "written to the outbox only", file=sys.stderr)
     mailer = build_mailer(plan, store=store, env=os.environ)
     results = send_statements(store, args.month, config, mailer, now=datetime.now(UTC), dry_run=args.dry_run,
-                              only=args.only, finance_cc=plan.finance_cc, sender=plan.sender)
+                              only=args.only, finance_cc=plan.finance_cc, sender=plan.sender,
+                              leases=leases_of(args))
     for result in results:
         print(_line(result))
     if not results:
@@ -75,8 +77,12 @@ def run(args: argparse.Namespace) -> int:
     if failed:
         names = ", ".join(r.cost_center for r in failed)
         print(f"{len(failed)} statement(s) not sent: {names}", file=sys.stderr)
-        return 1
-    return 0
+    busy = [r for r in results if r.busy]
+    if busy:
+        names = ", ".join(r.cost_center for r in busy)
+        print(f"{len(busy)} statement(s) being sent by another run, or left by a run that died while sending them "
+              f"(run 'report' again later): {names}", file=sys.stderr)
+    return 1 if failed or busy else 0
 
 
 def _line(result: StatementResult) -> str:

@@ -7,7 +7,7 @@ import sys
 from datetime import UTC, datetime
 
 from chargeback.bills.discovery import BillFile
-from chargeback.commands import add_storage_options, open_url
+from chargeback.commands import add_storage_options, add_wait_option, leases_of, open_url
 from chargeback.config.file import load_config_file
 from chargeback.jobs.run_month import RunSummary, allocate_month, run_month
 from chargeback.money import format_decimal
@@ -45,6 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     alloc.add_argument("--month", required=True, metavar="YYYY-MM", help=MONTH_HELP)
     alloc.add_argument("--mapping", metavar="FILE", help=MAPPING_HELP)
     add_storage_options(alloc)
+    add_wait_option(alloc)
     alloc.set_defaults(handler=_allocate)
 
 
@@ -56,6 +57,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--currency", default="CNY",
                         help="currency of bills without a currency column (legacy files; default CNY)")
     add_storage_options(parser)
+    add_wait_option(parser)
 
 
 class Progress:
@@ -81,7 +83,8 @@ def _run(args: argparse.Namespace, allocate_lines: bool = True) -> int:
     try:
         summary = run_month(open_url(args.source, args), open_url(args.warehouse, args), args.month, config,
                             now=datetime.now(UTC), workers=args.workers, default_currency=args.currency,
-                            progress=progress, force=args.force, allocate_lines=allocate_lines)
+                            progress=progress, force=args.force, allocate_lines=allocate_lines,
+                            leases=leases_of(args))
     finally:
         progress.close()
     print(format_summary(summary, args.warehouse))
@@ -94,7 +97,7 @@ def _ingest(args: argparse.Namespace) -> int:
 
 def _allocate(args: argparse.Namespace) -> int:
     summary = allocate_month(open_url(args.warehouse, args), args.month, load_config_file(args.mapping),
-                             now=datetime.now(UTC))
+                             now=datetime.now(UTC), leases=leases_of(args))
     print(format_summary(summary, args.warehouse))
     return 0
 
@@ -105,7 +108,8 @@ def format_summary(summary: RunSummary, warehouse: str) -> str:
     out = [f"month {manifest.month} ({manifest.status}, {manifest.family or 'no'} bills, "
            f"{len(manifest.sources)} file(s))"]
     if not summary.changed:
-        out.append("  unchanged since the last run: nothing rewritten")
+        out.append("  unchanged since the last run: nothing rewritten" + (
+            f" ({len(summary.written)} table copies brought up to date)" if summary.written else ""))
     out.append(f"  rows read {counts.rows_read}: Model Studio {counts.model_studio_rows}, other products "
                f"{counts.other_product_rows}, other months {counts.other_month_rows}, "
                f"duplicates {counts.duplicate_rows}")

@@ -1,15 +1,17 @@
 """Ingest and allocate one month: discover the authoritative bills, read them, allocate, publish.
 
 Idempotent: when the month's sources (key, size, etag) and the mapping are unchanged since the published
-manifest, nothing is read or written. All checks run before the first write, so bad input leaves the
-warehouse's previous complete state in place.
+manifest, and every object that manifest names is in place, no bill is read and no table is rewritten (table
+copies that lag behind the manifest, left by a run that died after its commit, are brought up to date). A
+published month that is not whole is rebuilt. All checks run before the first write, so bad input leaves the
+warehouse's previous complete state in place; the publish protocol (``chargeback.warehouse.publish``) keeps
+it whole whenever a run dies.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import io
 import json
 import logging
 from collections import defaultdict
@@ -21,7 +23,6 @@ from functools import cache
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from chargeback import __version__
 from chargeback.allocation.allocate import allocate_table
@@ -34,6 +35,7 @@ from chargeback.errors import ChargebackError, InputError
 from chargeback.fee_types import FREE_QUOTA
 from chargeback.money import format_decimal
 from chargeback.months import check_month, first_day, last_day
+from chargeback.once import DEFAULT_LEASES, LeasePolicy, hold_lease
 from chargeback.pricing.focus import focus_files
 from chargeback.pricing.free_quota import month_grants
 from chargeback.storage import ObjectStore
@@ -49,7 +51,17 @@ from chargeback.warehouse.manifest import (
     Source,
     read_manifest,
 )
-from chargeback.warehouse.publish import Output, csv_bytes, parquet_bytes, publish_month
+from chargeback.warehouse.publish import (
+    Fence,
+    Output,
+    check_published,
+    csv_bytes,
+    lagging_copies,
+    parquet_bytes,
+    publish_month,
+    refresh_copies,
+)
+from chargeback.warehouse.read import read_table
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +73,7 @@ class NoBillsError(InputError):
 @dataclass(frozen=True)
 class RunSummary:
     """What a run did, for the command line, the logs and the functions' return value: the month's manifest,
-    whether this run changed it, and the keys it wrote."""
+    whether this run changed it, and the keys it wrote (for an unchanged month: the table copies it repaired)."""
 
     manifest: Manifest
     changed: bool
@@ -108,6 +120,35 @@ def fingerprint(selection: Selection, mapping: ConfigFile | None) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class _Look:
+    """What a run finds before it reads a bill: the month's authoritative files, their fingerprint, the
+    published manifest, and why the published month is not whole ([] when it is, or when it is to be redone)."""
+
+    selection: Selection
+    fingerprint: str
+    previous: Manifest | None
+    problems: list[str]
+    force: bool = False
+
+    @property
+    def unchanged(self) -> bool:
+        return (not self.force and self.previous is not None and self.previous.fingerprint == self.fingerprint
+                and not self.problems)
+
+
+def _look(source: ObjectStore, warehouse: ObjectStore, month: str, mapping: ConfigFile | None, *,
+          force: bool) -> _Look:
+    selection = select_month(list(source.list()), month)
+    if not selection.files:
+        raise NoBillsError(f"no Model Studio bill for {month} under {source.url}", field="month")
+    print_ = fingerprint(selection, mapping)
+    previous = _previous_manifest(warehouse, month, force=force)
+    if force or previous is None or previous.fingerprint != print_:
+        return _Look(selection, print_, previous, [], force)
+    return _Look(selection, print_, previous, check_published(warehouse, previous))
+
+
 def run_month(
     source: ObjectStore,
     warehouse: ObjectStore,
@@ -120,23 +161,43 @@ def run_month(
     progress: Callable[[BillFile], None] | None = None,
     force: bool = False,
     allocate_lines: bool = True,
+    leases: LeasePolicy = DEFAULT_LEASES,
 ) -> RunSummary:
     """Ingest ``month`` (YYYY-MM) from ``source`` into ``warehouse`` and, unless told not to, allocate it.
 
-    ``now`` (aware) is when the month was ingested, as the manifest records it.
+    ``now`` (aware) is when the month was ingested, as the manifest records it. A month found unchanged and
+    whole is left alone without a write; otherwise the run takes the month's ``run`` lease (waiting for another
+    run of the month, as ``leases`` says), looks again, and publishes.
     """
     check_month(month)
     if now.tzinfo is None:
         raise ValueError("now must carry a timezone")
-    selection = select_month(list(source.list()), month)
-    if not selection.files:
-        raise NoBillsError(f"no Model Studio bill for {month} under {source.url}", field="month")
-    print_ = fingerprint(selection, mapping if allocate_lines else None)
-    previous = _previous_manifest(warehouse, month, force=force)
-    if previous and previous.fingerprint == print_ and not force:
-        log.info("month %s unchanged since %s: nothing rewritten", month, previous.ingested_at.isoformat())
-        return RunSummary(previous, changed=False)
+    compared = mapping if allocate_lines else None
+    look = _look(source, warehouse, month, compared, force=force)
+    if look.unchanged and look.previous and not lagging_copies(warehouse, look.previous):
+        log.info("month %s unchanged since %s: nothing rewritten", month, look.previous.ingested_at.isoformat(),
+                 extra={"month": month})
+        return RunSummary(look.previous, changed=False)
+    with hold_lease(warehouse, "run", month, leases) as lease:
+        look = _look(source, warehouse, month, compared, force=force)  # another run may have published meanwhile
+        if look.unchanged and look.previous:
+            repaired = refresh_copies(warehouse, look.previous)
+            log.info("month %s unchanged since %s: nothing rewritten, %d table copies brought up to date", month,
+                     look.previous.ingested_at.isoformat(), len(repaired), extra={"month": month,
+                                                                                  "repaired": repaired})
+            return RunSummary(look.previous, changed=False, written=tuple(repaired))
+        if look.problems:
+            log.warning("month %s is not published whole (%s): rebuilding it", month, "; ".join(look.problems),
+                        extra={"month": month})
+        return _ingest(source, warehouse, month, mapping, look, lease, now=now, workers=workers,
+                       default_currency=default_currency, progress=progress, allocate_lines=allocate_lines)
 
+
+def _ingest(source: ObjectStore, warehouse: ObjectStore, month: str, mapping: ConfigFile, look: _Look,
+            lease: Fence, *, now: datetime, workers: int, default_currency: str,
+            progress: Callable[[BillFile], None] | None, allocate_lines: bool) -> RunSummary:
+    """Read the month's bills, allocate them and publish, holding the month's lease (``lease``)."""
+    selection, print_, previous = look.selection, look.fingerprint, look.previous
     read = read_month(source, selection.files, month, default_currency=default_currency, workers=workers,
                       progress=progress)
     parts = [p for f in read.files for p in f.parts]
@@ -156,7 +217,7 @@ def run_month(
     if allocate_lines:
         manifest, more = _allocate(lines, mapping, manifest)
         outputs += more
-    manifest, written = publish_month(warehouse, outputs, manifest, previous)
+    manifest, written = publish_month(warehouse, outputs, manifest, previous, fence=lease, now=now)
     log.info("month %s published", month, extra={"month": month, "status": manifest.status,
                                                   "lines": lines.num_rows,
                                                   "totals": {c: format_decimal(v) for c, v in totals.items()}})
@@ -279,16 +340,24 @@ def mapping_warnings(mapping: ConfigFile, month: str, api_keys: set[str], worksp
     return warnings
 
 
-def allocate_month(warehouse: ObjectStore, month: str, mapping: ConfigFile, *, now: datetime) -> RunSummary:
-    """Re-allocate a month already ingested, from its published lines, with ``mapping``."""
+def allocate_month(warehouse: ObjectStore, month: str, mapping: ConfigFile, *, now: datetime,
+                   leases: LeasePolicy = DEFAULT_LEASES) -> RunSummary:
+    """Re-allocate a month already ingested, from its published lines, with ``mapping``, holding the month's
+    ``run`` lease."""
     check_month(month)
     if now.tzinfo is None:
         raise ValueError("now must carry a timezone")
+    with hold_lease(warehouse, "run", month, leases) as lease:
+        return _reallocate(warehouse, month, mapping, lease, now=now)
+
+
+def _reallocate(warehouse: ObjectStore, month: str, mapping: ConfigFile, lease: Fence, *,
+                now: datetime) -> RunSummary:
     previous = read_manifest(warehouse, month)
-    if previous is None or not warehouse.exists(layout.lines_key(month)):
+    lines = read_table(warehouse, month, layout.lines_key(month), previous) if previous else None
+    if previous is None or lines is None:
         raise InputError(f"month {month} has not been ingested into {warehouse.url}: run 'ingest' first",
                          field="month")
-    lines = pq.read_table(io.BytesIO(warehouse.read_bytes(layout.lines_key(month))))
     if lines.schema.names != LINE_SCHEMA.names:
         raise InputError(f"month {month} was ingested by an older version (columns {', '.join(lines.schema.names)}"
                          f"): run 'chargeback run --month {month}' to read its bills again", field="month")
@@ -298,7 +367,7 @@ def allocate_month(warehouse: ObjectStore, month: str, mapping: ConfigFile, *, n
         fingerprint=hashlib.sha256(f"{previous.fingerprint}:{mapping.version}".encode()).hexdigest())
     manifest, outputs = _allocate(lines, mapping, manifest)
     outputs = [(layout.lines_key(month), lambda: parquet_bytes(lines)), *outputs]
-    manifest, written = publish_month(warehouse, outputs, manifest, previous)
+    manifest, written = publish_month(warehouse, outputs, manifest, previous, fence=lease, now=now)
     return RunSummary(manifest, changed=True, written=tuple(written))
 
 

@@ -3,9 +3,15 @@
 For each cost center with allocation rows in the month (and each one a statement already went to), the job
 builds the statement, compares the content hash of its allocation rows with the delivery ledger, and sends
 only what is new: a first statement (version 1) or a corrected one (version + 1) when a later bill restated
-the month. The ledger entry is written right after each successful send, so a run that stops half-way resumes
-without sending the finished ones again. A failed send is reported and retried on the next run; the other
-statements still go. The clock is not read here: ``now`` is an argument.
+the month. A failed send is reported and retried on the next run; the other statements still go. The clock
+is not read here: ``now`` is an argument.
+
+Sending once (``_send_once``): before the first send the run takes the month's ``report`` lease (a second run
+waits for the first, then finds everything sent); each statement version is claimed as a done-once record
+with its Message-ID before it goes, and completed with its ledger entry as soon as the mail server (or the
+outbox) took it. A run that dies between the server's accept and the record leaves the claim in progress; the
+next run takes it over (at once on the same machine, else after the claim's expiry) and sends the statement
+again with the same Message-ID: at most one resend, which mail systems that keep Message-IDs discard.
 """
 
 from __future__ import annotations
@@ -21,12 +27,14 @@ import pandas as pd
 from chargeback.config.file import ConfigFile
 from chargeback.config.resolve import DEFAULT_SENDER
 from chargeback.config.statements import StatementSettings
-from chargeback.delivery import DeliveryError, Mailer
+from chargeback.delivery import DeliveryError, Mailer, OutgoingMail
 from chargeback.errors import InputError
 from chargeback.money import format_decimal
 from chargeback.months import check_month, previous_month
+from chargeback.once import DEFAULT_LEASES, LeasePolicy, LeaseWhenNeeded, Record
+from chargeback.redact import redact
 from chargeback.reporting.csvfile import statement_csv
-from chargeback.reporting.ledger import Ledger, LedgerEntry, load_ledger, save_ledger
+from chargeback.reporting.ledger import Ledger, LedgerEntry, entry_of, load_ledger, statement_key
 from chargeback.reporting.mail import statement_mail
 from chargeback.reporting.render import render_statement
 from chargeback.reporting.view import StatementView, build_statement, cost_center_rows, model_totals
@@ -36,7 +44,7 @@ from chargeback.warehouse.read import read_allocations
 
 log = logging.getLogger(__name__)
 
-Outcome = Literal["sent", "corrected", "unchanged", "would_send", "skipped", "failed"]
+Outcome = Literal["sent", "corrected", "unchanged", "would_send", "skipped", "busy", "failed"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +64,11 @@ class StatementResult:
     def failed(self) -> bool:
         return self.outcome == "failed"
 
+    @property
+    def busy(self) -> bool:
+        """Another run is sending it now (or died sending it): the next run sends it, if that run did not."""
+        return self.outcome == "busy"
+
 
 def channel_of(mailer: Mailer) -> str:
     """'outbox' or 'mail': what a send through ``mailer`` means for the ledger (a mailer that does not say
@@ -74,13 +87,15 @@ def send_statements(
     only: str | None = None,
     finance_cc: tuple[str, ...] = (),
     sender: str = DEFAULT_SENDER,
+    leases: LeasePolicy = DEFAULT_LEASES,
 ) -> list[StatementResult]:
     """Send ``month``'s statements that were not sent yet through ``mailer``; one result per cost center.
 
     ``dry_run`` builds and renders everything but sends and records nothing. ``only`` limits the run to one
     cost center (InputError if the month has no such cost center). Owners of a cost center receive it, with
     ``finance_cc`` in copy; a cost center without owners goes to finance alone, or is skipped when nobody is
-    left and the mailer needs recipients. Raises InputError when the month is not published.
+    left and the mailer needs recipients. Raises InputError when the month is not published. A run with
+    something to send holds the month's ``report`` lease (``leases``: how long it waits for another run's).
     """
     check_month(month)
     if now.tzinfo is None:
@@ -88,7 +103,7 @@ def send_statements(
     manifest = read_manifest(warehouse, month)
     if manifest is None:
         raise InputError(f"month {month} is not published in {warehouse.url} (no manifest)", field="month")
-    allocations = read_allocations(warehouse, month)
+    allocations = read_allocations(warehouse, month, manifest)  # the rows this manifest names, checked
     if allocations is None:
         raise InputError(f"month {month} has a manifest but no allocation table in {warehouse.url}")
     _check_totals(allocations, manifest, month)
@@ -105,16 +120,17 @@ def send_statements(
         centers = {only}
 
     results = []
-    for center_id in sorted(centers):
-        result = _one_statement(warehouse, month, mapping, mailer, ledger, settings, allocations, previous,
-                                manifest, center_id, now=now, dry_run=dry_run, finance_cc=finance_cc,
-                                sender=sender)
-        results.append(result)
+    with LeaseWhenNeeded(warehouse, "report", month, leases) as lease:
+        for center_id in sorted(centers):
+            result = _one_statement(lease, month, mapping, mailer, ledger, settings, allocations, previous,
+                                    manifest, center_id, now=now, dry_run=dry_run, finance_cc=finance_cc,
+                                    sender=sender)
+            results.append(result)
     return results
 
 
 def _one_statement(
-    warehouse: ObjectStore, month: str, mapping: ConfigFile, mailer: Mailer, ledger: Ledger,
+    lease: LeaseWhenNeeded, month: str, mapping: ConfigFile, mailer: Mailer, ledger: Ledger,
     settings: StatementSettings, allocations: pd.DataFrame, previous: pd.DataFrame | None,
     manifest: Manifest, center_id: str, *, now: datetime, dry_run: bool,
     finance_cc: tuple[str, ...], sender: str,
@@ -129,6 +145,12 @@ def _one_statement(
     if last is not None and last.content_hash == view.content_hash:
         return StatementResult(center_id, "unchanged", last.version, last.to, last.cc, last.delivery_id,
                                totals)
+
+    if not dry_run and lease.lease is None:  # the first statement to send: one report run at a time from here on
+        lease.hold()
+        ledger.reload()  # what another run sent while this one waited for the lease
+        return _one_statement(lease, month, mapping, mailer, ledger, settings, allocations, previous, manifest,
+                              center_id, now=now, dry_run=dry_run, finance_cc=finance_cc, sender=sender)
 
     to = view.owners
     cc = tuple(a for a in dict.fromkeys(finance_cc) if a not in to)
@@ -146,20 +168,61 @@ def _one_statement(
     if dry_run:
         return StatementResult(center_id, "would_send", view.version, to, cc, mail.name, totals,
                                "corrected statement" if corrected else "")
+    lease.hold()  # still held (LeaseLostError if this run lost it)
+    return _send_once(ledger, mailer, mail, view, to, cc, totals, now=now)
+
+
+def _send_once(ledger: Ledger, mailer: Mailer, mail: OutgoingMail, view: StatementView, to: tuple[str, ...],
+               cc: tuple[str, ...], totals: tuple[tuple[str, str], ...], *, now: datetime) -> StatementResult:
+    """Send ``mail`` unless its version was sent (or is being sent) by another run: claim, send, record."""
+    assert ledger.records is not None
+    center_id, month, channel = view.cost_center, view.month, channel_of(mailer)
+    message_id = mail.headers["Message-ID"]
+    claim = ledger.records.begin(statement_key(center_id, channel, view.version),
+                                 {"message_id": message_id, "content_hash": view.content_hash})
+    if not claim.taken:
+        return _done_elsewhere(view, claim.record, totals)
+    if claim.previous is not None and claim.previous.status == "in_progress":
+        log.warning("statement %s: a run died while sending it; sending it again with the same Message-ID",
+                    mail.name, extra={"cost_center": center_id, "month": month, "message_id": message_id})
+    corrected = view.restatement is not None
     try:
         delivery_id = mailer.send(mail)
     except DeliveryError as exc:
+        ledger.records.fail(claim, {"error": redact(str(exc))})  # the next run tries again
         log.error("statement %s not sent: %s", mail.name, exc,
                   extra={"cost_center": center_id, "month": month, "addresses": list(exc.addresses)})
         return StatementResult(center_id, "failed", view.version, to, cc, totals=totals, detail=str(exc))
-    message_id = mail.headers["Message-ID"]
-    ledger.entries.append(_entry(view, channel, to, cc, message_id, delivery_id, now))
-    save_ledger(warehouse, ledger)  # right away: a crash after this point never resends this one
+    except BaseException:
+        ledger.records.abandon(claim)  # sent or not, nobody knows: the next run sends it again, same Message-ID
+        raise
+    entry = _entry(view, channel, to, cc, message_id, delivery_id, now)
+    ledger.records.complete(claim, {"entry": entry.to_json()})  # right away: a later crash never resends it
+    ledger.entries.append(entry)
     log.info("statement %s %s", mail.name, "corrected" if corrected else "sent",
              extra={"cost_center": center_id, "month": month, "version": view.version,
                     "delivery_id": delivery_id})
     return StatementResult(center_id, "corrected" if corrected else "sent", view.version, to, cc, delivery_id,
                            totals)
+
+
+def _done_elsewhere(view: StatementView, record: Record, totals: tuple[tuple[str, str], ...]) -> StatementResult:
+    """The result for a statement version another run claimed: sent by it, or still being sent."""
+    if record.status == "completed":
+        entry = entry_of(record)
+        if entry.content_hash == view.content_hash:
+            return StatementResult(view.cost_center, "unchanged", entry.version, entry.to, entry.cc,
+                                   entry.delivery_id, totals, f"sent by another run at {entry.sent_at}")
+        detail = (f"another run sent version {entry.version} with other rows at {entry.sent_at}: the next run "
+                  "sends the correction")
+    else:
+        holder = record.holder.describe() if record.holder else "another run"
+        until = record.expires_at.isoformat(timespec="seconds") if record.expires_at else "?"
+        detail = (f"{holder} claimed it at {record.at.isoformat(timespec='seconds')} and is sending it, or died "
+                  f"doing so; if it was not sent, the first run after {until} sends it")
+    log.warning("statement of %s for %s: %s", view.cost_center, view.month, detail,
+                extra={"cost_center": view.cost_center, "month": view.month})
+    return StatementResult(view.cost_center, "busy", view.version, totals=totals, detail=detail)
 
 
 def _entry(view: StatementView, channel: str, to: tuple[str, ...], cc: tuple[str, ...], message_id: str,

@@ -1,15 +1,15 @@
 """The delivery ledger: which statement version went to whom, so each one is sent exactly once.
 
-One JSON document per month at ``state/statements/billing_month=YYYY-MM/ledger.json``:
+Each statement version sent on a channel is a done-once record (``chargeback.once.records``) under
+``state/statements/billing_month=YYYY-MM/records/<cost center>/<channel>/v<version>/``: claimed
+(``in_progress``, with the Message-ID about to go out) right before the send, ``completed`` with its
+:class:`LedgerEntry` once the mail server or the outbox took it, ``failed`` when it refused. The ledger of a
+month is the entries of its completed records, plus those of the single document earlier versions kept
+(``ledger.json`` beside the records, read only).
 
-    {"month": "2026-05", "entries": [{"cost_center": "search", "channel": "mail", "version": 1,
-      "content_hash": "…", "totals": {"CNY": "12.50"}, "by_model": {"CNY": {"qwen-plus": "12.50"}},
-      "status": "final", "to": [...], "cc": [...], "message_id": "<…>", "delivery_id": "…",
-      "sent_at": "2026-06-05T02:00:00+00:00"}, …]}
-
-Entries are only appended. The newest entry per (cost center, channel) says what was last sent there;
-'outbox' entries (preview files) and 'mail' entries (a mail server took it) are counted apart, so writing
-previews never stops the real statement from going out. The document is rewritten after every send.
+The newest entry per (cost center, channel) says what was last sent there; 'outbox' entries (preview files)
+and 'mail' entries (a mail server took it) are counted apart, so writing previews never stops the real
+statement from going out.
 """
 
 from __future__ import annotations
@@ -18,14 +18,28 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from chargeback.errors import InputError
+from chargeback.errors import ChargebackError, InputError
 from chargeback.months import check_month
+from chargeback.once import Record, RecordStore, record_key
+from chargeback.once.records import Clock, system_clock
 from chargeback.storage import ObjectStore
 from chargeback.warehouse import layout
 
 
 def ledger_key(month: str) -> str:
+    """The ledger document of earlier versions (read, never written)."""
     return layout.state_key(f"statements/billing_month={check_month(month)}/ledger.json")
+
+
+def statement_records(store: ObjectStore, month: str, *, clock: Clock = system_clock) -> RecordStore:
+    """The month's done-once records of statements."""
+    return RecordStore(store, layout.state_key(f"statements/billing_month={check_month(month)}/records"),
+                       clock=clock)
+
+
+def statement_key(cost_center: str, channel: str, version: int) -> str:
+    """The record of one statement version on one channel."""
+    return record_key(cost_center, channel, f"v{version}")
 
 
 @dataclass(frozen=True)
@@ -73,10 +87,11 @@ class LedgerEntry:
 
 @dataclass
 class Ledger:
-    """The month's ledger, loaded from and saved to the warehouse."""
+    """The month's ledger: every statement version sent, and the records it was read from."""
 
     month: str
     entries: list[LedgerEntry] = field(default_factory=list)
+    records: RecordStore | None = None
 
     def latest(self, cost_center: str, channel: str) -> LedgerEntry | None:
         """The newest entry of ``cost_center`` on ``channel``, or None if nothing was sent there."""
@@ -86,24 +101,51 @@ class Ledger:
     def cost_centers(self, channel: str) -> set[str]:
         return {e.cost_center for e in self.entries if e.channel == channel}
 
+    def reload(self) -> None:
+        """Read the entries again: another run may have sent statements since they were read."""
+        if self.records is not None:
+            self.entries[:] = load_ledger(self.records.store, self.month).entries
+
     def to_bytes(self) -> bytes:
         document = {"month": self.month, "entries": [e.to_json() for e in self.entries]}
         return (json.dumps(document, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode("utf-8")
 
 
-def load_ledger(store: ObjectStore, month: str) -> Ledger:
+def entry_of(record: Record) -> LedgerEntry:
+    """The ledger entry a completed statement record holds."""
+    return LedgerEntry.from_json(dict(record.data["entry"]))
+
+
+def load_ledger(store: ObjectStore, month: str, *, clock: Clock = system_clock) -> Ledger:
     """The month's ledger; an empty one when nothing was sent yet."""
+    records = statement_records(store, month, clock=clock)
+    entries = {(e.cost_center, e.channel, e.version): e for e in _earlier_entries(store, month)}
+    try:
+        for record in records.all().values():
+            if record.status == "completed":
+                entry = entry_of(record)
+                entries[(entry.cost_center, entry.channel, entry.version)] = entry
+    except (ChargebackError, ValueError, KeyError, TypeError) as exc:
+        # A damaged ledger must stop the run: guessing would send statements twice.
+        raise InputError(f"the statement ledger is damaged: {exc}", source=f"{store.url}/{records.folder}") from None
+    return Ledger(month, [entries[k] for k in sorted(entries)], records)
+
+
+def _earlier_entries(store: ObjectStore, month: str) -> list[LedgerEntry]:
     key = ledger_key(month)
     if not store.exists(key):
-        return Ledger(month)
+        return []
     try:
         document = json.loads(store.read_bytes(key))
-        entries = [LedgerEntry.from_json(item) for item in document["entries"]]
+        return [LedgerEntry.from_json(item) for item in document["entries"]]
     except (ValueError, KeyError, TypeError) as exc:
-        # A damaged ledger must stop the run: guessing would send statements twice.
         raise InputError(f"the statement ledger is damaged: {exc}", source=f"{store.url}/{key}") from None
-    return Ledger(month, entries)
 
 
-def save_ledger(store: ObjectStore, ledger: Ledger) -> None:
-    store.write_bytes(ledger_key(ledger.month), ledger.to_bytes(), "application/json")
+def record_entry(store: ObjectStore, entry: LedgerEntry) -> Record:
+    """Record ``entry`` as sent without sending anything (an import, or a test's history)."""
+    records = statement_records(store, entry.month)
+    claim = records.begin(statement_key(entry.cost_center, entry.channel, entry.version))
+    if not claim.taken:
+        raise ValueError(f"{entry.cost_center} v{entry.version} on {entry.channel} is already recorded")
+    return records.complete(claim, {"entry": entry.to_json()})

@@ -11,11 +11,12 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from chargeback.errors import ConfigError
-from chargeback.storage.base import ObjectInfo, ObjectStore, check_key, join_key
+from chargeback.storage.base import AlreadyExistsError, ObjectInfo, ObjectStore, check_key, join_key
 from chargeback.storage.local import LocalObjectStore
 from chargeback.storage.policy import StoragePolicy
 
-__all__ = ["LocalObjectStore", "ObjectInfo", "ObjectStore", "StoragePolicy", "check_key", "join_key", "open_store"]
+__all__ = ["AlreadyExistsError", "LocalObjectStore", "ObjectInfo", "ObjectStore", "StoragePolicy", "check_key",
+           "join_key", "open_store"]
 
 
 def open_store(url: str, *, policy: StoragePolicy | None = None, **options: Any) -> ObjectStore:

@@ -2,16 +2,27 @@
 
 Keys are '/'-separated and relative to the store's root (the URL's path). They are checked by
 ``check_key`` before any use, so a key taken from data can never escape the root.
+
+Every write replaces an object whole (readers see the old bytes or the new, never a part). ``create`` is the
+one conditional write all three backends share (S3 ``If-None-Match: *``, OSS ``x-oss-forbid-overwrite``, an
+exclusive link on a local disk): the leases and the done-once records (``chargeback.once``) are built on it.
+A create whose answer was lost and that the adapter retried fails with AlreadyExistsError for its own
+object, so a caller that must tell its own object from another's puts a token inside it.
 """
 
 from __future__ import annotations
 
 import posixpath
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import BinaryIO, Protocol, runtime_checkable
 
-from chargeback.errors import InputError
+from chargeback.errors import InputError, StorageError
+
+
+class AlreadyExistsError(StorageError):
+    """``create`` found an object at the key (perhaps its own, when a lost answer was retried)."""
 
 
 @dataclass(frozen=True)
@@ -23,6 +34,7 @@ class ObjectInfo:
     etag: str  # changes when the content changes (S3/OSS ETag; size+mtime locally)
     # why the entry cannot be read (a FIFO, a socket, a device, a link out of the root); '' when it can
     unreadable: str = ""
+    modified: datetime | None = field(default=None, compare=False)  # when it was last written (aware)
 
 
 @runtime_checkable
@@ -48,6 +60,22 @@ class ObjectStore(Protocol):
 
     def write_bytes(self, key: str, data: bytes, content_type: str | None = None) -> None:
         """Create or replace the object; readers see the old or the new content, never a part."""
+        ...
+
+    def create(self, key: str, data: bytes, content_type: str | None = None) -> None:
+        """Write the object only if no object has the key; AlreadyExistsError otherwise."""
+        ...
+
+    def copy(self, source: str, key: str) -> None:
+        """Replace ``key`` with a copy of ``source`` made inside the store (the bytes do not travel through us).
+
+        The copy carries the source's ETag here (S3 and OSS: the MD5 of a single-PUT object without KMS
+        encryption; a local disk: the same file), which lets a reader see that it is current. NotFoundError
+        when ``source`` is missing."""
+        ...
+
+    def stat(self, key: str) -> ObjectInfo | None:
+        """The object's size, ETag and time, or None when it is missing."""
         ...
 
     def exists(self, key: str) -> bool:

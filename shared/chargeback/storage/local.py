@@ -8,14 +8,16 @@ of the folder or nowhere. Links to folders are listed, not followed.
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import tempfile
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
 from chargeback.errors import NotFoundError, StorageError
-from chargeback.storage.base import ObjectInfo, check_key
+from chargeback.storage.base import AlreadyExistsError, ObjectInfo, check_key
 
 _KINDS = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
           (stat.S_ISBLK, "a block device"), (stat.S_ISDIR, "a folder"))
@@ -26,8 +28,14 @@ def file_kind(mode: int) -> str:
     return next((words for test, words in _KINDS if test(mode)), "not a regular file")
 
 
+def _info(key: str, status: os.stat_result) -> ObjectInfo:
+    return ObjectInfo(key, status.st_size, f"{status.st_size}-{status.st_mtime_ns}",
+                      modified=datetime.fromtimestamp(status.st_mtime, UTC))
+
+
 class LocalObjectStore:
-    """Objects are files below ``root``; writes go to a temporary file and are renamed into place."""
+    """Objects are files below ``root``; writes go to a temporary file and are renamed into place (``create``
+    links it into place instead, which fails when a file is there: an exclusive create)."""
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root).resolve()
@@ -69,7 +77,7 @@ class LocalObjectStore:
             return ObjectInfo(key, 0, "", unreadable="a broken symbolic link: not read")
         if not stat.S_ISREG(status.st_mode):
             return ObjectInfo(key, 0, "", unreadable=f"{file_kind(status.st_mode)}, not a regular file: not read")
-        return ObjectInfo(key, status.st_size, f"{status.st_size}-{status.st_mtime_ns}")
+        return _info(key, status)
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         if prefix:
@@ -77,7 +85,13 @@ class LocalObjectStore:
         if not self.root.is_dir():
             return
         found: list[ObjectInfo] = []
-        for dirpath, dirnames, filenames in os.walk(self.root):  # followlinks=False
+        # walk only the prefix's folder, unless a link lies on the way there (then walk all: links are not followed)
+        start = self.root / prefix.rpartition("/")[0] if "/" in prefix else self.root
+        if start != self.root and start.resolve() == start and not start.is_dir():
+            return
+        if start.resolve() != start:
+            start = self.root
+        for dirpath, dirnames, filenames in os.walk(start):  # followlinks=False
             kept = []
             for name in dirnames:
                 if name.startswith(".tmp-"):
@@ -111,19 +125,62 @@ class LocalObjectStore:
         with self.open(key) as stream:
             return stream.read()
 
-    def write_bytes(self, key: str, data: bytes, content_type: str | None = None) -> None:
-        path = self._path(key)
+    def _written(self, path: Path, data: bytes | BinaryIO) -> str:
+        """A temporary file beside ``path`` holding ``data`` (bytes or a stream), on disk; the caller moves or
+        removes it."""
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as out:
-                out.write(data)
+                if isinstance(data, bytes):
+                    out.write(data)
+                else:
+                    shutil.copyfileobj(data, out, 1024 * 1024)
                 out.flush()
                 os.fsync(out.fileno())
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return tmp
+
+    def write_bytes(self, key: str, data: bytes, content_type: str | None = None) -> None:
+        path = self._path(key)
+        tmp = self._written(path, data)
+        try:
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+    def create(self, key: str, data: bytes, content_type: str | None = None) -> None:
+        path = self._path(key)
+        tmp = self._written(path, data)
+        try:
+            os.link(tmp, path)  # atomic, and refuses an existing name: the file appears whole or not at all
+        except FileExistsError:
+            raise AlreadyExistsError(f"{self.url}/{key} already exists") from None
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+
+    def copy(self, source: str, key: str) -> None:
+        origin = self._regular_file(source)
+        path = self._path(key)
+        with origin.open("rb") as stream:
+            tmp = self._written(path, stream)
+        try:
+            status = origin.stat()
+            # like cp -p: the copy keeps the source's time, so its ETag (size and time) is the source's
+            os.utime(tmp, ns=(status.st_atime_ns, status.st_mtime_ns))
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def stat(self, key: str) -> ObjectInfo | None:
+        try:
+            return _info(key, self._regular_file(key).stat())
+        except NotFoundError:
+            return None
 
     def local_path(self, key: str) -> Path:
         """The regular file behind ``key`` (lets readers seek and memory-map instead of copying)."""

@@ -15,16 +15,25 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
 from typing import Any, BinaryIO, TypeVar
 from xml.etree.ElementTree import ParseError
 
 import oss2
 import requests
-from oss2.exceptions import InconsistentError, NoSuchKey, OssError, PreconditionFailed, RequestError
+from oss2.exceptions import (
+    InconsistentError,
+    NoSuchBucket,
+    NoSuchKey,
+    NotFound,
+    OssError,
+    PreconditionFailed,
+    RequestError,
+)
 
 from chargeback.errors import ConfigError, NotFoundError, StorageError
 from chargeback.redact import redact
-from chargeback.storage.base import ObjectInfo, check_key
+from chargeback.storage.base import AlreadyExistsError, ObjectInfo, check_key
 from chargeback.storage.deadline import TRACKED_POOLS, DeadlineExceeded
 from chargeback.storage.policy import StoragePolicy
 from chargeback.storage.retry import Clock, Sleep, StorageCall, type_and_text
@@ -40,6 +49,7 @@ REGION_ENV = "OSS_REGION"  # e.g. cn-hangzhou
 
 DEFAULT_PAGE_SIZE = 1000  # the most one OSS listing page holds
 POOL_SIZE = 10  # oss2's default connection pool size
+FORBID_OVERWRITE = "x-oss-forbid-overwrite"  # PutObject refuses an existing key: 409 FileAlreadyExists
 _TRANSIENT_CODES = frozenset({"InternalError", "ServiceUnavailable", "RequestTimeout", "Throttling",
                               "TooManyRequests", "RequestTimeTooSkewed"})
 
@@ -76,6 +86,10 @@ def describe_oss_error(exc: Exception, secrets: tuple[str, ...] = ()) -> str:
     else:
         text = type_and_text(exc)
     return redact(text, secrets)
+
+
+def _time(epoch: int | None) -> datetime | None:
+    return datetime.fromtimestamp(epoch, UTC) if epoch is not None else None
 
 
 class TrackedHTTPAdapter(requests.adapters.HTTPAdapter):
@@ -225,8 +239,12 @@ class OssObjectStore:
 
     def _translated(self, action: str, key: str, exc: Exception) -> Exception:
         where = self._where(key)
-        if isinstance(exc, NoSuchKey):
+        if isinstance(exc, NoSuchKey) or (action == "head" and isinstance(exc, NotFound)
+                                           and not isinstance(exc, NoSuchBucket)):
             return NotFoundError(f"{where} does not exist")
+        if action == "create" and isinstance(exc, OssError) and (
+                (exc.status == 409 and exc.code == "FileAlreadyExists") or exc.status == 412):
+            return AlreadyExistsError(f"{where} already exists")
         if isinstance(exc, PreconditionFailed) and action == "get":
             return StorageError(f"{where} changed while it was being read; read it again")
         if isinstance(exc, (OssError, requests.RequestException)):
@@ -251,7 +269,8 @@ class OssObjectStore:
                 return
             if entry.is_prefix() or entry.key.endswith("/"):  # "folder" markers are not objects
                 continue
-            yield ObjectInfo(key=entry.key[len(self._root) :], size=entry.size, etag=entry.etag)
+            yield ObjectInfo(key=entry.key[len(self._root) :], size=entry.size, etag=entry.etag,
+                             modified=_time(entry.last_modified))
 
     def open(self, key: str) -> BinaryIO:
         object_key = self._object_key(key)
@@ -272,6 +291,26 @@ class OssObjectStore:
         object_key = self._object_key(key)
         headers = {"Content-Type": content_type} if content_type else None
         self._call("put", key, lambda: self.client.put_object(object_key, data, headers=headers))
+
+    def create(self, key: str, data: bytes, content_type: str | None = None) -> None:
+        object_key = self._object_key(key)
+        headers = {FORBID_OVERWRITE: "true", **({"Content-Type": content_type} if content_type else {})}
+        self._call("create", key, lambda: self.client.put_object(object_key, data, headers=headers))
+
+    def copy(self, source: str, key: str) -> None:
+        source_key, object_key = self._object_key(source), self._object_key(key)
+        try:
+            self._call("copy", key, lambda: self.client.copy_object(self.bucket, source_key, object_key))
+        except NotFoundError:
+            raise NotFoundError(f"{self._where(source)} does not exist (copying it to {self._where(key)})") from None
+
+    def stat(self, key: str) -> ObjectInfo | None:
+        object_key = self._object_key(key)
+        try:
+            head = self._call("head", key, lambda: self.client.head_object(object_key))
+        except NotFoundError:
+            return None
+        return ObjectInfo(key, int(head.content_length or 0), str(head.etag or ""), modified=_time(head.last_modified))
 
     def exists(self, key: str) -> bool:
         object_key = self._object_key(key)

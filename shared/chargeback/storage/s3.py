@@ -39,7 +39,7 @@ from botocore.parsers import ResponseParserError
 
 from chargeback.errors import ConfigError, NotFoundError, StorageError
 from chargeback.redact import redact
-from chargeback.storage.base import ObjectInfo, check_key
+from chargeback.storage.base import AlreadyExistsError, ObjectInfo, check_key
 from chargeback.storage.deadline import DeadlineExceeded, TrackedConnection
 from chargeback.storage.policy import StoragePolicy
 from chargeback.storage.retry import Clock, Sleep, StorageCall, type_and_text
@@ -58,6 +58,7 @@ _MISSING_OBJECT_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
 _TRANSIENT_CODES = frozenset({
     "InternalError", "ServiceUnavailable", "SlowDown", "RequestTimeout", "Throttling", "ThrottlingException",
     "TooManyRequests", "RequestLimitExceeded", "BandwidthLimitExceeded",
+    "ConditionalRequestConflict",  # a conditional write raced another one in flight: S3 asks to retry
 })
 
 log = logging.getLogger(__name__)
@@ -221,6 +222,8 @@ class S3ObjectStore:
                 return NotFoundError(f"{where} does not exist")
             if code == "PreconditionFailed" and action == "get":
                 return StorageError(f"{where} changed while it was being read; read it again")
+            if code == "PreconditionFailed" and action == "create":
+                return AlreadyExistsError(f"{where} already exists")
             return StorageError(f"S3 {action} of {where} failed: {describe_s3_error(exc)}")
         if isinstance(exc, BotoCoreError):
             return StorageError(f"S3 {action} of {where} failed: {describe_s3_error(exc)}")
@@ -240,7 +243,8 @@ class S3ObjectStore:
                 object_key = entry["Key"]
                 if object_key.endswith("/"):  # a console "folder" marker, not an object
                     continue
-                yield ObjectInfo(key=object_key[len(self._root) :], size=entry["Size"], etag=entry["ETag"].strip('"'))
+                yield ObjectInfo(key=object_key[len(self._root) :], size=entry["Size"], etag=entry["ETag"].strip('"'),
+                                 modified=entry.get("LastModified"))
             token = page.get("NextContinuationToken")
             if not page.get("IsTruncated") or not token:
                 return
@@ -270,13 +274,32 @@ class S3ObjectStore:
             request["ContentType"] = content_type
         self._call("put", key, lambda: self.client.put_object(**request))
 
-    def exists(self, key: str) -> bool:
+    def create(self, key: str, data: bytes, content_type: str | None = None) -> None:
+        request: dict[str, Any] = {"Bucket": self.bucket, "Key": self._object_key(key), "Body": data,
+                                   "IfNoneMatch": "*"}
+        if content_type:
+            request["ContentType"] = content_type
+        self._call("create", key, lambda: self.client.put_object(**request))
+
+    def copy(self, source: str, key: str) -> None:
+        request: dict[str, Any] = {"Bucket": self.bucket, "Key": self._object_key(key),
+                                   "CopySource": {"Bucket": self.bucket, "Key": self._object_key(source)}}
+        try:
+            self._call("copy", key, lambda: self.client.copy_object(**request))
+        except NotFoundError:
+            raise NotFoundError(f"{self._where(source)} does not exist (copying it to {self._where(key)})") from None
+
+    def stat(self, key: str) -> ObjectInfo | None:
         object_key = self._object_key(key)
         try:
-            self._call("head", key, lambda: self.client.head_object(Bucket=self.bucket, Key=object_key))
+            head: Any = self._call("head", key, lambda: self.client.head_object(Bucket=self.bucket, Key=object_key))
         except NotFoundError:
-            return False
-        return True
+            return None
+        return ObjectInfo(key, int(head["ContentLength"]), str(head["ETag"]).strip('"'),
+                          modified=head.get("LastModified"))
+
+    def exists(self, key: str) -> bool:
+        return self.stat(key) is not None
 
     def delete(self, key: str) -> None:
         object_key = self._object_key(key)

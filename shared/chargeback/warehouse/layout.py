@@ -5,7 +5,13 @@
     focus/billing_month=YYYY-MM/focus.parquet                FOCUS 1.0 view
     exports/billing_month=YYYY-MM/allocations.csv, focus.csv the same tables as CSV, for people and spreadsheets
     manifests/billing_month=YYYY-MM/manifest.json            published last: sources, counts, totals, status
-    state/...                                                ledgers of sent statements and alerts
+    objects/billing_month=YYYY-MM/<table>/<name>-<sha256>.<ext>  every output's bytes, named by their hash
+    state/...                                                ledgers of sent statements and alerts, leases
+
+The manifest names the objects under ``objects/`` that hold each output; our own readers read those. The
+table keys above are copies of them for Athena, Spark and people, one object per partition, replaced whole
+after the manifest (``chargeback.warehouse.publish``). ``objects/`` lies outside every table folder: Athena
+reads every object in a partition's folder, and would otherwise count old versions too.
 """
 
 from __future__ import annotations
@@ -36,6 +42,27 @@ def focus_key(month: str, ext: str = "parquet") -> str:
     if ext == "csv":
         return f"{partition('exports', month)}/focus.csv"
     return f"{partition('focus', month)}/focus.{ext}"
+
+
+OBJECTS = "objects"
+
+
+def objects_prefix(month: str) -> str:
+    """The folder of the month's content-addressed objects."""
+    return f"{partition(OBJECTS, month)}/"
+
+
+def content_key(month: str, key: str, sha256: str) -> str:
+    """Where the bytes of table key ``key`` whose SHA-256 is ``sha256`` are kept: the key under
+    ``objects/billing_month=YYYY-MM/`` without its own partition folder, the hash before the extension.
+
+    ``allocations/billing_month=2026-05/allocations.parquet`` -> ``objects/billing_month=2026-05/allocations/
+    allocations-<sha256>.parquet``.
+    """
+    folders = [part for part in key.split("/")[:-1] if part != f"billing_month={check_month(month)}"]
+    stem, dot, extension = key.rsplit("/", 1)[-1].rpartition(".")
+    name = f"{stem}-{sha256}{dot}{extension}" if dot else f"{extension}-{sha256}"
+    return "/".join([partition(OBJECTS, month), *folders, name])
 
 
 def manifest_key(month: str) -> str:

@@ -3,8 +3,12 @@
 This module is the only one that writes or reads ``manifests/billing_month=YYYY-MM/manifest.json``. The
 document is JSON with exact decimals as text and times as ISO 8601 with their offset. A reader gets a
 :class:`Manifest` or a :class:`ManifestError` that names the object and the field; documents of schema
-version 1 (before accounts and payer columns) still read: their naive times are China time (they came from
-push folder names), their accounts unknown.
+version 1 (before accounts and payer columns) and 2 (before content-addressed outputs) still read: a schema-1
+document's naive times are China time (they came from push folder names), its accounts unknown; neither names
+``objects``, so its tables are read at their table keys (``chargeback.warehouse.read``).
+
+The manifest is the commit point of a publish (``chargeback.warehouse.publish``): it names, for every output,
+the content-addressed object that holds its bytes, and it is written after all of them.
 """
 
 from __future__ import annotations
@@ -25,8 +29,10 @@ from chargeback.months import MONTH_PATTERN
 from chargeback.storage import ObjectStore
 from chargeback.warehouse import layout
 
-SCHEMA_VERSION = 2
-"""2: accounts, each source's account and scope, ``payer_account_id`` in the tables. 1: the first."""
+SCHEMA_VERSION = 3
+"""3: ``objects``, the content-addressed copy of every output. 2: accounts, each source's account and scope,
+``payer_account_id`` in the tables. 1: the first."""
+READABLE_VERSIONS = (1, 2, SCHEMA_VERSION)
 
 Status = Literal["open", "final"]
 Totals = Mapping[str, Decimal]  # currency -> exact amount, never mixed
@@ -120,6 +126,15 @@ class FreeQuotaUse:
 
 
 @dataclass(frozen=True)
+class StoredObject:
+    """Where one output's bytes are kept: an object under ``objects/``, named by their SHA-256, written once."""
+
+    key: str
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
 class Manifest:
     """Everything a reader needs to trust a published month; written after every table it names."""
 
@@ -146,7 +161,9 @@ class Manifest:
     unmapped_api_keys: tuple[str, ...] = ()
     unmapped_workspaces: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()  # likely mistakes in the mapping, seen against this month's bill
-    outputs: Mapping[str, str] = field(default_factory=dict)  # object key -> SHA-256 of its bytes
+    outputs: Mapping[str, str] = field(default_factory=dict)  # table key -> SHA-256 of its bytes
+    # table key -> the object holding those bytes, which readers read ({} before schema 3: read the table key)
+    objects: Mapping[str, StoredObject] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not MONTH_PATTERN.match(self.month):
@@ -286,9 +303,12 @@ def manifest_from_bytes(data: bytes, *, source: str = "manifest.json") -> Manife
     version = document.get("schema_version")
     if version == 1:
         document = _from_version_1(document)
-    elif version != SCHEMA_VERSION:
+    elif version in READABLE_VERSIONS and not isinstance(version, bool):
+        document = {**document, "schema_version": SCHEMA_VERSION}  # 2 is 3 without objects
+    else:
+        readable = ", ".join(map(str, READABLE_VERSIONS[:-1])) + f" or {SCHEMA_VERSION}"
         raise ManifestError(
-            f"schema version {version!r} is not one this version of chargeback reads (1 or {SCHEMA_VERSION}); "
+            f"schema version {version!r} is not one this version of chargeback reads ({readable}); "
             "a newer version wrote it, or it is not a manifest", source=source, field="schema_version")
     try:
         manifest: Manifest = _load_dataclass(Manifest, document, "")
@@ -319,5 +339,5 @@ def write_manifest(store: ObjectStore, manifest: Manifest) -> str:
 
 
 __all__ = ["SCHEMA_VERSION", "AccountBill", "Counts", "ExcludedProduct", "FreeQuotaUse", "Manifest",
-           "ManifestError", "MemberCounts", "SkippedObject", "Source", "manifest_from_bytes", "manifest_to_bytes",
-           "read_manifest", "write_manifest"]
+           "ManifestError", "MemberCounts", "SkippedObject", "Source", "StoredObject", "manifest_from_bytes",
+           "manifest_to_bytes", "read_manifest", "write_manifest"]

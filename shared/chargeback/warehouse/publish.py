@@ -1,8 +1,23 @@
-"""Writing a month to the warehouse: tables first, the manifest last, nothing rewritten that is unchanged.
+"""Publishing a month: every output under a key named by its hash, then the manifest, then the table copies.
 
-A reader that trusts the manifest never sees half a month: the manifest names every output with its hash,
-and it is written only after all outputs are in place. A month whose inputs have not changed is not
-rewritten at all.
+The protocol, in the order of its writes (README, "The warehouse"):
+
+1. each output's bytes go to a content-addressed object, ``objects/billing_month=M/<table>/<name>-<sha256>.<ext>``
+   (``layout.content_key``), written once: nothing a reader follows points there yet, so a run that dies here
+   leaves only unnamed objects behind;
+2. the manifest, naming every output's object with its hash and size, replaces the month's manifest in one
+   write: the commit point. A reader that follows the manifest (``chargeback.warehouse.read``) sees the
+   month before or after it, whole;
+3. the table keys that Athena, Spark and people read (``allocations/billing_month=M/allocations.parquet``...),
+   one object per partition, are replaced by a store-side copy of their object, each in one write: a reader of
+   a table sees one version of a partition, the old or the new. A run that dies here leaves copies that lag
+   behind the manifest; the next run (``refresh_copies``, also when nothing else changed) brings them up to
+   date;
+4. objects that neither this manifest nor the one it replaced names, and that are older than a day (so no run
+   still writing can own them), are deleted (``collect_garbage``): the only deletes, under ``objects/``.
+
+A run decides that its month is unchanged only after ``check_published`` found every object the manifest
+names, at its size.
 """
 
 from __future__ import annotations
@@ -11,6 +26,8 @@ import hashlib
 import io
 import re
 from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from typing import Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -20,7 +37,12 @@ import pyarrow.parquet as pq
 from chargeback.memory import release_memory
 from chargeback.money import decimal_text
 from chargeback.storage import ObjectStore
-from chargeback.warehouse.manifest import Manifest, write_manifest
+from chargeback.warehouse import layout
+from chargeback.warehouse.manifest import SCHEMA_VERSION, Manifest, StoredObject, write_manifest
+
+GARBAGE_AFTER = timedelta(days=1)
+"""An object no manifest names is deleted only once it is this old: no run writes for so long (leases expire
+in minutes; a function runs 15 at most), so a run still publishing never loses an object to another's sweep."""
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -74,27 +96,99 @@ def sha256(data: bytes) -> str:
 
 
 Output = tuple[str, Callable[[], bytes]]
+"""An output: its table key and a function making its bytes."""
 
 
-def publish_month(store: ObjectStore, outputs: Iterable[Output], manifest: Manifest,
-                  previous: Manifest | None) -> tuple[Manifest, list[str]]:
-    """Publish a month: write the ``outputs`` (key, a function making the bytes) whose bytes differ from what
-    ``previous`` (the month's published manifest) recorded, then the manifest naming every output's hash.
+class Fence(Protocol):
+    """What a publish checks before its commit: that it still holds the month (``chargeback.once.Lease``)."""
 
-    Each output is made, written and dropped in turn, so only one is in memory. Returns the manifest as
-    written and the keys written, the manifest last.
+    def check(self) -> None: ...
+
+
+def publish_month(store: ObjectStore, outputs: Iterable[Output], manifest: Manifest, previous: Manifest | None,
+                  *, fence: Fence | None = None, now: datetime | None = None) -> tuple[Manifest, list[str]]:
+    """Publish a month: the ``outputs`` to their content-addressed objects, then ``manifest`` naming them (the
+    commit), then the table copies; ``previous`` is the month's published manifest, whose objects are kept.
+
+    Each output is made, written and dropped in turn, so only one is in memory; an object the previous
+    manifest already names, and that is in place, is not written again. ``fence`` is checked right before the
+    commit; ``now`` (aware) dates the sweep of old unnamed objects (no sweep without it). Returns the manifest
+    as written and the keys written, in order.
     """
-    published = dict(previous.outputs) if previous else {}
+    month = manifest.month
+    named = {ref.key: ref for ref in previous.objects.values()} if previous else {}
     written: list[str] = []
     hashes: dict[str, str] = {}
+    objects: dict[str, StoredObject] = {}
     for key, make in outputs:
         data = make()
         release_memory()
         digest = sha256(data)
-        hashes[key] = digest
-        if published.get(key) != digest or not store.exists(key):
-            store.write_bytes(key, data)
-            written.append(key)
-    manifest = manifest.replace(outputs=hashes)
+        stored = StoredObject(layout.content_key(month, key, digest), digest, len(data))
+        if named.get(stored.key) != stored or not _in_place(store, stored):
+            store.write_bytes(stored.key, data)
+            written.append(stored.key)
+        del data
+        hashes[key], objects[key] = digest, stored
+    if fence is not None:
+        fence.check()
+    manifest = manifest.replace(schema_version=SCHEMA_VERSION, outputs=hashes, objects=objects)
     written.append(write_manifest(store, manifest))
+    written += refresh_copies(store, manifest)
+    if now is not None:
+        collect_garbage(store, manifest, previous, now)
     return manifest, written
+
+
+def _in_place(store: ObjectStore, stored: StoredObject) -> bool:
+    info = store.stat(stored.key)
+    return info is not None and info.size == stored.size
+
+
+def check_published(store: ObjectStore, manifest: Manifest) -> list[str]:
+    """What is wrong with the published month, or [] when every object ``manifest`` names is there at its size
+    (content-addressed and written once, an object in place is the one named). A manifest of schema 1 or 2
+    names no objects: its month must be published again."""
+    if not manifest.objects:
+        return ["its manifest names no content-addressed outputs (an earlier version published it)"]
+    problems = []
+    for key, stored in manifest.objects.items():
+        info = store.stat(stored.key)
+        if info is None:
+            problems.append(f"{stored.key} ({key}) is missing")
+        elif info.size != stored.size:
+            problems.append(f"{stored.key} ({key}) holds {info.size} bytes, not {stored.size}")
+    return problems
+
+
+def lagging_copies(store: ObjectStore, manifest: Manifest) -> list[str]:
+    """The table keys that do not hold the object ``manifest`` names for them (a table key whose size and ETag
+    are its object's holds it: the store-side copy keeps the ETag)."""
+    lagging = []
+    for key, stored in manifest.objects.items():
+        source, current = store.stat(stored.key), store.stat(key)
+        if source is None or current is None or (current.size, current.etag) != (source.size, source.etag):
+            lagging.append(key)
+    return lagging
+
+
+def refresh_copies(store: ObjectStore, manifest: Manifest) -> list[str]:
+    """Bring each table key up to date with the object ``manifest`` names for it (a store-side copy, each in one
+    write); returns the keys copied."""
+    copied = lagging_copies(store, manifest)
+    for key in copied:
+        store.copy(manifest.objects[key].key, key)
+    return copied
+
+
+def collect_garbage(store: ObjectStore, manifest: Manifest, previous: Manifest | None, now: datetime) -> list[str]:
+    """Delete the month's objects that neither ``manifest`` nor ``previous`` names and that are older than
+    ``GARBAGE_AFTER`` (left by runs that died, or by versions two publishes old); returns the keys deleted."""
+    keep = {stored.key for m in (manifest, previous) if m is not None for stored in m.objects.values()}
+    deleted = []
+    for info in store.list(layout.objects_prefix(manifest.month)):
+        if info.key in keep or info.unreadable or info.modified is None or now - info.modified < GARBAGE_AFTER:
+            continue
+        store.delete(info.key)
+        deleted.append(info.key)
+    return deleted

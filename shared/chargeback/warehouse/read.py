@@ -1,10 +1,16 @@
 """Reading published tables back: allocations and lines, with money as Decimal (manifests: ``manifest``).
 
-Everything downstream of allocation (statements, alerts, reconciliation, FOCUS) reads through here.
+Everything downstream of allocation (statements, alerts, reconciliation, FOCUS, re-allocation) reads through
+here, and so reads what the month's manifest names: the content-addressed object of each output, checked
+against the manifest's SHA-256 (months published before schema 3: the table key, checked the same way). A
+month whose objects are missing or differ (a run died while publishing under an earlier version, or someone
+removed an object) raises MonthNeedsRerunError, which says so and how to repair it; a month republished while
+it was being read is read again once, from its new manifest.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 from typing import Any
 
@@ -12,10 +18,39 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from chargeback.errors import NotFoundError
+from chargeback.errors import ChargebackError, NotFoundError
 from chargeback.storage import ObjectStore
 from chargeback.warehouse import layout
-from chargeback.warehouse.manifest import read_manifest
+from chargeback.warehouse.manifest import Manifest, read_manifest
+
+
+class MonthNeedsRerunError(ChargebackError):
+    """A published month whose tables are not the ones its manifest names; a rerun of the month repairs it."""
+
+    def __init__(self, store: ObjectStore, month: str, problem: str) -> None:
+        self.month = month
+        super().__init__(f"month {month} in {store.url} needs a rerun: {problem}. Run 'chargeback run --month "
+                         f"{month}' again (the daily job does so by itself) to publish it whole")
+
+
+def read_output(store: ObjectStore, manifest: Manifest, key: str) -> bytes | None:
+    """The bytes of the output ``key`` (a table key, e.g. ``layout.allocations_key(month)``) that ``manifest``
+    names, checked against its SHA-256; None when the manifest names no such output."""
+    stored = manifest.objects.get(key)
+    expected = stored.sha256 if stored else manifest.outputs.get(key)
+    source = stored.key if stored else key
+    if manifest.objects and stored is None:
+        return None
+    try:
+        data = store.read_bytes(source)
+    except NotFoundError:
+        if stored is None and expected is None:
+            return None  # an early manifest that does not list its outputs, and no such table
+        raise MonthNeedsRerunError(store, manifest.month, f"{source}, which its manifest names, is missing") from None
+    if expected is not None and hashlib.sha256(data).hexdigest() != expected:
+        raise MonthNeedsRerunError(store, manifest.month, f"{source} is not the {key} its manifest names (its "
+                                   "SHA-256 differs: a run stopped while publishing the month)")
+    return data
 
 
 def table_to_frame(table: pa.Table) -> pd.DataFrame:
@@ -30,12 +65,26 @@ def table_to_frame(table: pa.Table) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
-def _read_parquet(store: ObjectStore, key: str) -> pd.DataFrame | None:
-    try:
-        data = store.read_bytes(key)
-    except NotFoundError:
+def read_table(store: ObjectStore, month: str, key: str, manifest: Manifest | None = None) -> pa.Table | None:
+    """The Parquet output ``key`` of ``month`` as the month's manifest (or ``manifest``) names it; None when the
+    month is unpublished or the manifest names no such output."""
+    given = manifest is not None
+    manifest = manifest or read_manifest(store, month)
+    if manifest is None:
         return None
-    table = pq.read_table(io.BytesIO(data))
+    try:
+        data = read_output(store, manifest, key)
+    except MonthNeedsRerunError:
+        latest = None if given else read_manifest(store, month)
+        if latest is None or latest == manifest:
+            raise
+        data = read_output(store, latest, key)  # republished while we read: follow the new manifest once
+    return None if data is None else pq.read_table(io.BytesIO(data))
+
+
+def _frame(table: pa.Table | None) -> pd.DataFrame | None:
+    if table is None:
+        return None
     if "payer_account_id" not in table.column_names and "account_id" in table.column_names:
         # published before schema 2, which added the payer beside the owner: the payer is unknown there
         table = table.add_column(table.column_names.index("account_id") + 1, "payer_account_id",
@@ -43,22 +92,19 @@ def _read_parquet(store: ObjectStore, key: str) -> pd.DataFrame | None:
     return table_to_frame(table)
 
 
-def read_allocations(store: ObjectStore, month: str) -> pd.DataFrame | None:
+def read_allocations(store: ObjectStore, month: str, manifest: Manifest | None = None) -> pd.DataFrame | None:
     """The month's allocation rows (``chargeback.columns.ALLOCATION_COLUMNS``), or None if unpublished.
 
+    ``manifest`` pins the version read (a caller that holds the month's manifest reads the rows it names).
     Money and usage columns hold ``Decimal``; ``share`` is a float for information only. Months published
     before schema 2 read with an empty ``payer_account_id``.
     """
-    if read_manifest(store, month) is None:
-        return None
-    return _read_parquet(store, layout.allocations_key(month))
+    return _frame(read_table(store, month, layout.allocations_key(month), manifest))
 
 
-def read_lines(store: ObjectStore, month: str) -> pd.DataFrame | None:
+def read_lines(store: ObjectStore, month: str, manifest: Manifest | None = None) -> pd.DataFrame | None:
     """The month's normalized lines (``chargeback.columns.LINE_COLUMNS``), or None if unpublished."""
-    if read_manifest(store, month) is None:
-        return None
-    return _read_parquet(store, layout.lines_key(month))
+    return _frame(read_table(store, month, layout.lines_key(month), manifest))
 
 
-__all__ = ["read_allocations", "read_lines", "table_to_frame"]
+__all__ = ["MonthNeedsRerunError", "read_allocations", "read_lines", "read_output", "read_table", "table_to_frame"]

@@ -10,6 +10,7 @@ from email import message_from_bytes
 import pytest
 
 from chargeback.alerts.model import AlertDeliveryError
+from chargeback.alerts.state import alert_state
 from chargeback.commands import alert
 from chargeback.errors import ConfigError
 from chargeback.storage import LocalObjectStore
@@ -107,7 +108,8 @@ def test_a_failed_delivery_fails_the_command_after_recording_it(setup, capsys):
     summary = json.loads(capsys.readouterr().out)
     assert {d["status"] for a in summary["alerts"] for d in a["deliveries"] if d["channel"] == "owners"} == {
         "failed"}
-    assert (warehouse / "state" / "alerts" / "2026-05.json").exists()
+    recorded = alert_state(LocalObjectStore(warehouse), "2026-05")
+    assert {d["status"] for r in recorded.values() for d in r["deliveries"] if d["channel"] == "owners"} == {"failed"}
 
 
 def test_without_outbox_alerts_go_through_the_configured_backend(setup, capsys):

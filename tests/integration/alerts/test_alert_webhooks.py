@@ -3,7 +3,6 @@ alert run where one channel never answers and the others still deliver."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, date, datetime
 
 import pytest
@@ -18,7 +17,7 @@ from chargeback.alerts.channels import (
     dingtalk_sign,
 )
 from chargeback.alerts.job import run_alerts
-from chargeback.alerts.state import state_document_key
+from chargeback.alerts.state import alert_state
 from chargeback.config.file import parse_config_file
 from chargeback.delivery.outbox import OutboxMailer
 from chargeback.errors import ConfigError
@@ -149,7 +148,7 @@ def test_one_channel_that_never_answers_does_not_stop_the_others(tmp_path):
         assert [(o.rule, o.action) for o in run.outcomes] == [("stale_data", "new")]
         assert sorted((d.channel, d.status, d.attempts) for d in run.outcomes[0].deliveries) == [
             ("dead", "failed", 2), ("ding", "sent", 1), ("finance", "sent", 1), ("flaky", "sent", 2)]
-        state = json.loads(store.read_bytes(state_document_key("2026-05")))
+        state = {"alerts": alert_state(store, "2026-05")}
         (record,) = state["alerts"].values()
         assert {d["channel"]: (d["status"], d["attempts"], d["errors"]) for d in record["deliveries"]} == {
             "flaky": ("sent", 2, ["HTTP 500: oops"]),
@@ -163,6 +162,9 @@ def test_one_channel_that_never_answers_does_not_stop_the_others(tmp_path):
         assert [(d.channel, d.status) for d in again.outcomes[0].deliveries] == [("dead", "failed")]
         assert (len(flaky.requests), len(ding.requests)) == (2, 1)
         assert len(list(outbox.iterdir())) == 1
+        # the retried delivery carried the same Idempotency-Key as the failed attempt; another channel, another key
+        (key,) = {request.headers["Idempotency-Key"] for request in flaky.requests}
+        assert len(key) == 32 and ding.requests[0].headers["Idempotency-Key"] != key
 
 
 def test_missing_environment_variables_are_all_listed():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -11,7 +10,7 @@ import pytest
 from chargeback.alerts.channels import DeliveryResult, EmailChannel, Notification, RetryPolicy
 from chargeback.alerts.job import run_alerts
 from chargeback.alerts.model import AlertDeliveryError
-from chargeback.alerts.state import state_document_key
+from chargeback.alerts.state import alert_state
 from chargeback.commands.alert import format_table
 from chargeback.config.file import parse_config_file
 from chargeback.delivery import OutgoingMail
@@ -113,7 +112,7 @@ def test_every_delivery_attempt_is_recorded_in_the_warehouse_state(store, mailer
     publish_month(store, "2026-05", series(date(2026, 5, 1), ["600", "1"]))
     day = date(2026, 5, 3)
     run_alerts(store, day, MAPPING, channels(mailer), now=now(day))
-    state = json.loads(store.read_bytes(state_document_key("2026-05")))
+    state = {"alerts": alert_state(store, "2026-05")}
     (record,) = [r for r in state["alerts"].values() if r["rule"] == "budget_actual"]
     assert record["status"] == "firing"
     assert record["value"] == "601.000000000000"
@@ -130,8 +129,8 @@ def test_a_new_month_re_arms_the_budget(store, mailer):
     run = run_alerts(store, june, MAPPING, channels(mailer), now=now(june))
     assert ("new", "budget_actual", "2026-06") in actions(run)
     assert ("new", "budget_actual", "2026-05") not in actions(run)  # May is final and past the grace days
-    assert store.exists(state_document_key("2026-06"))
-    assert not store.exists(state_document_key("2026-05"))
+    assert alert_state(store, "2026-06")
+    assert not alert_state(store, "2026-05")
     # May fired in May; June fires again because it is a new period
     may_store = LocalObjectStore(store.root.parent / "may")
     publish_month(may_store, "2026-05", series(date(2026, 5, 1), ["600", "1"]))
@@ -199,7 +198,7 @@ def test_a_failed_channel_is_retried_alone_by_the_next_run_then_given_up(store, 
     assert actions(third) == [("retry", "stale_data", "2026-05-01T00:00:00+00:00")]
     gave_up = run_alerts(store, day, MAPPING, channels(mailer, platform), now=now(day))  # max_runs 3
     assert actions(gave_up) == [("quiet", "stale_data", "2026-05-01T00:00:00+00:00")]
-    state = json.loads(store.read_bytes(state_document_key("2026-05")))
+    state = {"alerts": alert_state(store, "2026-05")}
     (record,) = state["alerts"].values()
     assert [d["status"] for d in record["deliveries"]] == ["failed"] * 3
 
@@ -230,7 +229,7 @@ def test_a_dry_run_sends_and_stores_nothing(store, mailer):
     run = run_alerts(store, day, MAPPING, {}, now=now(day), dry_run=True)
     assert actions(run) == [("new", "anomaly", "2026-05-15"), ("new", "budget_actual", "2026-05")]
     assert [r.channel for r in run.outcomes[0].planned] == ["owners"]
-    assert not store.exists(state_document_key("2026-05"))
+    assert not alert_state(store, "2026-05")
     table = format_table(run, width=120)
     assert "dry run: nothing sent, no state written" in table
     assert "would send" in table
@@ -266,3 +265,30 @@ def test_disabled_alerts_do_nothing(store, mailer):
     run = run_alerts(store, date(2026, 5, 3), mapping, channels(mailer), now=now(date(2026, 5, 3)))
     assert run.outcomes == ()
     assert run.notes == ("Alerts are disabled in the mapping (alerts.enabled: false).",)
+
+
+class DiesAfterTheServerAccepts(MemoryMailer):
+    """Takes the first message, then the run dies before it can record the delivery."""
+
+    def send(self, mail: OutgoingMail) -> str:
+        reference = super().send(mail)
+        if len(self.sent) == 1:
+            raise KeyboardInterrupt("killed after the mail server accepted the message")
+        return reference
+
+
+def test_a_run_that_dies_after_a_delivery_is_followed_by_one_resend_with_the_same_key(store):
+    publish_month(store, "2026-05", spiky_may("400"))
+    day = date(2026, 5, 17)
+    mailer = DiesAfterTheServerAccepts()
+    with pytest.raises(KeyboardInterrupt):
+        run_alerts(store, day, MAPPING, channels(mailer), now=now(day))
+    again = run_alerts(store, day, MAPPING, channels(mailer), now=now(day))
+    assert sorted((o.action, o.rule) for o in again.outcomes) == [("new", "anomaly"), ("new", "budget_actual")]
+    # the first alert went out twice, as the same alert and sequence: with the same Message-ID; the other once
+    ids = [m.headers["Message-ID"] for m in mailer.sent]
+    assert len(ids) == 3 and ids[0] == ids[1] != ids[2] and ids[0].startswith("<alert.")
+    for record in alert_state(store, "2026-05").values():  # each recorded as delivered once
+        assert [(d["channel"], d["status"]) for d in record["deliveries"]] == [("owners", "sent")]
+    third = run_alerts(store, day, MAPPING, channels(mailer), now=now(day))
+    assert {o.action for o in third.outcomes} == {"quiet"} and len(mailer.sent) == 3
