@@ -189,7 +189,7 @@ def _ingest_manifest(selection: Selection, read: MonthRead, month: str, print_: 
         newest_source_time=newest,
         accounts=tuple(_account_bill(account, read) for account in selection.accounts),
         sources=tuple(
-            Source(key=f.bill.key, size=f.bill.info.size, etag=f.bill.info.etag, sha256=f.sha256,
+            Source(key=f.bill.key, size=f.bill.info.size, etag=f.bill.info.etag, content_hash=f.content_hash,
                    family=f.bill.family, snapshot=f.bill.snapshot, account=f.bill.account, scope=f.bill.scope,
                    members=tuple(f.parts))
             for f in read.files),
@@ -199,7 +199,8 @@ def _ingest_manifest(selection: Selection, read: MonthRead, month: str, print_: 
             rows_read=sum(p.rows for p in parts), model_studio_rows=sum(p.model_studio_rows for p in parts),
             other_product_rows=sum(p.other_product_rows for p in parts),
             other_month_rows=sum(p.other_month_rows for p in parts),
-            duplicate_rows=sum(p.duplicate_rows for p in parts), lines=lines.num_rows),
+            duplicate_rows=sum(p.duplicate_rows for p in parts), restated_lines=read.restated_lines,
+            lines=lines.num_rows),
         totals=totals,
         excluded_products=tuple(
             ExcludedProduct(r["product_code"], r["currency"], r["line_count"], r["billed_cost"])

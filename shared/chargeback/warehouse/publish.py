@@ -26,9 +26,16 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def neutralise_column(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
-    """Text a spreadsheet would run as a formula (starting with = + - @, a tab or CR) gets a leading apostrophe."""
-    risky = pc.match_substring_regex(column, "^[" + re.escape("".join(FORMULA_PREFIXES)) + "]")
-    return pc.if_else(risky, pc.binary_join_element_wise("'", column, ""), column)
+    """Text a spreadsheet would run as a formula (starting with = + - @, a tab or CR) gets a leading apostrophe.
+
+    Worked on the column's distinct values (the tables' text columns repeat a few values many times).
+    """
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    distinct = pc.unique(column)
+    risky = pc.match_substring_regex(distinct, "^[" + re.escape("".join(FORMULA_PREFIXES)) + "]")
+    safe = pc.if_else(risky, pc.binary_join_element_wise("'", distinct, ""), distinct)
+    return pc.take(safe, pc.index_in(column, value_set=distinct))
 
 
 def parquet_bytes(table: pa.Table) -> bytes:
@@ -50,7 +57,7 @@ def csv_bytes(table: pa.Table) -> bytes:
     return "\ufeff".encode() + chunked_csv(table, text)
 
 
-def chunked_csv(table: pa.Table, text: Callable[[pa.Array, pa.Field], pa.Array], rows: int = 8192) -> bytes:
+def chunked_csv(table: pa.Table, text: Callable[[pa.Array, pa.Field], pa.Array], rows: int = 65536) -> bytes:
     """``table`` as CSV, each column turned to text by ``text``, a slice of rows at a time (flat memory)."""
     options = pacsv.WriteOptions(quoting_style="needed")
     sink = io.BytesIO()  # its getvalue() hands over the bytes without a copy
