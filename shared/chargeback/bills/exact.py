@@ -133,11 +133,10 @@ def first_undecodable(source: CsvSource) -> tuple[int, str] | None:
 
 
 @contextmanager
-def _reader(source: CsvSource, header: HeaderMap, fields: list[str], block_size: int
-            ) -> Iterator[tuple[pacsv.CSVStreamingReader, list[InvalidRow]]]:
+def _reader(source: CsvSource, header: HeaderMap, fields: list[str], block_size: int, invalid: list[InvalidRow]
+            ) -> Iterator[pacsv.CSVStreamingReader]:
     names = [f"c{i}" for i in range(header.width)]
     wanted = [f"c{header.positions[f]}" for f in fields]
-    invalid: list[InvalidRow] = []
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
         invalid.append(InvalidRow(row.number, row.expected_columns, row.actual_columns, row.text or ""))
@@ -154,7 +153,7 @@ def _reader(source: CsvSource, header: HeaderMap, fields: list[str], block_size:
                                                  column_types={c: pa.string() for c in wanted},
                                                  strings_can_be_null=False, quoted_strings_can_be_null=False),
         )
-        yield reader, invalid
+        yield reader
     finally:
         stream.close()
 
@@ -171,8 +170,9 @@ def _batches(source: CsvSource, header: HeaderMap, fields: list[str]) -> Iterato
     """(first data row, batch) of the CSV's fields, InputError with the physical line for what cannot be read."""
     for block_size in (BLOCK_SIZE, MAX_ROW_BYTES):
         row = 0
+        invalid: list[InvalidRow] = []
         try:
-            with _reader(source, header, fields, block_size) as (reader, invalid):
+            with _reader(source, header, fields, block_size, invalid) as reader:
                 while True:
                     try:
                         batch = reader.read_next_batch()
@@ -190,7 +190,9 @@ def _batches(source: CsvSource, header: HeaderMap, fields: list[str]) -> Iterato
                 raise RowTooLongError(f"a row longer than {MAX_ROW_BYTES >> 20} MiB: not a bill, or a damaged "
                                       "file", source=source.name, line=line) from None
         except pa.ArrowInvalid as exc:  # opening: the first block
-            raise _unreadable(source, header, 0, [], exc) from None
+            if "straddl" in str(exc) and block_size != MAX_ROW_BYTES:
+                continue
+            raise _unreadable(source, header, 0, invalid, exc) from None
 
 
 class _Straddling(Exception):
@@ -269,8 +271,11 @@ def read_groups(source: CsvSource, header: HeaderMap, month_forms: tuple[str, ..
         frame = pl.from_arrow(pa.table(data))
         assert isinstance(frame, pl.DataFrame)
         if has_ids:
-            frame = frame.with_columns(pl.Series("_line_id", batch.column(column["line_id"])))
-            frame = frame.with_columns(id_hash(pl.col("_line_id")).alias("_id")).drop("_line_id")
+            raw = pl.from_arrow(batch)
+            assert isinstance(raw, pl.DataFrame)
+            frame = frame.with_columns(raw.select(
+                id_hash(pl.col(column["line_id"])).alias("_id"),
+                content_hash({f: pl.col(c) for f, c in column.items()}).alias("_content")))
             if exclude is not None:
                 drop = frame.select(month & pl.col("_id").is_in(exclude.implode())).to_series()
                 result.superseded_rows += int(drop.sum())
@@ -279,8 +284,8 @@ def read_groups(source: CsvSource, header: HeaderMap, month_forms: tuple[str, ..
                 kept = frame.filter(month)
                 ids.append(kept["_id"].to_numpy())
                 if contents:
-                    hashes.append(kept.select(content_hash([*TEXT_FIELDS, *AMOUNT_FIELDS])).to_series().to_numpy())
-            frame = frame.drop("_id")
+                    hashes.append(kept["_content"].to_numpy())
+            frame = frame.drop("_id", "_content")
         frame = frame.with_columns([pl.col(a).cast(MONEY) for a in AMOUNT_FIELDS])
         partials.append(frame.group_by(list(TEXT_FIELDS), maintain_order=True).agg(
             [pl.col(a).sum() for a in AMOUNT_FIELDS]

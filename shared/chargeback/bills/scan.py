@@ -21,7 +21,12 @@ decides, wherever polars' reading could differ from the exact reader's:
 - a row whose rightmost read field is empty: a short row or a blank line, which polars pads with empty cells;
 - an amount of 14 characters or more, or a group whose sums carry digits past the 12th decimal: polars rounds
   at the scale it casts to, the exact reader refuses to round (so amounts are cast at 18 decimals and the
-  sums checked, and an amount long enough to carry more than 18 is declined outright).
+  sums checked, and an amount long enough to carry more than 18 is declined outright);
+- a group whose amounts do not add up: list cost less discount, coupon and subscription deduction is the
+  payable on every real bill. polars reads only the columns it needs and so cannot see a row with a field too
+  many; such a row shifts the fields after the stray comma, and the shift breaks this sum (a payable ``6,4``
+  written without quotes reads as 6), so the exact reader then reads the file and names the row. A surplus
+  field after the last column changes nothing the lines keep and is ignored.
 
 Both readers produce the same groups, so nothing after them can tell which one read a file.
 """
@@ -93,9 +98,11 @@ def id_hash(ids: pl.Expr) -> pl.Expr:
     return ids.hash(seed=_ID_SEED)
 
 
-def content_hash(columns: Iterable[str]) -> pl.Expr:
-    """A hash of a row's text fields and amounts: two copies of a line with equal hashes say the same."""
-    return pl.struct(list(columns)).hash(seed=_CONTENT_SEED)
+def content_hash(raw: dict[str, pl.Expr]) -> pl.Expr:
+    """A hash of a row's fields as the bill writes them (``raw``: field -> its text; a field the bill lacks is
+    empty): two copies of a line with equal hashes say the same. Both readers hash the same text alike."""
+    fields = [raw.get(name, pl.lit("")).alias(name) for name in (*TEXT_FIELDS, *AMOUNT_FIELDS)]
+    return pl.struct(fields).hash(seed=_CONTENT_SEED)
 
 
 def in_month(month_forms: Iterable[str]) -> pl.Expr:
@@ -121,6 +128,7 @@ def _rows(lazy: pl.LazyFrame, header: HeaderMap) -> pl.LazyFrame:
         exprs.append(pl.lit(None, pl.String).alias(DETAIL))
     if "line_id" in col:
         exprs.append(id_hash(col["line_id"]).alias("_id"))
+        exprs.append(content_hash(col).alias("_content"))  # computed only when a sink asks for it
     return lazy.select(exprs)
 
 
@@ -179,8 +187,7 @@ def scan_groups(parts: list[CsvPart], header: HeaderMap, month_forms: tuple[str,
             grouped_path, ids_path = Path(tmp) / "groups.arrow", Path(tmp) / "ids.arrow"
             sinks = [_grouped(rows).sink_ipc(grouped_path, lazy=True)]
             if collect_ids and has_ids:
-                kept = [pl.col("_id")] + ([content_hash([*TEXT_FIELDS, *AMOUNT_FIELDS]).alias("_content")]
-                                          if contents else [])
+                kept = [pl.col("_id")] + ([pl.col("_content")] if contents else [])
                 sinks.append(rows.filter(month).select(kept).sink_ipc(ids_path, lazy=True))
             pl.collect_all(sinks, engine="streaming")
             grouped = pl.read_ipc(grouped_path)
@@ -196,7 +203,19 @@ def scan_groups(parts: list[CsvPart], header: HeaderMap, month_forms: tuple[str,
     if grouped["_long"].sum():
         raise ScanDeclined("an amount of 14 characters or more")
     result.table = _narrow(grouped.drop("_short", "_long"))
+    _check_sums(result.table, header)
     return result
+
+
+def _check_sums(table: pl.DataFrame, header: HeaderMap) -> None:
+    """ScanDeclined when some group's list cost less its deductions is not its payable (see the module doc)."""
+    if "list_cost" not in header.positions:
+        return
+    deductions = [pl.col(a) for a in ("discount", "coupon", "commitment_deducted") if a in header.positions]
+    gap = pl.col("list_cost") - pl.sum_horizontal(deductions) - pl.col("billed_cost") if deductions else \
+        pl.col("list_cost") - pl.col("billed_cost")
+    if table.select((gap != 0).any()).item():
+        raise ScanDeclined("a group whose list cost less its deductions is not its payable")
 
 
 __all__ = ["DETAIL", "MONEY", "SUM_FIELDS", "CsvPart", "Groups", "ScanDeclined", "content_hash", "empty_groups",

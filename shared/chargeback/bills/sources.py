@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import os
 import queue
 import struct
@@ -142,7 +143,7 @@ class ZipBill:
 
     def open_member(self, member: Member) -> BinaryIO:
         """A stream of the member's inflated bytes, CRC-checked at its end. Each call opens its own handle."""
-        return _MemberStream(self, member)  # type: ignore[return-value]
+        return io.BufferedReader(_MemberStream(self, member), buffer_size=1 << 20)
 
     def count(self, n: int, member: Member) -> None:
         """Count inflated bytes against the archive's limit (a zip's declared sizes may lie)."""
@@ -155,10 +156,11 @@ class ZipBill:
                              "CHARGEBACK_MAX_UNCOMPRESSED_GIB)", source=self.member_name(member))
 
 
-class _MemberStream:
-    """The inflated bytes of one member: a minimal binary stream (read, readinto, close)."""
+class _MemberStream(io.RawIOBase):
+    """The inflated bytes of one member, as a raw binary stream (pyarrow and the piece writer read it)."""
 
     def __init__(self, archive: ZipBill, member: Member) -> None:
+        super().__init__()
         info = member.info
         self._archive, self._member, self._name = archive, member, archive.member_name(member)
         if info.flag_bits & _ENCRYPTED:
@@ -179,7 +181,7 @@ class _MemberStream:
             raise
         self._left = info.compress_size
         self._inflate = isal_zlib.decompressobj(-15) if info.compress_type == zipfile.ZIP_DEFLATED else None
-        self._pending = b""
+        self._pending = memoryview(b"")
         self._crc = 0
         self._size = 0
         self._done = False
@@ -217,39 +219,23 @@ class _MemberStream:
             raise InputError(f"damaged zip member: {self._size:,} bytes with CRC {self._crc:08x} where the archive "
                              f"says {info.file_size:,} bytes with CRC {info.CRC:08x}", source=self._name)
 
-    def read(self, n: int = -1) -> bytes:
-        try:
-            while not self._pending and not self._done:
-                self._pending = self._next()
-        except (zlib.error, isal_zlib.error) as exc:  # type: ignore[misc]  # isal's stubs type its error loosely
-            raise InputError(f"damaged zip member: {exc}", source=self._name) from None
-        if n < 0 or n >= len(self._pending):
-            data, self._pending = self._pending, b""
-            if n < 0:
-                rest = [data]
-                while chunk := self.read(1 << 22):
-                    rest.append(chunk)
-                return b"".join(rest)
-            return data
-        data, self._pending = self._pending[:n], self._pending[n:]
-        return data
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
     def readable(self) -> bool:
         return True
 
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        try:
+            while not self._pending and not self._done:
+                self._pending = memoryview(self._next())
+        except (zlib.error, isal_zlib.error) as exc:  # type: ignore[misc]  # isal's stubs type its error loosely
+            raise InputError(f"damaged zip member: {exc}", source=self._name) from None
+        n = min(len(buffer), len(self._pending))
+        buffer[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
+
     def close(self) -> None:
         self._file.close()
-
-    def __enter__(self) -> _MemberStream:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        super().close()
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -12,12 +12,13 @@ import hashlib
 import io
 import json
 import logging
+import threading
 from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from functools import cache
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -28,6 +29,7 @@ from chargeback.allocation.allocate import allocate_table
 from chargeback.bills.discovery import AccountSelection, BillFile, Selection, select_month
 from chargeback.bills.normalize import LINE_SCHEMA, normalize_table
 from chargeback.bills.reader import MonthRead, read_month
+from chargeback.bills.sources import DEFAULT_MAX_UNCOMPRESSED_BYTES
 from chargeback.columns import UNALLOCATED
 from chargeback.config.file import ConfigFile
 from chargeback.errors import ChargebackError, InputError
@@ -52,6 +54,19 @@ from chargeback.warehouse.manifest import (
 from chargeback.warehouse.publish import Output, csv_bytes, parquet_bytes, publish_month
 
 log = logging.getLogger(__name__)
+
+
+OUTPUT_WORKERS = 2  # the outputs' bytes are made side by side (Arrow's writers and kernels release the GIL)
+
+
+def made_ahead(outputs: list[Output], pool: ThreadPoolExecutor) -> list[Output]:
+    """The outputs with their bytes being made in ``pool`` already: publishing takes each as it is ready.
+
+    All of a month's outputs are a few tens of MB (they are at the allocation grain, not the bill's); making
+    them in parallel halves the time the run spends after reading.
+    """
+    futures: list[Future[bytes]] = [pool.submit(make) for _, make in outputs]
+    return [(key, future.result) for (key, _), future in zip(outputs, futures, strict=True)]
 
 
 class NoBillsError(InputError):
@@ -120,10 +135,12 @@ def run_month(
     progress: Callable[[BillFile], None] | None = None,
     force: bool = False,
     allocate_lines: bool = True,
+    max_uncompressed: int = DEFAULT_MAX_UNCOMPRESSED_BYTES,
 ) -> RunSummary:
     """Ingest ``month`` (YYYY-MM) from ``source`` into ``warehouse`` and, unless told not to, allocate it.
 
-    ``now`` (aware) is when the month was ingested, as the manifest records it.
+    ``now`` (aware) is when the month was ingested, as the manifest records it; ``max_uncompressed`` is the
+    most one bill object may inflate to, in bytes.
     """
     check_month(month)
     if now.tzinfo is None:
@@ -138,7 +155,7 @@ def run_month(
         return RunSummary(previous, changed=False)
 
     read = read_month(source, selection.files, month, default_currency=default_currency, workers=workers,
-                      progress=progress)
+                      progress=progress, max_uncompressed=max_uncompressed)
     parts = [p for f in read.files for p in f.parts]
     if selection.family == "console" and not any(p.model_studio_rows or p.other_product_rows for p in parts):
         raise NoBillsError(f"no bill line of {month} in the console exports under {source.url}", field="month")
@@ -156,7 +173,8 @@ def run_month(
     if allocate_lines:
         manifest, more = _allocate(lines, mapping, manifest)
         outputs += more
-    manifest, written = publish_month(warehouse, outputs, manifest, previous)
+    with ThreadPoolExecutor(OUTPUT_WORKERS, thread_name_prefix="outputs") as pool:
+        manifest, written = publish_month(warehouse, made_ahead(outputs, pool), manifest, previous)
     log.info("month %s published", month, extra={"month": month, "status": manifest.status,
                                                   "lines": lines.num_rows,
                                                   "totals": {c: format_decimal(v) for c, v in totals.items()}})
@@ -244,9 +262,14 @@ def _allocate(lines: pa.Table, mapping: ConfigFile, manifest: Manifest) -> tuple
         warnings=tuple(mapping_warnings(mapping, manifest.month, set(keys), set(workspaces), by_center)),
     )
 
-    @cache
-    def focus() -> tuple[bytes, bytes]:  # one pass makes both files
-        return focus_files(table, sub_account_names=mapping.workspace_labels)
+    made: list[tuple[bytes, bytes]] = []
+    once = threading.Lock()
+
+    def focus() -> tuple[bytes, bytes]:  # one pass makes both files, whichever output asks first
+        with once:
+            if not made:
+                made.append(focus_files(table, sub_account_names=mapping.workspace_labels))
+        return made[0]
 
     month = manifest.month
     return manifest, [
@@ -299,7 +322,8 @@ def allocate_month(warehouse: ObjectStore, month: str, mapping: ConfigFile, *, n
         fingerprint=hashlib.sha256(f"{previous.fingerprint}:{mapping.version}".encode()).hexdigest())
     manifest, outputs = _allocate(lines, mapping, manifest)
     outputs = [(layout.lines_key(month), lambda: parquet_bytes(lines)), *outputs]
-    manifest, written = publish_month(warehouse, outputs, manifest, previous)
+    with ThreadPoolExecutor(OUTPUT_WORKERS, thread_name_prefix="outputs") as pool:
+        manifest, written = publish_month(warehouse, made_ahead(outputs, pool), manifest, previous)
     return RunSummary(manifest, changed=True, written=tuple(written))
 
 
