@@ -124,4 +124,4 @@ def test_as_a_real_process(name: str, published: Path, tmp_path: Path) -> None:
 def test_the_corpus_is_large_enough() -> None:
     assert len(BILL_CASES) + len(CONFIG_CASES) >= 80
     assert sum(1 for c in BILL_CASES if c.error) >= 50 and sum(1 for c in BILL_CASES if c.totals) >= 15
-    assert REAL_TOTAL == Decimal("57.477867")
+    assert Decimal("57.477867") == REAL_TOTAL

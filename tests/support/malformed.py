@@ -111,20 +111,20 @@ def _bill_cases() -> Iterator[Case]:
 
 def _header_cases() -> Iterator[Case]:
     doubled = [HEADER[HEADER.index(PAYABLE)]] + HEADER  # the case: a second payable column first
-    rows = [[r[HEADER.index(PAYABLE)].replace("6.4", "999")] + r for r in ROWS]
+    rows = [[r[HEADER.index(PAYABLE)].replace("6.4", "999"), *r] for r in ROWS]
     yield Case("duplicated payable column placed first", {NEWER: encode(doubled, rows)},
                error=(NEWER, "line 1", "ambiguous header", "billed_cost", "column 1", "column 62"))
-    yield Case("duplicated payable column placed last", {NEWER: encode(HEADER + [PAYABLE], [r + ["1"] for r in ROWS])},
+    yield Case("duplicated payable column placed last", {NEWER: encode([*HEADER, PAYABLE], [[*r, "1"] for r in ROWS])},
                error=(NEWER, "line 1", "ambiguous header", "billed_cost"))
-    ascii_parens = HEADER + ["应付信息/应付金额(含税)"]
+    ascii_parens = [*HEADER, "应付信息/应付金额(含税)"]
     yield Case("the payable with ASCII and full-width parentheses", {NEWER: encode(ascii_parens,
-                                                                                    [r + ["0"] for r in ROWS])},
+                                                                                    [[*r, "0"] for r in ROWS])},
                error=(NEWER, "line 1", "ambiguous header", "应付金额(含税)"))
-    yield Case("a date column in Chinese and in English", {NEWER: encode(HEADER + ["BillingDetails/BillingDate"],
-                                                                         [r + [r[HEADER.index(DATE)]] for r in ROWS])},
+    yield Case("a date column in Chinese and in English", {NEWER: encode([*HEADER, "BillingDetails/BillingDate"],
+                                                                         [[*r, r[HEADER.index(DATE)]] for r in ROWS])},
                error=(NEWER, "line 1", "ambiguous header", "billing_date"))
     yield Case("an instance column twice, with different case and spaces",
-               {NEWER: encode(HEADER + [" 资源信息/实例id（出账粒度） "], [r + [";x;y;z;bmp;0"] for r in ROWS])},
+               {NEWER: encode([*HEADER, " 资源信息/实例id（出账粒度） "], [[*r, ";x;y;z;bmp;0"] for r in ROWS])},
                error=(NEWER, "line 1", "ambiguous header", "instance_id"))
     no_payable = [h for h in HEADER if h != PAYABLE]
     cut = HEADER.index(PAYABLE)
@@ -140,8 +140,8 @@ def _header_cases() -> Iterator[Case]:
     yield Case("a CSV that is not a bill", {NEWER: b"name,amount\nlunch,12.5\n"},
                error=(NEWER, "line 1", "not a Model Studio bill header"))
     yield Case("binary bytes", {NEWER: bytes(range(256)) * 8}, error=(NEWER, "line 1"))
-    yield Case("a duplicated column nothing reads", {NEWER: encode(HEADER + ["资源信息/资源名称"],
-                                                                   [r + ["x"] for r in ROWS])},
+    yield Case("a duplicated column nothing reads", {NEWER: encode([*HEADER, "资源信息/资源名称"],
+                                                                   [[*r, "x"] for r in ROWS])},
                totals={"CNY": REAL_TOTAL})
     yield Case("header names with other case and spaces", {NEWER: encode([f" {h.upper()} " for h in HEADER], ROWS)},
                totals={"CNY": REAL_TOTAL})
@@ -342,4 +342,4 @@ def config_bytes(text: str) -> bytes:
     return text.encode("utf-8", "surrogateescape")
 
 
-__all__ = ["BILL_CASES", "CONFIG_CASES", "FULL", "EARLY", "REAL", "REAL_TOTAL", "Case", "config_bytes"]
+__all__ = ["BILL_CASES", "CONFIG_CASES", "EARLY", "FULL", "REAL", "REAL_TOTAL", "Case", "config_bytes"]
