@@ -110,7 +110,7 @@ def _bill_cases() -> Iterator[Case]:
 
 
 def _header_cases() -> Iterator[Case]:
-    doubled = [HEADER[HEADER.index(PAYABLE)]] + HEADER  # the case: a second payable column first
+    doubled = [HEADER[HEADER.index(PAYABLE)], *HEADER]  # the case: a second payable column first
     rows = [[r[HEADER.index(PAYABLE)].replace("6.4", "999"), *r] for r in ROWS]
     yield Case("duplicated payable column placed first", {NEWER: encode(doubled, rows)},
                error=(NEWER, "line 1", "ambiguous header", "billed_cost", "column 1", "column 62"))
