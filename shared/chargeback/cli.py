@@ -1,7 +1,10 @@
 """The ``chargeback`` command line: parses arguments, composes the library, maps errors to exit codes.
 
 Exit codes: 0 success, 2 bad input (the message names file, line and field), 1 anything else.
-Each subcommand lives in a ``chargeback.commands`` module that defines ``register(subparsers)``.
+Each subcommand lives in a ``chargeback.commands`` module that defines ``register(subparsers)``. Only the
+module of the subcommand being run is imported (with what it needs: pyarrow, polars, the mail or cloud SDKs);
+the others are listed by name and one-line help from :data:`COMMANDS`, so ``chargeback --help`` starts in a
+few hundredths of a second and ``run`` never loads what only ``report`` or ``alert`` use.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ import sys
 from collections.abc import Sequence
 
 from chargeback import __version__
-from chargeback.config.environment import check_endpoints
 from chargeback.errors import ChargebackError
 from chargeback.logs import configure_logging
 
@@ -23,18 +25,28 @@ os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "jemalloc")
 
 log = logging.getLogger("chargeback")
 
-# One module per subcommand, in the order --help lists them.
-COMMAND_MODULES: tuple[str, ...] = (
-    "chargeback.commands.run",
-    "chargeback.commands.demo",
-    "chargeback.commands.report",
-    "chargeback.commands.alert",
-    "chargeback.commands.reconcile",
-    "chargeback.commands.estimate",
-)
+# Every subcommand, in the order --help lists them: the module that registers it and its one-line help (a test
+# checks that each module registers exactly this help).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("chargeback.commands.run", "ingest and allocate one month"),
+    "ingest": ("chargeback.commands.run", "read one month's bills into normalized lines (no allocation)"),
+    "allocate": ("chargeback.commands.run", "allocate an ingested month with a mapping"),
+    "demo": ("chargeback.commands.demo", "run the whole pipeline on the embedded demo data"),
+    "report": ("chargeback.commands.report", "send the month's chargeback statements (each cost center once)"),
+    "alert": ("chargeback.commands.alert", "send budget, forecast, anomaly, new-key, free-quota and stale-data alerts"),
+    "reconcile": ("chargeback.commands.reconcile", "explain the gap between list and billed cost of a month"),
+    "estimate": ("chargeback.commands.estimate", "estimate the cost of a prompt or a conversation"),
+}
+COMMAND_MODULES: tuple[str, ...] = tuple(dict.fromkeys(module for module, _ in COMMANDS.values()))
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _chosen(argv: Sequence[str]) -> str | None:
+    """The subcommand named on the command line (the first word that is one), or None."""
+    return next((arg for arg in argv if arg in COMMANDS), None)
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``argv``, only the chosen subcommand's module is loaded (all of them without)."""
     parser = argparse.ArgumentParser(
         prog="chargeback",
         description=(
@@ -48,16 +60,27 @@ def build_parser() -> argparse.ArgumentParser:
                         help="log format: auto = readable text in a terminal, JSON lines otherwise")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(subparsers)
+    chosen = None if argv is None else _chosen(argv)
+    wanted = set(COMMAND_MODULES) if argv is None else {COMMANDS[chosen][0]} if chosen else set()
+    registered: set[str] = set()
+    for name, (module, help_) in COMMANDS.items():
+        if module in wanted:
+            if module not in registered:
+                importlib.import_module(module).register(subparsers)
+                registered.add(module)
+        else:
+            subparsers.add_parser(name, help=help_, add_help=False)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(arguments)
+    args = parser.parse_args(arguments)
     configure_logging(args.log_format, verbose=args.verbose)
     try:
+        from chargeback.config.environment import check_endpoints  # pydantic: loaded once a command runs
+
         check_endpoints(os.environ)  # the storage SDKs read these variables themselves
         result: int = args.handler(args)
         return result

@@ -133,6 +133,6 @@ def decimal_text(column: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArr
         return pc.binary_join_element_wise(sign, digits, "")
     padded = pc.utf8_lpad(digits, places + 1, "0")
     whole = pc.utf8_slice_codeunits(padded, 0, -places)
-    fraction = pc.replace_substring_regex(pc.utf8_slice_codeunits(padded, -places), "0+$", "")
+    fraction = pc.utf8_rtrim(pc.utf8_slice_codeunits(padded, -places), characters="0")
     point = pc.if_else(pc.equal(fraction, ""), "", ".")
     return pc.binary_join_element_wise(sign, whole, point, fraction, "")

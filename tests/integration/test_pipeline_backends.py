@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import xxhash
+
 from chargeback.config.file import load_config_file
 from chargeback.jobs.run_month import run_month
 from chargeback.warehouse.manifest import read_manifest
@@ -46,4 +48,6 @@ def test_v2_zip_push_read_from_the_store(backend):
                         now=datetime(2026, 6, 3, 18, tzinfo=UTC))
     assert summary.status == "final"
     assert summary.totals == {"CNY": Decimal("1.2543292")}
-    assert read_manifest(warehouse, "2026-05").sources[0].sha256
+    # the content hash is of the bytes as fetched: the zip itself
+    fetched = xxhash.xxh3_128(source.read_bytes(PUSH)).hexdigest()
+    assert read_manifest(warehouse, "2026-05").sources[0].content_hash == f"xxh3-128:{fetched}"

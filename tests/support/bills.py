@@ -47,6 +47,7 @@ LEGACY_FIELDS = {
     "list_cost": ("原价", "PretaxGrossAmount"),
     "discount": ("优惠金额", "InvoiceDiscount"),
     "payable": ("应付金额", "PretaxAmount"),
+    "tags": ("实例标签", "Tag"),
 }
 LEGACY_ENGLISH_HEADER = [v[1] for v in LEGACY_FIELDS.values()] + ["Currency"]
 

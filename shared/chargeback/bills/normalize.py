@@ -8,6 +8,7 @@ column, and everything after the reader receives clean values:
 - fee types: the bill's 费用类型 in the warehouse's words (:mod:`chargeback.fee_types`);
 - accounts: the resource owner's account and the payer's (:func:`accounts`);
 - list prices: kept as the text the bill writes (trimmed), but checked to be a number or empty;
+- tags: one text form, ``key=value`` pairs sorted and joined by ``;`` (:func:`normalize_tags`);
 - amounts: exact ``decimal128(38, 12)``, an empty cell being 0.
 
 :func:`normalize_table` then splits the instance IDs (:mod:`chargeback.bills.instance_id`) and merges the
@@ -16,6 +17,8 @@ aggregates to the line grain of ``LINE_SCHEMA``: the table ``allocation`` receiv
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from functools import partial
@@ -107,6 +110,51 @@ def list_prices(column: pa.Array, header: str, source: str, first_line: int) -> 
     return prices
 
 
+_SPLIT_TAG = re.compile(r"key:(?P<key>.*?)\s+value:(?P<value>.*)$", re.DOTALL)
+
+
+def _tag_pairs(text: str) -> list[tuple[str, str]]:
+    """The (key, value) pairs of a tag cell in any of the bills' forms."""
+    text = text.strip()
+    if text[:1] in "[{":
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict):
+            return [(str(k), "" if v is None else str(v)) for k, v in parsed.items()]
+        if isinstance(parsed, list) and all(isinstance(item, dict) for item in parsed):
+            return [(str(item.get("Key", item.get("key", item.get("TagKey", ""))) or ""),
+                     str(item.get("Value", item.get("value", item.get("TagValue", ""))) or "")) for item in parsed]
+    pairs = []
+    for part in text.split(";"):
+        part = part.strip()
+        if not part:
+            continue
+        split = _SPLIT_TAG.match(part)  # split bills: 'key:cost value:search'
+        if split:
+            pairs.append((split.group("key"), split.group("value")))
+        else:  # legacy bills: 'cost:search'
+            key, _, value = part.partition(":")
+            pairs.append((key, value))
+    return pairs
+
+
+def normalize_tag(text: str) -> str:
+    """A tag cell in one text form: ``key=value`` pairs, trimmed, sorted, joined by ``;`` ('' for none).
+
+    Legacy ``key1:value1;key2:value2``, split-bill ``key:k1 value:v1; key:k2 value:v2`` and JSON
+    (``{"k1": "v1"}`` or ``[{"Key": "k1", "Value": "v1"}]``) all give ``k1=v1;k2=v2``.
+    """
+    pairs = {(k.strip(), v.strip()) for k, v in _tag_pairs(text) if k.strip()}
+    return ";".join(f"{k}={v}" for k, v in sorted(pairs))
+
+
+def normalize_tags(column: pa.Array) -> pa.Array:
+    """The tags of a block in one text form (:func:`normalize_tag`)."""
+    return map_distinct(column, normalize_tag)
+
+
 def _is_money(text: str) -> bool:
     """Whether ``text`` is a number the money type holds (at most 12 decimals)."""
     try:
@@ -168,4 +216,4 @@ def normalize_table(aggregates: pa.Table, month: str) -> pa.Table:
 
 
 __all__ = ["LINE_SCHEMA", "accounts", "amounts", "fee_types", "iso_dates", "list_price", "list_prices",
-           "normalize_table"]
+           "normalize_table", "normalize_tag", "normalize_tags"]

@@ -7,6 +7,7 @@ import sys
 from datetime import UTC, datetime
 
 from chargeback.bills.discovery import BillFile
+from chargeback.bills.sources import DEFAULT_MAX_UNCOMPRESSED_BYTES
 from chargeback.commands import add_storage_options, add_wait_option, leases_of, open_url
 from chargeback.config.file import load_config_file
 from chargeback.jobs.run_month import RunSummary, allocate_month, run_month
@@ -56,8 +57,25 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=2, help="files read in parallel (default 2)")
     parser.add_argument("--currency", default="CNY",
                         help="currency of bills without a currency column (legacy files; default CNY)")
+    parser.add_argument("--max-uncompressed-gib", type=_gib, default=DEFAULT_MAX_UNCOMPRESSED_BYTES / GIB,
+                        metavar="GIB", help="the most one bill may inflate to, zipped members together, in GiB "
+                        f"(default {DEFAULT_MAX_UNCOMPRESSED_BYTES / GIB:g}: about 23M rows); past it the run stops, "
+                        "so a zip bomb fills neither disk nor memory")
     add_storage_options(parser)
     add_wait_option(parser)
+
+
+GIB = 1 << 30
+
+
+def _gib(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of GiB") from None
+    if not 0 < value <= 1 << 20:
+        raise argparse.ArgumentTypeError(f"{value:g} is not between 0 and 1048576 GiB")
+    return value
 
 
 class Progress:
@@ -84,7 +102,7 @@ def _run(args: argparse.Namespace, allocate_lines: bool = True) -> int:
         summary = run_month(open_url(args.source, args), open_url(args.warehouse, args), args.month, config,
                             now=datetime.now(UTC), workers=args.workers, default_currency=args.currency,
                             progress=progress, force=args.force, allocate_lines=allocate_lines,
-                            leases=leases_of(args))
+                            leases=leases_of(args), max_uncompressed=int(args.max_uncompressed_gib * GIB))
     finally:
         progress.close()
     print(format_summary(summary, args.warehouse))
@@ -113,6 +131,8 @@ def format_summary(summary: RunSummary, warehouse: str) -> str:
     out.append(f"  rows read {counts.rows_read}: Model Studio {counts.model_studio_rows}, other products "
                f"{counts.other_product_rows}, other months {counts.other_month_rows}, "
                f"duplicates {counts.duplicate_rows}")
+    if counts.restated_lines:
+        out.append(f"  {counts.restated_lines} bill line(s) restated by a newer export: the newest copy counts")
     out.append(f"  {counts.lines} normalized lines, {counts.allocation_rows} allocation rows")
     for currency, total in summary.totals.items():
         out.append(f"  billed total {format_decimal(total)} {currency}")

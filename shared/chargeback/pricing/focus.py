@@ -31,9 +31,8 @@ import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -48,6 +47,9 @@ from chargeback.months import first_day, next_month
 from chargeback.units import focus_unit
 from chargeback.vectors import map_distinct
 from chargeback.warehouse.publish import chunked_csv, neutralise_column
+
+if TYPE_CHECKING:  # pandas only for the DataFrame fronts, imported where they run: `run` never loads it
+    import pandas as pd
 
 FOCUS_VERSION = "1.0"
 FOCUS_COLUMNS: tuple[str, ...] = (
@@ -90,6 +92,8 @@ def to_focus(allocations: pd.DataFrame, **options: Any) -> pd.DataFrame:
     A DataFrame front to :func:`focus_table` (``options`` are its keyword arguments): money as ``Decimal``,
     datetimes as UTC, the rest as text.
     """
+    import pandas as pd
+
     missing = [c for c in ALLOCATION_COLUMNS if c not in allocations.columns and c != "share"]
     if missing:
         raise InputError(f"the allocation rows lack column(s) {', '.join(missing)}", field="allocations")
@@ -243,8 +247,10 @@ def _tags(key: str) -> str:
 def _csv_text(column: pa.Array, field: pa.Field) -> pa.Array:
     if field.name in DECIMAL_COLUMNS:
         return decimal_text(column)
-    if field.name in DATETIME_COLUMNS:
-        return pc.strftime(column, format=TIME_FORMAT)
+    if field.name in DATETIME_COLUMNS:  # a month holds a few dozen distinct times: format each once
+        column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+        distinct = pc.unique(column)
+        return pc.take(pc.strftime(distinct, format=TIME_FORMAT), pc.index_in(column, value_set=distinct))
     return neutralise_column(column)
 
 
@@ -261,11 +267,13 @@ def focus_files(allocations: pa.Table, *, rows: int = 8192, **options: Any) -> t
     parquet_sink, csv_sink = io.BytesIO(), io.BytesIO()  # getvalue() hands over the bytes without a copy
     parquet: pq.ParquetWriter | None = None
     text: pacsv.CSVWriter | None = None
-    for start in range(0, max(allocations.num_rows, 1), rows):
-        focus = focus_table(allocations.slice(start, rows), **options)
+    text_rows = rows * 8  # the text conversion has a cost per call: larger slices, same bytes
+    for start in range(0, max(allocations.num_rows, 1), text_rows):
+        focus = focus_table(allocations.slice(start, text_rows), **options)
         parquet = parquet or pq.ParquetWriter(parquet_sink, focus.schema, compression="zstd",
                                               coerce_timestamps="ms")
-        parquet.write_table(focus)
+        for offset in range(0, max(focus.num_rows, 1), rows):  # one row group per ``rows``, as always
+            parquet.write_table(focus.slice(offset, rows))
         converted = pa.table([_csv_text(focus.column(i), f) for i, f in enumerate(focus.schema)],
                              names=focus.column_names)
         text = text or pacsv.CSVWriter(csv_sink, converted.schema,
@@ -285,6 +293,8 @@ def focus_table_parquet_bytes(table: pa.Table) -> bytes:
 
 
 def _as_table(focus: pd.DataFrame) -> pa.Table:
+    import pandas as pd
+
     arrays = {}
     for name in focus.columns:
         values = focus[name].tolist()

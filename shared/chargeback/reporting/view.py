@@ -29,7 +29,7 @@ from typing import Any
 import pandas as pd
 
 from chargeback.bills.normalize import list_price
-from chargeback.columns import ALLOCATION_COLUMNS, LINE_AMOUNTS
+from chargeback.columns import ALLOCATION_COLUMNS, CARRIED_FACTS, LINE_AMOUNTS
 from chargeback.config.cost_centers import FixedShares
 from chargeback.config.file import ConfigFile as TeamMapping
 from chargeback.display import percent_of
@@ -50,7 +50,8 @@ _AMOUNTS = frozenset(LINE_AMOUNTS)
 # What a statement's content hash covers: every allocation column but the payer's account, which schema 2 added
 # beside the owner's and which changes nothing a cost center owes (hashing it would send every statement already
 # sent again, as a correction).
-HASHED_COLUMNS: tuple[str, ...] = tuple(c for c in ALLOCATION_COLUMNS if c != "payer_account_id")
+HASHED_COLUMNS: tuple[str, ...] = tuple(c for c in ALLOCATION_COLUMNS
+                                       if c != "payer_account_id" and c not in CARRIED_FACTS)
 
 
 # ---------------------------------------------------------------------------------------------- the view

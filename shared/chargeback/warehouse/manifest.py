@@ -2,10 +2,11 @@
 
 This module is the only one that writes or reads ``manifests/billing_month=YYYY-MM/manifest.json``. The
 document is JSON with exact decimals as text and times as ISO 8601 with their offset. A reader gets a
-:class:`Manifest` or a :class:`ManifestError` that names the object and the field; documents of schema
-version 1 (before accounts and payer columns) and 2 (before content-addressed outputs) still read: a schema-1
-document's naive times are China time (they came from push folder names), its accounts unknown; neither names
-``objects``, so its tables are read at their table keys (``chargeback.warehouse.read``).
+:class:`Manifest` or a :class:`ManifestError` that names the object and the field; documents of older schema
+versions still read: version 2 (a SHA-256 of each source, before content-addressed outputs, tags, resource groups,
+cost units and the subscription-deduction amounts) and version 1 (before accounts and payer columns: their naive
+times are China time, from push folder names, their accounts unknown). Neither names ``objects``, so its tables
+are read at their table keys (``chargeback.warehouse.read``).
 
 The manifest is the commit point of a publish (``chargeback.warehouse.publish``): it names, for every output,
 the content-addressed object that holds its bytes, and it is written after all of them.
@@ -30,8 +31,9 @@ from chargeback.storage import ObjectStore
 from chargeback.warehouse import layout
 
 SCHEMA_VERSION = 3
-"""3: ``objects``, the content-addressed copy of every output. 2: accounts, each source's account and scope,
-``payer_account_id`` in the tables. 1: the first."""
+"""3: ``objects``, the content-addressed copy of every output; each source's ``content_hash`` (xxh3-128 of the
+bytes as fetched), restated lines; ``tags``, ``resource_group``, ``cost_unit`` and the ``commitment_*`` amounts in
+the tables. 2: accounts, each source's account and scope, ``payer_account_id`` in the tables. 1: the first."""
 READABLE_VERSIONS = (1, 2, SCHEMA_VERSION)
 
 Status = Literal["open", "final"]
@@ -62,9 +64,9 @@ class Source:
     """One bill object that was read."""
 
     key: str
-    size: int
-    etag: str
-    sha256: str
+    size: int  # as the store listed it
+    etag: str  # as the store listed it
+    content_hash: str  # '<algorithm>:<hex>' of the bytes as fetched: 'xxh3-128:...' ('sha256:...' before schema 3)
     family: str  # v2 | legacy | console
     snapshot: str = ""  # the push folder (v2) or export time (console), YYYYMMDDHHMMSS
     account: str = ""  # the UID in the file name: whose bill it is ('' in schema 1)
@@ -98,7 +100,8 @@ class Counts:
     model_studio_rows: int = 0
     other_product_rows: int = 0
     other_month_rows: int = 0
-    duplicate_rows: int = 0
+    duplicate_rows: int = 0  # copies of a bill line another input (a newer export, another member) holds
+    restated_lines: int = 0  # lines whose dropped copy said something else (a restatement: the newest counts)
     lines: int = 0
     allocation_rows: int = 0
 
@@ -277,10 +280,21 @@ def _load_dataclass(kind: Any, value: Any, path: str) -> Any:
         raise _Invalid(path, str(exc)) from None
 
 
-def _from_version_1(document: dict[str, Any]) -> dict[str, Any]:
-    """A schema-1 document in the shape of schema 2: the same fields, accounts unknown."""
+def _from_version_2(document: dict[str, Any]) -> dict[str, Any]:
+    """A schema-2 document in the shape of schema 3: each source's SHA-256 as its content hash."""
     upgraded = dict(document)
     upgraded["schema_version"] = SCHEMA_VERSION
+    sources = upgraded.get("sources")
+    if isinstance(sources, list):
+        upgraded["sources"] = [
+            {**{k: v for k, v in s.items() if k != "sha256"}, "content_hash": f"sha256:{s['sha256']}"}
+            if isinstance(s, dict) and isinstance(s.get("sha256"), str) else s for s in sources]
+    return upgraded
+
+
+def _from_version_1(document: dict[str, Any]) -> dict[str, Any]:
+    """A schema-1 document in the shape of schema 3: the same fields, accounts unknown."""
+    upgraded = _from_version_2(document)
     for name in ("totals_by_cost_center", "unmapped_api_keys", "unmapped_workspaces", "warnings"):
         if upgraded.get(name) is None:
             upgraded.pop(name, None)
@@ -303,13 +317,13 @@ def manifest_from_bytes(data: bytes, *, source: str = "manifest.json") -> Manife
     version = document.get("schema_version")
     if version == 1:
         document = _from_version_1(document)
-    elif version in READABLE_VERSIONS and not isinstance(version, bool):
-        document = {**document, "schema_version": SCHEMA_VERSION}  # 2 is 3 without objects
-    else:
-        readable = ", ".join(map(str, READABLE_VERSIONS[:-1])) + f" or {SCHEMA_VERSION}"
+    elif version == 2:
+        document = _from_version_2(document)
+    elif version != SCHEMA_VERSION or isinstance(version, bool):
         raise ManifestError(
-            f"schema version {version!r} is not one this version of chargeback reads ({readable}); "
-            "a newer version wrote it, or it is not a manifest", source=source, field="schema_version")
+            f"schema version {version!r} is not one this version of chargeback reads "
+            f"({', '.join(map(str, READABLE_VERSIONS))}); a newer version wrote it, or it is not a manifest",
+            source=source, field="schema_version")
     try:
         manifest: Manifest = _load_dataclass(Manifest, document, "")
     except _Invalid as exc:
@@ -338,6 +352,6 @@ def write_manifest(store: ObjectStore, manifest: Manifest) -> str:
     return key
 
 
-__all__ = ["SCHEMA_VERSION", "AccountBill", "Counts", "ExcludedProduct", "FreeQuotaUse", "Manifest",
-           "ManifestError", "MemberCounts", "SkippedObject", "Source", "StoredObject", "manifest_from_bytes",
-           "manifest_to_bytes", "read_manifest", "write_manifest"]
+__all__ = ["READABLE_VERSIONS", "SCHEMA_VERSION", "AccountBill", "Counts", "ExcludedProduct", "FreeQuotaUse",
+           "Manifest", "ManifestError", "MemberCounts", "SkippedObject", "Source", "StoredObject",
+           "manifest_from_bytes", "manifest_to_bytes", "read_manifest", "write_manifest"]

@@ -48,9 +48,16 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def neutralise_column(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
-    """Text a spreadsheet would run as a formula (starting with = + - @, a tab or CR) gets a leading apostrophe."""
-    risky = pc.match_substring_regex(column, "^[" + re.escape("".join(FORMULA_PREFIXES)) + "]")
-    return pc.if_else(risky, pc.binary_join_element_wise("'", column, ""), column)
+    """Text a spreadsheet would run as a formula (starting with = + - @, a tab or CR) gets a leading apostrophe.
+
+    Worked on the column's distinct values (the tables' text columns repeat a few values many times).
+    """
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    distinct = pc.unique(column)
+    risky = pc.match_substring_regex(distinct, "^[" + re.escape("".join(FORMULA_PREFIXES)) + "]")
+    safe = pc.if_else(risky, pc.binary_join_element_wise("'", distinct, ""), distinct)
+    return pc.take(safe, pc.index_in(column, value_set=distinct))
 
 
 def parquet_bytes(table: pa.Table) -> bytes:
@@ -72,7 +79,7 @@ def csv_bytes(table: pa.Table) -> bytes:
     return "\ufeff".encode() + chunked_csv(table, text)
 
 
-def chunked_csv(table: pa.Table, text: Callable[[pa.Array, pa.Field], pa.Array], rows: int = 8192) -> bytes:
+def chunked_csv(table: pa.Table, text: Callable[[pa.Array, pa.Field], pa.Array], rows: int = 65536) -> bytes:
     """``table`` as CSV, each column turned to text by ``text``, a slice of rows at a time (flat memory)."""
     options = pacsv.WriteOptions(quoting_style="needed")
     sink = io.BytesIO()  # its getvalue() hands over the bytes without a copy
@@ -110,10 +117,10 @@ def publish_month(store: ObjectStore, outputs: Iterable[Output], manifest: Manif
     """Publish a month: the ``outputs`` to their content-addressed objects, then ``manifest`` naming them (the
     commit), then the table copies; ``previous`` is the month's published manifest, whose objects are kept.
 
-    Each output is made, written and dropped in turn, so only one is in memory; an object the previous
-    manifest already names, and that is in place, is not written again. ``fence`` is checked right before the
-    commit; ``now`` (aware) dates the sweep of old unnamed objects (no sweep without it). Returns the manifest
-    as written and the keys written, in order.
+    Each output's bytes are taken in turn (the caller may be making them ahead, in parallel) and dropped once
+    written; an object the previous manifest already names, and that is in place, is not written again.
+    ``fence`` is checked right before the commit; ``now`` (aware) dates the sweep of old unnamed objects (no
+    sweep without it). Returns the manifest as written and the keys written, in order.
     """
     month = manifest.month
     named = {ref.key: ref for ref in previous.objects.values()} if previous else {}
