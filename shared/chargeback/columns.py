@@ -19,7 +19,7 @@ LINE_DIMENSIONS: tuple[str, ...] = (
     "api_key_id",  # '' for console calls
     "model",
     "usage_type",  # the raw 4th segment, e.g. context_0-256k_input_token
-    "io_type",  # input | output | cached_input | unit (images, seconds, ...) | other
+    "io_type",  # input | output | cached_input | cache_write | unit (images, seconds, ...) | other (unknown)
     "context_tier",  # e.g. 0-256k, '' when untiered
     "channel",  # the raw 5th segment: '', bmp, app, assistant-api, ...
     "call_source",  # console | api | assistant_api | the raw channel when unknown
@@ -30,6 +30,12 @@ LINE_DIMENSIONS: tuple[str, ...] = (
     "list_unit_price",  # the bill's list price per usage unit, as text
     "price_unit",
     "region",
+)
+
+# Marks of the usage type, booleans (``chargeback.bills.instance_id.classify_usage_type``).
+LINE_FLAGS: tuple[str, ...] = (
+    "batch",  # a batch call (input_token_batch, output_token_batch)
+    "thinking",  # output in thinking mode (thinking_output_token)
 )
 
 # Exact amounts, decimal128(38, 12) in Arrow, Decimal in Python.
@@ -45,7 +51,7 @@ LINE_AMOUNTS: tuple[str, ...] = (
 
 LINE_COUNT = "line_count"  # how many source bill lines make up the normalized line
 
-LINE_COLUMNS: tuple[str, ...] = (*LINE_DIMENSIONS, *LINE_AMOUNTS, LINE_COUNT)
+LINE_COLUMNS: tuple[str, ...] = (*LINE_DIMENSIONS, *LINE_FLAGS, *LINE_AMOUNTS, LINE_COUNT)
 
 # Allocation adds who pays and why.
 ALLOCATION_EXTRA: tuple[str, ...] = ("cost_center", "allocation_rule", "share")
@@ -61,6 +67,8 @@ ALLOCATION_COLUMNS: tuple[str, ...] = (
     "usage_type",
     "io_type",
     "context_tier",
+    "batch",
+    "thinking",
     "channel",
     "call_source",
     "billing_item",

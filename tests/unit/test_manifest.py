@@ -74,7 +74,7 @@ def _document(**changes: object) -> bytes:
 @pytest.mark.parametrize(("data", "message"), [
     (b"{not json", "not a readable JSON document"),
     (b"[]", "not a manifest (expected a JSON object)"),
-    (_document(schema_version=3), "field 'schema_version': schema version 3 is not one this version"),
+    (_document(schema_version=4), "field 'schema_version': schema version 4 is not one this version"),
     (_document(totals={"CNY": "12,5"}), "field 'totals.CNY': '12,5' is not an exact amount"),
     (_document(totals={"CNY": 1.5}), "field 'totals.CNY': 1.5 is not an exact amount"),
     (_document(status="closed"), "field 'status': 'closed' is not one of 'open', 'final'"),

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from chargeback.bills.normalize import LINE_SCHEMA
-from chargeback.columns import ALLOCATION_COLUMNS, LINE_AMOUNTS, UNALLOCATED
+from chargeback.columns import ALLOCATION_COLUMNS, LINE_AMOUNTS, LINE_FLAGS, UNALLOCATED
 from chargeback.config.cost_centers import FixedShares
 from chargeback.config.file import ConfigFile
 from chargeback.money import MONEY_TYPE, ZERO, finest_places, split_exact
@@ -27,7 +27,7 @@ CENT = Decimal("0.01")
 
 ALLOCATION_SCHEMA = pa.schema([
     pa.field(c, MONEY_TYPE if c in LINE_AMOUNTS else pa.int64() if c == "line_count"
-             else pa.float64() if c == "share" else pa.string())
+             else pa.float64() if c == "share" else pa.bool_() if c in LINE_FLAGS else pa.string())
     for c in ALLOCATION_COLUMNS
 ])
 

@@ -47,6 +47,7 @@ from chargeback.warehouse.manifest import (
     ManifestError,
     SkippedObject,
     Source,
+    UnknownUsageType,
     read_manifest,
 )
 from chargeback.warehouse.publish import Output, csv_bytes, parquet_bytes, publish_month
@@ -86,6 +87,10 @@ class RunSummary:
     @property
     def totals_by_cost_center(self) -> dict[str, dict[str, Decimal]]:
         return {center: dict(totals) for center, totals in self.manifest.totals_by_cost_center.items()}
+
+    @property
+    def unknown_usage_types(self) -> list[UnknownUsageType]:
+        return list(self.manifest.unknown_usage_types)
 
     @property
     def unmapped_api_keys(self) -> list[str]:
@@ -156,6 +161,9 @@ def run_month(
     if allocate_lines:
         manifest, more = _allocate(lines, mapping, manifest)
         outputs += more
+    for kind in manifest.unknown_usage_types:
+        log.warning("usage type %r is not one chargeback knows: %d row(s) kept with io_type 'other'",
+                    kind.usage_type, kind.rows, extra={"month": month, "usage_type": kind.usage_type})
     manifest, written = publish_month(warehouse, outputs, manifest, previous)
     log.info("month %s published", month, extra={"month": month, "status": manifest.status,
                                                   "lines": lines.num_rows,
@@ -205,7 +213,24 @@ def _ingest_manifest(selection: Selection, read: MonthRead, month: str, print_: 
             ExcludedProduct(r["product_code"], r["currency"], r["line_count"], r["billed_cost"])
             for r in sorted(read.excluded.to_pylist(), key=lambda r: (r["product_code"], r["currency"]))),
         free_quota=month_grants(lines.filter(pc.equal(lines["fee_type"], FREE_QUOTA)).to_pylist(), read.free_quota),
+        unknown_usage_types=unknown_usage_types(lines),
     )
+
+
+def unknown_usage_types(lines: pa.Table) -> tuple[UnknownUsageType, ...]:
+    """The usage types of ``lines`` the classifier does not know (``io_type`` 'other' with a usage type), with
+    their source rows and billed cost per currency: kept raw in the tables, listed here, never guessed."""
+    other = lines.filter(pc.and_(pc.equal(lines["io_type"], "other"), pc.not_equal(lines["usage_type"], "")))
+    if not other.num_rows:
+        return ()
+    grouped = other.group_by(["usage_type", "currency"], use_threads=False).aggregate(
+        [("line_count", "sum"), ("billed_cost", "sum")])
+    rows: dict[str, int] = defaultdict(int)
+    billed: dict[str, dict[str, Decimal]] = defaultdict(dict)
+    for row in grouped.to_pylist():
+        rows[row["usage_type"]] += row["line_count_sum"]
+        billed[row["usage_type"]][row["currency"]] = row["billed_cost_sum"]
+    return tuple(UnknownUsageType(name, rows[name], dict(sorted(billed[name].items()))) for name in sorted(rows))
 
 
 def _account_bill(account: AccountSelection, read: MonthRead) -> AccountBill:

@@ -44,13 +44,15 @@ from chargeback.warehouse.manifest import Manifest
 
 # Rules of lines a cost center pays directly; any other rule (e.g. 'console:proportional') is a shared pool.
 DIRECT_RULES = frozenset({"api_key", "workspace", "unallocated", ""})
-IO_TYPE_ORDER = ("input", "cached_input", "output", "unit", "other")
+IO_TYPE_ORDER = ("input", "cached_input", "cache_write", "output", "unit", "other")
 UNIT_COST_STEP = Decimal("0.00000001")
 _AMOUNTS = frozenset(LINE_AMOUNTS)
-# What a statement's content hash covers: every allocation column but the payer's account, which schema 2 added
-# beside the owner's and which changes nothing a cost center owes (hashing it would send every statement already
-# sent again, as a correction).
-HASHED_COLUMNS: tuple[str, ...] = tuple(c for c in ALLOCATION_COLUMNS if c != "payer_account_id")
+# What a statement's content hash covers: every allocation column but those added later that change nothing a
+# cost center owes (hashing them would send every statement already sent again, as a correction): the payer's
+# account (schema 2, beside the owner's) and the usage type's batch and thinking marks (schema 3: they follow
+# from the usage type, which is hashed).
+UNHASHED_COLUMNS = frozenset({"payer_account_id", "batch", "thinking"})
+HASHED_COLUMNS: tuple[str, ...] = tuple(c for c in ALLOCATION_COLUMNS if c not in UNHASHED_COLUMNS)
 
 
 # ---------------------------------------------------------------------------------------------- the view

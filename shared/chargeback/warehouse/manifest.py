@@ -25,8 +25,10 @@ from chargeback.months import MONTH_PATTERN
 from chargeback.storage import ObjectStore
 from chargeback.warehouse import layout
 
-SCHEMA_VERSION = 2
-"""2: accounts, each source's account and scope, ``payer_account_id`` in the tables. 1: the first."""
+SCHEMA_VERSION = 3
+"""3: the ``batch`` and ``thinking`` marks (and ``cache_write``) in the tables, usage types not recognised.
+2: accounts, each source's account and scope, ``payer_account_id`` in the tables. 1: the first."""
+READABLE_VERSIONS = (1, 2, SCHEMA_VERSION)
 
 Status = Literal["open", "final"]
 Totals = Mapping[str, Decimal]  # currency -> exact amount, never mixed
@@ -120,6 +122,16 @@ class FreeQuotaUse:
 
 
 @dataclass(frozen=True)
+class UnknownUsageType:
+    """A usage type (the instance ID's 4th segment) the classifier does not know: its lines are kept with the raw
+    usage type and ``io_type`` 'other', never guessed, and listed here with what they add up to."""
+
+    usage_type: str
+    rows: int  # source bill rows
+    billed_cost: Totals = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Manifest:
     """Everything a reader needs to trust a published month; written after every table it names."""
 
@@ -143,6 +155,7 @@ class Manifest:
     totals_by_cost_center: Mapping[str, Totals] = field(default_factory=dict)
     excluded_products: tuple[ExcludedProduct, ...] = ()
     free_quota: tuple[FreeQuotaUse, ...] = ()
+    unknown_usage_types: tuple[UnknownUsageType, ...] = ()
     unmapped_api_keys: tuple[str, ...] = ()
     unmapped_workspaces: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()  # likely mistakes in the mapping, seen against this month's bill
@@ -286,10 +299,11 @@ def manifest_from_bytes(data: bytes, *, source: str = "manifest.json") -> Manife
     version = document.get("schema_version")
     if version == 1:
         document = _from_version_1(document)
-    elif version != SCHEMA_VERSION:
+    elif version not in READABLE_VERSIONS or isinstance(version, bool):
         raise ManifestError(
-            f"schema version {version!r} is not one this version of chargeback reads (1 or {SCHEMA_VERSION}); "
-            "a newer version wrote it, or it is not a manifest", source=source, field="schema_version")
+            f"schema version {version!r} is not one this version of chargeback reads "
+            f"({', '.join(map(str, READABLE_VERSIONS))}); a newer version wrote it, or it is not a manifest",
+            source=source, field="schema_version")
     try:
         manifest: Manifest = _load_dataclass(Manifest, document, "")
     except _Invalid as exc:
@@ -319,5 +333,5 @@ def write_manifest(store: ObjectStore, manifest: Manifest) -> str:
 
 
 __all__ = ["SCHEMA_VERSION", "AccountBill", "Counts", "ExcludedProduct", "FreeQuotaUse", "Manifest",
-           "ManifestError", "MemberCounts", "SkippedObject", "Source", "manifest_from_bytes", "manifest_to_bytes",
-           "read_manifest", "write_manifest"]
+           "ManifestError", "MemberCounts", "SkippedObject", "Source", "UnknownUsageType", "manifest_from_bytes",
+           "manifest_to_bytes", "read_manifest", "write_manifest"]
