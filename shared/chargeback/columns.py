@@ -10,7 +10,9 @@ LINE_DIMENSIONS: tuple[str, ...] = (
     "billing_month",  # YYYY-MM
     "billing_date",  # YYYY-MM-DD
     "account_id",  # the UID that owns (uses) the resource: a member account of a consolidated bill
+    "account_name",  # its name (login name), '' when the bill names none
     "payer_account_id",  # the UID that pays: the bill's purchase account, else the UID in the file name
+    "payer_account_name",  # its name (v2 资源购买账号, legacy 账号), '' when the bill names none
     "product_code",  # 'sfm' for Model Studio
     "commodity_code",  # e.g. sfm_inference_public_cn
     "billing_item",  # e.g. token_number, image_number, video_duration
@@ -60,7 +62,9 @@ ALLOCATION_COLUMNS: tuple[str, ...] = (
     "billing_month",
     "billing_date",
     "account_id",
+    "account_name",
     "payer_account_id",
+    "payer_account_name",
     "workspace_id",
     "api_key_id",
     "model",
@@ -73,6 +77,7 @@ ALLOCATION_COLUMNS: tuple[str, ...] = (
     "call_source",
     "billing_item",
     "commodity_code",
+    "region",
     "fee_type",
     "currency",
     "usage",

@@ -35,6 +35,7 @@ from chargeback.warehouse.publish import publish_month as publish
 LINE_DEFAULTS: dict[str, Any] = {
     "product_code": "sfm", "instance_id": "", "free_quota_stop": "0", "price_unit": "元/千tokens",
     "region": "cn-beijing", "payer_account_id": "", "share": 1.0, "line_count": 1, "batch": False, "thinking": False,
+    "account_name": "", "payer_account_name": "",
 }
 
 

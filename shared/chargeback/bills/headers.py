@@ -20,6 +20,11 @@ _V2: dict[str, tuple[bool, tuple[str, ...]]] = {
     # who uses the resource (a member account of a consolidated bill), and who bought it: the payer
     "account_id": (False, ("身份信息/资源归属账号ID", "IdentityDetails/ResourceOwnerAccountId")),
     "payer_account_id": (False, ("身份信息/资源购买账号ID", "IdentityDetails/ResourcePurchaseAccountId")),
+    # their names (login names): the display names of the accounts
+    "account_name": (False, ("身份信息/资源归属账号", "IdentityDetails/ResourceOwnerAccount",
+                             "IdentityDetails/ResourceOwnerAccountName")),
+    "payer_account_name": (False, ("身份信息/资源购买账号", "IdentityDetails/ResourcePurchaseAccount",
+                                   "IdentityDetails/ResourcePurchaseAccountName")),
     "product_code": (True, ("产品信息/产品Code", "ProductDetails/ProductCode")),
     "commodity_code": (False, ("产品信息/商品Code", "ProductDetails/CommodityCode")),
     "billing_item": (False, ("产品信息/计费项Code", "ProductDetails/BillingItemCode")),
@@ -50,6 +55,7 @@ _LEGACY: dict[str, tuple[bool, tuple[str, ...]]] = {
     # the owner's login name, which the reader cannot use as an account ID)
     "account_id": (False, ("Owner账号", "OwnerID", "OwnerId")),
     "payer_account_id": (False, ("账号ID", "AccountID", "AccountId")),
+    "payer_account_name": (False, ("账号", "AccountName")),
     "product_code": (True, ("产品Code", "ProductCode")),
     "commodity_code": (False, ("产品明细Code", "ProductType", "CommodityCode")),
     "billing_item": (False, ("计费项", "BillingItem", "BillingItemCode")),

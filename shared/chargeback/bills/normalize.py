@@ -6,7 +6,7 @@ column, and everything after the reader receives clean values:
 - billing dates: ``20260514``, ``2026-05-14`` or ``2026/05/14`` (a time may follow) become ISO ``2026-05-14``;
   a value that is no day of the calendar is an error;
 - fee types: the bill's 费用类型 in the warehouse's words (:mod:`chargeback.fee_types`);
-- accounts: the resource owner's account and the payer's (:func:`accounts`);
+- accounts: the resource owner's account and the payer's (:func:`accounts`), and their names;
 - list prices: kept as the text the bill writes (trimmed), but checked to be a number or empty;
 - amounts: exact ``decimal128(38, 12)``, an empty cell being 0.
 
@@ -86,6 +86,13 @@ def accounts(payer: pa.Array, owner: pa.Array, bill_account: str) -> tuple[pa.Ar
     payer = pc.if_else(pc.equal(payer, ""), bill_account, payer)
     is_uid = pc.match_substring_regex(owner, r"^\d+$")
     return payer, pc.if_else(is_uid, owner, payer)
+
+
+def owner_name(owner_name: pa.Array, payer_name: pa.Array, owner: pa.Array) -> pa.Array:
+    """The resource owner's account name (v2 资源归属账号): the payer's (资源购买账号, legacy 账号) where the bill
+    names no owner, or no owner UID (then :func:`accounts` makes the payer the owner)."""
+    named = pc.and_(pc.match_substring_regex(owner, r"^\d+$"), pc.not_equal(owner_name, ""))
+    return pc.if_else(named, owner_name, payer_name)
 
 
 def fee_types(column: pa.Array) -> pa.Array:
@@ -173,4 +180,4 @@ def normalize_table(aggregates: pa.Table, month: str) -> pa.Table:
 
 
 __all__ = ["LINE_SCHEMA", "accounts", "amounts", "fee_types", "iso_dates", "list_price", "list_prices",
-           "normalize_table"]
+           "normalize_table", "owner_name"]

@@ -33,7 +33,7 @@ import pyarrow.csv as pacsv
 
 from chargeback.bills.discovery import BillFile
 from chargeback.bills.headers import AMOUNT_FIELDS, map_header
-from chargeback.bills.normalize import accounts, amounts, fee_types, iso_dates, list_prices
+from chargeback.bills.normalize import accounts, amounts, fee_types, iso_dates, list_prices, owner_name
 from chargeback.columns import MODEL_STUDIO_PRODUCT
 from chargeback.errors import InputError
 from chargeback.fee_types import FREE_QUOTA
@@ -51,8 +51,9 @@ BLOCK_SIZE = 1 << 20  # small blocks keep memory flat; parallelism comes from re
 COMPACT_ROWS = 20_000
 PROCESS_ROWS = 8192  # rows worked on together: fewer, larger vectorized calls
 
-GROUP_FIELDS = ("billing_date", "account_id", "payer_account_id", "commodity_code", "billing_item", "instance_id",
-                "fee_type", "currency", "usage_unit", "list_unit_price", "price_unit", "region")
+GROUP_FIELDS = ("billing_date", "account_id", "account_name", "payer_account_id", "payer_account_name",
+                "commodity_code", "billing_item", "instance_id", "fee_type", "currency", "usage_unit",
+                "list_unit_price", "price_unit", "region")
 
 
 
@@ -322,6 +323,7 @@ def _read_batch(
     if "list_unit_price" in wanted:
         cols["list_unit_price"] = list_prices(cols["list_unit_price"], wanted["list_unit_price"], name, first_line)
     cols["fee_type"] = fee_types(cols["fee_type"])
+    cols["account_name"] = owner_name(cols["account_name"], cols["payer_account_name"], cols["account_id"])
     cols["payer_account_id"], cols["account_id"] = accounts(cols["payer_account_id"], cols["account_id"],
                                                             bill_account)
     if "line_id" in cols:

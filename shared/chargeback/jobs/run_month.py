@@ -270,7 +270,7 @@ def _allocate(lines: pa.Table, mapping: ConfigFile, manifest: Manifest) -> tuple
 
     @cache
     def focus() -> tuple[bytes, bytes]:  # one pass makes both files
-        return focus_files(table, sub_account_names=mapping.workspace_labels)
+        return focus_files(table, version=mapping.focus.version, sub_account_names=mapping.workspace_labels)
 
     month = manifest.month
     return manifest, [

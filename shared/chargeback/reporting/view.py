@@ -49,9 +49,10 @@ UNIT_COST_STEP = Decimal("0.00000001")
 _AMOUNTS = frozenset(LINE_AMOUNTS)
 # What a statement's content hash covers: every allocation column but those added later that change nothing a
 # cost center owes (hashing them would send every statement already sent again, as a correction): the payer's
-# account (schema 2, beside the owner's) and the usage type's batch and thinking marks (schema 3: they follow
-# from the usage type, which is hashed).
-UNHASHED_COLUMNS = frozenset({"payer_account_id", "batch", "thinking"})
+# account (schema 2, beside the owner's); schema 3's usage-type marks (batch, thinking: they follow from the
+# usage type, which is hashed), account names and region.
+UNHASHED_COLUMNS = frozenset({"payer_account_id", "batch", "thinking", "account_name", "payer_account_name",
+                              "region"})
 HASHED_COLUMNS: tuple[str, ...] = tuple(c for c in ALLOCATION_COLUMNS if c not in UNHASHED_COLUMNS)
 
 
