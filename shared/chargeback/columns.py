@@ -49,6 +49,10 @@ LINE_AMOUNTS: tuple[str, ...] = (
     "discount",
     "coupon",
     "billed_cost",  # payable: the money allocated
+    # the subscription deduction (savings plans, resource packs, Token Plan credits; bill-formats.md 3.5)
+    "commitment_list_cost",  # v2 订阅抵扣目录总价: the list value of the usage a plan covered
+    "commitment_after_deduction",  # v2 订阅抵扣后金额: the amount left after the plan's deduction
+    "commitment_deducted",  # v2 订阅抵扣金额, legacy 资源包抵扣: the amount the plan deducted
 )
 
 LINE_COUNT = "line_count"  # how many source bill lines make up the normalized line
@@ -89,11 +93,19 @@ ALLOCATION_COLUMNS: tuple[str, ...] = (
     "discount",
     "coupon",
     "billed_cost",
+    "commitment_list_cost",
+    "commitment_after_deduction",
+    "commitment_deducted",
+    "commitment_covered_cost",  # the list value a prepaid plan covered (chargeback.allocation.prepaid)
+    "effective_cost",  # billed plus the plan's amortized cost of the row
     "cost_center",
     "allocation_rule",
     "share",
     "line_count",
 )
+
+# Amounts of an allocation row: the line's, and what prepaid plans covered and cost.
+ALLOCATION_AMOUNTS: tuple[str, ...] = (*LINE_AMOUNTS, "commitment_covered_cost", "effective_cost")
 
 UNALLOCATED = "unallocated"
 MODEL_STUDIO_PRODUCT = "sfm"

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from chargeback.columns import ALLOCATION_COLUMNS, LINE_AMOUNTS
+from chargeback.columns import ALLOCATION_AMOUNTS, ALLOCATION_COLUMNS, LINE_AMOUNTS
 from chargeback.demo.job import DEMO_MONTH, run_demo
 from chargeback.pricing.focus import to_focus, write_focus
 from chargeback.storage import LocalObjectStore
@@ -87,9 +87,8 @@ ROWS = [
 
 
 def frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    columns = [*ALLOCATION_COLUMNS, "commitment_covered_cost", "effective_cost"]
-    df = pd.DataFrame([{c: r.get(c) for c in columns} for r in rows], columns=columns)
-    for amount in (*LINE_AMOUNTS, "commitment_covered_cost", "effective_cost"):
+    df = pd.DataFrame([{c: r.get(c) for c in ALLOCATION_COLUMNS} for r in rows], columns=list(ALLOCATION_COLUMNS))
+    for amount in ALLOCATION_AMOUNTS:
         df[amount] = pd.Series([r.get(amount, r["billed_cost"] if amount == "effective_cost" else D(0))
                                 for r in rows], dtype=object)
     return df

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from chargeback.cli import main
-from chargeback.columns import ALLOCATION_COLUMNS
+from chargeback.columns import ALLOCATION_AMOUNTS, ALLOCATION_COLUMNS
 from chargeback.config.file import load_config_file
 from chargeback.demo.job import DEMO_MONTH, run_demo
 from chargeback.pricing.focus import to_focus, write_focus
@@ -29,8 +29,7 @@ from chargeback.warehouse.manifest import read_manifest
 from chargeback.warehouse.read import read_allocations
 
 SUPPORT = Path(__file__).parents[1] / "support" / "focus_validator.py"
-AMOUNTS = ("usage", "usage_before_deduction", "deducted_usage", "list_cost", "discount", "coupon",
-           "billed_cost")
+AMOUNTS = ALLOCATION_AMOUNTS
 
 
 @pytest.fixture(scope="module")
@@ -62,9 +61,10 @@ def row(day: str, ws: str, key: str, model: str, usage_type: str, unit: str, pri
         "share": 1.0, "line_count": 1, "usage": usage,
         "usage_before_deduction": str(Decimal(usage) + Decimal(deducted)), "deducted_usage": deducted,
         "list_cost": list_cost, "discount": discount, "coupon": coupon, "billed_cost": billed,
+        "effective_cost": billed,
     }
     for amount in AMOUNTS:
-        values[amount] = Decimal(str(values[amount]))
+        values[amount] = Decimal(str(values.get(amount, "0")))
     return values
 
 

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from chargeback.bills.instance_id import classify_usage_type
-from chargeback.columns import ALLOCATION_COLUMNS
+from chargeback.columns import ALLOCATION_AMOUNTS, ALLOCATION_COLUMNS
 from chargeback.config.file import parse_config_file
 from chargeback.errors import ConfigError, InputError
 from chargeback.pricing.focus import (
@@ -29,8 +29,7 @@ from chargeback.pricing.focus import (
 )
 
 D = Decimal
-AMOUNTS = ("usage", "usage_before_deduction", "deducted_usage", "list_cost", "discount", "coupon",
-           "billed_cost")
+AMOUNTS = ALLOCATION_AMOUNTS
 
 # The FOCUS 1.0 column IDs (FOCUS_Spec tag v1.0), as listed in bill-formats.md section 7.
 SPEC_1_0 = [
@@ -68,9 +67,10 @@ def alloc(day: str, model: str, usage_type: str, *, api_key: str = "1234567",
         "list_unit_price": price, "cost_center": center, "allocation_rule": rule, "share": 1.0, "line_count": 1,
         "usage": usage, "usage_before_deduction": str(D(usage) + D(deducted)), "deducted_usage": deducted,
         "list_cost": list_cost, "discount": discount, "coupon": coupon, "billed_cost": billed,
+        "effective_cost": billed,
     }
     for amount in AMOUNTS:
-        row[amount] = D(str(row[amount]))
+        row[amount] = D(str(row.get(amount, "0")))
     return row
 
 

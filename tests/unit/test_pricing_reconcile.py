@@ -120,8 +120,8 @@ def test_real_bill_gap_is_explained_to_the_last_decimal(catalog):
     assert result.list_total == D("68.892267")
     assert result.billed_total == D("57.477867")
     assert result.gap == D("11.4144")  # six 1.6 promotions on 8 and one 1.8144 on 9.072: all 20%
-    assert result.explained == {"promotions_and_discounts": D("11.4144"), "coupons": 0, "free_quota": 0,
-                                "rounding": 0}
+    assert result.explained == {"promotions_and_discounts": D("11.4144"), "coupons": 0, "prepaid_plans": 0,
+                                "free_quota": 0, "rounding": 0}
     assert result.unexplained == 0 and result.unexplained_lines == []
     # free quota: list cost 0 in the bill; valued at catalog prices where the catalog knows the model
     assert result.free_quota_lines == 106
@@ -144,8 +144,8 @@ def test_json_has_the_named_parts_as_strings(catalog):
     data = json.loads(reconcile(frame(REAL_MAY_2026), catalog, "cn").to_json())
     assert data["list_total"] == "68.892267"
     assert data["billed_total"] == "57.477867"
-    assert data["explained"] == {"promotions_and_discounts": "11.4144", "coupons": "0", "free_quota": "0",
-                                 "rounding": "0"}
+    assert data["explained"] == {"promotions_and_discounts": "11.4144", "coupons": "0", "prepaid_plans": "0",
+                                 "free_quota": "0", "rounding": "0"}
     assert data["unexplained"] == "0"
     assert data["catalog"]["free_quota_savings"]["valued"] == "43.570964"
     assert data["catalog"]["price_changed"] == {"amount": "0", "lines": 0, "changes": []}
@@ -196,8 +196,8 @@ def test_coupons_free_quota_absorption_and_rounding_are_named_parts(catalog):
              "0.0043292", "0", "0.0043", 1),
     ]
     result = reconcile(frame(rows), catalog, "cn")
-    assert result.explained == {"promotions_and_discounts": 0, "coupons": D("0.3"), "free_quota": D("8"),
-                                "rounding": D("0.0000292")}
+    assert result.explained == {"promotions_and_discounts": 0, "coupons": D("0.3"), "prepaid_plans": 0,
+                                "free_quota": D("8"), "rounding": D("0.0000292")}
     assert result.gap == D("8.3000292") == sum(result.explained.values(), D(0))
     assert result.unexplained == 0
     assert result.free_quota_savings == D("8")  # the bill's own price, where it gives one

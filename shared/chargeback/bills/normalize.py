@@ -171,8 +171,10 @@ def normalize_table(aggregates: pa.Table, month: str) -> pa.Table:
         if name not in columns:
             columns[name] = aggregates[name]
     keys = [*LINE_DIMENSIONS, *LINE_FLAGS]  # the flags follow from the usage type: they split nothing
+    zero = pa.array([0] * n, pa.int64()).cast(MONEY_TYPE)  # an amount a bill does not have, e.g. no plan columns
     table = pa.table({**{k: columns[k] for k in keys},
-                      **{a: aggregates[a] for a in LINE_AMOUNTS}, "line_count": aggregates["line_count"]})
+                      **{a: aggregates[a] if a in aggregates.column_names else zero for a in LINE_AMOUNTS},
+                      "line_count": aggregates["line_count"]})
     grouped = table.group_by(keys, use_threads=False).aggregate(
         [(a, "sum") for a in (*LINE_AMOUNTS, "line_count")])
     grouped = grouped.rename_columns([c.removesuffix("_sum") for c in grouped.column_names])

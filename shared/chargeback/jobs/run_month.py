@@ -32,7 +32,7 @@ from chargeback.columns import UNALLOCATED
 from chargeback.config.file import ConfigFile
 from chargeback.errors import ChargebackError, InputError
 from chargeback.fee_types import FREE_QUOTA
-from chargeback.money import format_decimal
+from chargeback.money import MONEY_TYPE, format_decimal
 from chargeback.months import check_month, first_day, last_day
 from chargeback.pricing.focus import focus_files
 from chargeback.pricing.free_quota import month_grants
@@ -87,6 +87,11 @@ class RunSummary:
     @property
     def totals_by_cost_center(self) -> dict[str, dict[str, Decimal]]:
         return {center: dict(totals) for center, totals in self.manifest.totals_by_cost_center.items()}
+
+    @property
+    def covered_by_cost_center(self) -> dict[str, dict[str, Decimal]]:
+        """The list value prepaid plans covered, per cost center and currency (centers with coverage only)."""
+        return {center: dict(totals) for center, totals in self.manifest.covered_by_cost_center.items()}
 
     @property
     def unknown_usage_types(self) -> list[UnknownUsageType]:
@@ -258,11 +263,17 @@ def _allocate(lines: pa.Table, mapping: ConfigFile, manifest: Manifest) -> tuple
     keys = [k for k in pc.unique(lines["api_key_id"]).to_pylist() if k]
     workspaces = [w for w in pc.unique(lines["workspace_id"]).to_pylist() if w]
     by_center = {c: dict(sorted(v.items())) for c, v in sorted(by_center.items())}
+    covered: dict[str, dict[str, Decimal]] = defaultdict(dict)
+    grouped = table.filter(pc.greater(table["commitment_covered_cost"], pa.scalar(Decimal(0), MONEY_TYPE))).group_by(
+        ["cost_center", "currency"], use_threads=False).aggregate([("commitment_covered_cost", "sum")])
+    for row in grouped.to_pylist():
+        covered[row["cost_center"]][row["currency"]] = row["commitment_covered_cost_sum"]
     manifest = manifest.replace(
         allocated=True,
         mapping_version=mapping.version,
         counts=dataclasses.replace(manifest.counts, allocation_rows=table.num_rows),
         totals_by_cost_center=by_center,
+        covered_by_cost_center={c: dict(sorted(v.items())) for c, v in sorted(covered.items())},
         unmapped_api_keys=tuple(sorted(k for k in keys if not mapping.knows_api_key(k))),
         unmapped_workspaces=tuple(sorted(w for w in workspaces if not mapping.knows_workspace(w))),
         warnings=tuple(mapping_warnings(mapping, manifest.month, set(keys), set(workspaces), by_center)),
@@ -270,7 +281,8 @@ def _allocate(lines: pa.Table, mapping: ConfigFile, manifest: Manifest) -> tuple
 
     @cache
     def focus() -> tuple[bytes, bytes]:  # one pass makes both files
-        return focus_files(table, version=mapping.focus.version, sub_account_names=mapping.workspace_labels)
+        return focus_files(table, version=mapping.focus.version, sub_account_names=mapping.workspace_labels,
+                           prepaid=mapping.prepaid)
 
     month = manifest.month
     return manifest, [

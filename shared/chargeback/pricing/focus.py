@@ -56,14 +56,16 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from chargeback.allocation.prepaid import plan_of
 from chargeback.bills.instance_id import classify_usage_type
 from chargeback.billtime import BILL_UTC_OFFSET, bill_midnight
 from chargeback.columns import ALLOCATION_COLUMNS, LINE_FLAGS
+from chargeback.config.prepaid import PrepaidSettings
 from chargeback.errors import InputError
 from chargeback.fee_types import FREE_QUOTA
 from chargeback.money import MONEY_TYPE, decimal_text, to_decimal
 from chargeback.months import first_day, next_month
-from chargeback.units import UsageUnit, focus_unit, usage_unit
+from chargeback.units import UsageUnit, convert, focus_unit, usage_unit
 from chargeback.vectors import map_distinct
 from chargeback.warehouse.publish import chunked_csv, neutralise_column
 
@@ -151,8 +153,10 @@ REGION_NAMES: dict[str, str] = {
     "me-central-1": "Saudi Arabia (Riyadh)",
 }
 # The prepaid plan of rows the bill's subscription deduction covered when the mapping names none: the payer's
-# Model Studio subscription deductions, as one spend-based commitment.
-COMMITMENT_TYPE = "Subscription Deduction"
+# Model Studio subscription deductions, as one spend-based commitment; a configured plan (prepaid.plans) names
+# its kind, and an ID and name where given.
+COMMITMENT_TYPES = {"": "Subscription Deduction", "savings_plan": "Savings Plan", "resource_pack": "Resource Pack",
+                    "token_plan": "Token Plan"}
 
 _TEXT_INPUTS = frozenset(c for c in ALLOCATION_COLUMNS if c not in ("share", "line_count", *LINE_FLAGS))
 _MONEY_INPUTS = frozenset({"usage", "usage_before_deduction", "deducted_usage", "list_cost", "discount", "coupon",
@@ -225,6 +229,45 @@ def _sku(key: str) -> dict[str, Any]:
             "SkuPriceDetails": json.dumps(details, ensure_ascii=False) if price_id and details else None}
 
 
+def _commitments(allocations: pa.Table, covered: pa.Array, payer: pa.Array, prepaid: PrepaidSettings,
+                 col: Callable[[str], Any]) -> dict[str, pa.Array]:
+    """The CommitmentDiscount* columns but the status: of the plan that covered each row, null where none did.
+
+    A configured plan (``prepaid.plans``) gives the ID (else ``sfm-<kind>:<payer>``), name and type; a resource
+    pack priced per unit is usage-based (its quantity the deducted usage in the plan's unit), any other plan
+    spend-based (its quantity the list value covered, in the billing currency). Without a configured plan the row
+    belongs to the payer's subscription deductions, ``sfm-subscription:<payer>``.
+    """
+    n = allocations.num_rows
+    names = ("CommitmentDiscountCategory", "CommitmentDiscountId", "CommitmentDiscountName",
+             "CommitmentDiscountType", "CommitmentDiscountUnit")
+    found: dict[str, list[Any]] = {name: [None] * n for name in names}
+    quantity: list[Decimal | None] = [None] * n
+    rows = pc.indices_nonzero(covered).to_pylist()
+    if rows:
+        values: dict[str, list[Any]] = {c: pc.take(col(c), rows).to_pylist() for c in (
+            "model", "billing_date", "usage_unit", "currency", "commitment_covered_cost", "deducted_usage")}
+        payers = pc.take(payer, rows).to_pylist()
+        for at, index in enumerate(rows):
+            plan = plan_of(prepaid, values["model"][at], values["billing_date"][at], values["usage_unit"][at])
+            kind = plan.kind if plan is not None else ""
+            usage_based = plan is not None and kind == "resource_pack" and plan.unit is not None
+            found["CommitmentDiscountId"][index] = (plan.id if plan is not None and plan.id
+                                                    else f"sfm-{kind or 'subscription'}:{payers[at]}")
+            found["CommitmentDiscountName"][index] = plan.name if plan is not None else None
+            found["CommitmentDiscountType"][index] = COMMITMENT_TYPES[kind]
+            found["CommitmentDiscountCategory"][index] = "Usage" if usage_based else "Spend"
+            if usage_based and plan is not None and plan.unit is not None:
+                found["CommitmentDiscountUnit"][index] = focus_unit(plan.unit)
+                quantity[index] = convert(values["deducted_usage"][at], values["usage_unit"][at], plan.unit)
+            else:
+                found["CommitmentDiscountUnit"][index] = values["currency"][at]
+                quantity[index] = values["commitment_covered_cost"][at]
+    columns = {name: pa.array(found[name], pa.string()) for name in names}
+    columns["CommitmentDiscountQuantity"] = pa.array(quantity, MONEY_TYPE)
+    return columns
+
+
 def _allocated_method_details(key: str) -> str:
     rule, share = key.split("\x00")
     return json.dumps({"Elements": [{"AllocatedRatio": float(share)}], "x_AllocationRule": rule},
@@ -292,6 +335,7 @@ def focus_table(
     billing_account_name: str | None = None,
     sub_account_names: Mapping[str, str] | None = None,
     service_name: str = "Model Studio",
+    prepaid: PrepaidSettings | None = None,
 ) -> pa.Table:
     """FOCUS rows (``COLUMNS_BY_VERSION[version]``), one per allocation row (``ALLOCATION_SCHEMA``), vectorized.
 
@@ -366,7 +410,7 @@ def focus_table(
     payer_name = first(col("payer_account_name"), const(billing_account_name), payer)
     effective = (allocations.column("effective_cost") if "effective_cost" in allocations.column_names
                  else col("billed_cost"))
-    commitment = pc.binary_join_element_wise("sfm-subscription:", payer, "")
+    commitment = _commitments(allocations, covered, payer, prepaid or PrepaidSettings(), col)
     columns: dict[str, Any] = {
         "AvailabilityZone": const(None),
         "BilledCost": col("billed_cost"),
@@ -382,14 +426,8 @@ def focus_table(
         "ChargeFrequency": const("Usage-Based"),
         "ChargePeriodEnd": charge_end,
         "ChargePeriodStart": charge_start,
-        "CommitmentDiscountCategory": pc.if_else(covered, "Spend", pa.scalar(None, pa.string())),
-        "CommitmentDiscountId": pc.if_else(covered, commitment, pa.scalar(None, pa.string())),
-        "CommitmentDiscountName": const(None),
-        "CommitmentDiscountQuantity": pc.if_else(covered, col("commitment_covered_cost"),
-                                                 pa.scalar(None, MONEY_TYPE)),
+        **commitment,
         "CommitmentDiscountStatus": pc.if_else(covered, "Used", pa.scalar(None, pa.string())),
-        "CommitmentDiscountType": pc.if_else(covered, COMMITMENT_TYPE, pa.scalar(None, pa.string())),
-        "CommitmentDiscountUnit": pc.if_else(covered, col("currency"), pa.scalar(None, pa.string())),
         "ConsumedQuantity": col("usage_before_deduction"),
         "ConsumedUnit": unit,
         "ContractedCost": col("list_cost"),

@@ -5,6 +5,7 @@ The identity, per line and so for any set of lines (amounts exact, in the bill's
     gap = list_cost - billed_cost
         = discount                 promotions and discounts (优惠金额)
         + coupon                   coupons (优惠券抵扣金额)
+        + prepaid plans            what savings plans and resource packs deducted (订阅抵扣金额, 资源包抵扣)
         + free quota               on free-quota lines, what the free quota absorbed beyond those two
         + rounding                 a remainder no larger than half a ``rounding_unit`` per source line
         + unexplained              anything else, listed line by line
@@ -37,6 +38,7 @@ from chargeback.units import catalog_unit
 
 AMOUNTS = ("usage", "usage_before_deduction", "deducted_usage", "list_cost", "discount", "coupon",
            "billed_cost")
+OPTIONAL_AMOUNTS = ("commitment_deducted",)  # lines published before schema 3 have none: 0
 NEEDED = ("billing_date", "model", "usage_type", "io_type", "context_tier", "batch", "thinking", "fee_type", "currency",
           "usage_unit", "list_unit_price", *AMOUNTS, "line_count")
 
@@ -135,7 +137,8 @@ class Reconciliation:
     list_total: Decimal = ZERO
     billed_total: Decimal = ZERO
     explained: dict[str, Decimal] = field(default_factory=lambda: {
-        "promotions_and_discounts": ZERO, "coupons": ZERO, "free_quota": ZERO, "rounding": ZERO})
+        "promotions_and_discounts": ZERO, "coupons": ZERO, "prepaid_plans": ZERO, "free_quota": ZERO,
+        "rounding": ZERO})
     unexplained_lines: list[UnexplainedLine] = field(default_factory=list)
     free_quota_lines: int = 0
     free_quota_savings: Decimal = ZERO  # deducted usage valued at the catalog (or the bill's own) price
@@ -227,7 +230,7 @@ def _flag(value: Any) -> bool:
 
 def _amounts(record: dict[str, Any], index: int) -> dict[str, Decimal]:
     try:
-        return {a: to_decimal(record[a]) for a in AMOUNTS}
+        return {a: to_decimal(record.get(a)) for a in (*AMOUNTS, *OPTIONAL_AMOUNTS)}
     except (TypeError, InvalidOperation) as exc:
         raise InputError(f"line {index}: amounts must be exact decimals ({exc})", field="lines") from None
 
@@ -274,7 +277,8 @@ def _explain(result: Reconciliation, record: dict[str, Any], amounts: dict[str, 
     discount, coupon = amounts["discount"], amounts["coupon"]
     result.explained["promotions_and_discounts"] += discount
     result.explained["coupons"] += coupon
-    remainder = amounts["list_cost"] - amounts["billed_cost"] - discount - coupon
+    result.explained["prepaid_plans"] += amounts["commitment_deducted"]
+    remainder = amounts["list_cost"] - amounts["billed_cost"] - discount - coupon - amounts["commitment_deducted"]
     if remainder == 0:
         return
     if record["fee_type"] == FREE_QUOTA and 0 < remainder <= amounts["list_cost"]:

@@ -26,7 +26,8 @@ from chargeback.storage import ObjectStore
 from chargeback.warehouse import layout
 
 SCHEMA_VERSION = 3
-"""3: the ``batch`` and ``thinking`` marks (and ``cache_write``) in the tables, usage types not recognised.
+"""3: the ``batch`` and ``thinking`` marks (and ``cache_write``), account names, region and prepaid plans' amounts
+in the tables; usage types not recognised and what prepaid plans covered per cost center.
 2: accounts, each source's account and scope, ``payer_account_id`` in the tables. 1: the first."""
 READABLE_VERSIONS = (1, 2, SCHEMA_VERSION)
 
@@ -153,6 +154,7 @@ class Manifest:
     counts: Counts = field(default_factory=Counts)
     totals: Totals = field(default_factory=dict)
     totals_by_cost_center: Mapping[str, Totals] = field(default_factory=dict)
+    covered_by_cost_center: Mapping[str, Totals] = field(default_factory=dict)  # list value prepaid plans covered
     excluded_products: tuple[ExcludedProduct, ...] = ()
     free_quota: tuple[FreeQuotaUse, ...] = ()
     unknown_usage_types: tuple[UnknownUsageType, ...] = ()

@@ -6,6 +6,7 @@ Everything downstream of allocation (statements, alerts, reconciliation, FOCUS) 
 from __future__ import annotations
 
 import io
+from decimal import Decimal
 from typing import Any
 
 import pandas as pd
@@ -13,6 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from chargeback.errors import NotFoundError
+from chargeback.money import MONEY_TYPE
 from chargeback.storage import ObjectStore
 from chargeback.warehouse import layout
 from chargeback.warehouse.manifest import read_manifest
@@ -40,14 +42,34 @@ def _read_parquet(store: ObjectStore, key: str) -> pd.DataFrame | None:
         # published before schema 2, which added the payer beside the owner: the payer is unknown there
         table = table.add_column(table.column_names.index("account_id") + 1, "payer_account_id",
                                  pa.array([""] * table.num_rows, pa.string()))
-    return table_to_frame(table)
+    return table_to_frame(_with_schema_3_columns(table))
+
+
+def _with_schema_3_columns(table: pa.Table) -> pa.Table:
+    """A table published before schema 3 with the columns schema 3 added: no batch or thinking mark, no names or
+    region, no prepaid plan (the effective cost is the billed cost)."""
+    if "billed_cost" not in table.column_names or "commitment_deducted" in table.column_names:
+        return table
+    n = table.num_rows
+    zero = pa.array([Decimal(0)] * n, MONEY_TYPE)
+    added: dict[str, Any] = {"batch": pa.array([False] * n), "thinking": pa.array([False] * n),
+                             "account_name": pa.array([""] * n), "payer_account_name": pa.array([""] * n),
+                             "region": pa.array([""] * n), "commitment_list_cost": zero,
+                             "commitment_after_deduction": zero, "commitment_deducted": zero}
+    if "cost_center" in table.column_names:  # an allocation table
+        added.update(commitment_covered_cost=zero, effective_cost=table.column("billed_cost"))
+    for name, values in added.items():
+        if name not in table.column_names:
+            table = table.append_column(name, values)
+    return table
 
 
 def read_allocations(store: ObjectStore, month: str) -> pd.DataFrame | None:
     """The month's allocation rows (``chargeback.columns.ALLOCATION_COLUMNS``), or None if unpublished.
 
     Money and usage columns hold ``Decimal``; ``share`` is a float for information only. Months published
-    before schema 2 read with an empty ``payer_account_id``.
+    before schema 2 read with an empty ``payer_account_id``, before schema 3 with the columns it added (no
+    marks, names, region or prepaid plan) at their end.
     """
     if read_manifest(store, month) is None:
         return None
