@@ -463,12 +463,19 @@ def _commitment_related(row: Row) -> bool:
     return covered is not None and covered > 0
 
 
-@rule("CommitmentDiscountId.Related", "CommitmentDiscountId", "MUST", "CommitmentDiscountId is not null when a "
-      "charge is related to a commitment discount (the bill's subscription deduction covered it) and null when not")
-def _commitment_id(rows: list[Row], schema: pa.Schema) -> Iterable[str]:
-    if _has(schema, "x_CommitmentCoveredCost"):
-        yield from _bad(rows, lambda r: _commitment_related(r) == _null(r["CommitmentDiscountId"]),
-                        "whose CommitmentDiscountId does not follow the subscription deduction")
+def _set_exactly_when(column: str, related: Callable[[Row], bool], evidence: str, what: str) -> Check:
+    """A check that ``column`` is not null on the rows ``related`` picks and null on all others (``evidence``
+    is the column that tells; without it the rule has nothing to go by)."""
+    def check(rows: list[Row], schema: pa.Schema) -> Iterable[str]:
+        if _has(schema, evidence):
+            yield from _bad(rows, lambda r: related(r) == _null(r[column]), f"whose {column} does not follow {what}")
+    return check
+
+
+rule("CommitmentDiscountId.Related", "CommitmentDiscountId", "MUST", "CommitmentDiscountId is not null when a "
+     "charge is related to a commitment discount (the bill's subscription deduction covered it) and null when not")(
+    _set_exactly_when("CommitmentDiscountId", _commitment_related, "x_CommitmentCoveredCost",
+                      "the subscription deduction"))
 
 
 @rule("CommitmentDiscountName.Null", "CommitmentDiscountName", "MUST", "CommitmentDiscountName is null when "
@@ -759,12 +766,9 @@ def _split(row: Row) -> bool:
     return row.get("x_AllocationRule") not in (None, "api_key", "workspace", "unallocated")
 
 
-@rule("x_AllocatedMethodId.Nullability", "x_AllocatedMethodId", "MUST", "(FOCUS 1.3 AllocatedMethodId) null when a "
-      "charge is not related to a data generator-calculated split cost allocation, not null when it is")
-def _method_id(rows: list[Row], schema: pa.Schema) -> Iterable[str]:
-    if _has(schema, "x_AllocationRule"):
-        yield from _bad(rows, lambda r: _split(r) == _null(r["x_AllocatedMethodId"]),
-                        "whose x_AllocatedMethodId does not follow the split")
+rule("x_AllocatedMethodId.Nullability", "x_AllocatedMethodId", "MUST", "(FOCUS 1.3 AllocatedMethodId) null when a "
+     "charge is not related to a data generator-calculated split cost allocation, not null when it is")(
+    _set_exactly_when("x_AllocatedMethodId", _split, "x_AllocationRule", "the split"))
 
 
 @rule("x_AllocatedMethodDetails.Nullability", "x_AllocatedMethodDetails", "MUST", "(FOCUS 1.3) null when the charge "
