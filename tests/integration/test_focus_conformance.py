@@ -254,3 +254,4 @@ def test_the_readme_lists_the_rules_checked() -> None:
     assert found, "the README has no table of FOCUS rules between <!-- focus-rules --> markers"
     assert found.group(1).strip() == conformance.rules_markdown(), "regenerate it with rules_markdown()"
     assert all(f"`{r.id}`" in text for r in conformance.RULES)
+    assert conformance.not_checked_markdown() in text
