@@ -10,7 +10,9 @@ LINE_DIMENSIONS: tuple[str, ...] = (
     "billing_month",  # YYYY-MM
     "billing_date",  # YYYY-MM-DD
     "account_id",  # the UID that owns (uses) the resource: a member account of a consolidated bill
+    "account_name",  # its name (login name), '' when the bill names none
     "payer_account_id",  # the UID that pays: the bill's purchase account, else the UID in the file name
+    "payer_account_name",  # its name (v2 资源购买账号, legacy 账号), '' when the bill names none
     "product_code",  # 'sfm' for Model Studio
     "commodity_code",  # e.g. sfm_inference_public_cn
     "billing_item",  # e.g. token_number, image_number, video_duration
@@ -19,7 +21,7 @@ LINE_DIMENSIONS: tuple[str, ...] = (
     "api_key_id",  # '' for console calls
     "model",
     "usage_type",  # the raw 4th segment, e.g. context_0-256k_input_token
-    "io_type",  # input | output | cached_input | unit (images, seconds, ...) | other
+    "io_type",  # input | output | cached_input | cache_write | unit (images, seconds, ...) | other (unknown)
     "context_tier",  # e.g. 0-256k, '' when untiered
     "channel",  # the raw 5th segment: '', bmp, app, assistant-api, ...
     "call_source",  # console | api | assistant_api | the raw channel when unknown
@@ -35,6 +37,12 @@ LINE_DIMENSIONS: tuple[str, ...] = (
     "cost_unit",  # 财务单元 / CostUnit: the bill's own cost allocation unit
 )
 
+# Marks of the usage type, booleans (``chargeback.bills.instance_id.classify_usage_type``).
+LINE_FLAGS: tuple[str, ...] = (
+    "batch",  # a batch call (input_token_batch, output_token_batch)
+    "thinking",  # output in thinking mode (thinking_output_token)
+)
+
 # Exact amounts, decimal128(38, 12) in Arrow, Decimal in Python.
 LINE_AMOUNTS: tuple[str, ...] = (
     "usage",  # billed usage after free quota / packs
@@ -44,14 +52,15 @@ LINE_AMOUNTS: tuple[str, ...] = (
     "discount",
     "coupon",
     "billed_cost",  # payable: the money allocated
-    "commitment_list_cost",  # 订阅抵扣目录总价: list cost of what a subscription (savings plan, pack) covered
-    "commitment_after_deduction",  # 订阅抵扣后金额: what remained after the subscription deduction
-    "commitment_deducted",  # 订阅抵扣金额 (legacy 资源包抵扣): what the subscription deducted
+    # the subscription deduction (savings plans, resource packs, Token Plan credits; bill-formats.md 3.5)
+    "commitment_list_cost",  # v2 订阅抵扣目录总价: the list value of the usage a plan covered
+    "commitment_after_deduction",  # v2 订阅抵扣后金额: the amount left after the plan's deduction
+    "commitment_deducted",  # v2 订阅抵扣金额, legacy 资源包抵扣: the amount the plan deducted
 )
 
 LINE_COUNT = "line_count"  # how many source bill lines make up the normalized line
 
-LINE_COLUMNS: tuple[str, ...] = (*LINE_DIMENSIONS, *LINE_AMOUNTS, LINE_COUNT)
+LINE_COLUMNS: tuple[str, ...] = (*LINE_DIMENSIONS, *LINE_FLAGS, *LINE_AMOUNTS, LINE_COUNT)
 
 # Allocation adds who pays and why.
 ALLOCATION_EXTRA: tuple[str, ...] = ("cost_center", "allocation_rule", "share")
@@ -60,17 +69,22 @@ ALLOCATION_COLUMNS: tuple[str, ...] = (
     "billing_month",
     "billing_date",
     "account_id",
+    "account_name",
     "payer_account_id",
+    "payer_account_name",
     "workspace_id",
     "api_key_id",
     "model",
     "usage_type",
     "io_type",
     "context_tier",
+    "batch",
+    "thinking",
     "channel",
     "call_source",
     "billing_item",
     "commodity_code",
+    "region",
     "fee_type",
     "tags",
     "resource_group",
@@ -88,16 +102,16 @@ ALLOCATION_COLUMNS: tuple[str, ...] = (
     "commitment_list_cost",
     "commitment_after_deduction",
     "commitment_deducted",
+    "commitment_covered_cost",  # the list value a prepaid plan covered (chargeback.allocation.prepaid)
+    "effective_cost",  # billed plus the plan's amortized cost of the row
     "cost_center",
     "allocation_rule",
     "share",
     "line_count",
 )
 
-# Carried since schema 3 for rules and FOCUS columns to come; a statement's content hash leaves them out, so a
-# month published before them does not look changed (and its statements are not sent again as corrections).
-CARRIED_FACTS: tuple[str, ...] = ("tags", "resource_group", "cost_unit", "commitment_list_cost",
-                                  "commitment_after_deduction", "commitment_deducted")
+# Amounts of an allocation row: the line's, and what prepaid plans covered and cost.
+ALLOCATION_AMOUNTS: tuple[str, ...] = (*LINE_AMOUNTS, "commitment_covered_cost", "effective_cost")
 
 UNALLOCATED = "unallocated"
 MODEL_STUDIO_PRODUCT = "sfm"

@@ -132,15 +132,33 @@ def test_a_consolidated_bill_splits_by_member_account_and_keeps_the_payer(tmp_pa
     assert account_totals(tmp_path) == {payer: {"CNY": "6.25"}}
     focus = table(tmp_path, "focus")
     assert {r["BillingAccountId"] for r in focus} == {payer}
-    assert by(focus, "x_account_id", "BilledCost") == {m1: 4, m2: Decimal("1.5"), payer: Decimal("0.75")}
+    assert by(focus, "x_AccountId", "BilledCost") == {m1: 4, m2: Decimal("1.5"), payer: Decimal("0.75")}
+
+
+@pytest.mark.parametrize("english", [False, True])
+def test_the_bill_names_the_accounts(tmp_path, english):
+    payer, member = "1500000000000001", "1500000000000011"
+    key = f"bills/202605/20260521100000/{payer}_{SITE}_consumeDetailBillV2_202605.zip"
+    (tmp_path / "src" / key).parent.mkdir(parents=True)
+    (tmp_path / "src" / key).write_bytes(zip_of({"bill.csv": v2_csv([
+        v2_row(K1, "4", account=member, payer=payer, account_name="team-login", payer_name="group-login"),
+        v2_row(K2, "1", account=payer, payer=payer, payer_name="group-login")], english=english)}))
+    assert run(tmp_path) == 0
+    names = {(r["account_id"], r["account_name"], r["payer_account_name"]) for r in table(tmp_path, "allocations")}
+    # the payer's own row names no owner: the owner is the payer, and so is the name
+    assert names == {(member, "team-login", "group-login"), (payer, "group-login", "group-login")}
+    focus = table(tmp_path, "focus")
+    assert {r["BillingAccountName"] for r in focus} == {"group-login"}
 
 
 def test_the_legacy_owner_column_names_the_member_and_the_account_column_the_payer(tmp_path):
     legacy = tmp_path / "src" / "bills"
     legacy.mkdir(parents=True)
     (legacy / f"{A}_BillingItemDetail_202605").write_bytes(legacy_csv([
-        legacy_row(payable="1", account=A, owner=B), legacy_row(payable="2", account=A, owner="member-login")]))
+        legacy_row(payable="1", account=A, owner=B, account_name="payer-login"),
+        legacy_row(payable="2", account=A, owner="member-login", account_name="payer-login")]))
     assert run(tmp_path) == 0
     lines = table(tmp_path, "lines")
+    assert {r["payer_account_name"] for r in lines} == {"payer-login"}
     assert by(lines, "account_id") == {B: 1, A: 2}  # a login name is no account ID: the payer's then
     assert {r["payer_account_id"] for r in lines} == {A}

@@ -13,7 +13,7 @@ from chargeback.cli import main
 from chargeback.storage import LocalObjectStore
 from chargeback.warehouse.manifest import read_manifest, write_manifest
 from chargeback.warehouse.publish import sha256
-from chargeback.warehouse.read import read_allocations
+from chargeback.warehouse.read import read_allocations, read_lines
 from tests.support.bills import legacy_csv, legacy_row, v2_csv, v2_row, zip_of
 
 K1 = "2100001;llm-ws0000000000000a;qwen-plus;input_token;;0"
@@ -272,3 +272,25 @@ def test_a_month_published_before_the_payer_column_reads_and_is_reallocated_only
     assert run(tmp_path, "--force") == 0
     assert main(["allocate", "--warehouse", str(tmp_path / "wh"), "--month", "2026-05"]) == 0
     assert {r["payer_account_id"] for r in allocations(tmp_path)} == {"1000000000000001"}
+
+
+SCHEMA_3_COLUMNS = ("batch", "thinking", "account_name", "payer_account_name", "region", "commitment_list_cost",
+                    "commitment_after_deduction", "commitment_deducted", "commitment_covered_cost", "effective_cost")
+
+
+def test_a_month_published_before_schema_3_reads_with_its_columns(tmp_path):
+    write(tmp_path / "src", V2_DIR.format(ts="20260510120000") + ".csv", v2_csv([v2_row(K1, "1.25")]))
+    assert run(tmp_path) == 0
+    store = LocalObjectStore(tmp_path / "wh")
+    for name in ("lines/billing_month=2026-05/lines.parquet", "allocations/billing_month=2026-05/allocations.parquet"):
+        path = tmp_path / "wh" / name
+        table = pq.read_table(path)
+        pq.write_table(table.drop_columns([c for c in SCHEMA_3_COLUMNS if c in table.column_names]), path)
+    old = read_allocations(store, "2026-05")
+    assert old is not None
+    assert (list(old["batch"]), list(old["region"]), list(old["effective_cost"])) == ([False], [""],
+                                                                                       [Decimal("1.25")])
+    assert list(old["commitment_covered_cost"]) == [Decimal(0)]
+    lines = read_lines(store, "2026-05")
+    assert lines is not None and list(lines["commitment_deducted"]) == [Decimal(0)]
+    assert "effective_cost" not in lines.columns  # a lines table gains only the line columns

@@ -15,8 +15,8 @@ def test_reconcile_json_and_text(tmp_path, capsys):
     data = json.loads(capsys.readouterr().out)
     assert (data["list_total"], data["billed_total"], data["unexplained"]) == ("68.892267", "57.477867", "0")
     assert data["currency"] == "CNY"
-    assert data["explained"] == {"promotions_and_discounts": "11.4144", "coupons": "0", "free_quota": "0",
-                                 "rounding": "0"}
+    assert data["explained"] == {"promotions_and_discounts": "11.4144", "coupons": "0", "prepaid_plans": "0",
+                                 "free_quota": "0", "rounding": "0"}
     assert main(["reconcile", "--warehouse", str(tmp_path), "--month", "2026-05"]) == 0
     text = capsys.readouterr().out
     assert "  list total    68.892267 CNY" in text and "  billed total  57.477867 CNY" in text

@@ -21,9 +21,11 @@ import pyarrow as pa
 
 from chargeback import __version__
 from chargeback.allocation.allocate import ALLOCATION_SCHEMA, to_table
+from chargeback.allocation.prepaid import PREPAID_COLUMNS, add_prepaid_costs
 from chargeback.bills.normalize import LINE_SCHEMA
 from chargeback.billtime import in_bill_time
 from chargeback.columns import LINE_AMOUNTS, LINE_COLUMNS
+from chargeback.config.prepaid import PrepaidSettings
 from chargeback.fee_types import FREE_QUOTA
 from chargeback.pricing.free_quota import month_grants
 from chargeback.storage import ObjectStore
@@ -35,7 +37,7 @@ from chargeback.warehouse.publish import publish_month as publish
 LINE_DEFAULTS: dict[str, Any] = {
     "product_code": "sfm", "instance_id": "", "free_quota_stop": "0", "price_unit": "元/千tokens",
     "region": "cn-beijing", "payer_account_id": "", "tags": "", "resource_group": "", "cost_unit": "",
-    "share": 1.0, "line_count": 1,
+    "share": 1.0, "line_count": 1, "batch": False, "thinking": False, "account_name": "", "payer_account_name": "",
 }
 
 
@@ -71,7 +73,9 @@ def tables(rows: Iterable[Mapping[str, Any]]) -> tuple[pa.Table, pa.Table]:
     """(lines, allocations) of hand-made allocation rows, with the product's column types and order."""
     complete = [_complete(r) for r in rows]
     lines = to_table([{c: r[c] for c in LINE_COLUMNS} for r in complete], LINE_SCHEMA)
-    return lines, to_table(complete, ALLOCATION_SCHEMA)
+    shape = pa.schema([f for f in ALLOCATION_SCHEMA if f.name not in PREPAID_COLUMNS])
+    allocations = add_prepaid_costs(to_table(complete, shape), PrepaidSettings())  # as allocation makes them
+    return lines, allocations.select(ALLOCATION_SCHEMA.names).cast(ALLOCATION_SCHEMA)
 
 
 def _totals(rows: Iterable[Mapping[str, Any]], *keys: str) -> dict[Any, Decimal]:

@@ -3,7 +3,7 @@
 from decimal import Decimal
 
 from chargeback.allocation.allocate import allocate
-from chargeback.columns import LINE_AMOUNTS, LINE_DIMENSIONS
+from chargeback.columns import LINE_AMOUNTS, LINE_DIMENSIONS, LINE_FLAGS
 from chargeback.config.file import load_config_file, parse_config_file
 
 WS = "llm-ws0000000000000a"
@@ -12,6 +12,7 @@ WS2 = "llm-ws0000000000000b"
 
 def line(api_key: str, cost: str, *, ws: str = WS, day: str = "2026-05-14", currency: str = "CNY", count: int = 1):
     row: dict[str, object] = {d: "" for d in LINE_DIMENSIONS}
+    row.update({f: False for f in LINE_FLAGS})
     row.update(billing_month="2026-05", billing_date=day, workspace_id=ws, api_key_id=api_key, model="qwen-plus",
                currency=currency, fee_type="pay_as_you_go")
     row.update({a: Decimal(0) for a in LINE_AMOUNTS})

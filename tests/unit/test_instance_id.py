@@ -1,4 +1,4 @@
-from chargeback.bills.instance_id import classify_channel, classify_usage_type, parse_instance_id
+from chargeback.bills.instance_id import UsageKind, classify_channel, classify_usage_type, parse_instance_id
 
 
 def test_api_key_call_with_empty_channel_is_api():
@@ -26,13 +26,39 @@ def test_five_part_id_from_older_bills():
 
 
 def test_non_token_units_and_cache():
-    assert classify_usage_type("images") == ("unit", "")
-    assert classify_usage_type("times") == ("unit", "")
-    assert classify_usage_type("1080P") == ("unit", "")
-    assert classify_usage_type("720P") == ("unit", "")
-    assert classify_usage_type("input_token_cache") == ("cached_input", "")
-    assert classify_usage_type("context_0-128k_input_token") == ("input", "0-128k")
-    assert classify_usage_type("something_new") == ("other", "")
+    def kind(usage_type: str) -> tuple[str, str]:
+        found = classify_usage_type(usage_type)
+        return found.io_type, found.context_tier
+
+    assert kind("images") == ("unit", "")
+    assert kind("times") == ("unit", "")
+    assert kind("1080P") == ("unit", "")
+    assert kind("720P") == ("unit", "")
+    assert kind("input_token_cache") == ("cached_input", "")
+    assert kind("context_0-128k_input_token") == ("input", "0-128k")
+    assert kind("something_new") == ("other", "")
+
+
+def test_cache_batch_and_thinking_kinds():
+    implicit, explicit = classify_usage_type("text_input_token_cache"), classify_usage_type("input_token_cache_read")
+    assert (implicit.io_type, implicit.cache, implicit.modality) == ("cached_input", "implicit", "text")
+    assert (explicit.io_type, explicit.cache) == ("cached_input", "explicit")
+    write = classify_usage_type("context_32k-128k_input_token_cache_creation_5m")
+    assert (write.io_type, write.cache, write.context_tier, write.name) == (
+        "cache_write", "explicit", "32k-128k", "input_token_cache_creation_5m")
+    assert classify_usage_type("output_token_batch") == UsageKind("output", batch=True, name="output_token_batch")
+    assert classify_usage_type("thinking_output_token") == UsageKind("output", thinking=True,
+                                                                     name="thinking_output_token")
+    assert classify_usage_type("purein_text_output_token").modality == "purein_text"
+
+
+def test_unknown_shapes_are_not_guessed():
+    # a cache of output, thinking input, a glued modality: no such usage type is known; kept as 'other'
+    for usage_type in ("output_token_cache", "thinking_input_token", "textinput_token", "input_token_cached",
+                       "embedding_token", "context_0-128k_foo"):
+        kind = classify_usage_type(usage_type)
+        assert (kind.io_type, kind.known) == ("other", False), usage_type
+    assert classify_usage_type("context_0-128k_foo").context_tier == "0-128k"
 
 
 def test_channels_unknown_values_kept_raw():

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
+from chargeback.bills.instance_id import classify_usage_type
 from chargeback.columns import LINE_AMOUNTS, LINE_COLUMNS
 from chargeback.errors import InputError
 from chargeback.pricing.catalog import load_catalog
@@ -21,17 +22,15 @@ def line(day: str, model: str, usage_type: str, fee: str, unit: str, price: str,
          list_cost: str, discount: str, billed: str, count: int, *, coupon: str = "0",
          api_key: str = "1234567", io_type: str = "", tier: str = "") -> dict[str, object]:
     """One normalized line with every column of LINE_COLUMNS; amounts as Decimal."""
-    if not io_type:
-        io_type = ("output" if "output" in usage_type else "input" if "input" in usage_type
-                   else "cached_input" if "cache" in usage_type else "unit")
-    if not tier and usage_type.startswith("context_"):
-        tier = usage_type.split("_")[1]
+    kind = classify_usage_type(usage_type)  # the columns the reader makes of the usage type
+    io_type, tier = io_type or kind.io_type, tier or kind.context_tier
     row: dict[str, object] = {c: "" for c in LINE_COLUMNS}
     row.update({
         "billing_month": day[:7], "billing_date": day, "account_id": "1000000000000001",
         "product_code": "sfm", "commodity_code": "sfm_inference_public_cn", "billing_item": "token_number",
         "instance_id": f"{api_key};{WS};{model};{usage_type};;0", "workspace_id": WS, "api_key_id": api_key,
         "model": model, "usage_type": usage_type, "io_type": io_type, "context_tier": tier,
+        "batch": kind.batch, "thinking": kind.thinking,
         "call_source": "api" if api_key else "console", "fee_type": fee, "currency": "CNY",
         "usage_unit": unit, "list_unit_price": price, "price_unit": f"元/{unit}", "region": "cn-beijing",
         "usage": D(usage), "usage_before_deduction": D(usage) + D(deducted), "deducted_usage": D(deducted),
@@ -121,8 +120,8 @@ def test_real_bill_gap_is_explained_to_the_last_decimal(catalog):
     assert result.list_total == D("68.892267")
     assert result.billed_total == D("57.477867")
     assert result.gap == D("11.4144")  # six 1.6 promotions on 8 and one 1.8144 on 9.072: all 20%
-    assert result.explained == {"promotions_and_discounts": D("11.4144"), "coupons": 0, "free_quota": 0,
-                                "rounding": 0}
+    assert result.explained == {"promotions_and_discounts": D("11.4144"), "coupons": 0, "prepaid_plans": 0,
+                                "free_quota": 0, "rounding": 0}
     assert result.unexplained == 0 and result.unexplained_lines == []
     # free quota: list cost 0 in the bill; valued at catalog prices where the catalog knows the model
     assert result.free_quota_lines == 106
@@ -145,8 +144,8 @@ def test_json_has_the_named_parts_as_strings(catalog):
     data = json.loads(reconcile(frame(REAL_MAY_2026), catalog, "cn").to_json())
     assert data["list_total"] == "68.892267"
     assert data["billed_total"] == "57.477867"
-    assert data["explained"] == {"promotions_and_discounts": "11.4144", "coupons": "0", "free_quota": "0",
-                                 "rounding": "0"}
+    assert data["explained"] == {"promotions_and_discounts": "11.4144", "coupons": "0", "prepaid_plans": "0",
+                                 "free_quota": "0", "rounding": "0"}
     assert data["unexplained"] == "0"
     assert data["catalog"]["free_quota_savings"]["valued"] == "43.570964"
     assert data["catalog"]["price_changed"] == {"amount": "0", "lines": 0, "changes": []}
@@ -197,8 +196,8 @@ def test_coupons_free_quota_absorption_and_rounding_are_named_parts(catalog):
              "0.0043292", "0", "0.0043", 1),
     ]
     result = reconcile(frame(rows), catalog, "cn")
-    assert result.explained == {"promotions_and_discounts": 0, "coupons": D("0.3"), "free_quota": D("8"),
-                                "rounding": D("0.0000292")}
+    assert result.explained == {"promotions_and_discounts": 0, "coupons": D("0.3"), "prepaid_plans": 0,
+                                "free_quota": D("8"), "rounding": D("0.0000292")}
     assert result.gap == D("8.3000292") == sum(result.explained.values(), D(0))
     assert result.unexplained == 0
     assert result.free_quota_savings == D("8")  # the bill's own price, where it gives one
@@ -238,10 +237,12 @@ def test_usage_type_candidates():
     assert catalog_usage_types("context_0-256k_input_token", "input") == ["input"]
     assert catalog_usage_types("text_input_token", "input") == ["text_input", "input"]
     assert catalog_usage_types("input_token_cache", "cached_input") == ["cached_input"]
-    assert catalog_usage_types("context_32k-128k_input_token_cache_creation_5m", "input") == ["cache_write"]
-    assert catalog_usage_types("input_token_cache_read", "input") == ["explicit_cached_input"]
-    assert catalog_usage_types("output_token_batch", "output") == ["batch_output"]
-    assert catalog_usage_types("thinking_output_token", "output") == ["thinking_output"]
+    assert catalog_usage_types("context_32k-128k_input_token_cache_creation_5m", "cache_write") == ["cache_write"]
+    assert catalog_usage_types("input_token_cache_read", "cached_input") == ["explicit_cached_input"]
+    assert catalog_usage_types("output_token_batch", "output", batch=True) == ["batch_output"]
+    assert catalog_usage_types("thinking_output_token", "output", thinking=True) == ["thinking_output"]
+    # the columns decide: a line whose columns say batch is priced as batch, whatever its raw word
+    assert catalog_usage_types("output_token", "output", batch=True) == ["batch_output"]
     assert catalog_usage_types("1080P", "unit") == ["1080P"]
     assert catalog_usage_types("images", "unit") == ["images"]
 
@@ -251,11 +252,11 @@ def test_cache_and_batch_lines_are_priced_at_their_own_rates(catalog):
         # qwen3-max, China, 32K-128K: implicit hit 0.0008, cache creation 0.005, batch output 0.008 vs 0.004
         # input and 0.016 output, per 1,000 tokens
         line("2026-05-14", "qwen3-max", "context_32k-128k_input_token_cache", PAID, K, "0.0008", "50", "0",
-             "0.04", "0", "0.04", 1, io_type="cached_input"),
+             "0.04", "0", "0.04", 1),
         line("2026-05-14", "qwen3-max", "context_32k-128k_input_token_cache_creation_5m", PAID, K, "0.005", "40",
-             "0", "0.2", "0", "0.2", 1, io_type="input"),
+             "0", "0.2", "0", "0.2", 1),
         line("2026-05-14", "qwen3-max", "context_32k-128k_output_token_batch", PAID, K, "0.008", "2", "0",
-             "0.016", "0", "0.016", 1, io_type="output"),
+             "0.016", "0", "0.016", 1),
     ]
     result = reconcile(frame(rows), catalog, "cn")
     assert result.price_changes == {} and result.not_in_catalog == {}

@@ -5,7 +5,8 @@ Pure functions: tables and a mapping in, tables out, vectorized. A line goes to 
 lines of unmapped keys form pools that ``shared_costs`` may split: ``keep``, ``even``, ``proportional`` (to the
 key-attributed cost of each cost center in the same workspace, month and currency) or ``fixed`` percentages.
 Every split adds up exactly (largest remainder at the data's finest decimal, at least cents); only the lines
-that are split pass through Python, one Decimal at a time.
+that are split pass through Python, one Decimal at a time. Prepaid plans' coverage and cost are added last
+(:mod:`chargeback.allocation.prepaid`).
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from decimal import Decimal
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from chargeback.allocation.prepaid import PREPAID_COLUMNS, add_prepaid_costs
 from chargeback.bills.normalize import LINE_SCHEMA
-from chargeback.columns import ALLOCATION_COLUMNS, LINE_AMOUNTS, UNALLOCATED
+from chargeback.columns import ALLOCATION_AMOUNTS, ALLOCATION_COLUMNS, LINE_AMOUNTS, LINE_FLAGS, UNALLOCATED
 from chargeback.config.cost_centers import FixedShares
 from chargeback.config.file import ConfigFile
 from chargeback.money import MONEY_TYPE, ZERO, finest_places, split_exact
@@ -26,8 +28,8 @@ from chargeback.money import MONEY_TYPE, ZERO, finest_places, split_exact
 CENT = Decimal("0.01")
 
 ALLOCATION_SCHEMA = pa.schema([
-    pa.field(c, MONEY_TYPE if c in LINE_AMOUNTS else pa.int64() if c == "line_count"
-             else pa.float64() if c == "share" else pa.string())
+    pa.field(c, MONEY_TYPE if c in ALLOCATION_AMOUNTS else pa.int64() if c == "line_count"
+             else pa.float64() if c == "share" else pa.bool_() if c in LINE_FLAGS else pa.string())
     for c in ALLOCATION_COLUMNS
 ])
 
@@ -69,13 +71,15 @@ def allocate_table(lines: pa.Table, mapping: ConfigFile) -> pa.Table:
         quantum = min(finest_quantum(lines), CENT)
         for row in to_split:
             split_rows.extend(_split(row, shared[str(row["pool"])], weights, quantum))
-    parts = [direct.select(list(ALLOCATION_COLUMNS)).cast(ALLOCATION_SCHEMA)]
+    shape = pa.schema([f for f in ALLOCATION_SCHEMA if f.name not in PREPAID_COLUMNS])
+    parts = [direct.select(shape.names).cast(shape)]
     if split_rows:
-        parts.append(pa.Table.from_pylist(split_rows, schema=ALLOCATION_SCHEMA))
-    result = pa.concat_tables(parts)
-    order = [(c, "ascending") for c in ALLOCATION_COLUMNS if c not in LINE_AMOUNTS and c not in ("share", "line_count")]
+        parts.append(pa.Table.from_pylist(split_rows, schema=shape))
+    result = add_prepaid_costs(pa.concat_tables(parts), mapping.prepaid)
+    order = [(c, "ascending") for c in ALLOCATION_COLUMNS
+             if c not in ALLOCATION_AMOUNTS and c not in ("share", "line_count")]
     order += [("list_unit_price", "ascending")]
-    return result.sort_by(order)
+    return result.select(ALLOCATION_SCHEMA.names).cast(ALLOCATION_SCHEMA).sort_by(order)
 
 
 def _shared_pools(mapping: ConfigFile) -> dict[str, object]:

@@ -31,6 +31,11 @@ _V2: dict[str, tuple[bool, Tiers]] = {
     # who uses the resource (a member account of a consolidated bill), and who bought it: the payer
     "account_id": (False, (("身份信息/资源归属账号ID", "IdentityDetails/ResourceOwnerAccountId"),)),
     "payer_account_id": (False, (("身份信息/资源购买账号ID", "IdentityDetails/ResourcePurchaseAccountId"),)),
+    # their names (login names): the display names of the accounts
+    "account_name": (False, (("身份信息/资源归属账号", "IdentityDetails/ResourceOwnerAccount"),
+                             ("IdentityDetails/ResourceOwnerAccountName",))),
+    "payer_account_name": (False, (("身份信息/资源购买账号", "IdentityDetails/ResourcePurchaseAccount"),
+                                   ("IdentityDetails/ResourcePurchaseAccountName",))),
     "cost_unit": (False, (("身份信息/财务单元", "IdentityDetails/CostUnit"),
                           ("资源信息/财务单元", "ResourceDetails/CostUnit"),
                           ("分账信息/财务单元", "SplitDetails/CostUnit"))),
@@ -73,13 +78,14 @@ _LEGACY: dict[str, tuple[bool, Tiers]] = {
     "fee_type": (False, (("费用类型", "LineItemType"), ("CostType",))),
     # the account the bill belongs to (the payer), and the resource's owner (OwnerID; a UID, or in some exports
     # the owner's login name, which the reader cannot use as an account ID)
-    "account_id": (False, (("Owner账号", "OwnerID"),)),
-    "payer_account_id": (False, (("账号ID", "AccountID"),)),
+    "account_id": (False, (("Owner账号", "OwnerID"), ("OwnerId",))),
+    "payer_account_id": (False, (("账号ID", "AccountID"), ("AccountId",))),
+    "payer_account_name": (False, (("账号", "AccountName"),)),
     "cost_unit": (False, (("财务单元", "CostUnit"),)),
     "product_code": (True, (("产品Code", "ProductCode"),)),
     "commodity_code": (False, (("产品明细Code", "CommodityCode"), ("ProductType",))),
     "billing_item": (False, (("计费项", "BillingItem"), ("BillingItemCode",))),
-    "instance_id": (True, (("实例ID", "InstanceID"),)),
+    "instance_id": (True, (("实例ID", "InstanceID"), ("InstanceId",))),
     "region": (False, (("地域", "Region"),)),
     "resource_group": (False, (("资源组", "ResourceGroup"),)),
     "tags": (False, (("实例标签", "Tag"), ("Tags",))),
@@ -99,9 +105,9 @@ AMOUNT_FIELDS = ("usage", "usage_before_deduction", "deducted_usage", "list_cost
                  "billed_cost", "commitment_list_cost", "commitment_after_deduction", "commitment_deducted")
 """The exact amounts of a line (summed); every other field read is text."""
 
-TEXT_FIELDS = ("billing_month", "billing_date", "fee_type", "account_id", "payer_account_id", "cost_unit",
-               "product_code", "commodity_code", "billing_item", "instance_id", "region", "resource_group", "tags",
-               "usage_unit", "list_unit_price", "price_unit", "currency")
+TEXT_FIELDS = ("billing_month", "billing_date", "fee_type", "account_id", "account_name", "payer_account_id",
+               "payer_account_name", "cost_unit", "product_code", "commodity_code", "billing_item", "instance_id",
+               "region", "resource_group", "tags", "usage_unit", "list_unit_price", "price_unit", "currency")
 """The text fields of a line the readers group by, raw as the bill writes them ('' where a bill has none)."""
 
 

@@ -6,12 +6,13 @@ column, and everything after the reader receives clean values:
 - billing dates: ``20260514``, ``2026-05-14`` or ``2026/05/14`` (a time may follow) become ISO ``2026-05-14``;
   a value that is no day of the calendar is an error;
 - fee types: the bill's 费用类型 in the warehouse's words (:mod:`chargeback.fee_types`);
-- accounts: the resource owner's account and the payer's (:func:`accounts`);
+- accounts: the resource owner's account and the payer's (:func:`accounts`), and their names;
 - list prices: kept as the text the bill writes (trimmed), but checked to be a number or empty;
 - tags: one text form, ``key=value`` pairs sorted and joined by ``;`` (:func:`normalize_tags`);
 - amounts: exact ``decimal128(38, 12)``, an empty cell being 0.
 
-:func:`normalize_table` then splits the instance IDs (:mod:`chargeback.bills.instance_id`) and merges the
+:func:`normalize_table` then splits the instance IDs (:mod:`chargeback.bills.instance_id`: the usage type's
+``io_type``, context tier and ``batch``/``thinking`` marks, classified once per distinct ID) and merges the
 aggregates to the line grain of ``LINE_SCHEMA``: the table ``allocation`` receives.
 """
 
@@ -27,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from chargeback.bills.instance_id import parse_instance_id
-from chargeback.columns import LINE_AMOUNTS, LINE_COLUMNS, LINE_DIMENSIONS, MODEL_STUDIO_PRODUCT
+from chargeback.columns import LINE_AMOUNTS, LINE_COLUMNS, LINE_DIMENSIONS, LINE_FLAGS, MODEL_STUDIO_PRODUCT
 from chargeback.errors import InputError
 from chargeback.fee_types import fee_type
 from chargeback.money import MONEY_TYPE
@@ -35,6 +36,7 @@ from chargeback.vectors import map_distinct
 
 LINE_SCHEMA = pa.schema(
     [pa.field(c, pa.string()) for c in LINE_DIMENSIONS]
+    + [pa.field(f, pa.bool_()) for f in LINE_FLAGS]
     + [pa.field(a, MONEY_TYPE) for a in LINE_AMOUNTS]
     + [pa.field("line_count", pa.int64())]
 )
@@ -87,6 +89,13 @@ def accounts(payer: pa.Array, owner: pa.Array, bill_account: str) -> tuple[pa.Ar
     payer = pc.if_else(pc.equal(payer, ""), bill_account, payer)
     is_uid = pc.match_substring_regex(owner, r"^\d+$")
     return payer, pc.if_else(is_uid, owner, payer)
+
+
+def owner_name(owner_name: pa.Array, payer_name: pa.Array, owner: pa.Array) -> pa.Array:
+    """The resource owner's account name (v2 资源归属账号): the payer's (资源购买账号, legacy 账号) where the bill
+    names no owner, or no owner UID (then :func:`accounts` makes the payer the owner)."""
+    named = pc.and_(pc.match_substring_regex(owner, r"^\d+$"), pc.not_equal(owner_name, ""))
+    return pc.if_else(named, owner_name, payer_name)
 
 
 def fee_types(column: pa.Array) -> pa.Array:
@@ -178,17 +187,18 @@ def list_price(text: str, *, source: str = "") -> Decimal | None:
         raise InputError(f"{text!r} is not a price", source=source, field="list_unit_price") from None
 
 
-def _instance_parts(raw: str) -> dict[str, str]:
+def _instance_parts(raw: str) -> dict[str, str | bool]:
     parsed = parse_instance_id(raw)
     return {
         "workspace_id": parsed.workspace_id, "api_key_id": parsed.api_key_id, "model": parsed.model,
         "usage_type": parsed.usage_type, "io_type": parsed.io_type, "context_tier": parsed.context_tier,
+        "batch": parsed.kind.batch, "thinking": parsed.kind.thinking,
         "channel": parsed.channel, "call_source": parsed.call_source if parsed.valid else "unattributed",
         "free_quota_stop": parsed.free_quota_stop,
     }
 
 
-def _instance_part(part: str, raw: str) -> str:
+def _instance_part(part: str, raw: str) -> str | bool:
     return _instance_parts(raw)[part]  # parse_instance_id is cached: each distinct ID is parsed once
 
 
@@ -201,19 +211,23 @@ def normalize_table(aggregates: pa.Table, month: str) -> pa.Table:
     columns: dict[str, pa.Array | pa.ChunkedArray] = {
         "billing_month": pa.array([month] * n, pa.string()),
         "product_code": pa.array([MODEL_STUDIO_PRODUCT] * n, pa.string()),
-        **{part: map_distinct(aggregates["instance_id"], partial(_instance_part, part))
+        **{part: map_distinct(aggregates["instance_id"], partial(_instance_part, part),
+                              pa.bool_() if part in LINE_FLAGS else pa.string())
            for part in _instance_parts("")},
     }
     for name in LINE_DIMENSIONS:
         if name not in columns:
             columns[name] = aggregates[name]
-    table = pa.table({**{d: columns[d] for d in LINE_DIMENSIONS},
-                      **{a: aggregates[a] for a in LINE_AMOUNTS}, "line_count": aggregates["line_count"]})
-    grouped = table.group_by(list(LINE_DIMENSIONS), use_threads=False).aggregate(
+    keys = [*LINE_DIMENSIONS, *LINE_FLAGS]  # the flags follow from the usage type: they split nothing
+    zero = pa.array([0] * n, pa.int64()).cast(MONEY_TYPE)  # an amount a bill does not have, e.g. no plan columns
+    table = pa.table({**{k: columns[k] for k in keys},
+                      **{a: aggregates[a] if a in aggregates.column_names else zero for a in LINE_AMOUNTS},
+                      "line_count": aggregates["line_count"]})
+    grouped = table.group_by(keys, use_threads=False).aggregate(
         [(a, "sum") for a in (*LINE_AMOUNTS, "line_count")])
     grouped = grouped.rename_columns([c.removesuffix("_sum") for c in grouped.column_names])
     return grouped.select(list(LINE_COLUMNS)).cast(LINE_SCHEMA).sort_by([(d, "ascending") for d in LINE_DIMENSIONS])
 
 
 __all__ = ["LINE_SCHEMA", "accounts", "amounts", "fee_types", "iso_dates", "list_price", "list_prices",
-           "normalize_table", "normalize_tag", "normalize_tags"]
+           "normalize_table", "normalize_tag", "normalize_tags", "owner_name"]

@@ -37,7 +37,7 @@ from chargeback.bills.checks import first_problem, month_forms
 from chargeback.bills.discovery import BillFile
 from chargeback.bills.exact import CsvSource
 from chargeback.bills.headers import AMOUNT_FIELDS, HeaderMap, map_header
-from chargeback.bills.normalize import accounts, fee_types, iso_dates, list_prices, normalize_tags
+from chargeback.bills.normalize import accounts, fee_types, iso_dates, list_prices, normalize_tags, owner_name
 from chargeback.bills.scan import DETAIL, CsvPart, Groups, ScanDeclined, merge_groups, scan_groups
 from chargeback.bills.sources import (
     DEFAULT_MAX_UNCOMPRESSED_BYTES,
@@ -57,9 +57,9 @@ from chargeback.warehouse.manifest import MemberCounts
 log = logging.getLogger(__name__)
 
 HEAD_BYTES = 1 << 16
-GROUP_FIELDS = ("billing_date", "account_id", "payer_account_id", "commodity_code", "billing_item", "instance_id",
-                "fee_type", "currency", "usage_unit", "list_unit_price", "price_unit", "region", "tags",
-                "resource_group", "cost_unit")
+GROUP_FIELDS = ("billing_date", "account_id", "account_name", "payer_account_id", "payer_account_name",
+                "commodity_code", "billing_item", "instance_id", "fee_type", "currency", "usage_unit",
+                "list_unit_price", "price_unit", "region", "tags", "resource_group", "cost_unit")
 """The reader's aggregate grain: parsed text fields (ISO dates, the warehouse's fee types, ...)."""
 
 
@@ -218,6 +218,7 @@ def _parsed(kept: pl.DataFrame, default_currency: str, bill_account: str) -> pa.
     parsed = {
         "billing_date": iso_dates(col["billing_date"], "billing_date", "", 0),
         "account_id": owner, "payer_account_id": payer,
+        "account_name": owner_name(col["account_name"], col["payer_account_name"], col["account_id"]),
         "fee_type": fee_types(col["fee_type"]),
         "currency": _currency(col["currency"], default_currency),
         "list_unit_price": list_prices(col["list_unit_price"], "list_unit_price", "", 0),

@@ -22,8 +22,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "reconcile", help="explain the gap between list and billed cost of a month",
         description=(
             "Compare every line of an ingested month with list prices: the gap between list and billed cost "
-            "is explained in named parts (promotions and discounts, coupons, free quota, rounding); bill prices "
-            "that differ from the shipped catalog are flagged as probable price changes. One report per "
+            "is explained in named parts (promotions and discounts, coupons, prepaid plans, free quota, "
+            "rounding); bill prices that differ from the shipped catalog are flagged as probable price changes. "
+            "One report per "
             "currency (CNY is the China site, USD the international site)."))
     parser.add_argument("--warehouse", required=True, metavar="URL", help="the warehouse the month was run into")
     parser.add_argument("--month", required=True, metavar="YYYY-MM", help="billing month")

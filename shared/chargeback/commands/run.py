@@ -143,12 +143,18 @@ def format_summary(summary: RunSummary, warehouse: str) -> str:
             amounts = ", ".join(f"{format_decimal(v)} {c}" for c, v in bill.totals.items()) or "nothing"
             out.append(f"    account {bill.account} ({bill.family}{site}, {bill.status}, "
                        f"{len(bill.sources)} file(s)): {amounts}")
+    covered = summary.covered_by_cost_center
     for center, totals in summary.totals_by_cost_center.items():
         amounts = ", ".join(f"{format_decimal(v)} {c}" for c, v in totals.items())
-        out.append(f"    {center}: {amounts}")
+        plans = ", ".join(f"{format_decimal(v)} {c}" for c, v in covered.get(center, {}).items())
+        out.append(f"    {center}: {amounts}" + (f" (prepaid plans covered {plans} at list price)" if plans else ""))
     for item in manifest.excluded_products:
         out.append(f"  excluded (not Model Studio): {item.product_code} {item.rows} rows, "
                    f"{format_decimal(item.billed_cost)} {item.currency}")
+    for kind in summary.unknown_usage_types:
+        amounts = ", ".join(f"{format_decimal(v)} {c}" for c, v in kind.billed_cost.items())
+        out.append(f"  usage type not recognised, kept raw as io_type 'other': {kind.usage_type} "
+                   f"({kind.rows} rows, {amounts})")
     if summary.unmapped_api_keys:
         out.append(f"  API keys not in the mapping: {', '.join(summary.unmapped_api_keys)}")
     out.extend(f"  warning: {warning}" for warning in summary.warnings)

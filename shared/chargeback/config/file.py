@@ -5,6 +5,8 @@
     statements                                       monthly statements chargeback.config.statements
     delivery                                         how mail leaves    chargeback.config.delivery
     prices / pricing                                 price overrides    chargeback.config.prices
+    focus                                            the FOCUS export   chargeback.config.focus
+    prepaid                                          prepaid plans      chargeback.config.prepaid
 
 Each section is validated, then the references between sections (channels named by cost centers and budgets
 exist, fixed shares and budgets name known cost centers, budget currencies are bill currencies, no API key or
@@ -27,6 +29,8 @@ from chargeback.config.alerts import OWNERS, AlertSettings, EmailChannelSettings
 from chargeback.config.cost_centers import Assignment, CostCenter, FixedShares, SharedCosts
 from chargeback.config.delivery import DeliverySettings
 from chargeback.config.fields import Section
+from chargeback.config.focus import FocusSettings
+from chargeback.config.prepaid import PrepaidSettings
 from chargeback.config.prices import BILL_CURRENCIES, EntrySpec, PricingSettings
 from chargeback.config.problems import Problem, dotted, raise_problems, suggestion, validate
 from chargeback.config.statements import StatementSettings
@@ -50,6 +54,8 @@ class ConfigFile(Section):
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     prices: list[EntrySpec] = Field(default_factory=list)
     pricing: PricingSettings = Field(default_factory=PricingSettings)
+    focus: FocusSettings = Field(default_factory=FocusSettings)
+    prepaid: PrepaidSettings = Field(default_factory=PrepaidSettings)
     version: str = Field(default=NO_FILE, exclude=True)
     source: str = Field(default="", exclude=True)
 

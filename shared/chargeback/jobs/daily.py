@@ -43,6 +43,7 @@ class MonthOutcome:
     totals: dict[str, str] = field(default_factory=dict)
     reason: str = ""
     warnings: list[str] = field(default_factory=list)  # the run summary's (unused mapping entries, ...)
+    unknown_usage_types: list[str] = field(default_factory=list)  # kept raw with io_type 'other'
 
 
 @dataclass
@@ -87,7 +88,7 @@ def run_daily(context: JobContext, today: date, months: tuple[str, ...] | list[s
         outcomes.append(MonthOutcome(
             month, "ingested" if summary.changed else "unchanged", summary.status,
             {currency: format_decimal(total) for currency, total in sorted(summary.totals.items())},
-            warnings=summary.warnings))
+            warnings=summary.warnings, unknown_usage_types=[u.usage_type for u in summary.unknown_usage_types]))
         log.info("month %s %s (%s)", month, outcomes[-1].action, summary.status,
                  extra={"month": month, "status": summary.status, "changed": summary.changed})
         for warning in summary.warnings:

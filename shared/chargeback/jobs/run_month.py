@@ -35,7 +35,7 @@ from chargeback.columns import UNALLOCATED
 from chargeback.config.file import ConfigFile
 from chargeback.errors import ChargebackError, InputError
 from chargeback.fee_types import FREE_QUOTA
-from chargeback.money import format_decimal
+from chargeback.money import MONEY_TYPE, format_decimal
 from chargeback.months import check_month, first_day, last_day
 from chargeback.once import DEFAULT_LEASES, LeasePolicy, hold_lease
 from chargeback.pricing.focus import focus_files
@@ -51,6 +51,7 @@ from chargeback.warehouse.manifest import (
     ManifestError,
     SkippedObject,
     Source,
+    UnknownUsageType,
     read_manifest,
 )
 from chargeback.warehouse.publish import (
@@ -113,6 +114,15 @@ class RunSummary:
     @property
     def totals_by_cost_center(self) -> dict[str, dict[str, Decimal]]:
         return {center: dict(totals) for center, totals in self.manifest.totals_by_cost_center.items()}
+
+    @property
+    def covered_by_cost_center(self) -> dict[str, dict[str, Decimal]]:
+        """The list value prepaid plans covered, per cost center and currency (centers with coverage only)."""
+        return {center: dict(totals) for center, totals in self.manifest.covered_by_cost_center.items()}
+
+    @property
+    def unknown_usage_types(self) -> list[UnknownUsageType]:
+        return list(self.manifest.unknown_usage_types)
 
     @property
     def unmapped_api_keys(self) -> list[str]:
@@ -236,6 +246,9 @@ def _ingest(source: ObjectStore, warehouse: ObjectStore, month: str, mapping: Co
     if allocate_lines:
         manifest, more = _allocate(lines, mapping, manifest)
         outputs += more
+    for kind in manifest.unknown_usage_types:
+        log.warning("usage type %r is not one chargeback knows: %d row(s) kept with io_type 'other'",
+                    kind.usage_type, kind.rows, extra={"month": month, "usage_type": kind.usage_type})
     with ThreadPoolExecutor(OUTPUT_WORKERS, thread_name_prefix="outputs") as pool:
         manifest, written = publish_month(warehouse, made_ahead(outputs, pool), manifest, previous, fence=lease,
                                           now=now)
@@ -288,7 +301,24 @@ def _ingest_manifest(selection: Selection, read: MonthRead, month: str, print_: 
             ExcludedProduct(r["product_code"], r["currency"], r["line_count"], r["billed_cost"])
             for r in sorted(read.excluded.to_pylist(), key=lambda r: (r["product_code"], r["currency"]))),
         free_quota=month_grants(lines.filter(pc.equal(lines["fee_type"], FREE_QUOTA)).to_pylist(), read.free_quota),
+        unknown_usage_types=unknown_usage_types(lines),
     )
+
+
+def unknown_usage_types(lines: pa.Table) -> tuple[UnknownUsageType, ...]:
+    """The usage types of ``lines`` the classifier does not know (``io_type`` 'other' with a usage type), with
+    their source rows and billed cost per currency: kept raw in the tables, listed here, never guessed."""
+    other = lines.filter(pc.and_(pc.equal(lines["io_type"], "other"), pc.not_equal(lines["usage_type"], "")))
+    if not other.num_rows:
+        return ()
+    grouped = other.group_by(["usage_type", "currency"], use_threads=False).aggregate(
+        [("line_count", "sum"), ("billed_cost", "sum")])
+    rows: dict[str, int] = defaultdict(int)
+    billed: dict[str, dict[str, Decimal]] = defaultdict(dict)
+    for row in grouped.to_pylist():
+        rows[row["usage_type"]] += row["line_count_sum"]
+        billed[row["usage_type"]][row["currency"]] = row["billed_cost_sum"]
+    return tuple(UnknownUsageType(name, rows[name], dict(sorted(billed[name].items()))) for name in sorted(rows))
 
 
 def _account_bill(account: AccountSelection, read: MonthRead) -> AccountBill:
@@ -316,11 +346,17 @@ def _allocate(lines: pa.Table, mapping: ConfigFile, manifest: Manifest) -> tuple
     keys = [k for k in pc.unique(lines["api_key_id"]).to_pylist() if k]
     workspaces = [w for w in pc.unique(lines["workspace_id"]).to_pylist() if w]
     by_center = {c: dict(sorted(v.items())) for c, v in sorted(by_center.items())}
+    covered: dict[str, dict[str, Decimal]] = defaultdict(dict)
+    grouped = table.filter(pc.greater(table["commitment_covered_cost"], pa.scalar(Decimal(0), MONEY_TYPE))).group_by(
+        ["cost_center", "currency"], use_threads=False).aggregate([("commitment_covered_cost", "sum")])
+    for row in grouped.to_pylist():
+        covered[row["cost_center"]][row["currency"]] = row["commitment_covered_cost_sum"]
     manifest = manifest.replace(
         allocated=True,
         mapping_version=mapping.version,
         counts=dataclasses.replace(manifest.counts, allocation_rows=table.num_rows),
         totals_by_cost_center=by_center,
+        covered_by_cost_center={c: dict(sorted(v.items())) for c, v in sorted(covered.items())},
         unmapped_api_keys=tuple(sorted(k for k in keys if not mapping.knows_api_key(k))),
         unmapped_workspaces=tuple(sorted(w for w in workspaces if not mapping.knows_workspace(w))),
         warnings=tuple(mapping_warnings(mapping, manifest.month, set(keys), set(workspaces), by_center)),
@@ -332,7 +368,8 @@ def _allocate(lines: pa.Table, mapping: ConfigFile, manifest: Manifest) -> tuple
     def focus() -> tuple[bytes, bytes]:  # one pass makes both files, whichever output asks first
         with once:
             if not made:
-                made.append(focus_files(table, sub_account_names=mapping.workspace_labels))
+                made.append(focus_files(table, version=mapping.focus.version,
+                                        sub_account_names=mapping.workspace_labels, prepaid=mapping.prepaid))
         return made[0]
 
     month = manifest.month

@@ -5,6 +5,7 @@ The identity, per line and so for any set of lines (amounts exact, in the bill's
     gap = list_cost - billed_cost
         = discount                 promotions and discounts (优惠金额)
         + coupon                   coupons (优惠券抵扣金额)
+        + prepaid plans            what savings plans and resource packs deducted (订阅抵扣金额, 资源包抵扣)
         + free quota               on free-quota lines, what the free quota absorbed beyond those two
         + rounding                 a remainder no larger than half a ``rounding_unit`` per source line
         + unexplained              anything else, listed line by line
@@ -27,6 +28,7 @@ from typing import Any
 
 import pandas as pd
 
+from chargeback.bills.instance_id import classify_usage_type
 from chargeback.bills.normalize import list_price
 from chargeback.errors import InputError
 from chargeback.fee_types import FREE_QUOTA
@@ -36,49 +38,44 @@ from chargeback.units import catalog_unit
 
 AMOUNTS = ("usage", "usage_before_deduction", "deducted_usage", "list_cost", "discount", "coupon",
            "billed_cost")
-NEEDED = ("billing_date", "model", "usage_type", "io_type", "context_tier", "fee_type", "currency",
+OPTIONAL_AMOUNTS = ("commitment_deducted",)  # lines published before schema 3 have none: 0
+NEEDED = ("billing_date", "model", "usage_type", "io_type", "context_tier", "batch", "thinking", "fee_type", "currency",
           "usage_unit", "list_unit_price", *AMOUNTS, "line_count")
 
 
-# Bill usage types (the instance ID's 4th segment, after any context_<tier>_ prefix) that name a cache, batch
-# or thinking price. [INFERRED] from the names Model Studio uses (issue 16): the 5-minute cache creation and
-# its reads are the explicit cache (valid 5 minutes), a plain "cache" is the implicit one.
-CACHE_BATCH_THINKING_TYPES: dict[str, str] = {
-    "input_token_cache": "cached_input",
-    "text_input_token_cache": "cached_input",
-    "input_token_cache_read": "explicit_cached_input",
-    "input_token_cache_creation_5m": "cache_write",
-    "input_token_batch": "batch_input",
-    "output_token_batch": "batch_output",
-    "thinking_output_token": "thinking_output",
-}
+def catalog_usage_types(usage_type: str, io_type: str, *, batch: bool = False, thinking: bool = False
+                        ) -> list[str]:
+    """The catalog usage types a bill line may be priced as, most specific first, from the line's ``io_type``,
+    ``batch`` and ``thinking`` columns (and, for cache lines, which cache: ``classify_usage_type``, the one
+    reader of usage types, which also made those columns).
 
-
-def catalog_usage_types(usage_type: str, io_type: str) -> list[str]:
-    """The catalog usage types a bill usage type may be priced as, most specific first.
-
-    'context_0-256k_input_token' -> ['input'], 'text_input_token' -> ['text_input', 'input'],
-    'input_token_cache' -> ['cached_input'], 'output_token_batch' -> ['batch_output'], '1080P' -> ['1080P'].
+    input -> ['input'] ('text_input_token' -> ['text_input', 'input']); cached_input -> ['cached_input'] for
+    implicit hits, ['explicit_cached_input'] for explicit ones; cache_write -> ['cache_write']; batch ->
+    ['batch_input'] / ['batch_output']; thinking -> ['thinking_output']; unit -> the bill's word ('1080P').
+    [INFERRED] from the names Model Studio uses (issue 16): the 5-minute cache creation and its reads are the
+    explicit cache (valid 5 minutes), a plain "cache" is the implicit one.
     """
-    rest = usage_type
-    if rest.startswith("context_") and rest.count("_") >= 2:
-        rest = rest.split("_", 2)[2]
-    if rest in CACHE_BATCH_THINKING_TYPES:
-        return [CACHE_BATCH_THINKING_TYPES[rest]]
-    rest = rest.removesuffix("_token").removesuffix("_tokens")
-    candidates = [rest]
-    if io_type in ("input", "output", "cached_input") and io_type not in candidates:
-        candidates.append(io_type)
-    return candidates
+    kind = classify_usage_type(usage_type)
+    if io_type == "cache_write":
+        return ["cache_write"]
+    if io_type == "cached_input":
+        return ["explicit_cached_input" if kind.cache == "explicit" else "cached_input"]
+    if io_type in ("input", "output"):
+        if batch:
+            return [f"batch_{io_type}"]
+        if thinking:
+            return ["thinking_output"]
+        return [f"{kind.modality}_{io_type}", io_type] if kind.modality else [io_type]
+    return [kind.name]
 
 
 def lookup_line_price(
     catalog: PriceCatalog, site: str, model: str, usage_type: str, io_type: str, context_tier: str,
-    usage_unit: str, on: date,
+    usage_unit: str, on: date, *, batch: bool = False, thinking: bool = False,
 ) -> PriceEntry | None:
     """The catalog price of a bill line, or None when the catalog has none in the line's unit."""
     unit = catalog_unit(usage_unit)
-    for candidate in catalog_usage_types(usage_type, io_type):
+    for candidate in catalog_usage_types(usage_type, io_type, batch=batch, thinking=thinking):
         entry = catalog.price(model, site, candidate, on, context_tier or None)
         if entry is not None:
             return entry if unit is None or entry.unit == unit else None
@@ -140,7 +137,8 @@ class Reconciliation:
     list_total: Decimal = ZERO
     billed_total: Decimal = ZERO
     explained: dict[str, Decimal] = field(default_factory=lambda: {
-        "promotions_and_discounts": ZERO, "coupons": ZERO, "free_quota": ZERO, "rounding": ZERO})
+        "promotions_and_discounts": ZERO, "coupons": ZERO, "prepaid_plans": ZERO, "free_quota": ZERO,
+        "rounding": ZERO})
     unexplained_lines: list[UnexplainedLine] = field(default_factory=list)
     free_quota_lines: int = 0
     free_quota_savings: Decimal = ZERO  # deducted usage valued at the catalog (or the bill's own) price
@@ -225,9 +223,14 @@ class Reconciliation:
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent)
 
 
+def _flag(value: Any) -> bool:
+    """A ``batch``/``thinking`` cell as a bool (a CSV or hand-edited table may hold 'true'/'false' text)."""
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+
+
 def _amounts(record: dict[str, Any], index: int) -> dict[str, Decimal]:
     try:
-        return {a: to_decimal(record[a]) for a in AMOUNTS}
+        return {a: to_decimal(record.get(a)) for a in (*AMOUNTS, *OPTIONAL_AMOUNTS)}
     except (TypeError, InvalidOperation) as exc:
         raise InputError(f"line {index}: amounts must be exact decimals ({exc})", field="lines") from None
 
@@ -274,7 +277,8 @@ def _explain(result: Reconciliation, record: dict[str, Any], amounts: dict[str, 
     discount, coupon = amounts["discount"], amounts["coupon"]
     result.explained["promotions_and_discounts"] += discount
     result.explained["coupons"] += coupon
-    remainder = amounts["list_cost"] - amounts["billed_cost"] - discount - coupon
+    result.explained["prepaid_plans"] += amounts["commitment_deducted"]
+    remainder = amounts["list_cost"] - amounts["billed_cost"] - discount - coupon - amounts["commitment_deducted"]
     if remainder == 0:
         return
     if record["fee_type"] == FREE_QUOTA and 0 < remainder <= amounts["list_cost"]:
@@ -307,7 +311,8 @@ def _compare(result: Reconciliation, record: dict[str, Any], amounts: dict[str, 
     day = date.fromisoformat(day_text)
     model, usage_type, io_type = str(record["model"]), str(record["usage_type"]), str(record["io_type"])
     tier = str(record["context_tier"])
-    entry = lookup_line_price(catalog, site, model, usage_type, io_type, tier, str(record["usage_unit"]), day)
+    entry = lookup_line_price(catalog, site, model, usage_type, io_type, tier, str(record["usage_unit"]), day,
+                              batch=_flag(record["batch"]), thinking=_flag(record["thinking"]))
     bill_price = list_price(record["list_unit_price"], source="lines")
     if record["fee_type"] == FREE_QUOTA:
         result.free_quota_lines += count

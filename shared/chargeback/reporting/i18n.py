@@ -154,9 +154,9 @@ _ZH: dict[str, str] = {
 
 _IO_TYPES = {
     "en": {"input": "Input tokens", "output": "Output tokens", "cached_input": "Cached input tokens",
-           "unit": "Other units (images, seconds)", "other": "Other"},
+           "cache_write": "Cache write tokens", "unit": "Other units (images, seconds)", "other": "Other"},
     "zh": {"input": "输入 tokens", "output": "输出 tokens", "cached_input": "缓存命中输入 tokens",
-           "unit": "其他计量（图片、秒）", "other": "其他"},
+           "cache_write": "缓存写入 tokens", "unit": "其他计量（图片、秒）", "other": "其他"},
 }
 
 _CALL_SOURCES = {

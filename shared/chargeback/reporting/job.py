@@ -24,6 +24,7 @@ from typing import Literal
 
 import pandas as pd
 
+from chargeback.allocation.prepaid import charged
 from chargeback.config.file import ConfigFile
 from chargeback.config.resolve import DEFAULT_SENDER
 from chargeback.config.statements import StatementSettings
@@ -119,12 +120,16 @@ def send_statements(
                              field="only")
         centers = {only}
 
+    # what statements charge: the billed cost, or under `prepaid: {charge_basis: effective}` the effective cost
+    # (the attached rows keep both, as published)
+    basis = mapping.prepaid.charge_basis
+    charged_now, charged_before = charged(allocations, basis), None if previous is None else charged(previous, basis)
     results = []
     with LeaseWhenNeeded(warehouse, "report", month, leases) as lease:
         for center_id in sorted(centers):
-            result = _one_statement(lease, month, mapping, mailer, ledger, settings, allocations, previous,
+            result = _one_statement(lease, month, mapping, mailer, ledger, settings, charged_now, charged_before,
                                     manifest, center_id, now=now, dry_run=dry_run, finance_cc=finance_cc,
-                                    sender=sender)
+                                    sender=sender, attachment=allocations)
             results.append(result)
     return results
 
@@ -133,7 +138,7 @@ def _one_statement(
     lease: LeaseWhenNeeded, month: str, mapping: ConfigFile, mailer: Mailer, ledger: Ledger,
     settings: StatementSettings, allocations: pd.DataFrame, previous: pd.DataFrame | None,
     manifest: Manifest, center_id: str, *, now: datetime, dry_run: bool,
-    finance_cc: tuple[str, ...], sender: str,
+    finance_cc: tuple[str, ...], sender: str, attachment: pd.DataFrame,
 ) -> StatementResult:
     channel = channel_of(mailer)
     last = ledger.latest(center_id, channel)
@@ -150,7 +155,8 @@ def _one_statement(
         lease.hold()
         ledger.reload()  # what another run sent while this one waited for the lease
         return _one_statement(lease, month, mapping, mailer, ledger, settings, allocations, previous, manifest,
-                              center_id, now=now, dry_run=dry_run, finance_cc=finance_cc, sender=sender)
+                              center_id, now=now, dry_run=dry_run, finance_cc=finance_cc, sender=sender,
+                              attachment=attachment)
 
     to = view.owners
     cc = tuple(a for a in dict.fromkeys(finance_cc) if a not in to)
@@ -162,7 +168,7 @@ def _one_statement(
         return StatementResult(center_id, "skipped", view.version, totals=totals, detail=detail)
 
     rendered = render_statement(view, grouping=settings.group_thousands)
-    csv_bytes = statement_csv(cost_center_rows(allocations, center_id), mapping)
+    csv_bytes = statement_csv(cost_center_rows(attachment, center_id), mapping)
     mail = statement_mail(view, rendered, csv_bytes, sender=sender, to=to, cc=cc, now=now)
     corrected = view.restatement is not None
     if dry_run:

@@ -29,7 +29,7 @@ from typing import Any
 import pandas as pd
 
 from chargeback.bills.normalize import list_price
-from chargeback.columns import ALLOCATION_COLUMNS, CARRIED_FACTS, LINE_AMOUNTS
+from chargeback.columns import ALLOCATION_AMOUNTS, ALLOCATION_COLUMNS
 from chargeback.config.cost_centers import FixedShares
 from chargeback.config.file import ConfigFile as TeamMapping
 from chargeback.display import percent_of
@@ -44,14 +44,20 @@ from chargeback.warehouse.manifest import Manifest
 
 # Rules of lines a cost center pays directly; any other rule (e.g. 'console:proportional') is a shared pool.
 DIRECT_RULES = frozenset({"api_key", "workspace", "unallocated", ""})
-IO_TYPE_ORDER = ("input", "cached_input", "output", "unit", "other")
+IO_TYPE_ORDER = ("input", "cached_input", "cache_write", "output", "unit", "other")
 UNIT_COST_STEP = Decimal("0.00000001")
-_AMOUNTS = frozenset(LINE_AMOUNTS)
-# What a statement's content hash covers: every allocation column but the payer's account, which schema 2 added
-# beside the owner's and which changes nothing a cost center owes (hashing it would send every statement already
-# sent again, as a correction).
-HASHED_COLUMNS: tuple[str, ...] = tuple(c for c in ALLOCATION_COLUMNS
-                                       if c != "payer_account_id" and c not in CARRIED_FACTS)
+_AMOUNTS = frozenset(ALLOCATION_AMOUNTS)
+# What a statement's content hash covers: every allocation column but those added later that change nothing a
+# cost center owes (hashing them would send every statement already sent again, as a correction): the payer's
+# account (schema 2, beside the owner's); schema 3's usage-type marks (batch, thinking: they follow from the
+# usage type, which is hashed), account names, region, tags, resource group, cost unit and prepaid plans'
+# amounts (what a cost center owes is the billed cost, or under `charge_basis: effective` the effective cost,
+# which the statement puts in its place).
+UNHASHED_COLUMNS = frozenset({"payer_account_id", "batch", "thinking", "account_name", "payer_account_name",
+                              "region", "tags", "resource_group", "cost_unit", "commitment_list_cost",
+                              "commitment_after_deduction", "commitment_deducted", "commitment_covered_cost",
+                              "effective_cost"})
+HASHED_COLUMNS: tuple[str, ...] = tuple(c for c in ALLOCATION_COLUMNS if c not in UNHASHED_COLUMNS)
 
 
 # ---------------------------------------------------------------------------------------------- the view

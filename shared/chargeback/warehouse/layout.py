@@ -2,7 +2,7 @@
 
     lines/billing_month=YYYY-MM/lines.parquet                normalized bill lines (day x instance grain)
     allocations/billing_month=YYYY-MM/allocations.parquet    who pays what (the Athena/Glue table)
-    focus/billing_month=YYYY-MM/focus.parquet                FOCUS 1.0 view
+    focus/billing_month=YYYY-MM/focus.parquet                FOCUS 1.2 view (1.0 by configuration)
     exports/billing_month=YYYY-MM/allocations.csv, focus.csv the same tables as CSV, for people and spreadsheets
     manifests/billing_month=YYYY-MM/manifest.json            published last: sources, counts, totals, status
     objects/billing_month=YYYY-MM/<table>/<name>-<sha256>.<ext>  every output's bytes, named by their hash
@@ -38,7 +38,7 @@ def allocations_key(month: str, ext: str = "parquet") -> str:
 
 
 def focus_key(month: str, ext: str = "parquet") -> str:
-    """The FOCUS 1.0 Parquet table, or (ext='csv') its CSV copy under exports/."""
+    """The FOCUS Parquet table (1.2, or 1.0 by configuration), or (ext='csv') its CSV copy under exports/."""
     if ext == "csv":
         return f"{partition('exports', month)}/focus.csv"
     return f"{partition('focus', month)}/focus.{ext}"

@@ -32,8 +32,10 @@ from chargeback.warehouse import layout
 
 SCHEMA_VERSION = 3
 """3: ``objects``, the content-addressed copy of every output; each source's ``content_hash`` (xxh3-128 of the
-bytes as fetched), restated lines; ``tags``, ``resource_group``, ``cost_unit`` and the ``commitment_*`` amounts in
-the tables. 2: accounts, each source's account and scope, ``payer_account_id`` in the tables. 1: the first."""
+bytes as fetched), restated lines; usage types not recognised and what prepaid plans covered per cost center; in
+the tables ``tags``, ``resource_group``, ``cost_unit``, the ``batch`` and ``thinking`` marks (and ``cache_write``),
+account names, region and prepaid plans' amounts. 2: accounts, each source's account and scope,
+``payer_account_id`` in the tables. 1: the first."""
 READABLE_VERSIONS = (1, 2, SCHEMA_VERSION)
 
 Status = Literal["open", "final"]
@@ -138,6 +140,16 @@ class StoredObject:
 
 
 @dataclass(frozen=True)
+class UnknownUsageType:
+    """A usage type (the instance ID's 4th segment) the classifier does not know: its lines are kept with the raw
+    usage type and ``io_type`` 'other', never guessed, and listed here with what they add up to."""
+
+    usage_type: str
+    rows: int  # source bill rows
+    billed_cost: Totals = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Manifest:
     """Everything a reader needs to trust a published month; written after every table it names."""
 
@@ -159,8 +171,10 @@ class Manifest:
     counts: Counts = field(default_factory=Counts)
     totals: Totals = field(default_factory=dict)
     totals_by_cost_center: Mapping[str, Totals] = field(default_factory=dict)
+    covered_by_cost_center: Mapping[str, Totals] = field(default_factory=dict)  # list value prepaid plans covered
     excluded_products: tuple[ExcludedProduct, ...] = ()
     free_quota: tuple[FreeQuotaUse, ...] = ()
+    unknown_usage_types: tuple[UnknownUsageType, ...] = ()
     unmapped_api_keys: tuple[str, ...] = ()
     unmapped_workspaces: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()  # likely mistakes in the mapping, seen against this month's bill
@@ -354,4 +368,4 @@ def write_manifest(store: ObjectStore, manifest: Manifest) -> str:
 
 __all__ = ["READABLE_VERSIONS", "SCHEMA_VERSION", "AccountBill", "Counts", "ExcludedProduct", "FreeQuotaUse",
            "Manifest", "ManifestError", "MemberCounts", "SkippedObject", "Source", "StoredObject",
-           "manifest_from_bytes", "manifest_to_bytes", "read_manifest", "write_manifest"]
+           "UnknownUsageType", "manifest_from_bytes", "manifest_to_bytes", "read_manifest", "write_manifest"]

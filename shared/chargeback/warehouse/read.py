@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from decimal import Decimal
 from typing import Any
 
 import pandas as pd
@@ -19,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from chargeback.errors import ChargebackError, NotFoundError
+from chargeback.money import MONEY_TYPE
 from chargeback.storage import ObjectStore
 from chargeback.warehouse import layout
 from chargeback.warehouse.manifest import Manifest, read_manifest
@@ -89,7 +91,27 @@ def _frame(table: pa.Table | None) -> pd.DataFrame | None:
         # published before schema 2, which added the payer beside the owner: the payer is unknown there
         table = table.add_column(table.column_names.index("account_id") + 1, "payer_account_id",
                                  pa.array([""] * table.num_rows, pa.string()))
-    return table_to_frame(table)
+    return table_to_frame(_with_schema_3_columns(table))
+
+
+def _with_schema_3_columns(table: pa.Table) -> pa.Table:
+    """A table published before schema 3 with the columns schema 3 added: no batch or thinking mark, no names,
+    region, tags, resource group or cost unit, no prepaid plan (the effective cost is the billed cost)."""
+    if "billed_cost" not in table.column_names:
+        return table
+    n = table.num_rows
+    zero = pa.array([Decimal(0)] * n, MONEY_TYPE)
+    empty = pa.array([""] * n, pa.string())
+    added: dict[str, Any] = {"batch": pa.array([False] * n), "thinking": pa.array([False] * n),
+                             "account_name": empty, "payer_account_name": empty, "region": empty, "tags": empty,
+                             "resource_group": empty, "cost_unit": empty, "commitment_list_cost": zero,
+                             "commitment_after_deduction": zero, "commitment_deducted": zero}
+    if "cost_center" in table.column_names:  # an allocation table
+        added.update(commitment_covered_cost=zero, effective_cost=table.column("billed_cost"))
+    for name, values in added.items():
+        if name not in table.column_names:
+            table = table.append_column(name, values)
+    return table
 
 
 def read_allocations(store: ObjectStore, month: str, manifest: Manifest | None = None) -> pd.DataFrame | None:
@@ -97,7 +119,8 @@ def read_allocations(store: ObjectStore, month: str, manifest: Manifest | None =
 
     ``manifest`` pins the version read (a caller that holds the month's manifest reads the rows it names).
     Money and usage columns hold ``Decimal``; ``share`` is a float for information only. Months published
-    before schema 2 read with an empty ``payer_account_id``.
+    before schema 2 read with an empty ``payer_account_id``, before schema 3 with the columns it added (no
+    marks, names, region or prepaid plan) at their end.
     """
     return _frame(read_table(store, month, layout.allocations_key(month), manifest))
 
