@@ -15,6 +15,7 @@ from chargeback.warehouse.manifest import read_manifest, write_manifest
 from chargeback.warehouse.publish import sha256
 from chargeback.warehouse.read import read_allocations, read_lines
 from tests.support.bills import legacy_csv, legacy_row, v2_csv, v2_row, zip_of
+from tests.support.warehouse import published_files
 
 K1 = "2100001;llm-ws0000000000000a;qwen-plus;input_token;;0"
 K2 = "2300002;llm-ws0000000000000b;qwen-max;output_token;;0"
@@ -212,7 +213,7 @@ def test_bad_input_exits_2_with_a_precise_message_and_keeps_previous_outputs(tmp
     good = V2_DIR.format(ts="20260510120000") + ".csv"
     write(tmp_path / "src", good, v2_csv([v2_row(K1, "1")]))
     assert run(tmp_path) == 0
-    published = {p: p.read_bytes() for p in (tmp_path / "wh").rglob("*.*")}
+    published = published_files(tmp_path / "wh")
     write(tmp_path / "src", key, make())
     capsys.readouterr()
     assert run(tmp_path) == 2
@@ -220,7 +221,7 @@ def test_bad_input_exits_2_with_a_precise_message_and_keeps_previous_outputs(tmp
     assert expected in err
     assert key in err
     assert "Traceback" not in err
-    assert {p: p.read_bytes() for p in (tmp_path / "wh").rglob("*.*")} == published
+    assert published_files(tmp_path / "wh") == published
 
 
 def test_no_bills_for_the_month_is_exit_2(tmp_path, capsys):
@@ -253,17 +254,26 @@ def test_a_damaged_manifest_stops_the_run_until_force_rebuilds_the_month(tmp_pat
     assert manifest(tmp_path)["status"] == "open" and manifest(tmp_path)["totals"] == {"CNY": "1.25"}
 
 
+def as_published_before(warehouse: Path, dropped: tuple[str, ...], *, schema_version: int) -> None:
+    """Make the month look as an earlier schema published it: its tables at their table keys without
+    ``dropped``, a manifest naming their hashes and no content-addressed objects (those came with schema 3)."""
+    store = LocalObjectStore(warehouse)
+    published = read_manifest(store, "2026-05")
+    assert published is not None
+    outputs = dict(published.outputs)
+    for name in ("lines/billing_month=2026-05/lines.parquet", "allocations/billing_month=2026-05/allocations.parquet"):
+        path = warehouse / name
+        table = pq.read_table(path)
+        pq.write_table(table.drop_columns([c for c in dropped if c in table.column_names]), path)
+        outputs[name] = sha256(path.read_bytes())
+    write_manifest(store, published.replace(outputs=outputs, objects={}, schema_version=schema_version))
+
+
 def test_a_month_published_before_the_payer_column_reads_and_is_reallocated_only_after_a_rerun(tmp_path, capsys):
     write(tmp_path / "src", V2_DIR.format(ts="20260510120000") + ".csv", v2_csv([v2_row(K1, "1.25")]))
     assert run(tmp_path) == 0
     store = LocalObjectStore(tmp_path / "wh")
-    published = read_manifest(store, "2026-05")
-    outputs = dict(published.outputs)
-    for name in ("lines/billing_month=2026-05/lines.parquet", "allocations/billing_month=2026-05/allocations.parquet"):
-        path = tmp_path / "wh" / name
-        pq.write_table(pq.read_table(path).drop_columns(["payer_account_id"]), path)  # as schema 1 wrote them
-        outputs[name] = sha256(path.read_bytes())
-    write_manifest(store, published.replace(outputs=outputs))
+    as_published_before(tmp_path / "wh", ("payer_account_id",), schema_version=1)
     old = read_allocations(store, "2026-05")
     assert list(old["payer_account_id"]) == [""] and list(old["account_id"]) == ["1000000000000001"]
     capsys.readouterr()
@@ -282,10 +292,7 @@ def test_a_month_published_before_schema_3_reads_with_its_columns(tmp_path):
     write(tmp_path / "src", V2_DIR.format(ts="20260510120000") + ".csv", v2_csv([v2_row(K1, "1.25")]))
     assert run(tmp_path) == 0
     store = LocalObjectStore(tmp_path / "wh")
-    for name in ("lines/billing_month=2026-05/lines.parquet", "allocations/billing_month=2026-05/allocations.parquet"):
-        path = tmp_path / "wh" / name
-        table = pq.read_table(path)
-        pq.write_table(table.drop_columns([c for c in SCHEMA_3_COLUMNS if c in table.column_names]), path)
+    as_published_before(tmp_path / "wh", SCHEMA_3_COLUMNS, schema_version=2)
     old = read_allocations(store, "2026-05")
     assert old is not None
     assert (list(old["batch"]), list(old["region"]), list(old["effective_cost"])) == ([False], [""],

@@ -17,6 +17,7 @@ import pytest
 
 from chargeback import cli
 from tests.support.malformed import BILL_CASES, CONFIG_CASES, EARLY, FULL, REAL, REAL_TOTAL, Case, config_bytes
+from tests.support.warehouse import published_files
 
 MONTH = "2026-05"
 
@@ -31,10 +32,6 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
         shutil.copy(REAL / name, source / name)
     assert cli.main(["run", "--source", str(source), "--warehouse", str(root / "wh"), "--month", MONTH]) == 0
     return root / "wh"
-
-
-def _snapshot(folder: Path) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def _source(tmp_path: Path, case: Case) -> Path:
@@ -54,7 +51,7 @@ def test_a_malformed_bill_is_refused_with_its_line_or_read_exactly(case: Case, p
                                                                    capsys: pytest.CaptureFixture[str]) -> None:
     warehouse = tmp_path / "wh"
     shutil.copytree(published, warehouse)
-    before = _snapshot(warehouse)
+    before = published_files(warehouse)
     source = _source(tmp_path, case)
     capsys.readouterr()
     code = cli.main(["--log-format", "text", "run", "--source", str(source), "--warehouse", str(warehouse),
@@ -66,7 +63,7 @@ def test_a_malformed_bill_is_refused_with_its_line_or_read_exactly(case: Case, p
         message = err.strip().splitlines()[-1]
         for part in case.error:
             assert part in message, f"{part!r} not in {message!r}"
-        assert _snapshot(warehouse) == before  # nothing published
+        assert published_files(warehouse) == before  # nothing published
         return
     assert code == 0, err
     manifest = json.loads((warehouse / f"manifests/billing_month={MONTH}/manifest.json").read_text())
@@ -84,7 +81,7 @@ def test_a_malformed_mapping_is_refused_before_any_bill_is_read(name: str, text:
                                                                 capsys: pytest.CaptureFixture[str]) -> None:
     warehouse = tmp_path / "wh"
     shutil.copytree(published, warehouse)
-    before = _snapshot(warehouse)
+    before = published_files(warehouse)
     mapping = tmp_path / "teams.yaml"
     mapping.write_bytes(config_bytes(text))
     capsys.readouterr()
@@ -94,7 +91,7 @@ def test_a_malformed_mapping_is_refused_before_any_bill_is_read(name: str, text:
     assert code == 2 and "Traceback" not in err, err
     for part in (str(mapping), *parts):
         assert part in err, f"{part!r} not in {err!r}"
-    assert _snapshot(warehouse) == before
+    assert published_files(warehouse) == before
 
 
 SUBPROCESS_CASES = ("duplicated payable column placed first", "billing date '20261345'", "an encrypted member",
@@ -107,7 +104,7 @@ def test_as_a_real_process(name: str, published: Path, tmp_path: Path) -> None:
     case = next(c for c in BILL_CASES if c.name == name)
     warehouse = tmp_path / "wh"
     shutil.copytree(published, warehouse)
-    before = _snapshot(warehouse)
+    before = published_files(warehouse)
     source = _source(tmp_path, case)
     done = subprocess.run([sys.executable, "-m", "chargeback.cli", "run", "--source", str(source), "--warehouse",
                            str(warehouse), "--month", MONTH, "--force"], capture_output=True, text=True, timeout=120)
@@ -115,7 +112,7 @@ def test_as_a_real_process(name: str, published: Path, tmp_path: Path) -> None:
     if case.error:
         assert done.returncode == 2, done.stderr
         assert all(part in done.stderr for part in case.error), done.stderr
-        assert _snapshot(warehouse) == before
+        assert published_files(warehouse) == before
     else:
         assert done.returncode == 0, done.stderr
         assert "restated by a newer export" in done.stdout

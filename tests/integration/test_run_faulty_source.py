@@ -6,7 +6,6 @@ The bills are the real anonymised export, on moto's S3 server; boto3 reaches it 
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ import xxhash
 
 from chargeback.cli import main
 from tests.support.fault_proxy import Fault, FaultProxy, listings, object_reads
+from tests.support.warehouse import published_files
 
 REAL = Path(__file__).resolve().parents[1] / "data" / "real-bills"
 EXPORTS = sorted(REAL.glob("*.csv"))
@@ -50,11 +50,6 @@ def upload(moto_server: str, *paths: Path) -> None:
 def run(warehouse: Path, *extra: str) -> int:
     return main(["run", "--source", f"s3://{BUCKET}/bills", "--warehouse", str(warehouse), "--month", "2026-05",
                  *extra])
-
-
-def snapshot(folder: Path) -> dict[str, str]:
-    return {path.relative_to(folder).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
-            for path in sorted(folder.rglob("*")) if path.is_file()}
 
 
 def manifest(warehouse: Path) -> dict[str, object]:
@@ -92,7 +87,7 @@ def test_a_run_that_cannot_read_its_source_fails_with_exit_1_and_leaves_the_ware
     upload(moto_server, older)
     warehouse = tmp_path / "warehouse"
     assert run(warehouse) == 0
-    before = snapshot(warehouse)
+    before = published_files(warehouse)
     first_totals = manifest(warehouse)["totals"]
     capsys.readouterr()
     upload(moto_server, newer)  # the month changed: a rerun must read and publish again
@@ -107,5 +102,5 @@ def test_a_run_that_cannot_read_its_source_fails_with_exit_1_and_leaves_the_ware
     error = capsys.readouterr().err
     assert "error: S3 " in error and f"s3://{BUCKET}/bills/" in error
     assert "Traceback" not in error
-    assert snapshot(warehouse) == before
+    assert published_files(warehouse) == before
     assert manifest(warehouse)["totals"] == first_totals

@@ -10,11 +10,13 @@ layout, bytes and order (manifest last) of a real run. The row builders live bes
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -135,3 +137,14 @@ def publish_months(store: ObjectStore, rows: Iterable[Mapping[str, Any]], **opti
     rows = list(rows)
     for month in sorted({r["billing_month"] for r in rows}):
         publish_month(store, month, rows, **options)
+
+
+LEASES = layout.state_key("leases") + "/"
+
+
+def published_files(folder: Path) -> dict[str, str]:
+    """The SHA-256 of every file a local warehouse publishes, by key: what a failed run must leave as it was. The
+    run's lease chain (``state/leases/``) is coordination, not published state: a run takes it before it reads."""
+    return {key: hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(folder.rglob("*")) if path.is_file()
+            and not (key := path.relative_to(folder).as_posix()).startswith(LEASES)}
