@@ -61,4 +61,21 @@ def read_lines(store: ObjectStore, month: str) -> pd.DataFrame | None:
     return _read_parquet(store, layout.lines_key(month))
 
 
-__all__ = ["read_allocations", "read_lines", "table_to_frame"]
+def read_allocation_sums(store: ObjectStore, month: str, by: tuple[str, ...]) -> pd.DataFrame | None:
+    """The month's ``billed_cost`` summed exactly per ``by`` (e.g. cost_center, currency), or None if unpublished.
+
+    Reads only the columns it needs and sums in Arrow (decimal sums are exact): cheap enough to look back over
+    several months for a trend.
+    """
+    if read_manifest(store, month) is None:
+        return None
+    try:
+        data = store.read_bytes(layout.allocations_key(month))
+    except NotFoundError:
+        return None
+    table = pq.read_table(io.BytesIO(data), columns=[*by, "billed_cost"])
+    grouped = table.group_by(list(by), use_threads=False).aggregate([("billed_cost", "sum")])
+    return table_to_frame(grouped.select([*by, "billed_cost_sum"]).rename_columns([*by, "billed_cost"]))
+
+
+__all__ = ["read_allocation_sums", "read_allocations", "read_lines", "table_to_frame"]

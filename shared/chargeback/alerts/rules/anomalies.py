@@ -23,7 +23,7 @@ from chargeback.alerts.rules.common import (
 from chargeback.columns import UNALLOCATED
 from chargeback.config.alerts import AlertSettings
 from chargeback.config.file import ConfigFile as Mapping
-from chargeback.display import figure, rounded_money
+from chargeback.display import figure, money
 
 MAD_SCALE = Decimal("1.4826")  # MAD x 1.4826 estimates the standard deviation of normal data
 CONTRIBUTOR_COLUMNS: tuple[str, ...] = ("model", "api_key_id", "io_type", "call_source")
@@ -59,7 +59,7 @@ def _contributors(rows: pd.DataFrame, d: date, baseline: list[date], top: int, c
         if rise <= 0:
             break
         lines.append(f"{model or '(unknown model)'} · key {api_key or 'console'} · {io_type or '-'} · "
-                     f"{call_source or '-'}: {rounded_money(today, currency)} (usual {rounded_money(usual, currency)})")
+                     f"{call_source or '-'}: {money(today, currency)} (usual {money(usual, currency)})")
     return lines
 
 
@@ -97,11 +97,11 @@ def anomaly_alerts(frame: pd.DataFrame, coverage: Coverage, mapping: Mapping,
                 ratio = (f"{(today / usual).quantize(Decimal('0.1'))}x the usual" if usual > 0
                          else "usually nothing")
                 reasons = [
-                    f"{d}: {rounded_money(today, currency)} against a median of "
-                    f"{rounded_money(usual, currency)}/day over the {len(baseline)} days before "
-                    f"(MAD {rounded_money(mad, currency)}); {ratio}.",
-                    f"Fires above median + {figure(s.k)} x 1.4826 x MAD = {rounded_money(usual + spread, currency)}, "
-                    f"at least {rounded_money(s.min_amount, currency)} above the median and "
+                    f"{d}: {money(today, currency)} against a median of "
+                    f"{money(usual, currency)}/day over the {len(baseline)} days before "
+                    f"(MAD {money(mad, currency)}); {ratio}.",
+                    f"Fires above median + {figure(s.k)} x 1.4826 x MAD = {money(usual + spread, currency)}, "
+                    f"at least {money(s.min_amount, currency)} above the median and "
                     f"{figure(s.min_ratio)}x it.",
                 ]
                 top = _contributors(rows, d, baseline, s.top_contributors, currency)
@@ -111,8 +111,8 @@ def anomaly_alerts(frame: pd.DataFrame, coverage: Coverage, mapping: Mapping,
                 alerts.append(Alert(
                     rule="anomaly", subject=subject, period=d.isoformat(),
                     value=today, currency=currency, severity=severity,
-                    title=(f"Cost anomaly: {subject.label} spent {rounded_money(today, currency)} on {d} "
-                           f"(usual {rounded_money(usual, currency)}/day)"),
+                    title=(f"Cost anomaly: {subject.label} spent {money(today, currency)} on {d} "
+                           f"(usual {money(usual, currency)}/day)"),
                     reasons=tuple(reasons),
                     routes=routes_for(owner, mapping, settings),
                     details={"median": str(usual), "mad": str(mad), "baseline_days": str(len(baseline)),

@@ -12,7 +12,7 @@ from chargeback.alerts.rules.common import ZERO, evaluated_months, routes_for, s
 from chargeback.columns import UNALLOCATED
 from chargeback.config.alerts import AlertSettings
 from chargeback.config.file import ConfigFile as Mapping
-from chargeback.display import rounded_money
+from chargeback.display import money
 
 
 def new_subject_alerts(frame: pd.DataFrame, data: AlertData, day: date, mapping: Mapping,
@@ -50,7 +50,7 @@ def new_subject_alerts(frame: pd.DataFrame, data: AlertData, day: date, mapping:
                     continue
                 currency, spent = max(by_currency.items(), key=lambda item: (item[1], item[0]))
                 first_seen = min(rows["day"].tolist())
-                spent_text = ", ".join(rounded_money(v, c) for c, v in sorted(by_currency.items()))
+                spent_text = ", ".join(money(v, c) for c, v in sorted(by_currency.items()))
                 reasons = [f"First seen {first_seen}; {spent_text} in {month} so far."]
                 owner = None
                 if kind == "api_key":
@@ -65,7 +65,7 @@ def new_subject_alerts(frame: pd.DataFrame, data: AlertData, day: date, mapping:
                     subject=Subject(kind, subject_id, subject_name(kind, subject_id, mapping)),
                     period=month, value=spent, severity="warning",
                     title=(f"New {label} {subject_id} is not in the mapping "
-                           f"({rounded_money(spent, currency)} in {month})"),
+                           f"({money(spent, currency)} in {month})"),
                     reasons=tuple(reasons),
                     routes=routes_for(owner, mapping, settings, also_default=True),
                     details={"first_seen": first_seen.isoformat(), "currency": currency},
@@ -79,9 +79,9 @@ def _allocated_now(rows: pd.DataFrame, currency: str) -> str:
     for (center, rule), cost in sorted(sums(rows, ["cost_center", "allocation_rule"]).items(),
                                        key=lambda item: (str(item[0][0]), str(item[0][1]))):
         if center == UNALLOCATED:
-            parts.append(f"{rounded_money(cost, currency)} in 'unallocated'")
+            parts.append(f"{money(cost, currency)} in 'unallocated'")
         elif rule in ("api_key", "workspace"):
-            parts.append(f"{rounded_money(cost, currency)} to {center} by {str(rule).replace('_', ' ')}")
+            parts.append(f"{money(cost, currency)} to {center} by {str(rule).replace('_', ' ')}")
         else:
-            parts.append(f"{rounded_money(cost, currency)} to {center} by the shared-cost rule {rule}")
+            parts.append(f"{money(cost, currency)} to {center} by the shared-cost rule {rule}")
     return "Allocated now: " + "; ".join(parts) + ". Add it to the mapping to decide who pays."
