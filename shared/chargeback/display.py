@@ -107,25 +107,29 @@ def format_quantity(value: Decimal, *, grouping: bool = True) -> str:
     return format_number(significant(value), grouping=grouping)
 
 
-def shown_parts(parts: Sequence[Decimal], currency: str = "") -> list[Decimal]:
-    """``parts`` rounded so that they add up to the rounded sum of the parts (largest remainder).
+def shown_parts(parts: Sequence[Decimal], currency: str = "", *, total: Decimal | None = None) -> list[Decimal]:
+    """``parts`` rounded so that they add up to the rounded sum of the parts (largest remainder), or to
+    ``total`` when given (a shown figure, a multiple of the minor unit, that the parts must add up to).
 
-    Each part is first rounded down to the minor unit; the units still missing to the rounded total go to the
-    parts with the largest remainders (ties to the earlier part). A non-zero part left at zero keeps its own
-    four significant digits, so it never reads as nothing.
+    Each part is first rounded down to the minor unit; the units still missing to the total go to the parts
+    with the largest remainders (ties to the earlier part). A non-zero part left at zero keeps its own four
+    significant digits, so it never reads as nothing.
     """
     if not parts:
         return []
     step = minor_unit(currency)
     with localcontext() as ctx:
         ctx.prec = 80
-        total_units = (sum(parts, Decimal(0)) / step).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+        target = sum(parts, Decimal(0)) if total is None else total
+        total_units = (target / step).quantize(Decimal(1), rounding=ROUND_HALF_UP)
         raw = [p / step for p in parts]
         floors = [r.to_integral_value(rounding=ROUND_FLOOR) for r in raw]
         left = int(total_units - sum(floors, Decimal(0)))
         order = sorted(range(len(raw)), key=lambda i: (-(raw[i] - floors[i]), i))
         for i in order[:max(left, 0)]:
             floors[i] += 1
+        for i in list(reversed(order))[:max(-left, 0)]:  # a given total below the floors: take units back
+            floors[i] -= 1
         shown = [f * step for f in floors]
     return [significant(p) if s == 0 and p != 0 else s for p, s in zip(parts, shown, strict=True)]
 

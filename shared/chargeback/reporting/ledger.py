@@ -5,7 +5,13 @@ One JSON document per month at ``state/statements/billing_month=YYYY-MM/ledger.j
     {"month": "2026-05", "entries": [{"cost_center": "search", "channel": "mail", "version": 1,
       "content_hash": "…", "totals": {"CNY": "12.50"}, "by_model": {"CNY": {"qwen-plus": "12.50"}},
       "status": "final", "to": [...], "cc": [...], "message_id": "<…>", "delivery_id": "…",
-      "sent_at": "2026-06-05T02:00:00+00:00"}, …]}
+      "sent_at": "2026-06-05T02:00:00+00:00", "kind": "cost_center", "mapping_version": "…",
+      "sources": {"bills/…csv": "<sha256>"}, "content_key": "state/statements/…/content/…json.gz"}, …]}
+
+``kind`` says what the statement covered (a cost center, a workspace, a roll-up or the finance statement);
+``mapping_version``, ``sources`` and ``content_key`` (the rows the statement showed,
+``chargeback.reporting.content``) let a corrected statement compute what changed: the bill, the mapping or
+the prices. Entries written before these fields read with them empty.
 
 Entries are only appended. The newest entry per (cost center, channel) says what was last sent there;
 'outbox' entries (preview files) and 'mail' entries (a mail server took it) are counted apart, so writing
@@ -33,7 +39,7 @@ class LedgerEntry:
     """One statement that was sent (or written to the outbox)."""
 
     month: str
-    cost_center: str
+    cost_center: str  # the statement's subject: a cost center, or the workspace, roll-up or "finance" of ``kind``
     channel: str  # 'mail' | 'outbox'
     version: int
     content_hash: str  # of the cost center's allocation rows (``allocation_hash``)
@@ -45,6 +51,10 @@ class LedgerEntry:
     message_id: str
     delivery_id: str  # what the mailer returned: the SES/SMTP message id or the outbox path
     sent_at: str  # ISO 8601 with offset
+    kind: str = "cost_center"  # cost_center | workspace | rollup | finance
+    mapping_version: str = ""  # of the mapping the rows were allocated with ('' before it was recorded)
+    sources: dict[str, str] = field(default_factory=dict)  # bill object key -> SHA-256 of the month's bill
+    content_key: str = ""  # where the rows this version showed are kept ('' before they were kept)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -68,6 +78,10 @@ class LedgerEntry:
             message_id=str(data.get("message_id", "")),
             delivery_id=str(data.get("delivery_id", "")),
             sent_at=str(data.get("sent_at", "")),
+            kind=str(data.get("kind", "cost_center")),
+            mapping_version=str(data.get("mapping_version", "")),
+            sources={str(k): str(v) for k, v in dict(data.get("sources", {})).items()},
+            content_key=str(data.get("content_key", "")),
         )
 
 
@@ -78,13 +92,15 @@ class Ledger:
     month: str
     entries: list[LedgerEntry] = field(default_factory=list)
 
-    def latest(self, cost_center: str, channel: str) -> LedgerEntry | None:
-        """The newest entry of ``cost_center`` on ``channel``, or None if nothing was sent there."""
-        found = [e for e in self.entries if e.cost_center == cost_center and e.channel == channel]
+    def latest(self, cost_center: str, channel: str, kind: str = "cost_center") -> LedgerEntry | None:
+        """The newest entry of ``cost_center`` (a statement of ``kind``) on ``channel``, or None if nothing
+        was sent there."""
+        found = [e for e in self.entries
+                 if e.cost_center == cost_center and e.channel == channel and e.kind == kind]
         return max(found, key=lambda e: e.version) if found else None
 
-    def cost_centers(self, channel: str) -> set[str]:
-        return {e.cost_center for e in self.entries if e.channel == channel}
+    def cost_centers(self, channel: str, kind: str = "cost_center") -> set[str]:
+        return {e.cost_center for e in self.entries if e.channel == channel and e.kind == kind}
 
     def to_bytes(self) -> bytes:
         document = {"month": self.month, "entries": [e.to_json() for e in self.entries]}
