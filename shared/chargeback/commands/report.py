@@ -16,12 +16,14 @@ import argparse
 import os
 import sys
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from chargeback.config.environment import DeliveryEnvironment
 from chargeback.config.file import load_config_file
 from chargeback.config.resolve import CommandLine, resolve_delivery
 from chargeback.delivery.build import build_mailer
+from chargeback.display import money
 from chargeback.errors import InputError
 from chargeback.months import check_month
 from chargeback.reporting.job import StatementResult, send_statements
@@ -79,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _line(result: StatementResult) -> str:
-    totals = ", ".join(f"{currency} {amount}" for currency, amount in result.totals) or "-"
+    totals = ", ".join(money(Decimal(amount), currency) for currency, amount in result.totals) or "-"
     where = result.delivery_id or result.detail
     recipients = ", ".join((*result.to, *result.cc))
     parts = [f"{result.outcome:<10}", result.cost_center, f"v{result.version}", totals]

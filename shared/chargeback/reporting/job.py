@@ -210,8 +210,11 @@ def _one_statement(run: _Run, scope: Scope) -> StatementResult:
         view = build_statement(run.allocations, run.previous, run.manifest, run.mapping, scope, context=context)
     to, cc = _recipients(run, scope.owners, fallback_to_finance=scope.kind == "cost_center")
     rows = scope_rows(run.allocations, scope)
+    nobody = (f"{scope.key} has no owners and no finance cc is configured: nobody to send it to"
+              if scope.kind == "cost_center" else
+              f"{scope.key} has no owners (workspace_owners in the mapping): nobody to send it to")
     return _deliver(run, view, render_statement(view, grouping=settings.group_thousands), rows, to, cc,
-                    scope.id, scope.kind, "owners")
+                    scope.id, scope.kind, nobody)
 
 
 def _finance_statement(run: _Run) -> StatementResult:
@@ -231,7 +234,8 @@ def _finance_statement(run: _Run) -> StatementResult:
                     extra={"month": run.month, "lines": [(r.account, r.currency, format_decimal(r.difference))
                                                          for r in view.reconciliation if not r.equal]})
     return _deliver(run, view, render_finance(view, grouping=settings.group_thousands),
-                    frame_rows(run.allocations), recipients, (), FINANCE, FINANCE, "finance recipients")
+                    frame_rows(run.allocations), recipients, (), FINANCE, FINANCE,
+                    "no finance recipients (delivery.finance_cc or CHARGEBACK_FINANCE_CC): nobody to send it to")
 
 
 def _unchanged(key: str, kind: str, last: LedgerEntry, view: AnyStatement) -> StatementResult:
@@ -244,14 +248,13 @@ def _totals(view: AnyStatement) -> tuple[tuple[str, str], ...]:
 
 
 def _deliver(run: _Run, view: AnyStatement, rendered: RenderedStatement, rows: list[dict[str, Any]],
-             to: tuple[str, ...], cc: tuple[str, ...], subject_id: str, kind: str, who: str) -> StatementResult:
+             to: tuple[str, ...], cc: tuple[str, ...], subject_id: str, kind: str, nobody: str) -> StatementResult:
     """Send one built statement (unless a dry run) and record it in the ledger."""
     key = view.cost_center
     totals = _totals(view)
     if not to and getattr(run.mailer, "needs_recipients", True):
-        detail = f"{key} has no {who} and no finance cc is configured: nobody to send it to"
-        log.warning("%s", detail, extra={"cost_center": key, "month": run.month})
-        return StatementResult(key, "skipped", view.version, totals=totals, detail=detail, kind=kind)
+        log.warning("%s", nobody, extra={"cost_center": key, "month": run.month})
+        return StatementResult(key, "skipped", view.version, totals=totals, detail=nobody, kind=kind)
     csv_bytes = statement_csv(rows, run.mapping)
     mail = statement_mail(view, rendered, csv_bytes, sender=run.sender, to=to, cc=cc, now=run.now)
     corrected = view.restatement is not None

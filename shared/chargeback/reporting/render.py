@@ -62,8 +62,8 @@ def breakable(value: Any) -> Markup:
     return Markup("".join(pieces))  # noqa: S704 - every piece was escaped above; only <wbr> is added
 
 
-def _tokens(thousands: Decimal) -> str:
-    return format_quantity(thousands * 1000)
+def _tokens(thousands: Decimal, grouping: bool = True) -> str:
+    return format_quantity(thousands * 1000, grouping=grouping)
 
 
 def _prices(values: Sequence[Decimal]) -> str:
@@ -84,7 +84,7 @@ def environment(grouping: bool = True) -> Environment:
     env.filters["money"] = lambda v, currency="": format_money(v, currency, grouping=grouping)
     env.filters["signed"] = lambda v, currency="": format_signed_money(v, currency, grouping=grouping)
     env.filters["unit_price"] = lambda v: "–" if v is None else format_unit_price(v, grouping=grouping)
-    env.filters["tokens"] = _tokens
+    env.filters["tokens"] = lambda v: _tokens(v, grouping)
     env.filters["prices"] = _prices
     env.filters["pct"] = format_percent
     env.filters["spct"] = lambda v: format_percent(v, signed=True)
