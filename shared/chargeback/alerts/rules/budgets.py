@@ -20,6 +20,7 @@ from chargeback.alerts.rules.common import (
     subject_name,
     sums,
 )
+from chargeback.alerts.words import phrase
 from chargeback.config.alerts import AlertSettings, ExtraBudget
 from chargeback.config.file import ConfigFile as Mapping
 from chargeback.display import figure, money, rounded_percent
@@ -39,9 +40,9 @@ class _BudgetSpec:
 
 
 def describe_forecast(forecast: Forecast, currency: str) -> str:
-    return (f"Method: run rate {money(forecast.rate, currency)}/day over the {forecast.window_days} complete "
-            f"days {forecast.window_start}..{forecast.window_end}, times {forecast.days_left} days left, plus "
-            f"{money(forecast.to_date, currency)} spent through {forecast.window_end}.")
+    return phrase("forecast.method", rate=money(forecast.rate, currency), days=forecast.window_days,
+                  start=forecast.window_start, end=forecast.window_end, left=forecast.days_left,
+                  to_date=money(forecast.to_date, currency))
 
 
 def _budget_specs(mapping: Mapping, settings: AlertSettings) -> list[_BudgetSpec]:
@@ -110,12 +111,12 @@ def budget_alerts(frame: pd.DataFrame, data: AlertData, day: date, coverage: Cov
                     rule="budget_actual", subject=spec.subject, period=month, value=actual,
                     threshold=figure(threshold), currency=currency,
                     severity="critical" if threshold >= HUNDRED else "warning",
-                    title=(f"Budget {figure(threshold)}% reached: {spec.subject.name} spent "
-                           f"{money(actual, currency)} of {money(spec.monthly, currency)} in {month}"),
+                    title=phrase("budget.title", threshold=figure(threshold), name=spec.subject.name,
+                                 actual=money(actual, currency), budget=money(spec.monthly, currency), month=month),
                     reasons=(
-                        f"Spend in {month} to date: {money(actual, currency)} = "
-                        f"{rounded_percent(actual * HUNDRED / spec.monthly)} of the monthly budget "
-                        f"{money(spec.monthly, currency)} (threshold {figure(threshold)}%).",
+                        phrase("budget.reason", month=month, actual=money(actual, currency),
+                               percent=rounded_percent(actual * HUNDRED / spec.monthly),
+                               budget=money(spec.monthly, currency), threshold=figure(threshold)),
                         completeness,
                     ),
                     routes=routes,
@@ -137,14 +138,14 @@ def budget_alerts(frame: pd.DataFrame, data: AlertData, day: date, coverage: Cov
                 alerts.append(Alert(
                     rule="budget_forecast", subject=spec.subject, period=month, value=projected,
                     threshold=figure(threshold), currency=currency, severity="warning",
-                    title=(f"Budget {figure(threshold)}% forecast: {spec.subject.name} heads for "
-                           f"{money(projected, currency)} of {money(spec.monthly, currency)} "
-                           f"in {month}"),
+                    title=phrase("forecast.title", threshold=figure(threshold), name=spec.subject.name,
+                                 forecast=money(projected, currency), budget=money(spec.monthly, currency),
+                                 month=month),
                     reasons=(
-                        f"Forecast for the end of {month}: {money(projected, currency)} = "
-                        f"{rounded_percent(projected * HUNDRED / spec.monthly)} of the monthly budget "
-                        f"{money(spec.monthly, currency)} (threshold {figure(threshold)}%); "
-                        f"spent so far {money(actual, currency)}.",
+                        phrase("forecast.reason", month=month, forecast=money(projected, currency),
+                               percent=rounded_percent(projected * HUNDRED / spec.monthly),
+                               budget=money(spec.monthly, currency), threshold=figure(threshold),
+                               actual=money(actual, currency)),
                         describe_forecast(forecast, currency),
                         completeness,
                     ),
