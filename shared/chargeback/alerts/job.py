@@ -3,8 +3,11 @@
     run = run_alerts(store, date(2026, 5, 15), mapping, channels, now=now)
 
 Stateless between runs (the state lives in the warehouse), so a scheduled function can run it; running the
-same date twice sends nothing the second time. Failed deliveries are recorded and retried by the next run
-(up to ``alerts.delivery.max_runs`` runs); ``AlertRun.raise_for_failures`` lets the caller fail loudly.
+same date twice sends nothing the second time. What goes out is chosen by ``chargeback.alerts.selection``
+(the highest threshold crossed; nothing recorded for an alert without a channel) and sent by
+``chargeback.alerts.dispatch`` (e-mail as one digest per recipient, each in the reader's language). Failed
+deliveries are recorded and retried by the next run (up to ``alerts.delivery.max_runs`` runs);
+``AlertRun.raise_for_failures`` lets the caller fail loudly, for failures and for undelivered alerts alike.
 """
 
 from __future__ import annotations
@@ -12,13 +15,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping as MappingOf
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import Any
 
-from chargeback.alerts.channels import Channel, DeliveryResult, Reason
+from chargeback.alerts.channels import Channel, DeliveryResult, Notification, Reason
 from chargeback.alerts.data import load_alert_data
-from chargeback.alerts.model import AlertOutcome, AlertRun
+from chargeback.alerts.dispatch import Sending, dispatch, usable
+from chargeback.alerts.model import AlertOutcome, AlertRun, Route
 from chargeback.alerts.render import notification_for
 from chargeback.alerts.rules import evaluate
+from chargeback.alerts.selection import select
 from chargeback.alerts.state import AlertLedger, Decision, plan
 from chargeback.config.file import ConfigFile as Mapping
 from chargeback.storage import ObjectStore
@@ -26,28 +32,20 @@ from chargeback.storage import ObjectStore
 log = logging.getLogger("chargeback.alerts")
 
 
-def _deliver(decision: Decision, channels: MappingOf[str, Channel], day: str) -> tuple[DeliveryResult, ...]:
+def route_locale(route: Route, mapping: Mapping) -> str:
+    """The language of a route: its owners' cost center, else the channel's ``locale``, else the statements'."""
+    channel = mapping.alerts.channels.get(route.channel)
+    return route.locale or (channel.locale if channel is not None else None) or mapping.statements.locale
+
+
+def _note(decision: Decision, route: Route, day: str, locale: str) -> Notification:
     alert = decision.alert
     assert alert is not None
     reason: Reason = "restated" if decision.action == "restated" else (
         "retry" if decision.action == "retry" else "new")
-    results = []
-    for route in decision.pending:
-        channel = channels.get(route.channel)
-        if channel is None:
-            results.append(DeliveryResult(route.channel, "unknown", "failed", 0,
-                                          (f"channel {route.channel!r} is not available in this run",)))
-            continue
-        previous = decision.previous_value if decision.action == "restated" else None
-        note = notification_for(alert, reason=reason, sequence=decision.sequence, day=day, route=route,
-                                previous_value=previous)
-        result = channel.send(note)
-        if result.status == "failed":
-            log.warning("alert delivery failed", extra={
-                "alert_id": decision.alert_id, "rule": alert.rule, "channel": result.channel,
-                "attempts": result.attempts, "error": result.error})
-        results.append(result)
-    return tuple(results)
+    previous = decision.previous_value if decision.action == "restated" else None
+    return notification_for(alert, reason=reason, sequence=decision.sequence, day=day, route=route,
+                            previous_value=previous, locale=locale)
 
 
 def run_alerts(warehouse: ObjectStore, day: date, mapping: Mapping, channels: MappingOf[str, Channel], *,
@@ -64,11 +62,23 @@ def run_alerts(warehouse: ObjectStore, day: date, mapping: Mapping, channels: Ma
     data = load_alert_data(warehouse, day, settings)
     evaluation = evaluate(data, day=day, now=now, mapping=mapping, settings=settings)
     ledger = AlertLedger.load(warehouse, evaluation.state_months)
-    decisions = plan(evaluation, ledger.records(), max_runs=settings.delivery.max_runs,
-                     tolerance_percent=settings.anomaly.restate_tolerance_percent)
-    outcomes: list[AlertOutcome] = []
-    iso_day = day.isoformat()
     records = ledger.records()
+    decisions = plan(evaluation, records, max_runs=settings.delivery.max_runs,
+                     tolerance_percent=settings.anomaly.restate_tolerance_percent)
+    available = None if dry_run else [name for name in channels if usable(channels, name)]
+    decisions = select(decisions, records, available)
+    iso_day = day.isoformat()
+    sendings: list[Sending] = []
+    missing: dict[str, tuple[str, ...]] = {}
+    for decision in decisions:
+        if decision.action not in ("new", "restated", "retry") or dry_run:
+            continue
+        routes = [r for r in decision.pending if usable(channels, r.channel)]
+        missing[decision.alert_id] = tuple(r.channel for r in decision.pending if not usable(channels, r.channel))
+        sendings += [Sending(decision.alert_id, r, route_locale(r, mapping), partial(_note, decision, r, iso_day))
+                     for r in routes]
+    results = dispatch(sendings, channels, digest=settings.digest, day=iso_day)
+    outcomes: list[AlertOutcome] = []
     for decision in decisions:
         alert = decision.alert
         described = records.get(decision.alert_id, {})
@@ -80,7 +90,10 @@ def run_alerts(warehouse: ObjectStore, day: date, mapping: Mapping, channels: Ma
             "subject": alert.subject.label if alert else described.get("subject_label", ""),
             "period": alert.period if alert else described.get("period", ""),
         }
-        if decision.action == "quiet" or dry_run:
+        if decision.action in ("quiet", "undelivered") or dry_run:
+            if decision.action == "undelivered" and not dry_run:
+                log.warning("alert undelivered: no channel", extra={
+                    "alert_id": decision.alert_id, "rule": common["rule"], "subject": common["subject"]})
             outcomes.append(AlertOutcome(**common))
             continue
         if decision.action == "cleared":
@@ -88,11 +101,23 @@ def run_alerts(warehouse: ObjectStore, day: date, mapping: Mapping, channels: Ma
             log.info("alert cleared", extra={"alert_id": decision.alert_id, "title": decision.title})
             outcomes.append(AlertOutcome(**common))
             continue
-        results = _deliver(decision, channels, iso_day)
-        ledger.record_send(decision, results, now=now, day=iso_day)
+        if decision.action == "superseded":
+            ledger.record_superseded(decision, now=now, day=iso_day)
+            outcomes.append(AlertOutcome(**common))
+            continue
+        delivered: tuple[DeliveryResult, ...] = tuple(
+            results[(decision.alert_id, r.channel)] for r in decision.pending
+            if (decision.alert_id, r.channel) in results)
+        for result in delivered:
+            if result.status == "failed":
+                log.warning("alert delivery failed", extra={
+                    "alert_id": decision.alert_id, "rule": common["rule"], "channel": result.channel,
+                    "attempts": result.attempts, "error": result.error})
+        ledger.record_send(decision, delivered, now=now, day=iso_day)
         log.info("alert %s", decision.action, extra={
             "alert_id": decision.alert_id, "title": decision.title,
-            "sent": [r.channel for r in results if r.status == "sent"],
-            "failed": [r.channel for r in results if r.status == "failed"]})
-        outcomes.append(AlertOutcome(**common, deliveries=results))
+            "sent": [r.channel for r in delivered if r.status == "sent"],
+            "failed": [r.channel for r in delivered if r.status == "failed"],
+            "undelivered": list(missing.get(decision.alert_id, ()))})
+        outcomes.append(AlertOutcome(**common, deliveries=delivered, undelivered=missing.get(decision.alert_id, ())))
     return AlertRun(day, now, dry_run, tuple(outcomes), evaluation.notes)

@@ -152,6 +152,23 @@ class AlertLedger:
         self._save(alert.state_month)
         return dict(record)
 
+    def record_superseded(self, decision: Decision, *, now: datetime, day: str) -> None:
+        """Store an alert that a higher threshold of its rule and subject replaced: never sent, never retried."""
+        alert = decision.alert
+        assert alert is not None
+        document = self._documents.setdefault(
+            alert.state_month, {"version": STATE_VERSION, "month": alert.state_month, "alerts": {}})
+        at = now.isoformat()
+        record = document["alerts"].setdefault(decision.alert_id, {
+            "rule": alert.rule, "subject": alert.subject.ref, "subject_label": alert.subject.label,
+            "currency": alert.currency, "threshold": alert.threshold, "period": alert.period,
+            "first_fired_at": at, "deliveries": [], "history": [],
+        })
+        record.update(status="superseded", value=str(alert.value), sequence=decision.sequence, title=alert.title,
+                      last_fired_at=at, evaluated_for=day)
+        record["history"].append({"at": at, "event": "superseded", "value": str(alert.value), "evaluated_for": day})
+        self._save(alert.state_month)
+
     def record_cleared(self, decision: Decision, *, now: datetime, day: str) -> None:
         month = self._month_of(decision.alert_id)
         record = self._documents[month]["alerts"][decision.alert_id]

@@ -81,15 +81,22 @@ def environment(grouping: bool = True) -> Environment:
         undefined=StrictUndefined,
         keep_trailing_newline=True,
     )
-    env.filters["money"] = lambda v, currency="": format_money(v, currency, grouping=grouping)
-    env.filters["signed"] = lambda v, currency="": format_signed_money(v, currency, grouping=grouping)
-    env.filters["unit_price"] = lambda v: "–" if v is None else format_unit_price(v, grouping=grouping)
-    env.filters["tokens"] = lambda v: _tokens(v, grouping)
-    env.filters["prices"] = _prices
-    env.filters["pct"] = format_percent
-    env.filters["spct"] = lambda v: format_percent(v, signed=True)
-    env.filters["breakable"] = breakable
+    env.filters.update(display_filters(grouping))
     return env
+
+
+def display_filters(grouping: bool = True) -> dict[str, Callable[..., Any]]:
+    """The template filters of the display policy, for every mail template (statements and alerts)."""
+    return {
+        "money": lambda v, currency="": format_money(v, currency, grouping=grouping),
+        "signed": lambda v, currency="": format_signed_money(v, currency, grouping=grouping),
+        "unit_price": lambda v: "–" if v is None else format_unit_price(v, grouping=grouping),
+        "tokens": lambda v: _tokens(v, grouping),
+        "prices": _prices,
+        "pct": format_percent,
+        "spct": lambda v: format_percent(v, signed=True),
+        "breakable": breakable,
+    }
 
 
 def translator(locale: str) -> Callable[..., str]:

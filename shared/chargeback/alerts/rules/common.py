@@ -127,7 +127,7 @@ def routes_for(owner: str | None, mapping: Mapping, settings: AlertSettings, *,
     for name in channels:
         if name == OWNERS:
             if center is not None and center.owners:
-                routes.append(Route(OWNERS, tuple(center.owners)))
+                routes.append(Route(OWNERS, tuple(center.owners), center.locale))
             else:
                 routes.extend(Route(n) for n in settings.default_channels)
         else:
