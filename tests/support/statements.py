@@ -67,3 +67,9 @@ def amounts_follow_the_policy(body: str) -> bool:
         if abs(value) >= Decimal("0.01") or len(digits) > 4:
             return False
     return True
+
+
+def counted(shown: Decimal) -> Decimal:
+    """A shown part as it counts towards the shown total: a part below one cent keeps its own small figure
+    (``0.0017``) but is the rounding's remainder, worth nothing in the sum."""
+    return Decimal(0) if abs(shown) < Decimal("0.01") else shown

@@ -21,6 +21,7 @@ from chargeback.display import (
     shown_parts,
 )
 from chargeback.labels import unit_label, usage_text, usage_type_label
+from tests.support.statements import counted
 
 D = Decimal
 
@@ -70,11 +71,6 @@ def test_parts_add_up_to_the_shown_total_by_largest_remainder():
     assert sum(shown_parts([D("1.004"), D("1.004")], total=D("2.00"))) == D("2.00")
 
 
-def cents(value: Decimal) -> Decimal:
-    """A shown part as it counts in the rounded sum: below one cent it is the rounding's remainder."""
-    return D(0) if abs(value) < D("0.01") else value
-
-
 amounts = st.decimals(min_value=D("-50"), max_value=D("100000"), places=7, allow_nan=False, allow_infinity=False)
 
 
@@ -82,10 +78,10 @@ amounts = st.decimals(min_value=D("-50"), max_value=D("100000"), places=7, allow
 @given(st.lists(amounts, min_size=1, max_size=15))
 def test_shown_parts_always_add_up_to_the_rounded_total(parts):
     shown = shown_parts(parts)
-    assert sum((cents(s) for s in shown), D(0)) == rounded(sum(parts)).quantize(D("0.01")) or abs(
+    assert sum((counted(s) for s in shown), D(0)) == rounded(sum(parts)).quantize(D("0.01")) or abs(
         sum(parts)) < D("0.01")
     for part, value in zip(parts, shown, strict=True):
-        assert abs(cents(value) - part) < D("0.01") * len(parts) + D("0.01")  # never far from its own amount
+        assert abs(counted(value) - part) < D("0.01") * len(parts) + D("0.01")  # never far from its own amount
         if part != 0:
             assert value != 0  # nothing that cost money reads as zero
 
