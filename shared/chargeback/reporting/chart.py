@@ -16,6 +16,7 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from chargeback.display import format_money
@@ -88,6 +89,16 @@ def _label(value: Decimal, currency: str) -> str:
 
 def daily_chart_png(days: Sequence[DayBar], currency: str, *, height_px: int = 220) -> bytes:
     """A bar per day with the dates under it, the highest day and the flagged days labelled with their cost."""
+    return _daily(tuple(days), currency, height_px)
+
+
+def trend_chart_png(months: Sequence[MonthBar], currency: str, *, height_px: int = 170) -> bytes:
+    """A bar per month (the statement's month darker and hatched), each labelled with its cost."""
+    return _trend(tuple(months), currency, height_px)
+
+
+@lru_cache(maxsize=128)  # the same figures draw the same bytes: a rerun or a preview does not draw twice
+def _daily(days: tuple[DayBar, ...], currency: str, height_px: int) -> bytes:
     figure, axes = _figure(height_px)
     xs = list(range(1, len(days) + 1))
     values = [float(d.amount) for d in days]
@@ -116,8 +127,8 @@ def daily_chart_png(days: Sequence[DayBar], currency: str, *, height_px: int = 2
     return _png(figure)
 
 
-def trend_chart_png(months: Sequence[MonthBar], currency: str, *, height_px: int = 170) -> bytes:
-    """A bar per month (the statement's month darker and hatched), each labelled with its cost."""
+@lru_cache(maxsize=128)
+def _trend(months: tuple[MonthBar, ...], currency: str, height_px: int) -> bytes:
     figure, axes = _figure(height_px)
     xs = list(range(len(months)))
     values = [float(m.amount) if m.amount is not None else 0.0 for m in months]

@@ -39,6 +39,7 @@ from chargeback.reporting.view import (
     AnomalyMark,
     Context,
     Scope,
+    allocation_hash,
     build_statement,
     cost_center_scope,
     frame_rows,
@@ -199,17 +200,15 @@ def _recipients(run: _Run, owners: tuple[str, ...], *, fallback_to_finance: bool
 
 def _one_statement(run: _Run, scope: Scope) -> StatementResult:
     last = run.ledger.latest(scope.id, run.channel, scope.kind)
-    settings = run.mapping.statements
-    context = Context(top_n=settings.top_n, ledger_entry=last, history=run.history, anomalies=run.anomalies,
-                      help_line=settings.help_line, grouping=settings.group_thousands)
-    view = build_statement(run.allocations, run.previous, run.manifest, run.mapping, scope, context=context)
-    if last is not None and last.content_hash == view.content_hash:
-        return _unchanged(scope.key, scope.kind, last, view)
-    if last is not None:
-        context = Context(**{**context.__dict__, "previous_rows": load_content(run.warehouse, last.content_key)})
-        view = build_statement(run.allocations, run.previous, run.manifest, run.mapping, scope, context=context)
-    to, cc = _recipients(run, scope.owners, fallback_to_finance=scope.kind == "cost_center")
     rows = scope_rows(run.allocations, scope)
+    if last is not None and last.content_hash == allocation_hash(rows):
+        return _unchanged(scope.key, scope.kind, last, _row_totals(rows))
+    settings = run.mapping.statements
+    previous_rows = None if last is None else load_content(run.warehouse, last.content_key)
+    context = Context(top_n=settings.top_n, ledger_entry=last, previous_rows=previous_rows, history=run.history,
+                      anomalies=run.anomalies, help_line=settings.help_line, grouping=settings.group_thousands)
+    view = build_statement(run.allocations, run.previous, run.manifest, run.mapping, scope, context=context)
+    to, cc = _recipients(run, scope.owners, fallback_to_finance=scope.kind == "cost_center")
     nobody = (f"{scope.key} has no owners and no finance cc is configured: nobody to send it to"
               if scope.kind == "cost_center" else
               f"{scope.key} has no owners (workspace_owners in the mapping): nobody to send it to")
@@ -219,32 +218,38 @@ def _one_statement(run: _Run, scope: Scope) -> StatementResult:
 
 def _finance_statement(run: _Run) -> StatementResult:
     last = run.ledger.latest(FINANCE, run.channel, FINANCE)
+    rows = frame_rows(run.allocations)
+    if last is not None and last.content_hash == allocation_hash(rows):
+        return _unchanged(FINANCE, FINANCE, last, _row_totals(rows))
     settings = run.mapping.statements
     recipients = tuple(dict.fromkeys(run.finance_cc))
     view = build_finance_statement(run.allocations, run.manifest, run.mapping, locale=settings.locale,
-                                   ledger_entry=last, recipients=recipients, help_line=settings.help_line)
-    if last is not None and last.content_hash == view.content_hash:
-        return _unchanged(FINANCE, FINANCE, last, view)
-    if last is not None:
-        view = build_finance_statement(run.allocations, run.manifest, run.mapping, locale=settings.locale,
-                                       ledger_entry=last, previous_rows=load_content(run.warehouse, last.content_key),
-                                       recipients=recipients, help_line=settings.help_line)
+                                   ledger_entry=last, recipients=recipients, help_line=settings.help_line,
+                                   previous_rows=None if last is None else load_content(run.warehouse,
+                                                                                          last.content_key))
     if not view.reconciled:
         log.warning("the finance statement of %s does not reconcile with the bill", run.month,
                     extra={"month": run.month, "lines": [(r.account, r.currency, format_decimal(r.difference))
                                                          for r in view.reconciliation if not r.equal]})
     return _deliver(run, view, render_finance(view, grouping=settings.group_thousands),
-                    frame_rows(run.allocations), recipients, (), FINANCE, FINANCE,
+                    rows, recipients, (), FINANCE, FINANCE,
                     "no finance recipients (delivery.finance_cc or CHARGEBACK_FINANCE_CC): nobody to send it to")
 
 
-def _unchanged(key: str, kind: str, last: LedgerEntry, view: AnyStatement) -> StatementResult:
-    return StatementResult(key, "unchanged", last.version, last.to, last.cc, last.delivery_id, _totals(view),
-                           kind=kind)
+def _unchanged(key: str, kind: str, last: LedgerEntry,
+               totals: tuple[tuple[str, str], ...]) -> StatementResult:
+    return StatementResult(key, "unchanged", last.version, last.to, last.cc, last.delivery_id, totals, kind=kind)
 
 
 def _totals(view: AnyStatement) -> tuple[tuple[str, str], ...]:
     return tuple((currency, format_decimal(amount)) for currency, amount in view.totals.items())
+
+
+def _row_totals(rows: Sequence[Mapping[str, Any]]) -> tuple[tuple[str, str], ...]:
+    found: dict[str, Decimal] = {}
+    for row in rows:
+        found[row["currency"]] = found.get(row["currency"], Decimal(0)) + row["billed_cost"]
+    return tuple((currency, format_decimal(amount)) for currency, amount in sorted(found.items()))
 
 
 def _deliver(run: _Run, view: AnyStatement, rendered: RenderedStatement, rows: list[dict[str, Any]],
