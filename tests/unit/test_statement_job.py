@@ -156,3 +156,18 @@ def test_a_mailer_that_only_has_send_counts_as_mail(warehouse):
     mailer = BareMailer()
     send_statements(warehouse, MONTH, sample_mapping(), mailer, now=NOW, only="ops")  # type: ignore[arg-type]
     assert load_ledger(warehouse, MONTH).latest("ops", "mail") is not None
+
+
+def test_statements_per_workspace_go_to_the_workspace_owners(warehouse):
+    mapping = sample_mapping(MAPPING_YAML.replace("statements:\n", "statements:\n  per: [cost_center, workspace]\n")
+                             + "workspace_owners:\n  llm-research: [ws-lead@example.com]\n")
+    results = {r.cost_center: r for r in send_statements(warehouse, MONTH, mapping, MemoryMailer(), now=NOW,
+                                                         finance_cc=("finance@example.com",))}
+    assert (results["workspace:llm-research"].outcome, results["workspace:llm-research"].to) == (
+        "sent", ("ws-lead@example.com",))
+    # a workspace nobody owns is skipped, never sent to finance
+    assert results["workspace:llm-search"].outcome == "skipped"
+    assert "workspace_owners" in results["workspace:llm-search"].detail
+    assert load_ledger(warehouse, MONTH).latest("llm-research", "mail", "workspace") is not None
+    assert send_statements(warehouse, MONTH, mapping, MemoryMailer(), now=NOW,
+                           only="workspace:llm-research")[0].outcome == "unchanged"

@@ -69,17 +69,13 @@ def _png(figure: Any) -> bytes:
     return out.getvalue()
 
 
-def _tick(value: float, _position: Any) -> str:
-    if value == 0:
-        return "0"
-    return f"{value:,.0f}" if abs(value) >= 10 else f"{value:,.2f}"
-
-
-def _axis_amounts(axes: Any, currency: str) -> None:
+def _axis_amounts(axes: Any, currency: str, top: float) -> None:
+    """Amounts on the y axis: whole numbers when the chart reaches 10 or more, else two decimals (all alike)."""
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+    places = 0 if top >= 10 else 2
     axes.yaxis.set_major_locator(MaxNLocator(nbins=4))
-    axes.yaxis.set_major_formatter(FuncFormatter(_tick))
+    axes.yaxis.set_major_formatter(FuncFormatter(lambda v, _: "0" if v == 0 else f"{v:,.{places}f}"))
     axes.set_ylabel(currency, fontsize=18, color=INK)
 
 
@@ -113,8 +109,8 @@ def _daily(days: tuple[DayBar, ...], currency: str, height_px: int) -> bytes:
         ticks.append(len(days))
     axes.set_xticks(ticks, [days[i - 1].day[5:] for i in ticks])
     axes.set_xlim(0.3, len(days) + 0.7)
-    _axis_amounts(axes, currency)
     top = max(values, default=0.0)
+    _axis_amounts(axes, currency, top)
     axes.set_ylim(min(0.0, min(values, default=0.0)) * 1.15, (top if top > 0 else 1.0) * 1.25)
     labelled = {i for i, d in enumerate(days) if d.flagged}
     if top > 0:
@@ -138,8 +134,8 @@ def _trend(months: tuple[MonthBar, ...], currency: str, height_px: int) -> bytes
         if month.current:
             bar.set_hatch("//")
     axes.set_xticks(xs, [m.month for m in months])
-    _axis_amounts(axes, currency)
     top = max(values, default=0.0)
+    _axis_amounts(axes, currency, top)
     axes.set_ylim(min(0.0, min(values, default=0.0)) * 1.2, (top if top > 0 else 1.0) * 1.35)
     for x, month, value in zip(xs, months, values, strict=True):
         text = "n/a" if month.amount is None else _label(month.amount, currency)
