@@ -125,19 +125,26 @@ class AlertLedger:
                 return month
         raise KeyError(alert_id)
 
+    def _record(self, decision: Decision, at: str) -> dict[str, Any]:
+        """The alert's record in its month's document, made when it is the first time."""
+        alert = decision.alert
+        assert alert is not None
+        document = self._documents.setdefault(
+            alert.state_month, {"version": STATE_VERSION, "month": alert.state_month, "alerts": {}})
+        record: dict[str, Any] = document["alerts"].setdefault(decision.alert_id, {
+            "rule": alert.rule, "subject": alert.subject.ref, "subject_label": alert.subject.label,
+            "currency": alert.currency, "threshold": alert.threshold, "period": alert.period,
+            "first_fired_at": at, "deliveries": [], "history": [],
+        })
+        return record
+
     def record_send(self, decision: Decision, results: Iterable[DeliveryResult], *, now: datetime,
                     day: str) -> dict[str, Any]:
         """Store a sent (new, restated or retried) alert and its delivery attempts; returns the record."""
         alert = decision.alert
         assert alert is not None
-        document = self._documents.setdefault(
-            alert.state_month, {"version": STATE_VERSION, "month": alert.state_month, "alerts": {}})
         at = now.isoformat()
-        record = document["alerts"].setdefault(decision.alert_id, {
-            "rule": alert.rule, "subject": alert.subject.ref, "subject_label": alert.subject.label,
-            "currency": alert.currency, "threshold": alert.threshold, "period": alert.period,
-            "first_fired_at": at, "deliveries": [], "history": [],
-        })
+        record = self._record(decision, at)
         if decision.action in ("new", "restated"):
             record.update(status="firing", value=str(alert.value), sequence=decision.sequence,
                           title=alert.title, last_fired_at=at, evaluated_for=day)
@@ -156,14 +163,8 @@ class AlertLedger:
         """Store an alert that a higher threshold of its rule and subject replaced: never sent, never retried."""
         alert = decision.alert
         assert alert is not None
-        document = self._documents.setdefault(
-            alert.state_month, {"version": STATE_VERSION, "month": alert.state_month, "alerts": {}})
         at = now.isoformat()
-        record = document["alerts"].setdefault(decision.alert_id, {
-            "rule": alert.rule, "subject": alert.subject.ref, "subject_label": alert.subject.label,
-            "currency": alert.currency, "threshold": alert.threshold, "period": alert.period,
-            "first_fired_at": at, "deliveries": [], "history": [],
-        })
+        record = self._record(decision, at)
         record.update(status="superseded", value=str(alert.value), sequence=decision.sequence, title=alert.title,
                       last_fired_at=at, evaluated_for=day)
         record["history"].append({"at": at, "event": "superseded", "value": str(alert.value), "evaluated_for": day})

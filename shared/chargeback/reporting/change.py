@@ -16,16 +16,17 @@ most above the month's median day. ``change_sentence`` says all of it in one sen
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
-from typing import Any, Literal
+from typing import Literal
 
 from chargeback.display import format_money, money, percent_of, rounded, shown_parts
 from chargeback.money import ZERO, quantum_of
 from chargeback.months import previous_month
-from chargeback.reporting import i18n
+from chargeback.reporting import i18n, sums
+from chargeback.reporting.sums import Row
 
 DriverKind = Literal["api_key", "model"]
 Effect = Literal["volume", "mix", "price"]
@@ -87,24 +88,6 @@ class ChangeExplained:
         return best[1] if best[0] > 0 else None
 
 
-Row = Mapping[str, Any]
-
-
-def _sum(rows: Sequence[Row], column: str = "billed_cost") -> Decimal:
-    with localcontext() as ctx:
-        ctx.prec = 60
-        return sum((r[column] for r in rows), ZERO)
-
-
-def _by(rows: Sequence[Row], key: Callable[[Row], str]) -> dict[str, Decimal]:
-    totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    with localcontext() as ctx:
-        ctx.prec = 60
-        for row in rows:
-            totals[key(row)] += row["billed_cost"]
-    return dict(totals)
-
-
 def explain_change(current: Sequence[Row], previous: Sequence[Row], month: str,
                    locale: str = "en") -> ChangeExplained:
     """The change from ``previous`` to ``current`` rows (one currency) as volume, mix and price effects."""
@@ -148,8 +131,8 @@ def explain_change(current: Sequence[Row], previous: Sequence[Row], month: str,
                 unit_volume = valued_now - cost_before  # a unit not used last month: all of it is volume
             volume += unit_volume
             mix += valued_now - cost_before - unit_volume
-        total_before = _sum(previous)
-        total_now = _sum(current)
+        total_before = sums.total(previous)
+        total_now = sums.total(current)
         price = total_now - sum(at_old_prices.values(), ZERO)
     previous_month_ = previous_month(month)
     return ChangeExplained(
@@ -172,9 +155,9 @@ def drivers(current: Sequence[Row], previous: Sequence[Row], change: Decimal, lo
     found: list[Driver] = []
     columns: tuple[tuple[DriverKind, str], ...] = (("api_key", "api_key_id"), ("model", "model"))
     for kind, column in columns:
-        now = _by(current, lambda r, c=column: r[c])  # type: ignore[misc]
-        before = _by(previous, lambda r, c=column: r[c])  # type: ignore[misc]
-        contributions = {k: now.get(k, ZERO) - before.get(k, ZERO) for k in set(now) | set(before)}
+        now = sums.grouped_by(current, column)
+        before = sums.grouped_by(previous, column)
+        contributions = {k[0]: now.get(k, ZERO) - before.get(k, ZERO) for k in set(now) | set(before)}
         ranked = sorted(contributions.items(), key=lambda kv: (-kv[1] * (1 if change > 0 else -1), kv[0]))
         for index, (key, amount) in enumerate(ranked[:TOP_DRIVERS]):
             same_direction = (amount > 0) == (change > 0) and amount != 0
@@ -269,7 +252,7 @@ def completed(change: ChangeExplained, current: Sequence[Row], previous: Sequenc
               days: Sequence[tuple[str, Decimal]], currency: str, locale: str, *,
               grouping: bool = True) -> ChangeExplained:
     """``change`` with its drivers, peak day, shown figures and sentence filled in."""
-    total_now = _sum(current)
+    total_now = sums.total(current)
     shown_change = rounded(total_now, currency) - rounded(change.previous_total, currency)
     effects = shown_parts([change.volume, change.mix, change.price], currency, total=shown_change)
     filled = ChangeExplained(

@@ -9,10 +9,9 @@ team statements' ``build_statement``; the whole month's allocation rows go out a
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, localcontext
+from decimal import Decimal
 from typing import Any
 
 import pandas as pd
@@ -21,7 +20,7 @@ from chargeback.columns import UNALLOCATED
 from chargeback.config.file import ConfigFile
 from chargeback.display import shares_of, shown_parts
 from chargeback.money import ZERO
-from chargeback.reporting import i18n
+from chargeback.reporting import i18n, sums
 from chargeback.reporting.ledger import LedgerEntry
 from chargeback.reporting.restatement import Restatement, explain_restatement
 from chargeback.reporting.view import DIRECT_RULES, Line, allocation_hash, frame_rows, with_shown
@@ -114,21 +113,6 @@ class FinanceView:
         return all(r.equal for r in self.reconciliation)
 
 
-def _sum(rows: Sequence[Mapping[str, Any]]) -> Decimal:
-    with localcontext() as ctx:
-        ctx.prec = 60
-        return sum((r["billed_cost"] for r in rows), ZERO)
-
-
-def _grouped(rows: Sequence[Mapping[str, Any]], *columns: str) -> dict[tuple[str, ...], Decimal]:
-    totals: dict[tuple[str, ...], Decimal] = defaultdict(lambda: ZERO)
-    with localcontext() as ctx:
-        ctx.prec = 60
-        for row in rows:
-            totals[tuple(str(row[c]) for c in columns)] += row["billed_cost"]
-    return dict(totals)
-
-
 def _top(amounts: Mapping[str, Decimal], currency: str, label: Any, words: Mapping[str, str]) -> tuple[Line, ...]:
     items = sorted(amounts.items(), key=lambda kv: (-kv[1], kv[0]))
     lines = [Line(k, label(k), v, None) for k, v in items[:TOP_UNALLOCATED]]
@@ -141,12 +125,12 @@ def _top(amounts: Mapping[str, Decimal], currency: str, label: Any, words: Mappi
 def _section(currency: str, rows: list[dict[str, Any]], mapping: ConfigFile, manifest: Manifest,
              locale: str) -> FinanceSection:
     words = i18n.strings(locale)
-    centers = _grouped(rows, "cost_center")
+    centers = sums.grouped_by(rows, "cost_center")
     order = sorted(centers, key=lambda k: (k[0] == UNALLOCATED, -centers[k], k[0]))
     by_center = with_shown([Line(k[0], mapping.cost_center_name(k[0]) if k[0] != UNALLOCATED
                                  else words["unallocated"], centers[k], None) for k in order], currency)
     pools = []
-    pooled = _grouped([r for r in rows if r["allocation_rule"] not in DIRECT_RULES],
+    pooled = sums.grouped_by([r for r in rows if r["allocation_rule"] not in DIRECT_RULES],
                       "allocation_rule", "workspace_id", "cost_center")
     for rule, workspace in sorted({(k[0], k[1]) for k in pooled}):
         parts = {k[2]: v for k, v in pooled.items() if (k[0], k[1]) == (rule, workspace)}
@@ -159,13 +143,13 @@ def _section(currency: str, rows: list[dict[str, Any]], mapping: ConfigFile, man
         pools.append(PoolSplit(rule, i18n.sharing_rule_label(rule, locale), workspace,
                                mapping.workspace_labels.get(workspace, workspace), total, lines))
     unallocated_rows = [r for r in rows if r["cost_center"] == UNALLOCATED]
-    keys = {k[0]: v for k, v in _grouped(unallocated_rows, "api_key_id").items()}
-    workspaces = {k[0]: v for k, v in _grouped(unallocated_rows, "workspace_id").items()}
+    keys = {k[0]: v for k, v in sums.grouped_by(unallocated_rows, "api_key_id").items()}
+    workspaces = {k[0]: v for k, v in sums.grouped_by(unallocated_rows, "workspace_id").items()}
     excluded = sum((p.billed_cost for p in manifest.excluded_products if p.currency == currency), ZERO)
-    total = _sum(rows)
+    total = sums.total(rows)
     return FinanceSection(
         currency=currency, total=total, by_cost_center=by_center, pools=tuple(pools),
-        unallocated=_sum(unallocated_rows),
+        unallocated=sums.total(unallocated_rows),
         unallocated_keys=_top(keys, currency, lambda k: k or words["console_key"], words),
         unallocated_workspaces=_top(workspaces, currency,
                                     lambda w: mapping.workspace_labels.get(w, w) or words["none"], words),
@@ -178,7 +162,7 @@ def reconcile(rows: Sequence[Mapping[str, Any]], manifest: Manifest) -> tuple[Re
     Rows are the account's by ``payer_account_id`` (the UID in the bill's name where the bill has none). A
     month without accounts (schema 1) is reconciled per currency against the month's totals.
     """
-    allocated = _grouped(rows, "payer_account_id", "currency")
+    allocated = sums.grouped_by(rows, "payer_account_id", "currency")
     lines = []
     if manifest.accounts:
         seen = set()
@@ -195,7 +179,7 @@ def reconcile(rows: Sequence[Mapping[str, Any]], manifest: Manifest) -> tuple[Re
             if (payer, currency) not in seen:  # rows of an account the bill does not name: never hidden
                 lines.append(Reconciliation(payer, currency, ZERO, amount))
         return tuple(lines)
-    by_currency = _grouped(rows, "currency")
+    by_currency = sums.grouped_by(rows, "currency")
     return tuple(Reconciliation("", currency, amount, by_currency.get((currency,), ZERO))
                  for currency, amount in sorted(manifest.totals.items()))
 

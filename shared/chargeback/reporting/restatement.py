@@ -25,7 +25,7 @@ from chargeback.display import format_unit_price
 from chargeback.fee_types import FREE_QUOTA
 from chargeback.labels import usage_type_label
 from chargeback.money import ZERO
-from chargeback.reporting import i18n
+from chargeback.reporting import i18n, sums
 from chargeback.reporting.ledger import LedgerEntry
 from chargeback.warehouse.manifest import Manifest
 
@@ -39,23 +39,12 @@ Row = Mapping[str, Any]
 
 @dataclass(frozen=True)
 class TotalChange:
+    """An amount (a total, a model's cost, a bill line) in the previous version and now."""
+
     label: str
     old: Decimal
     new: Decimal
-
-    @property
-    def difference(self) -> Decimal:
-        return self.new - self.old
-
-
-@dataclass(frozen=True)
-class LineChange:
-    """A bill line whose amount differs between the versions."""
-
-    label: str
-    currency: str
-    old: Decimal
-    new: Decimal
+    currency: str = ""
 
     @property
     def difference(self) -> Decimal:
@@ -92,7 +81,7 @@ class Restatement:
     reasons: tuple[str, ...]  # computed sentences, in the statement's language
     totals: tuple[TotalChange, ...]
     models: tuple[TotalChange, ...]  # only the models whose amount changed
-    lines: tuple[LineChange, ...] = ()  # the changed bill lines, largest first (at most LINES_SHOWN)
+    lines: tuple[TotalChange, ...] = ()  # the changed bill lines, largest first (at most LINES_SHOWN)
     more_lines: int = 0  # changed lines beyond those listed
     moves: tuple[Move, ...] = ()
     prices: tuple[PriceChange, ...] = ()
@@ -106,15 +95,8 @@ def source_digests(manifest: Manifest) -> dict[str, str]:
     return {s.key: s.sha256 for s in manifest.sources}
 
 
-def _identity(row: Row) -> tuple[str, ...]:
-    return tuple(str(row[c]) for c in LINE_IDENTITY)
-
-
 def _amounts(rows: Iterable[Row]) -> dict[tuple[str, ...], Decimal]:
-    found: dict[tuple[str, ...], Decimal] = defaultdict(lambda: ZERO)
-    for row in rows:
-        found[_identity(row)] += row["billed_cost"]
-    return dict(found)
+    return sums.grouped_by(rows, *LINE_IDENTITY)
 
 
 def _line_label(identity: tuple[str, ...], locale: str) -> str:
@@ -128,12 +110,9 @@ def _line_label(identity: tuple[str, ...], locale: str) -> str:
     return " · ".join(parts)
 
 
-def _by(rows: Iterable[Row], column: str, *, rule: str | None = None) -> dict[tuple[str, str], Decimal]:
-    found: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
-    for row in rows:
-        if row[column] and (rule is None or row["allocation_rule"] == rule):
-            found[(str(row[column]), str(row["currency"]))] += row["billed_cost"]
-    return dict(found)
+def _by(rows: Iterable[Row], column: str, *, rule: str) -> dict[tuple[str, ...], Decimal]:
+    """(value of ``column``, currency) -> cost, over the rows allocated by ``rule``."""
+    return sums.grouped_by([r for r in rows if r[column] and r["allocation_rule"] == rule], column, "currency")
 
 
 def _payers(frame_rows: Sequence[Row], column: str, value: str) -> list[str]:
@@ -262,7 +241,7 @@ def explain_restatement(entry: LedgerEntry, previous_rows: Sequence[Row] | None,
             continue
         old, new = old_lines.get(identity, ZERO), new_lines.get(identity, ZERO)
         if old != new:
-            changed.append(LineChange(_line_label(identity, locale), values["currency"], old, new))
+            changed.append(TotalChange(_line_label(identity, locale), old, new, values["currency"]))
     changed.sort(key=lambda c: (-abs(c.difference), c.label))
     prices = _price_changes(previous_rows, rows, locale)
     if moves:

@@ -40,7 +40,7 @@ from chargeback.forecast import forecast_month
 from chargeback.labels import call_source_label, usage_text, usage_type_label
 from chargeback.money import ZERO, format_decimal, to_decimal
 from chargeback.months import days_of, last_day, previous_month
-from chargeback.reporting import i18n
+from chargeback.reporting import i18n, sums
 from chargeback.reporting.change import ChangeExplained, completed, explain_change
 from chargeback.reporting.ledger import LedgerEntry
 from chargeback.reporting.restatement import Restatement, explain_restatement
@@ -508,22 +508,6 @@ def build_statement(
     )
 
 
-def _sum(rows: Iterable[Mapping[str, Any]], column: str = "billed_cost") -> Decimal:
-    with localcontext() as ctx:
-        ctx.prec = 60
-        return sum((r[column] for r in rows), ZERO)
-
-
-def _grouped(rows: Iterable[Mapping[str, Any]],
-             key: Callable[[Mapping[str, Any]], str]) -> dict[str, Decimal]:
-    amounts: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    with localcontext() as ctx:
-        ctx.prec = 60
-        for row in rows:
-            amounts[key(row)] += row["billed_cost"]
-    return dict(amounts)
-
-
 def with_shown(lines: Sequence[Line], currency: str) -> tuple[Line, ...]:
     """The lines with their shown amounts and shares, rounded together."""
     amounts = [line.amount for line in lines]
@@ -552,9 +536,9 @@ def _section(currency: str, rows: list[dict[str, Any]], previous: list[dict[str,
              mapping: TeamMapping, scope: Scope, locale: str, prices: Mapping[PriceKey, frozenset[Decimal]],
              manifest: Manifest, context: Context) -> CurrencySection:
     words = i18n.strings(locale)
-    total = _sum(rows)
+    total = sums.total(rows)
     top_n = context.top_n
-    by_key = _top(_lines(_grouped(rows, lambda r: r["api_key_id"]), currency,
+    by_key = _top(_lines(sums.grouped(rows, lambda r: r["api_key_id"]), currency,
                          lambda k: k or words["console_key"]), top_n, words, currency)
     usage_labels: dict[str, str] = {}
     for row in rows:
@@ -565,11 +549,11 @@ def _section(currency: str, rows: list[dict[str, Any]], previous: list[dict[str,
     if previous is not None:
         change = completed(explain_change(rows, previous, month, locale), rows, previous,
                            [(d.day, d.amount) for d in days], currency, locale, grouping=context.grouping)
-    list_cost, discount, coupon = _sum(rows, "list_cost"), _sum(rows, "discount"), _sum(rows, "coupon")
+    list_cost, discount, coupon = (sums.total(rows, column) for column in ("list_cost", "discount", "coupon"))
     unexplained = list_cost - discount - coupon - total
     shown_list, shown_discount, shown_coupon, shown_unexplained = shown_parts(
         [list_cost, -discount, -coupon, -unexplained], currency)
-    by_model = _lines(_grouped(rows, lambda r: r["model"]), currency, lambda k: k or words["none"])
+    by_model = _lines(sums.grouped(rows, lambda r: r["model"]), currency, lambda k: k or words["none"])
     return CurrencySection(
         currency=currency,
         total=total,
@@ -580,12 +564,12 @@ def _section(currency: str, rows: list[dict[str, Any]], previous: list[dict[str,
         unexplained=unexplained,
         change=change,
         by_model=by_model,
-        by_io_type=_lines(_grouped(rows, lambda r: usage_labels[r["usage_type"] + "\0" + r["billing_item"]]),
+        by_io_type=_lines(sums.grouped(rows, lambda r: usage_labels[r["usage_type"] + "\0" + r["billing_item"]]),
                           currency, lambda k: k),
         by_api_key=by_key,
-        by_call_source=_lines(_grouped(rows, lambda r: r["call_source"]), currency,
+        by_call_source=_lines(sums.grouped(rows, lambda r: r["call_source"]), currency,
                               lambda k: call_source_label(k, locale)),
-        by_workspace=_lines(_grouped(rows, lambda r: r["workspace_id"]), currency,
+        by_workspace=_lines(sums.grouped(rows, lambda r: r["workspace_id"]), currency,
                             lambda k: mapping.workspace_labels.get(k, k) or words["none"]),
         days=days,
         **_free_quota(rows, prices, locale, currency),
@@ -594,10 +578,10 @@ def _section(currency: str, rows: list[dict[str, Any]], previous: list[dict[str,
         chart_id=f"cost-by-day-{currency.lower() or 'none'}@chargeback",
         trend_chart_id=f"trend-{currency.lower() or 'none'}@chargeback",
         budget=_budget(rows, currency, month, manifest, mapping, scope),
-        trend=_trend(month, total, None if previous is None else _sum(previous), currency, scope, context.history,
+        trend=_trend(month, total, None if previous is None else sums.total(previous), currency, scope, context.history,
                      locale),
         by_cost_center=(() if scope.kind == "cost_center" else
-                        _lines(_grouped(rows, lambda r: r["cost_center"]), currency,
+                        _lines(sums.grouped(rows, lambda r: r["cost_center"]), currency,
                                lambda k: mapping.cost_center_name(k) if k != UNALLOCATED else words["unallocated"])),
         pools=_pools(rows, mapping, scope, locale),
         discounts=Discounts(list_cost, discount, coupon, unexplained, shown_list, -shown_discount, -shown_coupon,
@@ -617,7 +601,7 @@ def _marks(anomalies: Sequence[AnomalyMark], scope: Scope, rows: Sequence[Mappin
 
 def _days(rows: list[dict[str, Any]], month: str, currency: str, anomalies: set[str]) -> tuple[DayCost, ...]:
     amounts = {day.isoformat(): ZERO for day in days_of(month)}
-    for day, amount in _grouped(rows, lambda r: r["billing_date"]).items():
+    for day, amount in sums.grouped(rows, lambda r: r["billing_date"]).items():
         amounts[day] = amounts.get(day, ZERO) + amount  # a date outside the month is kept, never dropped
     ordered = sorted(amounts.items())
     shown = shown_parts([amount for _, amount in ordered], currency)
@@ -640,7 +624,7 @@ def _budget(rows: list[dict[str, Any]], currency: str, month: str, manifest: Man
     currencies = {r["currency"] for r in rows}
     for monthly, budget_currency, source in found:
         if budget_currency == currency or (budget_currency is None and currencies == {currency}):
-            return BudgetStatus(monthly, _sum(rows), *_forecast(rows, month, manifest, mapping), source)
+            return BudgetStatus(monthly, sums.total(rows), *_forecast(rows, month, manifest, mapping), source)
     return None
 
 
@@ -648,7 +632,7 @@ def _forecast(rows: list[dict[str, Any]], month: str, manifest: Manifest,
               mapping: TeamMapping) -> tuple[Decimal, ForecastBasis]:
     """The month-end spend: the actual when the month's data is complete, else the alerts' run-rate forecast
     (the actual, marked 'too_early', while too few complete days are known)."""
-    actual = _sum(rows)
+    actual = sums.total(rows)
     series: dict[date, Decimal] = defaultdict(lambda: ZERO)
     for row in rows:
         series[date.fromisoformat(row["billing_date"])] += row["billed_cost"]
@@ -752,7 +736,7 @@ def _rule_label(rule: str, mapping: TeamMapping, cost_center: str, locale: str) 
 
 def _shared(rows: list[dict[str, Any]], mapping: TeamMapping, scope: Scope, locale: str,
             currency: str) -> tuple[SharedCostLine, ...]:
-    amounts = _grouped((r for r in rows if r["allocation_rule"] not in DIRECT_RULES),
+    amounts = sums.grouped((r for r in rows if r["allocation_rule"] not in DIRECT_RULES),
                        lambda r: r["allocation_rule"])
     counts: dict[str, int] = defaultdict(int)
     for row in rows:
@@ -768,7 +752,7 @@ def _pools(rows: list[dict[str, Any]], mapping: TeamMapping, scope: Scope, local
     """For a workspace: each shared pool it produced, per cost center that received a part."""
     if scope.kind != "workspace":
         return ()
-    amounts = _grouped((r for r in rows if r["allocation_rule"] not in DIRECT_RULES),
+    amounts = sums.grouped((r for r in rows if r["allocation_rule"] not in DIRECT_RULES),
                        lambda r: r["allocation_rule"] + "\0" + r["cost_center"])
     lines = []
     for key in sorted(amounts):
