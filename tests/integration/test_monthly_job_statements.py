@@ -54,13 +54,15 @@ def test_monthly_job_sends_each_statement_once_through_smtp(tmp_path, certificat
         now = datetime(2026, 6, 5, 2, 30, tzinfo=UTC)
 
         result = run_monthly(context, date(2026, 6, 5), now=now)
-        assert result.months == [MonthStatements("2026-05", "sent", "final", 4)]
-        assert len(handler.messages) == 4
+        assert result.months == [MonthStatements("2026-05", "sent", "final", 5)]
+        assert len(handler.messages) == 5
         totals = expected_totals()
         for received in handler.messages:
             center = parse_message(received.data)["X-Chargeback-Statement"].split("/")[0]
-            check_statement(received.data, center, totals[center])
-            assert "finance@example.com" in received.rcpt_tos
+            if center != "finance":
+                check_statement(received.data, center, totals[center])
+            # finance gets the finance statement and what no team owns, never a copy of a team's
+            assert ("finance@example.com" in received.rcpt_tos) == (center in ("finance", "unallocated"))
 
         run_monthly(context, date(2026, 6, 6), now=now)  # the schedule's next day
-        assert len(handler.messages) == 4
+        assert len(handler.messages) == 5
