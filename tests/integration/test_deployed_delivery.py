@@ -7,9 +7,9 @@ warehouse live on file://, S3 (moto) or OSS (oss2 against the local emulator); m
 SMTP server (aiosmtpd on 127.0.0.1, STARTTLS with a login) or SES (moto).
 
 In every case ``CHARGEBACK_SENDER`` is set, the mapping's ``delivery.sender`` names another address, and only
-the mapping names the finance copy (``delivery.finance_cc``; ``CHARGEBACK_FINANCE_CC`` is unset). As the
-README's table says, the environment's sender wins and the file's finance cc applies: every alert and every
-statement goes out From ``CHARGEBACK_SENDER``, and every statement has finance in Cc.
+the mapping names the finance recipients (``delivery.finance_cc``; ``CHARGEBACK_FINANCE_CC`` is unset). As the
+README's table says, the environment's sender wins and the file's finance recipients apply: every alert and
+every statement goes out From ``CHARGEBACK_SENDER``, and finance receives the one finance statement.
 """
 
 from __future__ import annotations
