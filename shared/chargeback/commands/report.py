@@ -1,7 +1,7 @@
 """``chargeback report``: send (or write) the month's statements, each once.
 
     chargeback report --warehouse URL --month YYYY-MM [--mapping FILE] [--outbox DIR] [--dry-run]
-                      [--only COST_CENTER]
+                      [--only COST_CENTER | workspace:<id> | finance]
 
 How mail leaves (backend, sender, finance cc, SMTP server) is resolved from the environment and the file's
 ``delivery:`` section exactly as the deployed monthly job resolves it (``chargeback.config.resolve``; outbox by
@@ -46,7 +46,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--outbox", metavar="DIR", help="write the messages into DIR instead of sending them")
     parser.add_argument("--dry-run", action="store_true",
                         help="build and render, but send and record nothing")
-    parser.add_argument("--only", metavar="COST_CENTER", help="only this cost center")
+    parser.add_argument("--only", metavar="STATEMENT",
+                        help="only this statement: a cost center, workspace:<id> or finance")
     add_storage_options(parser)
     parser.set_defaults(handler=run)
 
