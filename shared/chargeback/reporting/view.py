@@ -359,20 +359,19 @@ def frame_rows(frame: pd.DataFrame | None, mask: pd.Series | None = None) -> lis
     if missing:
         raise InputError(f"the allocation table lacks the columns {missing}", source="allocations")
     selected = frame if mask is None else frame[mask]
-    rows = []
-    for record in selected.to_dict("records"):
-        row: dict[str, Any] = {}
-        for column in ALLOCATION_COLUMNS:
-            value = record[column]
-            if column in _AMOUNTS:
-                row[column] = to_decimal(None if _text(value) == "" else value)
-            elif column == "share":
-                row[column] = float(value) if _text(value) != "" else 0.0
-            elif column == "line_count":
-                row[column] = int(value) if _text(value) != "" else 0
-            else:
-                row[column] = _text(value)
-        rows.append(row)
+    columns: list[list[Any]] = []
+    for column in ALLOCATION_COLUMNS:  # column by column: a row-by-row conversion is many times slower
+        values = selected[column].tolist()
+        if column in _AMOUNTS:
+            columns.append([v if isinstance(v, Decimal) else to_decimal(None if _text(v) == "" else v)
+                            for v in values])
+        elif column == "share":
+            columns.append([float(v) if _text(v) != "" else 0.0 for v in values])
+        elif column == "line_count":
+            columns.append([int(v) if _text(v) != "" else 0 for v in values])
+        else:
+            columns.append([v if type(v) is str else _text(v) for v in values])
+    rows = [dict(zip(ALLOCATION_COLUMNS, values, strict=True)) for values in zip(*columns, strict=True)]
     rows.sort(key=_row_order)
     return rows
 
@@ -391,8 +390,12 @@ def cost_center_rows(frame: pd.DataFrame | None, cost_center: str) -> list[dict[
     return scope_rows(frame, Scope("cost_center", cost_center, cost_center, cost_centers=frozenset({cost_center})))
 
 
-def _row_order(row: Mapping[str, Any]) -> tuple[str, ...]:
-    return tuple(format_decimal(row[c]) if c in _AMOUNTS else str(row[c]) for c in ALLOCATION_COLUMNS)
+_TEXT_COLUMNS = tuple(c for c in ALLOCATION_COLUMNS if c not in _AMOUNTS and c not in ("share", "line_count"))
+
+
+def _row_order(row: Mapping[str, Any]) -> tuple[Any, ...]:
+    """A stable order: the text columns, then the amounts (what the CSV attachment is sorted by)."""
+    return (*(row[c] for c in _TEXT_COLUMNS), *(row[c] for c in LINE_AMOUNTS), row["share"], row["line_count"])
 
 
 def allocation_hash(rows: Iterable[Mapping[str, Any]]) -> str:
