@@ -111,8 +111,9 @@ def test_report_honours_the_environment_like_the_monthly_job(capsys: pytest.Capt
     assert code == 0, err
     [eml] = [info.key for info in warehouse.list("outbox/") if info.key.endswith(".eml")]
     message = message_from_bytes(warehouse.read_bytes(eml))
+    # finance gets the finance statement, not a copy of the team's
     assert (message["From"], message["To"], message["Cc"]) == ("billing@example.com", "lead@search.example.com",
-                                                               "finance@example.com")
+                                                               None)
 
 
 def test_plain_http_endpoints_are_refused_for_the_command_line(capsys: pytest.CaptureFixture[str], tmp_path: Path,

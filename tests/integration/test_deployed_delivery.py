@@ -7,9 +7,9 @@ warehouse live on file://, S3 (moto) or OSS (oss2 against the local emulator); m
 SMTP server (aiosmtpd on 127.0.0.1, STARTTLS with a login) or SES (moto).
 
 In every case ``CHARGEBACK_SENDER`` is set, the mapping's ``delivery.sender`` names another address, and only
-the mapping names the finance copy (``delivery.finance_cc``; ``CHARGEBACK_FINANCE_CC`` is unset). As the
-README's table says, the environment's sender wins and the file's finance cc applies: every alert and every
-statement goes out From ``CHARGEBACK_SENDER``, and every statement has finance in Cc.
+the mapping names the finance recipients (``delivery.finance_cc``; ``CHARGEBACK_FINANCE_CC`` is unset). As the
+README's table says, the environment's sender wins and the file's finance recipients apply: every alert and
+every statement goes out From ``CHARGEBACK_SENDER``, and finance receives the one finance statement.
 """
 
 from __future__ import annotations
@@ -260,7 +260,7 @@ CASES = ["lambda-file-outbox", "lambda-s3-ses", "lambda-s3-smtp", "fc-file-smtp"
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_every_alert_from_the_sender_and_every_statement_cc_finance(
+def test_every_alert_and_statement_from_the_sender_and_one_finance_statement(
         case: str, request: pytest.FixtureRequest, tmp_path: Path,
         function_env: Callable[[dict[str, str]], None]) -> None:
     invoke = INVOKE[case.split("-")[0]]
@@ -276,16 +276,17 @@ def test_every_alert_from_the_sender_and_every_statement_cc_finance(
         assert all(m.cc == () for m in alerts)
 
         result = invoke("monthly", MONTHLY_AT)
-        assert result["months"] == [{"month": "2026-05", "action": "sent", "kind": "final", "statements": 2}]
+        assert result["months"] == [{"month": "2026-05", "action": "sent", "kind": "final", "statements": 3}]
         statements = [m for m in deployment.sent() if m.kind == "statement"]
         assert sorted(statements, key=lambda m: m.to) == [
-            Mail("statement", SENDER, ("lead@example.com",), (FINANCE,)),
-            Mail("statement", SENDER, ("research-lead@example.com",), (FINANCE,)),
+            Mail("statement", SENDER, (FINANCE,), ()),  # the finance statement
+            Mail("statement", SENDER, ("lead@example.com",), ()),
+            Mail("statement", SENDER, ("research-lead@example.com",), ()),
         ]
         # the next scheduled day sends nothing again: the ledgers hold
         invoke("monthly", "2026-06-06T03:30:00Z")
         invoke("daily", "2026-06-05T02:30:00Z")
-        assert len(deployment.sent()) == len(alerts) + 2
+        assert len(deployment.sent()) == len(alerts) + 3
 
 
 def test_the_environment_s_finance_cc_replaces_the_file_s(request: pytest.FixtureRequest, tmp_path: Path,
@@ -295,7 +296,8 @@ def test_the_environment_s_finance_cc_replaces_the_file_s(request: pytest.Fixtur
         invoke_fc("daily", DAILY_AT)
         invoke_fc("monthly", MONTHLY_AT)
         statements = [m for m in deployment.sent() if m.kind == "statement"]
-        assert {m.cc for m in statements} == {("audit@example.com", "controller@example.com")}
+        assert {m.to for m in statements if "lead@example.com" not in m.to
+                and "research-lead@example.com" not in m.to} == {("audit@example.com", "controller@example.com")}
 
 
 def test_without_chargeback_sender_the_file_s_sender_sends_both(request: pytest.FixtureRequest, tmp_path: Path,

@@ -120,18 +120,20 @@ def test_lambda_daily_then_monthly(aws_function: boto3.Session) -> None:
 
     before = warehouse_objects(aws_function)
     result = monthly.lambda_handler(scheduler_event("monthly", "2026-06-05T03:30:00Z"), LAMBDA_CONTEXT)
-    assert result["months"] == [{"month": "2026-05", "action": "sent", "kind": "final", "statements": 2}]
+    assert result["months"] == [{"month": "2026-05", "action": "sent", "kind": "final", "statements": 3}]
     monthly_writes = written_prefixes(before, warehouse_objects(aws_function))
-    assert monthly_writes == {"state/"} and monthly_writes <= set(WAREHOUSE_WRITES["monthly"])  # the ledger
+    # the ledger and the rows each statement showed
+    assert monthly_writes == {"state/"} and monthly_writes <= set(WAREHOUSE_WRITES["monthly"])
     mail = sent_mail()
     assert sorted((sender, sorted(to), sorted(cc)) for sender, to, cc in mail) == [
-        ("billing@example.com", ["lead@example.com"], ["finance@example.com"]),
-        ("billing@example.com", ["research-lead@example.com"], ["finance@example.com"]),
+        ("billing@example.com", ["finance@example.com"], []),  # the finance statement
+        ("billing@example.com", ["lead@example.com"], []),
+        ("billing@example.com", ["research-lead@example.com"], []),
     ]
 
     # the schedule runs again on the 6th: the ledger stops a second send
     monthly.lambda_handler(scheduler_event("monthly", "2026-06-06T03:30:00Z"), LAMBDA_CONTEXT)
-    assert len(sent_mail()) == 2
+    assert len(sent_mail()) == 3
 
 
 def test_allocations_partition_holds_only_parquet_for_athena(aws_function: boto3.Session) -> None:
@@ -185,7 +187,7 @@ def test_fc_timer_daily_then_monthly(fc_function: Path) -> None:
     assert cost_by_center(may) == {"search": Decimal("19.75"), "research": Decimal("3.125")}
 
     result = json.loads(monthly.handler(fc_timer("monthly", "2026-06-05T03:30:00Z"), FC_CONTEXT))
-    assert result["months"] == [{"month": "2026-05", "action": "sent", "kind": "final", "statements": 2}]
+    assert result["months"] == [{"month": "2026-05", "action": "sent", "kind": "final", "statements": 3}]
     assert [info.key for info in warehouse.list("outbox/")]  # the statements were written to the outbox
 
 
@@ -199,4 +201,4 @@ def test_fc_provisional_statements_after_the_final_day(fc_function: Path) -> Non
     waiting = json.loads(monthly.handler(fc_timer("monthly", "2026-06-06T03:30:00Z"), FC_CONTEXT))
     assert waiting["months"] == [{"month": "2026-05", "action": "waiting", "kind": "", "statements": 0}]
     sent = json.loads(monthly.handler(fc_timer("monthly", "2026-06-07T03:30:00Z"), FC_CONTEXT))
-    assert sent["months"] == [{"month": "2026-05", "action": "sent", "kind": "provisional", "statements": 2}]
+    assert sent["months"] == [{"month": "2026-05", "action": "sent", "kind": "provisional", "statements": 3}]

@@ -57,16 +57,18 @@ def test_monthly_job_sends_each_statement_once_through_smtp(tmp_path, certificat
         now = datetime(2026, 6, 5, 2, 30, tzinfo=UTC)
 
         result = run_monthly(context, date(2026, 6, 5), now=now)
-        assert result.months == [MonthStatements("2026-05", "sent", "final", 4)]
-        assert len(handler.messages) == 4
+        assert result.months == [MonthStatements("2026-05", "sent", "final", 5)]
+        assert len(handler.messages) == 5
         totals = expected_totals()
         for received in handler.messages:
             center = parse_message(received.data)["X-Chargeback-Statement"].split("/")[0]
-            check_statement(received.data, center, totals[center])
-            assert "finance@example.com" in received.rcpt_tos
+            if center != "finance":
+                check_statement(received.data, center, totals[center])
+            # finance gets the finance statement and what no team owns, never a copy of a team's
+            assert ("finance@example.com" in received.rcpt_tos) == (center in ("finance", "unallocated"))
 
         run_monthly(context, date(2026, 6, 6), now=now)  # the schedule's next day
-        assert len(handler.messages) == 4
+        assert len(handler.messages) == 5
 
 
 def test_on_function_compute_the_smtp_password_comes_from_kms_with_the_role_credentials(tmp_path, certificate):
@@ -95,8 +97,8 @@ def test_on_function_compute_the_smtp_password_comes_from_kms_with_the_role_cred
         assert "role-key-secret" not in repr(clients)
         context = compose("monthly", settings, clients, env)  # the mailer reads the password from KMS here
         result = run_monthly(context, date(2026, 6, 5), now=datetime(2026, 6, 5, 2, 30, tzinfo=UTC))
-        assert result.months == [MonthStatements("2026-05", "sent", "final", 4)]
-        assert len(handler.messages) == 4  # the SMTP server took the login: the password was the right one
+        assert result.months == [MonthStatements("2026-05", "sent", "final", 5)]
+        assert len(handler.messages) == 5  # the SMTP server took the login: the password was the right one
         [call] = kms.calls
         assert (call["Action"], call["SecretName"], call["SecurityToken"]) == (
             "GetSecretValue", "chargeback/smtp", "CAISrole-sts-token")

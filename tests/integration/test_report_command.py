@@ -49,21 +49,22 @@ def test_outbox_folder_wins_and_the_paths_are_printed(warehouse, mapping_file, t
                         "--outbox", str(outbox)])
     assert code == 0
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 4
+    assert len(lines) == 5
     paths = [line.split("\t")[-1] for line in lines]
-    assert paths == [str(outbox / f"statement_2026-05_{c}_v1.eml") for c in ("ops", "research", "search",
-                                                                            "unallocated")]
+    names = ("ops", "research", "search", "unallocated", "finance")
+    assert paths == [str(outbox / f"statement_2026-05_{c}_v1.eml") for c in names]
     totals = expected_totals()
-    for path, center in zip(paths, ("ops", "research", "search", "unallocated"), strict=True):
+    for path, center in zip(paths, names[:-1], strict=False):
         check_statement(Path(path).read_bytes(), center, totals[center])
         assert (outbox / f"statement_2026-05_{center}_v1.html").exists()
     search = parse_message((outbox / "statement_2026-05_search_v1.eml").read_bytes())
-    assert search["To"] == "lead@search.example.com" and search["Cc"] == "finance@example.com"
+    assert search["To"] == "lead@search.example.com" and search["Cc"] is None
+    assert parse_message((outbox / "statement_2026-05_finance_v1.eml").read_bytes())["To"] == "finance@example.com"
 
     assert report_main(["--warehouse", str(warehouse.root), "--month", MONTH, "--mapping", str(mapping_file),
                         "--outbox", str(outbox)]) == 0
     again = capsys.readouterr().out.splitlines()
-    assert [line.split("\t")[0].strip() for line in again] == ["unchanged"] * 4
+    assert [line.split("\t")[0].strip() for line in again] == ["unchanged"] * 5
     assert [line.split("\t")[-1] for line in again] == paths
 
 
@@ -77,6 +78,7 @@ def test_without_a_mapping_every_workspace_is_a_cost_center_in_the_warehouse_out
     captured = capsys.readouterr()
     assert "no mapping file" in captured.err and "outbox only" in captured.err
     assert sorted(info.key for info in store.list("outbox/")) == [
+        "outbox/statement_2026-05_finance_v1.eml", "outbox/statement_2026-05_finance_v1.html",
         "outbox/statement_2026-05_llm-aaa_v1.eml", "outbox/statement_2026-05_llm-aaa_v1.html",
         "outbox/statement_2026-05_llm-bbb_v1.eml", "outbox/statement_2026-05_llm-bbb_v1.html"]
     message = parse_message(store.read_bytes("outbox/statement_2026-05_llm-aaa_v1.eml"))
@@ -90,7 +92,7 @@ def test_dry_run_writes_nothing(warehouse, mapping_file, tmp_path, capsys):
     assert report_main(["--warehouse", str(warehouse.root), "--month", MONTH, "--mapping", str(mapping_file),
                         "--outbox", str(outbox), "--dry-run", "--only", "search"]) == 0
     [line] = capsys.readouterr().out.splitlines()
-    assert line.startswith("would_send") and "search" in line and "CNY 17.3961333, USD 1.25" in line
+    assert line.startswith("would_send") and "search" in line and "CNY 17.40, USD 1.25" in line
     assert not outbox.exists()
     assert not any(warehouse.list("state/"))
 
@@ -106,8 +108,8 @@ def test_a_failed_statement_makes_the_exit_code_1(warehouse, tmp_path, capsys):
         code = report_main(["--warehouse", str(warehouse.root), "--month", MONTH, "--mapping", str(mapping)])
     captured = capsys.readouterr()
     assert code == 1
-    # search went to its lead and finance, unallocated to finance alone: both refused; the others went.
-    assert "2 statement(s) not sent: search, unallocated" in captured.err
+    # search went to its lead, unallocated and the finance statement to finance: all refused; the others went.
+    assert "3 statement(s) not sent: search, unallocated, finance" in captured.err
     assert "lead@search.example.com: 550" in captured.out
     assert len(handler.messages) == 2
 

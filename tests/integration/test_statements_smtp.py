@@ -53,15 +53,21 @@ def test_each_statement_arrives_once_with_exact_totals(warehouse):
     with smtp_server(handler) as server:
         results = run(warehouse, plain_mailer(server.port))
         assert [(r.cost_center, r.outcome, r.version) for r in results] == [
-            ("ops", "sent", 1), ("research", "sent", 1), ("search", "sent", 1), ("unallocated", "sent", 1)]
-        assert len(handler.messages) == 4
+            ("ops", "sent", 1), ("research", "sent", 1), ("search", "sent", 1), ("unallocated", "sent", 1),
+            ("finance", "sent", 1)]
+        assert len(handler.messages) == 5
         totals = expected_totals()
+        everything: dict[str, Decimal] = {}
+        for by_currency in totals.values():
+            for currency, amount in by_currency.items():
+                everything[currency] = everything.get(currency, Decimal(0)) + amount
         for received in handler.messages:
             message = parse_message(received.data)
             center = message["X-Chargeback-Statement"].split("/")[0]
             assert received.mail_from == "chargeback@example.com"
-            assert sorted(received.rcpt_tos) == sorted(OWNERS[center] + list(FINANCE))
-            check_statement(received.data, center, totals[center])
+            # owners get their statement, finance the finance statement (and what nobody owns), no copies
+            assert sorted(received.rcpt_tos) == sorted(OWNERS.get(center) or list(FINANCE))
+            check_statement(received.data, center, everything if center == "finance" else totals[center])
         research = next(message for message in map(parse_message, (m.data for m in handler.messages))
                         if message["X-Chargeback-Statement"].startswith("research/"))
         assert research["Content-Language"] == "zh-CN"
@@ -69,17 +75,18 @@ def test_each_statement_arrives_once_with_exact_totals(warehouse):
 
         again = run(warehouse, plain_mailer(server.port))
         assert {r.outcome for r in again} == {"unchanged"}
-        assert len(handler.messages) == 4  # a second run sends nothing
+        assert len(handler.messages) == 5  # a second run sends nothing
 
     ledger = load_ledger(warehouse, MONTH)
     assert [(e.cost_center, e.version, e.channel) for e in ledger.entries] == [
-        ("ops", 1, "mail"), ("research", 1, "mail"), ("search", 1, "mail"), ("unallocated", 1, "mail")]
+        ("finance", 1, "mail"), ("ops", 1, "mail"), ("research", 1, "mail"), ("search", 1, "mail"),
+        ("unallocated", 1, "mail")]
     search = next(e for e in ledger.entries if e.cost_center == "search")
     assert search.totals == {"CNY": "17.3961333", "USD": "1.25"}
     assert search.sent_at == "2026-06-05T02:00:00+00:00"
     assert search.message_id == next(parse_message(m.data)["Message-ID"] for m in handler.messages
                                      if parse_message(m.data)["X-Chargeback-Statement"].startswith("search/"))
-    assert search.to == ("lead@search.example.com",) and search.cc == ("finance@example.com",)
+    assert search.to == ("lead@search.example.com",) and search.cc == ()
     assert search.message_id.startswith("<statement.2026-05.search.v1.")
     assert len(search.content_hash) == 64
 
@@ -88,7 +95,7 @@ def test_a_restated_month_sends_exactly_one_corrected_statement(warehouse):
     handler = RecordingHandler()
     with smtp_server(handler) as server:
         run(warehouse, plain_mailer(server.port))
-        assert len(handler.messages) == 4
+        assert len(handler.messages) == 5
         # A later bill restates May: one of search's qwen-max rows grows by 1.00.
         restated = [r if not (r["cost_center"] == "search" and r["billed_cost"] == Decimal("6.4"))
                     else row("2026-05-10", "7.4", api_key_id="2100002", model="qwen-max",
@@ -99,20 +106,20 @@ def test_a_restated_month_sends_exactly_one_corrected_statement(warehouse):
         results = run(warehouse, plain_mailer(server.port))
         assert [(r.cost_center, r.outcome, r.version) for r in results] == [
             ("ops", "unchanged", 1), ("research", "unchanged", 1), ("search", "corrected", 2),
-            ("unallocated", "unchanged", 1)]
-        assert len(handler.messages) == 5
-        corrected = handler.messages[-1]
+            ("unallocated", "unchanged", 1), ("finance", "corrected", 2)]
+        assert len(handler.messages) == 7
+        corrected = handler.messages[-2]
         message = parse_message(corrected.data)
         assert str(message["Subject"]).startswith("Corrected: Search team")
         assert message["X-Chargeback-Statement"] == "search/2026-05/v2"
         text = text_of(message, "text/plain")
         assert "replaces version 1 sent on 2026-06-05T02:00:00+00:00" in text
-        assert "Total CNY: 17.3961333 → 18.3961333 (+1.00)" in text
+        assert "Total CNY: 17.40 → 18.40 (+1.00)" in text
         assert "qwen-max (CNY): 8.70 → 9.70 (+1.00)" in text
         check_statement(corrected.data, "search", expected_totals(restated)["search"])
 
         assert {r.outcome for r in run(warehouse, plain_mailer(server.port))} == {"unchanged"}
-        assert len(handler.messages) == 5
+        assert len(handler.messages) == 7
     versions = [(e.cost_center, e.version) for e in load_ledger(warehouse, MONTH).entries]
     assert versions.count(("search", 2)) == 1
 
@@ -132,7 +139,7 @@ def test_a_refused_recipient_is_named_and_the_others_still_go(warehouse, caplog)
         handler.refuse.clear()  # the relay learns the address; the next run sends only what is missing
         retry = {r.cost_center: r.outcome for r in run(warehouse, plain_mailer(server.port), finance_cc=())}
         assert retry == {"ops": "sent", "research": "unchanged", "search": "unchanged",
-                         "unallocated": "skipped"}
+                         "unallocated": "skipped", "finance": "skipped"}
         assert len(handler.messages) == 3
 
 
@@ -141,7 +148,7 @@ def test_a_partly_refused_message_counts_as_sent_and_names_the_refused(warehouse
     with smtp_server(handler) as server:
         [result] = run(warehouse, plain_mailer(server.port), only="research")
         assert result.outcome == "sent"
-        assert handler.messages[0].rcpt_tos == ["ana@research.example.com", "finance@example.com"]
+        assert handler.messages[0].rcpt_tos == ["ana@research.example.com"]
         assert "bo@research.example.com" in caplog.text
 
 
@@ -174,10 +181,10 @@ def test_a_run_stopped_half_way_does_not_resend_the_finished_ones(warehouse):
         assert len(handler.messages) == 2
         resumed = {r.cost_center: r.outcome for r in run(warehouse, plain_mailer(server.port))}
         assert resumed == {"ops": "unchanged", "research": "unchanged", "search": "sent",
-                           "unallocated": "sent"}
-        assert len(handler.messages) == 4
+                           "unallocated": "sent", "finance": "sent"}
+        assert len(handler.messages) == 5
         centers = [parse_message(m.data)["X-Chargeback-Statement"].split("/")[0] for m in handler.messages]
-        assert sorted(centers) == ["ops", "research", "search", "unallocated"]
+        assert sorted(centers) == ["finance", "ops", "research", "search", "unallocated"]
 
 
 def test_dry_run_sends_and_records_nothing(warehouse):
@@ -195,7 +202,7 @@ def test_only_one_cost_center_and_unknown_names(warehouse):
     with smtp_server(handler) as server:
         assert [r.cost_center for r in run(warehouse, plain_mailer(server.port), only="ops")] == ["ops"]
         assert len(handler.messages) == 1
-        with pytest.raises(InputError, match="no cost center 'nope'"):
+        with pytest.raises(InputError, match="no statement 'nope'"):
             run(warehouse, plain_mailer(server.port), only="nope")
     with pytest.raises(InputError, match="2026-07 is not published"):
         send_statements(warehouse, "2026-07", sample_mapping(), plain_mailer(1), now=NOW)
@@ -207,7 +214,7 @@ def test_outbox_previews_do_not_count_as_mail(warehouse, tmp_path):
     handler = RecordingHandler()
     with smtp_server(handler) as server:
         assert {r.outcome for r in run(warehouse, plain_mailer(server.port))} == {"sent"}
-    assert len(handler.messages) == 4
+    assert len(handler.messages) == 5
     assert {r.outcome for r in run(warehouse, outbox)} == {"unchanged"}
 
 

@@ -7,6 +7,7 @@ import email
 import html
 import io
 import re
+from collections import Counter
 from decimal import Decimal
 from email.message import EmailMessage
 from email.policy import default
@@ -32,13 +33,19 @@ def text_of(message: EmailMessage, content_type: str) -> str:
 
 def html_text(markup: str) -> str:
     """The visible text of HTML: tags dropped, entities decoded."""
-    without_head = re.sub(r"<head>.*?</head>", " ", markup, flags=re.S)
+    without_head = re.sub(r"<head>.*?</head>", " ", markup, flags=re.S).replace("<wbr>", "")
     return html.unescape(re.sub(r"<[^>]+>", " ", without_head))
 
 
 def decimal_numbers(text: str) -> list[Decimal]:
     """Every number with a decimal point (thousands separators dropped), in order."""
     return [Decimal(m.replace(",", "")) for m in re.findall(r"[-+]?\d[\d,]*\.\d+", text)]
+
+
+def html_numbers_are_in_the_text(text: str, html: str) -> bool:
+    """Every decimal number the HTML part shows is in the text part too (which adds the day-by-day costs and
+    the months of the trend that the HTML part shows as charts)."""
+    return not Counter(decimal_numbers(html_text(html))) - Counter(decimal_numbers(text))
 
 
 def csv_rows(data: bytes) -> list[dict[str, str]]:

@@ -32,7 +32,7 @@ from chargeback.fee_types import FREE_QUOTA
 from chargeback.pricing.free_quota import month_grants
 from chargeback.storage import ObjectStore
 from chargeback.warehouse import layout
-from chargeback.warehouse.manifest import Counts, Manifest
+from chargeback.warehouse.manifest import Counts, Manifest, Source
 from chargeback.warehouse.publish import csv_bytes, parquet_bytes
 from chargeback.warehouse.publish import publish_month as publish
 
@@ -90,7 +90,7 @@ def _totals(rows: Iterable[Mapping[str, Any]], *keys: str) -> dict[Any, Decimal]
 
 def manifest_for(month: str, rows: Sequence[Mapping[str, Any]], *, status: str = "open",
                  newest_source_time: str | None = None, grants: Sequence[Grant] = (),
-                 mapping_version: str = "test-mapping") -> Manifest:
+                 mapping_version: str = "test-mapping", sources: Mapping[str, str] | None = None) -> Manifest:
     """The manifest a run would publish for ``rows`` (those of ``month``), times in China time by default."""
     mine = [_complete(r) for r in rows if r["billing_month"] == month]
     last = max((r["billing_date"] for r in mine), default=f"{month}-01")
@@ -111,12 +111,13 @@ def manifest_for(month: str, rows: Sequence[Mapping[str, Any]], *, status: str =
         totals=_totals(mine, "currency") or {"CNY": Decimal(0)},
         totals_by_cost_center=by_center,
         free_quota=month_grants(mine, samples),
+        sources=tuple(Source(key, 1, f'"{digest[:8]}"', digest, "v2") for key, digest in (sources or {}).items()),
     )
 
 
 def publish_month(store: ObjectStore, month: str, rows: Iterable[Mapping[str, Any]], *, status: str = "open",
                   newest_source_time: str | None = None, grants: Sequence[Grant] = (), with_lines: bool = True,
-                  mapping_version: str = "test-mapping") -> Manifest:
+                  mapping_version: str = "test-mapping", sources: Mapping[str, str] | None = None) -> Manifest:
     """Publish ``rows`` of ``month`` as a run would: lines (unless told not to), allocations and their CSV,
     then the manifest. Returns the manifest as published."""
     rows = list(rows)
@@ -127,7 +128,7 @@ def publish_month(store: ObjectStore, month: str, rows: Iterable[Mapping[str, An
     if with_lines:
         outputs.insert(0, (layout.lines_key(month), lambda: parquet_bytes(lines)))
     manifest = manifest_for(month, mine, status=status, newest_source_time=newest_source_time, grants=grants,
-                            mapping_version=mapping_version)
+                            mapping_version=mapping_version, sources=sources)
     published, _ = publish(store, outputs, manifest, None)
     return published
 

@@ -197,3 +197,17 @@ def test_a_price_list_names_each_bad_entry() -> None:
     message = str(caught.value)
     assert "prices[0].site: must be 'intl' or 'cn', not the text 'mars'" in message
     assert "prices[0].effective_from: required" in message
+
+
+def test_statement_subjects_help_line_and_workspace_owners_are_checked() -> None:
+    config = parse_config_file("statements: {per: [cost_center, workspace], help_line: 'Ask #finops'}\n"
+                               "workspace_owners: {llm-a: lead@example.com}\n")
+    assert (config.statements.per, config.statements.help_line, config.statements.finance_copy) == (
+        ["cost_center", "workspace"], "Ask #finops", False)
+    assert config.workspace_owners == {"llm-a": ["lead@example.com"]}
+    found = problems("statements: {per: [team]}\nworkspace_owners: {llm-a: [not-an-address]}\n"
+                     "alerts: {digest: maybe, channels: {x: {type: slack, url_env: X, locale: fr}}}\n")
+    assert "line 1, statements.per[0]: must be 'cost_center' or 'workspace', not the text 'team'" in found
+    assert "line 2, workspace_owners.llm-a[0]: 'not-an-address' is not an email address" in found
+    assert "line 3, alerts.channels.x.locale: must be 'en' or 'zh', not the text 'fr'" in found
+    assert "line 3, alerts.digest: must be true or false, not the text 'maybe'" in found

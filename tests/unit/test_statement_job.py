@@ -57,15 +57,33 @@ def test_first_run_sends_each_cost_center_once_and_records_it(warehouse):
                               finance_cc=("finance@example.com",))
     assert [(r.cost_center, r.outcome, r.delivery_id) for r in results] == [
         ("ops", "sent", "id-1"), ("research", "sent", "id-2"), ("search", "sent", "id-3"),
-        ("unallocated", "sent", "id-4")]
+        ("unallocated", "sent", "id-4"), ("finance", "sent", "id-5")]
     assert [m.name for m in mailer.sent] == [f"statement_2026-05_{c}_v1" for c in
-                                             ("ops", "research", "search", "unallocated")]
-    unallocated = mailer.sent[-1]
-    assert (unallocated.to, unallocated.cc) == (("finance@example.com",), ())
+                                             ("ops", "research", "search", "unallocated", "finance")]
+    # finance gets one finance statement, not a copy of every team's; nobody owns 'unallocated': finance does
+    assert [(m.to, m.cc) for m in mailer.sent] == [
+        (("ops@ops.example.com",), ()), (("ana@research.example.com", "bo@research.example.com"), ()),
+        (("lead@search.example.com",), ()), (("finance@example.com",), ()), (("finance@example.com",), ())]
+    assert [a.filename for a in mailer.sent[-1].attachments] == ["statement_2026-05_finance_v1.csv"]
     ledger = load_ledger(warehouse, MONTH)
-    assert [e.delivery_id for e in ledger.entries] == ["id-1", "id-2", "id-3", "id-4"]
-    assert send_statements(warehouse, MONTH, sample_mapping(), mailer, now=NOW)[0].outcome == "unchanged"
-    assert len(mailer.sent) == 4
+    assert [e.delivery_id for e in ledger.entries] == ["id-1", "id-2", "id-3", "id-4", "id-5"]
+    assert [e.kind for e in ledger.entries] == ["cost_center"] * 4 + ["finance"]
+    again = send_statements(warehouse, MONTH, sample_mapping(), mailer, now=NOW, finance_cc=("finance@example.com",))
+    assert {r.outcome for r in again} == {"unchanged"}
+    assert len(mailer.sent) == 5
+
+
+def test_finance_copies_are_an_option(warehouse):
+    mapping = sample_mapping(MAPPING_YAML.replace("statements:\n", "statements:\n  finance_copy: true\n"))
+    mailer = MemoryMailer()
+    send_statements(warehouse, MONTH, mapping, mailer, now=NOW, only="search", finance_cc=("finance@example.com",))
+    assert [(m.to, m.cc) for m in mailer.sent] == [(("lead@search.example.com",), ("finance@example.com",))]
+
+
+def test_without_finance_recipients_the_finance_statement_is_skipped_and_says_why(warehouse):
+    results = send_statements(warehouse, MONTH, sample_mapping(), MemoryMailer(), now=NOW, only="finance")
+    assert [(r.cost_center, r.outcome) for r in results] == [("finance", "skipped")]
+    assert "no finance recipients" in results[0].detail
 
 
 def test_the_date_header_is_the_given_now_and_the_clock_is_not_read(warehouse):
@@ -101,7 +119,7 @@ def test_statement_settings_come_from_the_mapping(warehouse):
     send_statements(warehouse, MONTH, mapping, mailer, now=NOW, only="search")
     text = mailer.sent[0].text
     assert "按 API Key（前 1 个）" in text and "其他（6 个）" in text  # six keys and the console
-    assert "10168.667" in text and "10,168.667" not in text
+    assert "10168667" in text and "10,168,667" not in text  # qwen-plus tokens, ungrouped
     with pytest.raises(InputError, match=r"statements\.top_n"):
         send_statements(warehouse, MONTH, sample_mapping(MAPPING_YAML.replace("top_n: 3", "top_n: 0")),
                         mailer, now=NOW)
@@ -142,3 +160,18 @@ def test_a_mailer_that_only_has_send_counts_as_mail(warehouse):
     mailer = BareMailer()
     send_statements(warehouse, MONTH, sample_mapping(), mailer, now=NOW, only="ops")  # type: ignore[arg-type]
     assert load_ledger(warehouse, MONTH).latest("ops", "mail") is not None
+
+
+def test_statements_per_workspace_go_to_the_workspace_owners(warehouse):
+    mapping = sample_mapping(MAPPING_YAML.replace("statements:\n", "statements:\n  per: [cost_center, workspace]\n")
+                             + "workspace_owners:\n  llm-research: [ws-lead@example.com]\n")
+    results = {r.cost_center: r for r in send_statements(warehouse, MONTH, mapping, MemoryMailer(), now=NOW,
+                                                         finance_cc=("finance@example.com",))}
+    assert (results["workspace:llm-research"].outcome, results["workspace:llm-research"].to) == (
+        "sent", ("ws-lead@example.com",))
+    # a workspace nobody owns is skipped, never sent to finance
+    assert results["workspace:llm-search"].outcome == "skipped"
+    assert "workspace_owners" in results["workspace:llm-search"].detail
+    assert load_ledger(warehouse, MONTH).latest("llm-research", "mail", "workspace") is not None
+    assert send_statements(warehouse, MONTH, mapping, MemoryMailer(), now=NOW,
+                           only="workspace:llm-research")[0].outcome == "unchanged"

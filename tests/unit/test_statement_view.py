@@ -20,6 +20,7 @@ from chargeback.reporting.view import (
 )
 from chargeback.warehouse.read import table_to_frame
 from tests.support.allocations import (
+    MAPPING_YAML,
     MONTH,
     PREVIOUS,
     allocation_table,
@@ -31,6 +32,7 @@ from tests.support.allocations import (
 from tests.support.warehouse import manifest_for
 
 MANIFEST = manifest_for(MONTH, may_rows(), status="final")
+MAPPING_YAML_WITH_OWNERS = MAPPING_YAML + "workspace_owners:\n  llm-search: [ws-lead@example.com]\n"
 
 
 def frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -288,3 +290,30 @@ def test_a_changed_month_is_the_next_version_and_says_what_changed(may):
     assert "qwen-max (CNY)" not in changed  # unchanged models are not listed
     assert changed["qwen-plus (CNY)"] == (Decimal(6), Decimal("8.1361333"))
     assert (restated.previous_version, restated.previous_status) == (2, "provisional")
+
+
+def test_a_roll_up_is_a_statement_over_several_cost_centers_rows(may, april):
+    from chargeback.reporting.view import rollup_scope
+
+    scope = rollup_scope("science", "Science division", ["research", "ops"], owners=["head@example.com"])
+    view = build_statement(may, april, MANIFEST, sample_mapping(), scope)
+    assert (view.cost_center, view.kind, view.owners) == ("rollup:science", "rollup", ("head@example.com",))
+    (cny,) = view.sections
+    assert cny.total == expected_total("research", "CNY") + expected_total("ops", "CNY")
+    assert {line.key: line.amount for line in cny.by_cost_center} == {
+        "research": expected_total("research", "CNY"), "ops": expected_total("ops", "CNY")}
+    assert cny.change is not None and cny.change.previous_total == Decimal(9)  # research's April
+
+
+def test_a_workspace_statement_covers_every_cost_center_that_used_it(may):
+    from chargeback.reporting.view import workspace_scope
+
+    mapping = sample_mapping(MAPPING_YAML_WITH_OWNERS)
+    view = build_statement(may, None, MANIFEST, mapping, workspace_scope(mapping, "llm-search"))
+    assert (view.cost_center, view.name, view.owners) == ("workspace:llm-search", "Search production",
+                                                         ("ws-lead@example.com",))
+    cny = view.sections[0]
+    assert cny.total == sum((r["billed_cost"] for r in may_rows() if r["workspace_id"] == "llm-search"
+                             and r["currency"] == "CNY"), Decimal(0))
+    assert [(p.rule, p.cost_center, p.amount) for p in cny.pools] == [
+        ("console:proportional", "search", Decimal("0.3333333"))]

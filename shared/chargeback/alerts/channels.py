@@ -21,11 +21,13 @@ import http.client
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 from urllib.parse import quote_plus, urlsplit
 
+from chargeback.alerts.mail import alert_mail_parts
+from chargeback.alerts.words import word
 from chargeback.config.alerts import (
     OWNERS,
     AlertSettings,
@@ -49,6 +51,7 @@ _RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 _DINGTALK_RETRYABLE = frozenset({130101})  # "send too fast": DingTalk's rate limit
 
 Reason = Literal["new", "restated", "retry"]
+_SEVERITY_MARK = {"critical": "🔴 ", "warning": "🟠 ", "info": "🔵 "}
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,8 @@ class Notification:
     footer: str
     payload: dict[str, Any] = field(default_factory=dict)  # the generic webhook's JSON body
     recipients: tuple[str, ...] = ()  # e-mail channels without a fixed 'to'
+    locale: str = "en"  # the language of title, lines and footer
+    day: str = ""  # the date the run evaluated
 
     def text(self) -> str:
         return "\n".join([self.title, "", *self.lines, "", self.footer]) + "\n"
@@ -90,6 +95,12 @@ class DeliveryResult:
 def idempotency_key(alert_id: str, sequence: int, channel: str) -> str:
     """The same for every delivery attempt of one alert's sequence on one channel, in every run."""
     return hashlib.sha256(f"{alert_id}/{sequence}/{channel}".encode()).hexdigest()[:32]
+
+
+def digest_id(notes: Sequence[Notification], recipient: str) -> str:
+    """The same for every attempt at one recipient's digest of the same alert sequences, in every run."""
+    alerts = "|".join(sorted(f"{n.alert_id}/{n.sequence}" for n in notes))
+    return hashlib.sha256(f"{recipient}\n{alerts}".encode()).hexdigest()[:32]
 
 
 class Channel(Protocol):
@@ -208,7 +219,12 @@ class DingTalkChannel:
         return f"{self._url}{separator}timestamp={timestamp}&sign={dingtalk_sign(self._secret, timestamp)}"
 
     def payload(self, note: Notification) -> dict[str, Any]:
-        text = "\n".join([f"#### {note.title}", "", *(f"- {line}" for line in note.lines), "", note.footer])
+        """A markdown card: the severity and rule, the title as a heading, each reason a list item, the footer
+        small."""
+        severity = word(f"severity.{note.severity}", note.locale)
+        text = "\n".join([f"#### {_SEVERITY_MARK.get(note.severity, '')}{note.title}", "",
+                          f"> **{severity}** · {note.rule}", "", *(f"- {line}" for line in note.lines), "",
+                          f"###### {note.footer}"])
         return {"msgtype": "markdown", "markdown": {"title": note.title[:100], "text": text}}
 
     def _attempt(self, note: Notification) -> str:
@@ -237,7 +253,8 @@ def _slack_escape(text: str) -> str:
 
 
 class SlackChannel:
-    """A Slack incoming webhook (mrkdwn text)."""
+    """A Slack incoming webhook: Block Kit blocks (a header, the reasons, the footer), with plain ``text`` as the
+    notification's fallback."""
 
     kind = "slack"
 
@@ -245,9 +262,17 @@ class SlackChannel:
         self.name, self._url, self._policy, self._sleep = name, url, policy, sleep
 
     def payload(self, note: Notification) -> dict[str, Any]:
-        lines = [f"*{_slack_escape(note.title)}*", *(f"• {_slack_escape(line)}" for line in note.lines),
-                 f"_{_slack_escape(note.footer)}_"]
-        return {"text": "\n".join(lines)}
+        severity = word(f"severity.{note.severity}", note.locale)
+        reasons = "\n".join(f"• {_slack_escape(line)}" for line in note.lines)
+        blocks: list[dict[str, Any]] = [
+            {"type": "header", "text": {"type": "plain_text", "text": note.title[:150], "emoji": True}},
+            {"type": "context", "elements": [{"type": "mrkdwn",
+                                              "text": f"*{_slack_escape(severity)}* · {_slack_escape(note.rule)}"}]},
+        ]
+        if reasons:
+            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": reasons[:3000]}})
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _slack_escape(note.footer)}]})
+        return {"text": f"{_slack_escape(note.title)}", "blocks": blocks}
 
     def _attempt(self, note: Notification) -> str:
         status, body = post_json(self._url, self.payload(note), timeout=self._policy.timeout,
@@ -294,16 +319,42 @@ class EmailChannel:
 
     def mail(self, note: Notification, recipients: tuple[str, ...]) -> OutgoingMail:
         domain = address_of(self._sender).rpartition("@")[2] or "chargeback.invalid"
+        subject, text, html = alert_mail_parts([note], note.locale, note.day)
         return OutgoingMail(
-            subject=f"[chargeback] {note.title}",
+            subject=subject,
             sender=self._sender,
             to=recipients,
-            text=note.text(),
+            text=text,
+            html=html,
             headers={"Message-ID": f"<alert.{idempotency_key(note.alert_id, note.sequence, self.name)}@{domain}>",
                      "X-Chargeback-Alert": f"{note.alert_id}/{note.sequence}",
-                     "X-Chargeback-Rule": note.rule},
+                     "X-Chargeback-Rule": note.rule,
+                     "Content-Language": "zh-CN" if note.locale == "zh" else "en"},
             name=f"alert_{note.alert_id}_{note.sequence}_{self.name}",  # one file per channel in an outbox
         )
+
+    def digest_mail(self, notes: list[Notification], recipient: str, locale: str, day: str) -> OutgoingMail:
+        """One mail to ``recipient`` listing all of ``notes`` (a run's alerts for them)."""
+        subject, text, html = alert_mail_parts(notes, locale, day)
+        digest = digest_id(notes, recipient)
+        domain = address_of(self._sender).rpartition("@")[2] or "chargeback.invalid"
+        return OutgoingMail(
+            subject=subject,
+            sender=self._sender,
+            to=(recipient,),
+            text=text,
+            html=html,
+            headers={"Message-ID": f"<alert-digest.{digest}.{self.name}@{domain}>",
+                     "X-Chargeback-Alert": ", ".join(f"{n.alert_id}/{n.sequence}" for n in notes),
+                     "X-Chargeback-Digest": f"{day}/{digest[:16]}",
+                     "Content-Language": "zh-CN" if locale == "zh" else "en"},
+            name=f"alerts_{day}_{recipient}_{digest[:12]}",
+        )
+
+    def send_digest(self, notes: list[Notification], recipient: str, locale: str, day: str) -> DeliveryResult:
+        mail = self.digest_mail(notes, recipient, locale, day)
+        return with_retries(self.name, self.kind, self._policy, self._sleep, lambda: self._attempt(mail),
+                            (recipient,))
 
     def _attempt(self, mail: OutgoingMail) -> str:
         try:
@@ -311,8 +362,11 @@ class EmailChannel:
         except (ChargebackError, OSError) as exc:  # DeliveryError and socket/SMTP errors; bugs still raise
             raise DeliveryAttemptError(redact(f"{type(exc).__name__}: {exc}")) from None
 
+    def recipients_for(self, notification: Notification) -> tuple[str, ...]:
+        return self._to or notification.recipients
+
     def send(self, notification: Notification) -> DeliveryResult:
-        recipients = self._to or notification.recipients
+        recipients = self.recipients_for(notification)
         if not recipients:
             return DeliveryResult(self.name, self.kind, "failed", 0, ("no recipients: the cost center has no "
                                                                       "owners and the channel no 'to'",))

@@ -35,9 +35,11 @@ REFIRES_ON_CHANGE: frozenset[str] = frozenset({"anomaly"})
 
 Severity = Literal["info", "warning", "critical"]
 
-Action = Literal["new", "restated", "retry", "quiet", "cleared"]
+Action = Literal["new", "restated", "retry", "quiet", "cleared", "superseded", "undelivered"]
 """What a run decides for an alert: send it, send it again after restated data, retry failed channels, stay
-quiet (already sent), or clear it (it no longer holds)."""
+quiet (already sent), clear it (it no longer holds), record it as superseded (a higher threshold of the same
+rule and subject goes out instead), or report it undelivered (no channel to send it to: nothing recorded, so
+it goes out once a channel exists)."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class Route:
 
     channel: str
     recipients: tuple[str, ...] = ()
+    locale: str | None = None  # the owners' language (their cost center's locale), when the route knows it
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,7 @@ class AlertOutcome:
     rule: str = ""
     subject: str = ""
     period: str = ""
+    undelivered: tuple[str, ...] = ()  # routes without a channel in this run (nothing recorded for them)
 
 
 @dataclass(frozen=True)
@@ -166,11 +170,32 @@ class AlertRun:
     def sent(self) -> list[tuple[AlertOutcome, DeliveryResult]]:
         return [(o, d) for o in self.outcomes for d in o.deliveries if d.status == "sent"]
 
+    @property
+    def undelivered(self) -> list[AlertOutcome]:
+        """Alerts (or some of their routes) that had no channel to go to: reported, never recorded as sent."""
+        return [o for o in self.outcomes if o.action == "undelivered" or o.undelivered]
+
+    def undelivered_lines(self) -> list[str]:
+        """One line per undelivered alert, naming its rule, subject and what is missing."""
+        lines = []
+        for outcome in self.undelivered:
+            missing = ", ".join(outcome.undelivered) if outcome.undelivered else "no channel"
+            lines.append(f"undelivered: {outcome.rule} for {outcome.subject} ({outcome.period}): {missing}; name a "
+                         "channel in the cost center's channels or alerts.default_channels (it goes out once one "
+                         "exists)")
+        return lines
+
     def raise_for_failures(self) -> None:
+        problems = []
         if self.failed:
             names = sorted({f"{d.channel} ({d.error})" for _, d in self.failed})
-            raise AlertDeliveryError(f"{len(self.failed)} alert deliveries failed and will be retried by the "
-                                     f"next run: {'; '.join(names)}")
+            problems.append(f"{len(self.failed)} alert deliveries failed and will be retried by the next run: "
+                            f"{'; '.join(names)}")
+        if self.undelivered:
+            rules = sorted({o.rule for o in self.undelivered})
+            problems.append(f"{len(self.undelivered)} alerts have no channel to go to (rules: {', '.join(rules)})")
+        if problems:
+            raise AlertDeliveryError("; ".join(problems))
 
     def summary(self) -> dict[str, Any]:
         """A JSON-ready account of the run (for logs and non-terminal output)."""
@@ -186,6 +211,7 @@ class AlertRun:
                  "currency": o.alert.shown_currency if o.alert else "",
                  "reasons": list(o.alert.reasons) if o.alert else [],
                  "planned": [r.channel for r in o.planned],
+                 "undelivered": list(o.undelivered) if o.action != "undelivered" else ["no channel"],
                  "deliveries": [{"channel": d.channel, "kind": d.kind, "status": d.status,
                                  "attempts": d.attempts, "errors": list(d.errors)} for d in o.deliveries]}
                 for o in self.outcomes

@@ -165,11 +165,7 @@ class AlertLedger:
         results = tuple(results)
 
         def sent(record: dict[str, Any] | None) -> dict[str, Any]:
-            record = record or {
-                "rule": alert.rule, "subject": alert.subject.ref, "subject_label": alert.subject.label,
-                "currency": alert.currency, "threshold": alert.threshold, "period": alert.period,
-                "first_fired_at": at, "deliveries": [], "history": [],
-            }
+            record = record or _new_record(decision, at)
             if decision.action in ("new", "restated"):
                 record.update(status="firing", value=str(alert.value), sequence=decision.sequence,
                               title=alert.title, last_fired_at=at, evaluated_for=day)
@@ -184,6 +180,22 @@ class AlertLedger:
             return record
 
         return self._change(alert.state_month, decision.alert_id, sent)
+
+    def record_superseded(self, decision: Decision, *, now: datetime, day: str) -> None:
+        """Store an alert that a higher threshold of its rule and subject replaced: never sent, never retried."""
+        alert = decision.alert
+        assert alert is not None
+        at = now.isoformat()
+
+        def superseded(record: dict[str, Any] | None) -> dict[str, Any]:
+            record = record or _new_record(decision, at)
+            record.update(status="superseded", value=str(alert.value), sequence=decision.sequence,
+                          title=alert.title, last_fired_at=at, evaluated_for=day)
+            record["history"].append({"at": at, "event": "superseded", "value": str(alert.value),
+                                      "evaluated_for": day})
+            return record
+
+        self._change(alert.state_month, decision.alert_id, superseded)
 
     def record_cleared(self, decision: Decision, *, now: datetime, day: str) -> None:
         def cleared(record: dict[str, Any] | None) -> dict[str, Any]:
@@ -208,6 +220,15 @@ class AlertLedger:
         written = alert_records(self._store, month, clock=self._clock).update(record_key(alert_id), on)
         document["alerts"][alert_id] = dict(written.data)
         return dict(written.data)
+
+
+def _new_record(decision: Decision, at: str) -> dict[str, Any]:
+    """The record of an alert stored for the first time."""
+    alert = decision.alert
+    assert alert is not None
+    return {"rule": alert.rule, "subject": alert.subject.ref, "subject_label": alert.subject.label,
+            "currency": alert.currency, "threshold": alert.threshold, "period": alert.period,
+            "first_fired_at": at, "deliveries": [], "history": []}
 
 
 def alert_state(store: ObjectStore, month: str) -> dict[str, dict[str, Any]]:

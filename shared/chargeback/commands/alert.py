@@ -78,6 +78,8 @@ def handle(args: argparse.Namespace) -> int:
         sys.stdout.write(format_table(run))
     else:
         sys.stdout.write(json.dumps(run.summary(), ensure_ascii=False, indent=1) + "\n")
+    for line in run.undelivered_lines():
+        print(line, file=sys.stderr)
     run.raise_for_failures()
     return 0
 
@@ -86,6 +88,10 @@ _COLUMNS = ("ACTION", "RULE", "SUBJECT", "THRESHOLD", "PERIOD", "VALUE", "SENT T
 
 
 def _sent_to(outcome: AlertOutcome, dry_run: bool) -> str:
+    if outcome.action == "undelivered":
+        return "UNDELIVERED: no channel"
+    if outcome.action == "superseded":
+        return "- (a higher threshold went out)"
     if dry_run or not outcome.deliveries:
         return ", ".join(r.channel for r in outcome.planned) or "-"
     parts = []
@@ -95,6 +101,7 @@ def _sent_to(outcome: AlertOutcome, dry_run: bool) -> str:
             parts.append(f"{result.channel} ok{tries}")
         else:
             parts.append(f"{result.channel} FAILED after {result.attempts}: {result.error}")
+    parts += [f"{name} UNDELIVERED: no channel in this run" for name in outcome.undelivered]
     return "; ".join(parts)
 
 
@@ -102,8 +109,8 @@ def _row(outcome: AlertOutcome, dry_run: bool) -> tuple[str, ...]:
     alert = outcome.alert
     action: str = outcome.action
     if dry_run:
-        action = {"new": "would send", "restated": "would resend", "retry": "would retry"}.get(
-            outcome.action, "would clear")
+        action = {"new": "would send", "restated": "would resend", "retry": "would retry",
+                  "superseded": "superseded", "undelivered": "undelivered"}.get(outcome.action, "would clear")
     if alert is None:
         return (action, outcome.rule, outcome.subject, "", outcome.period, "", "-")
     threshold = alert.threshold
@@ -156,7 +163,8 @@ def format_table(run: AlertRun, width: int | None = None) -> str:
     sent = sum(1 for o in run.outcomes for d in o.deliveries if d.status == "sent")
     failed = sum(1 for o in run.outcomes for d in o.deliveries if d.status == "failed")
     quiet = sum(1 for o in run.outcomes if o.action == "quiet")
+    superseded = sum(1 for o in run.outcomes if o.action == "superseded")
     out.append("")
-    out.append(f"{len(shown)} to act on, {quiet} already sent (quiet); "
-               f"deliveries: {sent} sent, {failed} failed.")
+    out.append(f"{len(shown) - superseded} to act on, {superseded} superseded by a higher threshold, {quiet} already "
+               f"sent (quiet); deliveries: {sent} sent, {failed} failed, {len(run.undelivered)} undelivered.")
     return "\n".join(out) + "\n"

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 from chargeback.commands.alert import format_table
 from chargeback.commands.run import format_summary
 from chargeback.demo.job import DEMO_ALERT_DAY, DEMO_MONTH, run_demo
+from chargeback.display import money
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -29,7 +31,7 @@ def _demo(args: argparse.Namespace) -> int:
         print(format_summary(summary, str(result.warehouse)))
     print(f"statements for {DEMO_MONTH} (outbox {result.outbox}):")
     for statement in result.statements:
-        totals = ", ".join(f"{amount} {currency}" for currency, amount in statement.totals)
+        totals = ", ".join(money(Decimal(amount), currency) for currency, amount in statement.totals)
         print(f"  {statement.cost_center}: {statement.outcome}, {totals} -> {statement.delivery_id}")
     print(f"alerts for {DEMO_ALERT_DAY}:")
     print(format_table(result.alerts))

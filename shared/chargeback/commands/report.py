@@ -1,7 +1,7 @@
 """``chargeback report``: send (or write) the month's statements, each once.
 
     chargeback report --warehouse URL --month YYYY-MM [--mapping FILE] [--outbox DIR] [--dry-run]
-                      [--only COST_CENTER]
+                      [--only COST_CENTER | workspace:<id> | finance]
 
 How mail leaves (backend, sender, finance cc, SMTP server) is resolved from the environment and the file's
 ``delivery:`` section exactly as the deployed monthly job resolves it (``chargeback.config.resolve``; outbox by
@@ -16,6 +16,7 @@ import argparse
 import os
 import sys
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from chargeback.commands import add_storage_options, add_wait_option, leases_of, open_url
@@ -23,6 +24,7 @@ from chargeback.config.environment import DeliveryEnvironment
 from chargeback.config.file import load_config_file
 from chargeback.config.resolve import CommandLine, resolve_delivery
 from chargeback.delivery.build import build_mailer
+from chargeback.display import money
 from chargeback.errors import InputError
 from chargeback.months import check_month
 from chargeback.reporting.job import StatementResult, send_statements
@@ -44,7 +46,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--outbox", metavar="DIR", help="write the messages into DIR instead of sending them")
     parser.add_argument("--dry-run", action="store_true",
                         help="build and render, but send and record nothing")
-    parser.add_argument("--only", metavar="COST_CENTER", help="only this cost center")
+    parser.add_argument("--only", metavar="STATEMENT",
+                        help="only this statement: a cost center, workspace:<id> or finance")
     add_storage_options(parser)
     add_wait_option(parser)
     parser.set_defaults(handler=run)
@@ -86,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _line(result: StatementResult) -> str:
-    totals = ", ".join(f"{currency} {amount}" for currency, amount in result.totals) or "-"
+    totals = ", ".join(money(Decimal(amount), currency) for currency, amount in result.totals) or "-"
     where = result.delivery_id or result.detail
     recipients = ", ".join((*result.to, *result.cc))
     parts = [f"{result.outcome:<10}", result.cost_center, f"v{result.version}", totals]

@@ -37,6 +37,10 @@ _LITERAL_SECRETS = ("url", "webhook", "secret", "token", "access_token")
 
 
 class _Channel(Section):
+    locale: Literal["en", "zh"] | None = None
+    """The language of this channel's messages; default: the statements' locale (e-mail to owners: their
+    cost center's locale)."""
+
     @model_validator(mode="before")
     @classmethod
     def _no_literal_secrets(cls, data: Any) -> Any:
@@ -215,6 +219,8 @@ class AlertSettings(Section):
     closing_grace_days: int = Field(default=5, ge=0, le=28)
     """The previous month is still evaluated on days 1..N of a month (late records, final bills)."""
     delivery: RetrySettings = Field(default_factory=RetrySettings)
+    digest: bool = True
+    """E-mail: one mail per recipient listing all of a run's alerts; false sends one mail per alert."""
 
     @field_validator("channels")
     @classmethod

@@ -3,7 +3,7 @@
     delivery:
       backend: smtp                      # outbox | smtp | ses; default outbox
       sender: "Chargeback <chargeback@example.com>"
-      finance_cc: [finance@example.com]  # copied on every statement
+      finance_cc: [finance@example.com]  # receive the finance statement
       outbox: out/outbox                 # outbox folder or store URL; default: outbox/ in the warehouse
       smtp: {host: smtpdm.aliyun.com, port: 465, security: ssl, username: chargeback@example.com,
              password_env: SMTP_PASSWORD}           # or password_secret_arn: arn:aws:secretsmanager:...

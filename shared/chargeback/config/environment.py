@@ -64,7 +64,7 @@ class DeliveryEnvironment:
     backend: Delivery | None = field(default=None, metadata=_env("CHARGEBACK_DELIVERY"))
     # From address of statements and alerts
     sender: str | None = field(default=None, metadata=_env("CHARGEBACK_SENDER"))
-    # addresses copied on every statement, comma-separated
+    # the finance statement's recipients, comma-separated
     finance_cc: tuple[str, ...] | None = field(default=None, metadata=_env("CHARGEBACK_FINANCE_CC"))
     # SMTP server (DirectMail: smtpdm.aliyun.com), port (465 = implicit TLS) and user (DirectMail: the sender)
     smtp_host: str | None = field(default=None, metadata=_env("CHARGEBACK_SMTP_HOST"))

@@ -1,6 +1,7 @@
 """The configuration file (``--mapping``, ``CHARGEBACK_MAPPING_URL``): read once into one typed ``ConfigFile``.
 
     cost_centers / shared_costs / workspace_labels   who pays           chargeback.config.cost_centers
+    workspace_owners                                 workspace statements' readers
     alerts                                           alert rules        chargeback.config.alerts
     statements                                       monthly statements chargeback.config.statements
     delivery                                         how mail leaves    chargeback.config.delivery
@@ -28,7 +29,7 @@ from chargeback.columns import UNALLOCATED
 from chargeback.config.alerts import OWNERS, AlertSettings, EmailChannelSettings
 from chargeback.config.cost_centers import Assignment, CostCenter, FixedShares, SharedCosts
 from chargeback.config.delivery import DeliverySettings
-from chargeback.config.fields import Section
+from chargeback.config.fields import EmailAddresses, Identifier, Section
 from chargeback.config.focus import FocusSettings
 from chargeback.config.prepaid import PrepaidSettings
 from chargeback.config.prices import BILL_CURRENCIES, EntrySpec, PricingSettings
@@ -49,6 +50,7 @@ class ConfigFile(Section):
     cost_centers: dict[str, CostCenter] = Field(default_factory=dict)
     shared_costs: SharedCosts = Field(default_factory=SharedCosts)
     workspace_labels: dict[str, str] = Field(default_factory=dict)
+    workspace_owners: dict[Identifier, EmailAddresses] = Field(default_factory=dict)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     statements: StatementSettings = Field(default_factory=StatementSettings)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)

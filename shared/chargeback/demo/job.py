@@ -64,16 +64,17 @@ def prepare_demo(out: Path) -> tuple[Path, Path]:
 
 
 def run_demo(out: Path, *, now: datetime) -> DemoResult:
-    """Ingest and allocate the demo months into ``out/warehouse``, write the demo month's statements and the
-    alerts of the day after the spike into ``out/outbox``. Safe to rerun: nothing is sent twice."""
+    """Ingest and allocate the demo months into ``out/warehouse``, write the alerts of the day after the spike
+    and the demo month's statements into ``out/outbox``. Safe to rerun: nothing is sent twice."""
     bills, mapping_file = prepare_demo(out)
     warehouse = LocalObjectStore(out / "warehouse")
     mapping = load_config_file(mapping_file)
     summaries = [run_month(LocalObjectStore(bills), warehouse, month, mapping, now=now)
                  for month, *_ in DEMO_PUSHES]
     outbox = OutboxMailer(LocalObjectStore(out / "outbox"))
+    channels = build_channels(mapping.alerts, environ={}, mailer=outbox, sender=DEMO_SENDER)
+    # the daily alerts run before the month's statements, which mark the anomaly days the alerts found
+    alerts = run_alerts(warehouse, DEMO_ALERT_DAY, mapping, channels, now=now)
     statements = send_statements(warehouse, DEMO_MONTH, mapping, outbox, now=now,
                                  finance_cc=("finance@example.com",), sender=DEMO_SENDER)
-    channels = build_channels(mapping.alerts, environ={}, mailer=outbox, sender=DEMO_SENDER)
-    alerts = run_alerts(warehouse, DEMO_ALERT_DAY, mapping, channels, now=now)
     return DemoResult(bills, out / "warehouse", mapping_file, out / "outbox", summaries, statements, alerts)

@@ -8,8 +8,11 @@ from email.utils import format_datetime
 
 from chargeback.delivery import Attachment, OutgoingMail
 from chargeback.delivery.mime import address_of
+from chargeback.reporting.finance import FinanceView
 from chargeback.reporting.render import RenderedStatement
 from chargeback.reporting.view import StatementView
+
+AnyStatement = StatementView | FinanceView
 
 _ID_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -18,12 +21,12 @@ def _safe(text: str) -> str:
     return _ID_SAFE.sub("_", text).strip("._") or "x"
 
 
-def statement_name(view: StatementView) -> str:
+def statement_name(view: AnyStatement) -> str:
     """A file-safe base name: 'statement_2026-05_search_v1'."""
     return f"statement_{view.month}_{_safe(view.cost_center)}_v{view.version}"
 
 
-def message_id(view: StatementView, sender: str) -> str:
+def message_id(view: AnyStatement, sender: str) -> str:
     """A Message-ID that is the same each time this version of this statement is built."""
     domain = address_of(sender).rpartition("@")[2] or "chargeback.invalid"
     local = f"statement.{view.month}.{_safe(view.cost_center)}.v{view.version}.{view.content_hash[:12]}"
@@ -31,7 +34,7 @@ def message_id(view: StatementView, sender: str) -> str:
 
 
 def statement_mail(
-    view: StatementView,
+    view: AnyStatement,
     rendered: RenderedStatement,
     csv_bytes: bytes,
     *,

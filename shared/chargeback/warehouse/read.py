@@ -130,4 +130,22 @@ def read_lines(store: ObjectStore, month: str, manifest: Manifest | None = None)
     return _frame(read_table(store, month, layout.lines_key(month), manifest))
 
 
-__all__ = ["MonthNeedsRerunError", "read_allocations", "read_lines", "read_output", "read_table", "table_to_frame"]
+def read_allocation_sums(store: ObjectStore, month: str, by: tuple[str, ...]) -> pd.DataFrame | None:
+    """The month's ``billed_cost`` summed exactly per ``by`` (e.g. cost_center, currency), or None if unpublished.
+
+    Reads the allocation table its manifest names (checked like every read) but decodes only the columns it
+    needs and sums in Arrow (decimal sums are exact): cheap enough to look back over several months for a trend.
+    """
+    manifest = read_manifest(store, month)
+    if manifest is None:
+        return None
+    data = read_output(store, manifest, layout.allocations_key(month))
+    if data is None:
+        return None
+    table = pq.read_table(io.BytesIO(data), columns=[*by, "billed_cost"])
+    grouped = table.group_by(list(by), use_threads=False).aggregate([("billed_cost", "sum")])
+    return table_to_frame(grouped.select([*by, "billed_cost_sum"]).rename_columns([*by, "billed_cost"]))
+
+
+__all__ = ["MonthNeedsRerunError", "read_allocation_sums", "read_allocations", "read_lines", "read_output",
+           "read_table", "table_to_frame"]

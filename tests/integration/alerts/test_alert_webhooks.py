@@ -77,13 +77,19 @@ def test_a_client_error_is_not_retried():
     assert (result.status, result.attempts, result.errors) == ("failed", 1, ("HTTP 404: no_service",))
 
 
-def test_slack_gets_escaped_mrkdwn():
+def test_slack_gets_blocks_with_escaped_mrkdwn():
     recorder = Recorder([(200, b"ok")])
     with http_server(recorder) as base:
         SlackChannel("slack", f"{base}/x", policy=RetryPolicy(timeout=2), sleep=Sleeps()).send(NOTE)
     assert recorder.requests[0].body == {
-        "text": "*Budget 80% reached: Search &lt;team&gt; spent CNY 400.00*\n• Spend &amp; more.\n"
-                "_chargeback alerts_"}
+        "text": "Budget 80% reached: Search &lt;team&gt; spent CNY 400.00",
+        "blocks": [
+            {"type": "header", "text": {"type": "plain_text", "emoji": True,
+                                        "text": "Budget 80% reached: Search <team> spent CNY 400.00"}},
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": "*Warning* · budget_actual"}]},
+            {"type": "section", "text": {"type": "mrkdwn", "text": "• Spend &amp; more."}},
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": "chargeback alerts"}]},
+        ]}
 
 
 def test_dingtalk_requests_are_signed_and_the_server_verifies_the_signature():
@@ -101,7 +107,8 @@ def test_dingtalk_requests_are_signed_and_the_server_verifies_the_signature():
     first = recorder.requests[0]
     assert first.query["timestamp"] == [str(CLOCK_MS)]
     assert first.body["msgtype"] == "markdown"
-    assert first.body["markdown"]["text"].startswith("#### Budget 80% reached")
+    assert first.body["markdown"]["text"].startswith("#### 🟠 Budget 80% reached")
+    assert "> **Warning** · budget_actual" in first.body["markdown"]["text"]
     assert "chargeback" in first.body["markdown"]["text"]  # DingTalk robots often require a keyword
 
 
@@ -156,12 +163,12 @@ def test_one_channel_that_never_answers_does_not_stop_the_others(tmp_path):
             "ding": ("sent", 1, []),
             "finance": ("sent", 1, []),
         }
-        assert [p.name for p in outbox.iterdir()] == [f"alert_{run.outcomes[0].alert_id}_1_finance.eml"]
+        assert [p.suffix for p in sorted(outbox.iterdir())] == [".eml", ".html"]  # one mail, to finance
 
         again = run_alerts(store, day, mapping, channels(), now=now)  # same date: only the failed channel
         assert [(d.channel, d.status) for d in again.outcomes[0].deliveries] == [("dead", "failed")]
         assert (len(flaky.requests), len(ding.requests)) == (2, 1)
-        assert len(list(outbox.iterdir())) == 1
+        assert len(list(outbox.glob("*.eml"))) == 1
         # the retried delivery carried the same Idempotency-Key as the failed attempt; another channel, another key
         (key,) = {request.headers["Idempotency-Key"] for request in flaky.requests}
         assert len(key) == 32 and ding.requests[0].headers["Idempotency-Key"] != key

@@ -41,12 +41,15 @@ def test_the_daily_job_mails_alerts_to_the_owners_and_returns_json(tmp_path):
                      now=datetime(2026, 5, 3, 9, tzinfo=UTC))
     outbox = LocalObjectStore(tmp_path / "wh")
     mails = [info.key for info in outbox.list("outbox/") if info.key.endswith(".eml")]
-    assert len(mails) == 3  # 50, 80 and 100% of 10, to the owners, from the statements' sender
+    assert len(mails) == 1  # 100% of 10 (50 and 80% are superseded), to the owners, from the statements' sender
     for key in mails:
         text = outbox.read_bytes(key).decode()
         assert "To: lead@example.com" in text and "From: Chargeback <billing@example.com>" in text
     result = DailyResult(date(2026, 5, 3), [MonthOutcome("2026-05", "ingested", "open")], run).to_dict()
-    assert json.loads(json.dumps(result))["alerts"]["alerts"][0]["deliveries"][0]["status"] == "sent"
+    alerts = json.loads(json.dumps(result))["alerts"]["alerts"]
+    assert [(a["action"], a["threshold"]) for a in alerts if a["rule"] == "budget_actual"] == [
+        ("superseded", "50"), ("superseded", "80"), ("new", "100")]
+    assert [d["status"] for a in alerts for d in a["deliveries"]] == ["sent"]
 
 
 def test_webhook_channels_read_the_variables_the_mapping_names(tmp_path):

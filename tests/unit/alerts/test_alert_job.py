@@ -98,12 +98,14 @@ def test_the_same_date_twice_sends_nothing_the_second_time(store, mailer):
     day = date(2026, 5, 17)
     first = run_alerts(store, day, MAPPING, channels(mailer), now=now(day))
     assert actions(first) == [("new", "anomaly", "2026-05-15"), ("new", "budget_actual", "2026-05")]
-    assert [m.to for m in mailer.sent] == [("lead@example.com",), ("lead@example.com",)]
-    assert mailer.sent[0].subject.startswith("[chargeback] Budget 100% reached: Search team spent CNY 541.00")
-    assert mailer.sent[0].headers["X-Chargeback-Rule"] == "budget_actual"
+    # one digest for the owner lists both alerts, the most severe first
+    assert [m.to for m in mailer.sent] == [("lead@example.com",)]
+    assert mailer.sent[0].subject.startswith(
+        "[chargeback] 2 alerts for 2026-05-17: Budget 100% reached: Search team spent CNY 541.00")
+    assert len(mailer.sent[0].headers["X-Chargeback-Alert"].split(", ")) == 2
     second = run_alerts(store, day, MAPPING, channels(mailer), now=now(day))
     assert actions(second) == [("quiet", "anomaly", "2026-05-15"), ("quiet", "budget_actual", "2026-05")]
-    assert len(mailer.sent) == 2
+    assert len(mailer.sent) == 1
     assert second.sent == []
     assert "Nothing new to send." in format_table(second)
 
@@ -235,12 +237,21 @@ def test_a_dry_run_sends_and_stores_nothing(store, mailer):
     assert "would send" in table
 
 
-def test_a_channel_missing_from_the_run_is_recorded_as_failed(store):
+def test_an_alert_whose_channel_is_missing_is_undelivered_never_recorded_and_goes_out_later(store, mailer):
     publish_month(store, "2026-05", series(date(2026, 5, 1), ["600", "1"]))
     day = date(2026, 5, 3)
     run = run_alerts(store, day, MAPPING, {}, now=now(day))
-    assert [(d.channel, d.status, d.error) for _, d in run.failed] == [
-        ("owners", "failed", "channel 'owners' is not available in this run")]
+    assert [(o.action, o.rule) for o in run.undelivered] == [("undelivered", "budget_actual")]
+    assert run.failed == [] and run.sent == []
+    assert alert_state(store, "2026-05") == {}  # nothing recorded as sent
+    assert run.undelivered_lines() == [
+        "undelivered: budget_actual for cost center Search team (2026-05): no channel; name a channel in the "
+        "cost center's channels or alerts.default_channels (it goes out once one exists)"]
+    with pytest.raises(AlertDeliveryError, match="1 alerts have no channel to go to \\(rules: budget_actual\\)"):
+        run.raise_for_failures()
+    later = run_alerts(store, day, MAPPING, channels(mailer), now=now(day))
+    assert [(o.action, o.rule) for o in later.outcomes] == [("new", "budget_actual")]
+    assert [m.to for m in mailer.sent] == [("lead@example.com",)]
 
 
 def test_the_table_says_what_fired_and_why(store, mailer):
@@ -257,7 +268,8 @@ def test_the_table_says_what_fired_and_why(store, mailer):
     assert ("new     anomaly        cost center Search team             2026-05-15  CNY 400.00  "
             "owners ok") in table
     assert "* Budget 100% reached: Search team spent CNY 541.00 of CNY 500.00 in 2026-05" in table
-    assert table.rstrip().endswith("2 to act on, 0 already sent (quiet); deliveries: 2 sent, 0 failed.")
+    assert table.rstrip().endswith("2 to act on, 0 superseded by a higher threshold, 0 already sent (quiet); "
+                                   "deliveries: 2 sent, 0 failed, 0 undelivered.")
 
 
 def test_disabled_alerts_do_nothing(store, mailer):

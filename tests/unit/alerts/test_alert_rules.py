@@ -10,10 +10,10 @@ import pytest
 from chargeback.alerts.data import load_alert_data
 from chargeback.alerts.model import Evaluation
 from chargeback.alerts.rules import evaluate
-from chargeback.alerts.rules.budgets import forecast_month
 from chargeback.alerts.rules.common import Coverage, median
 from chargeback.config.file import DEFAULT_CONFIG, ConfigFile, parse_config_file
 from chargeback.errors import ConfigError
+from chargeback.forecast import forecast_month
 from chargeback.storage import LocalObjectStore
 from tests.support.alert_tables import row, series
 from tests.support.warehouse import Grant, publish_month, publish_months
@@ -122,12 +122,11 @@ def test_forecast_needs_enough_complete_days(store):
 def test_forecast_early_in_a_month_uses_the_previous_months_complete_days():
     by_day = {date(2026, 4, d): Decimal(10) for d in range(24, 31)}
     coverage = Coverage(date(2026, 4, 1), date(2026, 5, 1), date(2026, 4, 30))
-    forecast = forecast_month(by_day, "2026-05", coverage, 7, 3)
+    forecast = forecast_month(by_day, "2026-05", coverage.complete_through, coverage.first, 7, 3)
     assert forecast is not None
     assert (forecast.value, forecast.days_left, forecast.to_date) == (Decimal(310), 31, Decimal(0))
     # a complete month has no forecast: the actual spend is the number
-    assert forecast_month(by_day, "2026-04", Coverage(date(2026, 4, 1), date(2026, 4, 30), date(2026, 4, 30)),
-                          7, 3) is None
+    assert forecast_month(by_day, "2026-04", date(2026, 4, 30), date(2026, 4, 1), 7, 3) is None
 
 
 def test_budget_currency_defaults_to_the_data_and_never_mixes(store):

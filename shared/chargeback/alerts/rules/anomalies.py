@@ -20,10 +20,11 @@ from chargeback.alerts.rules.common import (
     subject_name,
     sums,
 )
+from chargeback.alerts.words import Phrase, phrase
 from chargeback.columns import UNALLOCATED
 from chargeback.config.alerts import AlertSettings
 from chargeback.config.file import ConfigFile as Mapping
-from chargeback.display import figure, rounded_money
+from chargeback.display import figure, money
 
 MAD_SCALE = Decimal("1.4826")  # MAD x 1.4826 estimates the standard deviation of normal data
 CONTRIBUTOR_COLUMNS: tuple[str, ...] = ("model", "api_key_id", "io_type", "call_source")
@@ -42,7 +43,7 @@ def _baseline_dates(d: date, first: date, baseline_days: int) -> list[date]:
     return [d - timedelta(days=i) for i in range(1, baseline_days + 1) if d - timedelta(days=i) >= first]
 
 
-def _contributors(rows: pd.DataFrame, d: date, baseline: list[date], top: int, currency: str) -> list[str]:
+def _contributors(rows: pd.DataFrame, d: date, baseline: list[date], top: int, currency: str) -> list[Phrase]:
     """The (model, key, io_type, call_source) combinations that rose most against their own median."""
     per_day = sums(rows, [*CONTRIBUTOR_COLUMNS, "day"])
     by_combo: dict[tuple[object, ...], dict[object, Decimal]] = defaultdict(dict)
@@ -58,8 +59,9 @@ def _contributors(rows: pd.DataFrame, d: date, baseline: list[date], top: int, c
     for rise, today, usual, (model, api_key, io_type, call_source) in ranked[:top]:
         if rise <= 0:
             break
-        lines.append(f"{model or '(unknown model)'} · key {api_key or 'console'} · {io_type or '-'} · "
-                     f"{call_source or '-'}: {rounded_money(today, currency)} (usual {rounded_money(usual, currency)})")
+        lines.append(phrase("anomaly.contributor", model=model or "(unknown model)", key=api_key or "console",
+                            usage=io_type or "-", source=call_source or "-", today=money(today, currency),
+                            usual=money(usual, currency)))
     return lines
 
 
@@ -94,28 +96,26 @@ def anomaly_alerts(frame: pd.DataFrame, coverage: Coverage, mapping: Mapping,
                 owner = subject_id if dimension == "cost_center" and subject_id != UNALLOCATED else (
                     None if dimension == "model" else main_owner(rows.loc[rows["day"] == d]))
                 subject = Subject(dimension, subject_id, subject_name(dimension, subject_id, mapping))
-                ratio = (f"{(today / usual).quantize(Decimal('0.1'))}x the usual" if usual > 0
-                         else "usually nothing")
+                ratio = (phrase("anomaly.ratio", ratio=(today / usual).quantize(Decimal("0.1"))) if usual > 0
+                         else phrase("anomaly.usually_nothing"))
                 reasons = [
-                    f"{d}: {rounded_money(today, currency)} against a median of "
-                    f"{rounded_money(usual, currency)}/day over the {len(baseline)} days before "
-                    f"(MAD {rounded_money(mad, currency)}); {ratio}.",
-                    f"Fires above median + {figure(s.k)} x 1.4826 x MAD = {rounded_money(usual + spread, currency)}, "
-                    f"at least {rounded_money(s.min_amount, currency)} above the median and "
-                    f"{figure(s.min_ratio)}x it.",
+                    phrase("anomaly.reason", day=d, today=money(today, currency), usual=money(usual, currency),
+                           count=len(baseline), mad=money(mad, currency), ratio=ratio),
+                    phrase("anomaly.rule", k=figure(s.k), limit=money(usual + spread, currency),
+                           min_amount=money(s.min_amount, currency), min_ratio=figure(s.min_ratio)),
                 ]
                 top = _contributors(rows, d, baseline, s.top_contributors, currency)
                 if top:
-                    reasons.append("Top contributors: " + "; ".join(top) + ".")
+                    reasons.append(phrase("anomaly.contributors", items=top))
                 severity: Severity = "critical" if usual > 0 and today >= usual * 5 else "warning"
                 alerts.append(Alert(
                     rule="anomaly", subject=subject, period=d.isoformat(),
                     value=today, currency=currency, severity=severity,
-                    title=(f"Cost anomaly: {subject.label} spent {rounded_money(today, currency)} on {d} "
-                           f"(usual {rounded_money(usual, currency)}/day)"),
+                    title=phrase("anomaly.title", subject=subject.label, today=money(today, currency), day=d,
+                                 usual=money(usual, currency)),
                     reasons=tuple(reasons),
                     routes=routes_for(owner, mapping, settings),
                     details={"median": str(usual), "mad": str(mad), "baseline_days": str(len(baseline)),
-                             "contributors": " | ".join(top)},
+                             "contributors": " | ".join(str(t) for t in top)},
                 ))
     return alerts, evaluated

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
 import pandas as pd
@@ -13,7 +13,6 @@ from chargeback.alerts.model import Alert, Subject
 from chargeback.alerts.rules.common import (
     DIMENSION_COLUMNS,
     HUNDRED,
-    ONE_DAY,
     ZERO,
     Coverage,
     evaluated_months,
@@ -21,13 +20,12 @@ from chargeback.alerts.rules.common import (
     subject_name,
     sums,
 )
+from chargeback.alerts.words import phrase
 from chargeback.config.alerts import AlertSettings, ExtraBudget
 from chargeback.config.file import ConfigFile as Mapping
-from chargeback.display import figure, rounded_money, rounded_percent
-from chargeback.money import MONEY_SCALE
-from chargeback.months import first_day, last_day, month_of
-
-_QUANTUM = Decimal(1).scaleb(-MONEY_SCALE)
+from chargeback.display import figure, money, rounded_percent
+from chargeback.forecast import Forecast, forecast_month
+from chargeback.months import month_of
 
 
 @dataclass(frozen=True)
@@ -41,44 +39,10 @@ class _BudgetSpec:
     channels: list[str] | None
 
 
-@dataclass(frozen=True)
-class Forecast:
-    """Month-end spend = spend through the last complete day + run rate x the days left after it."""
-
-    value: Decimal
-    rate: Decimal
-    window_start: date
-    window_end: date
-    window_days: int
-    days_left: int
-    to_date: Decimal
-
-    def describe(self, currency: str) -> str:
-        return (f"Method: run rate {rounded_money(self.rate, currency)}/day over the {self.window_days} complete "
-                f"days {self.window_start}..{self.window_end}, times {self.days_left} days left, plus "
-                f"{rounded_money(self.to_date, currency)} spent through {self.window_end}.")
-
-
-def forecast_month(series: dict[date, Decimal], month: str, coverage: Coverage, window_days: int,
-                   min_complete_days: int) -> Forecast | None:
-    """The month-end forecast of a daily series, or None when the month is complete or too few days are."""
-    end = coverage.complete_through
-    if end is None or coverage.first is None:
-        return None
-    month_start = first_day(month)
-    month_end = last_day(month)
-    if end >= month_end or end < month_start - ONE_DAY:
-        return None
-    start = max(end - timedelta(days=window_days - 1), coverage.first)
-    days = (end - start).days + 1
-    if days < min_complete_days:
-        return None
-    window_total = sum((series.get(start + timedelta(days=i), ZERO) for i in range(days)), ZERO)
-    rate = window_total / days
-    to_date = sum((v for d, v in series.items() if month_start <= d <= end), ZERO)
-    days_left = (month_end - end).days
-    value = (to_date + rate * days_left).quantize(_QUANTUM)
-    return Forecast(value, rate.quantize(_QUANTUM), start, end, days, days_left, to_date)
+def describe_forecast(forecast: Forecast, currency: str) -> str:
+    return phrase("forecast.method", rate=money(forecast.rate, currency), days=forecast.window_days,
+                  start=forecast.window_start, end=forecast.window_end, left=forecast.days_left,
+                  to_date=money(forecast.to_date, currency))
 
 
 def _budget_specs(mapping: Mapping, settings: AlertSettings) -> list[_BudgetSpec]:
@@ -147,12 +111,12 @@ def budget_alerts(frame: pd.DataFrame, data: AlertData, day: date, coverage: Cov
                     rule="budget_actual", subject=spec.subject, period=month, value=actual,
                     threshold=figure(threshold), currency=currency,
                     severity="critical" if threshold >= HUNDRED else "warning",
-                    title=(f"Budget {figure(threshold)}% reached: {spec.subject.name} spent "
-                           f"{rounded_money(actual, currency)} of {rounded_money(spec.monthly, currency)} in {month}"),
+                    title=phrase("budget.title", threshold=figure(threshold), name=spec.subject.name,
+                                 actual=money(actual, currency), budget=money(spec.monthly, currency), month=month),
                     reasons=(
-                        f"Spend in {month} to date: {rounded_money(actual, currency)} = "
-                        f"{rounded_percent(actual * HUNDRED / spec.monthly)} of the monthly budget "
-                        f"{rounded_money(spec.monthly, currency)} (threshold {figure(threshold)}%).",
+                        phrase("budget.reason", month=month, actual=money(actual, currency),
+                               percent=rounded_percent(actual * HUNDRED / spec.monthly),
+                               budget=money(spec.monthly, currency), threshold=figure(threshold)),
                         completeness,
                     ),
                     routes=routes,
@@ -163,8 +127,8 @@ def budget_alerts(frame: pd.DataFrame, data: AlertData, day: date, coverage: Cov
             all_rows = frame.loc[(frame[spec.column] == spec.subject.id) & (frame["currency"] == currency)] \
                 if len(frame) else frame
             series: dict[date, Decimal] = {k[0]: v for k, v in sums(all_rows, ["day"]).items()}  # type: ignore[misc]
-            forecast = forecast_month(series, month, coverage, settings.forecast.window_days,
-                                      settings.forecast.min_complete_days)
+            forecast = forecast_month(series, month, coverage.complete_through, coverage.first,
+                                      settings.forecast.window_days, settings.forecast.min_complete_days)
             if forecast is None:
                 continue
             projected = max(forecast.value, actual)
@@ -174,15 +138,15 @@ def budget_alerts(frame: pd.DataFrame, data: AlertData, day: date, coverage: Cov
                 alerts.append(Alert(
                     rule="budget_forecast", subject=spec.subject, period=month, value=projected,
                     threshold=figure(threshold), currency=currency, severity="warning",
-                    title=(f"Budget {figure(threshold)}% forecast: {spec.subject.name} heads for "
-                           f"{rounded_money(projected, currency)} of {rounded_money(spec.monthly, currency)} "
-                           f"in {month}"),
+                    title=phrase("forecast.title", threshold=figure(threshold), name=spec.subject.name,
+                                 forecast=money(projected, currency), budget=money(spec.monthly, currency),
+                                 month=month),
                     reasons=(
-                        f"Forecast for the end of {month}: {rounded_money(projected, currency)} = "
-                        f"{rounded_percent(projected * HUNDRED / spec.monthly)} of the monthly budget "
-                        f"{rounded_money(spec.monthly, currency)} (threshold {figure(threshold)}%); "
-                        f"spent so far {rounded_money(actual, currency)}.",
-                        forecast.describe(currency),
+                        phrase("forecast.reason", month=month, forecast=money(projected, currency),
+                               percent=rounded_percent(projected * HUNDRED / spec.monthly),
+                               budget=money(spec.monthly, currency), threshold=figure(threshold),
+                               actual=money(actual, currency)),
+                        describe_forecast(forecast, currency),
                         completeness,
                     ),
                     routes=routes,

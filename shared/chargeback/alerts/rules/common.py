@@ -15,6 +15,7 @@ import pandas as pd
 
 from chargeback.alerts.data import AlertData
 from chargeback.alerts.model import Route
+from chargeback.alerts.words import days_text, phrase
 from chargeback.columns import UNALLOCATED
 from chargeback.config.alerts import OWNERS, AlertSettings
 from chargeback.config.file import ConfigFile as Mapping
@@ -42,15 +43,13 @@ class Coverage:
 
     def describe(self, day: date) -> str:
         if self.newest is None:
-            return f"No billing data on or before {day}."
-        behind = (day - self.newest).days
-        days = "day" if behind == 1 else "days"
-        text = f"Data through {self.newest} (newest billing date; {behind} {days} behind {day})"
+            return phrase("coverage.none", day=day)
+        values = {"newest": self.newest, "behind": days_text((day - self.newest).days), "day": day}
         if self.complete_through is None:
-            return text + "; no complete day yet."
+            return phrase("coverage.no_complete", **values)
         if self.complete_through == self.newest:
-            return text + "; its month is final, so every day is complete."
-        return text + f"; complete through {self.complete_through}."
+            return phrase("coverage.final", **values)
+        return phrase("coverage.complete", **values, complete=self.complete_through)
 
 
 def median(values: list[Decimal]) -> Decimal:
@@ -128,7 +127,7 @@ def routes_for(owner: str | None, mapping: Mapping, settings: AlertSettings, *,
     for name in channels:
         if name == OWNERS:
             if center is not None and center.owners:
-                routes.append(Route(OWNERS, tuple(center.owners)))
+                routes.append(Route(OWNERS, tuple(center.owners), center.locale))
             else:
                 routes.extend(Route(n) for n in settings.default_channels)
         else:

@@ -10,6 +10,7 @@ import pandas as pd
 from chargeback.alerts.data import AlertData, Quota
 from chargeback.alerts.model import Alert, Subject
 from chargeback.alerts.rules.common import HUNDRED, ONE_DAY, ZERO, routes_for
+from chargeback.alerts.words import phrase
 from chargeback.config.alerts import AlertSettings
 from chargeback.config.file import ConfigFile as Mapping
 from chargeback.display import figure, rounded_percent
@@ -54,18 +55,17 @@ def free_quota_alerts(data: AlertData, day: date, mapping: Mapping, settings: Al
         used_pct = used * HUNDRED / quota.total
         remaining = max(quota.total - used, ZERO)
         subject = Subject("model", quota.model, quota.model)
-        usage = (f"{figure(used)} of {figure(quota.total)} {quota.unit} used ({rounded_percent(used_pct)}), "
-                 f"valid {quota.valid_from:%Y-%m-%d %H:%M} until {quota.valid_until:%Y-%m-%d %H:%M} "
-                 f"(from {quota.source}).")
+        usage = phrase("quota.usage", used=figure(used), total=figure(quota.total), unit=quota.unit,
+                       percent=rounded_percent(used_pct), start=f"{quota.valid_from:%Y-%m-%d %H:%M}",
+                       end=f"{quota.valid_until:%Y-%m-%d %H:%M}", source=quota.source)
         for threshold in sorted(set(s.used_percent)):
             if used_pct >= threshold:
                 alerts.append(Alert(
                     rule="free_quota_used", subject=subject, period=quota.window, value=used_pct,
                     threshold=figure(threshold), severity="critical" if used_pct >= HUNDRED else "warning",
-                    title=(f"Free quota of {quota.model} {rounded_percent(used_pct)} used "
-                           f"(threshold {figure(threshold)}%)"),
-                    reasons=(usage, "Once it is used up, calls are billed (or stop, for keys with the "
-                                    "free-quota-only flag)."),
+                    title=phrase("quota.used_title", model=quota.model, percent=rounded_percent(used_pct),
+                                 threshold=figure(threshold)),
+                    reasons=(usage, phrase("quota.used_reason")),
                     routes=routes, details={"used": str(used), "total": str(quota.total), "unit": quota.unit},
                 ))
         days_left = (expires - day).days
@@ -73,9 +73,9 @@ def free_quota_alerts(data: AlertData, day: date, mapping: Mapping, settings: Al
             alerts.append(Alert(
                 rule="free_quota_expiring", subject=subject, period=quota.window, value=remaining,
                 threshold=str(s.expiring_within_days), severity="info",
-                title=(f"Free quota of {quota.model} expires {quota.valid_until:%Y-%m-%d %H:%M} "
-                       f"(in {days_left} days) with {rounded_percent(HUNDRED - used_pct)} unused"),
-                reasons=(usage, f"{figure(remaining)} {quota.unit} left; unused quota is lost at expiry."),
+                title=phrase("quota.expiring_title", model=quota.model, end=f"{quota.valid_until:%Y-%m-%d %H:%M}",
+                             days=days_left, unused=rounded_percent(HUNDRED - used_pct)),
+                reasons=(usage, phrase("quota.expiring_reason", left=figure(remaining), unit=quota.unit)),
                 routes=routes, details={"used": str(used), "total": str(quota.total), "unit": quota.unit,
                                         "days_left": str(days_left)},
             ))

@@ -9,10 +9,11 @@ import pandas as pd
 from chargeback.alerts.data import AlertData
 from chargeback.alerts.model import Alert, Subject
 from chargeback.alerts.rules.common import ZERO, evaluated_months, routes_for, subject_name, sums
+from chargeback.alerts.words import Phrase, phrase
 from chargeback.columns import UNALLOCATED
 from chargeback.config.alerts import AlertSettings
 from chargeback.config.file import ConfigFile as Mapping
-from chargeback.display import rounded_money
+from chargeback.display import money
 
 
 def new_subject_alerts(frame: pd.DataFrame, data: AlertData, day: date, mapping: Mapping,
@@ -50,22 +51,22 @@ def new_subject_alerts(frame: pd.DataFrame, data: AlertData, day: date, mapping:
                     continue
                 currency, spent = max(by_currency.items(), key=lambda item: (item[1], item[0]))
                 first_seen = min(rows["day"].tolist())
-                spent_text = ", ".join(rounded_money(v, c) for c, v in sorted(by_currency.items()))
-                reasons = [f"First seen {first_seen}; {spent_text} in {month} so far."]
+                spent_text = ", ".join(money(v, c) for c, v in sorted(by_currency.items()))
+                reasons = [phrase("new.first_seen", first=first_seen, spent=spent_text, month=month)]
                 owner = None
                 if kind == "api_key":
                     workspaces = sorted({str(w) for w in rows["workspace_id"].tolist()})
-                    reasons.append(f"Workspace{'s' * (len(workspaces) > 1)}: {', '.join(workspaces)}.")
+                    reasons.append(phrase("new.workspaces" if len(workspaces) > 1 else "new.workspace",
+                                          workspaces=", ".join(workspaces)))
                     owners = {mapping.workspace_owner(w, first_seen) for w in workspaces} - {None}
                     owner = next(iter(owners)) if len(owners) == 1 else None
                 reasons.append(_allocated_now(rows.loc[rows["currency"] == currency], currency))
-                label = "API key" if kind == "api_key" else "workspace"
                 alerts.append(Alert(
                     rule="new_api_key" if kind == "api_key" else "new_workspace",
                     subject=Subject(kind, subject_id, subject_name(kind, subject_id, mapping)),
                     period=month, value=spent, severity="warning",
-                    title=(f"New {label} {subject_id} is not in the mapping "
-                           f"({rounded_money(spent, currency)} in {month})"),
+                    title=phrase("new_key.title" if kind == "api_key" else "new_workspace.title", id=subject_id,
+                                 spent=money(spent, currency), month=month),
                     reasons=tuple(reasons),
                     routes=routes_for(owner, mapping, settings, also_default=True),
                     details={"first_seen": first_seen.isoformat(), "currency": currency},
@@ -73,15 +74,16 @@ def new_subject_alerts(frame: pd.DataFrame, data: AlertData, day: date, mapping:
     return alerts
 
 
-def _allocated_now(rows: pd.DataFrame, currency: str) -> str:
+def _allocated_now(rows: pd.DataFrame, currency: str) -> Phrase:
     """Where the rows' cost goes today: 'CNY 7.00 to search by workspace; CNY 3.00 in unallocated'."""
     parts = []
     for (center, rule), cost in sorted(sums(rows, ["cost_center", "allocation_rule"]).items(),
                                        key=lambda item: (str(item[0][0]), str(item[0][1]))):
+        amount = money(cost, currency)
         if center == UNALLOCATED:
-            parts.append(f"{rounded_money(cost, currency)} in 'unallocated'")
+            parts.append(phrase("new.part_unallocated", amount=amount))
         elif rule in ("api_key", "workspace"):
-            parts.append(f"{rounded_money(cost, currency)} to {center} by {str(rule).replace('_', ' ')}")
+            parts.append(phrase("new.part_direct", amount=amount, center=center, rule=str(rule).replace("_", " ")))
         else:
-            parts.append(f"{rounded_money(cost, currency)} to {center} by the shared-cost rule {rule}")
-    return "Allocated now: " + "; ".join(parts) + ". Add it to the mapping to decide who pays."
+            parts.append(phrase("new.part_shared", amount=amount, center=center, rule=rule))
+    return phrase("new.allocated", parts=parts)

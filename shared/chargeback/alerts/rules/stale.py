@@ -8,6 +8,7 @@ from decimal import Decimal
 from chargeback.alerts.data import AlertData
 from chargeback.alerts.model import Alert, Subject
 from chargeback.alerts.rules.common import ONE_DAY, ZERO, routes_for
+from chargeback.alerts.words import phrase
 from chargeback.billtime import bill_midnight
 from chargeback.config.alerts import AlertSettings
 from chargeback.config.file import ConfigFile as Mapping
@@ -35,9 +36,8 @@ def stale_alerts(data: AlertData, day: date, now: datetime, mapping: Mapping, se
         searched = ", ".join(sorted(data.months)) or "none published"
         return [Alert(
             rule="stale_data", subject=subject, period=month_of(day), value=ZERO, threshold=figure(limit),
-            severity="critical", title=f"No bill file found for {month_of(day)} or the months before it",
-            reasons=(f"No manifest with a newest_source_time among the months read ({searched}).",
-                     "Check the bill subscription to object storage and the ingest job."),
+            severity="critical", title=phrase("stale.none_title", month=month_of(day)),
+            reasons=(phrase("stale.none_reason", searched=searched), phrase("stale.check")),
             routes=routes,
         )]
     as_of = min(now if now.tzinfo is not None else now.replace(tzinfo=UTC), bill_midnight(day + ONE_DAY))
@@ -48,10 +48,8 @@ def stale_alerts(data: AlertData, day: date, now: datetime, mapping: Mapping, se
     return [Alert(
         rule="stale_data", subject=subject, period=newest_text, value=age_hours, threshold=figure(limit),
         severity="critical",
-        title=(f"Bills are stale: the newest bill file is {figure(age_hours)} hours old "
-               f"(limit {figure(limit)})"),
-        reasons=(f"Newest bill file time {newest_text}; checked as of {as_of.astimezone(UTC).isoformat()}.",
-                 "Alibaba Cloud pushes a month-to-date file daily; check the bill subscription and the "
-                 "ingest job."),
+        title=phrase("stale.title", age=figure(age_hours), limit=figure(limit)),
+        reasons=(phrase("stale.reason", newest=newest_text, as_of=as_of.astimezone(UTC).isoformat()),
+                 phrase("stale.push")),
         routes=routes, details={"newest_source_time": newest_text},
     )]
