@@ -50,6 +50,13 @@ LINE_COLUMNS: tuple[str, ...] = (*LINE_DIMENSIONS, *LINE_AMOUNTS, LINE_COUNT)
 # Allocation adds who pays and why.
 ALLOCATION_EXTRA: tuple[str, ...] = ("cost_center", "allocation_rule", "share")
 
+COST_CENTER_PATH = "cost_center_path"  # the cost center under its parents: 'company/platform/search'
+REPORTING_CURRENCY = "reporting_currency"  # the configured reporting currency, else the bill's currency
+REPORTING_BILLED_COST = "reporting_billed_cost"  # billed_cost in the reporting currency (exact, 12 decimals)
+
+# Every exact amount of an allocation row: the line's amounts and the billed cost in the reporting currency.
+ALLOCATION_AMOUNTS: tuple[str, ...] = (*LINE_AMOUNTS, REPORTING_BILLED_COST)
+
 ALLOCATION_COLUMNS: tuple[str, ...] = (
     "billing_month",
     "billing_date",
@@ -77,9 +84,12 @@ ALLOCATION_COLUMNS: tuple[str, ...] = (
     "coupon",
     "billed_cost",
     "cost_center",
+    "cost_center_path",
     "allocation_rule",
     "share",
     "line_count",
+    "reporting_currency",
+    "reporting_billed_cost",
 )
 
 UNALLOCATED = "unallocated"

@@ -25,7 +25,7 @@ from cfnlint.decode import cfn_yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from chargeback.columns import ALLOCATION_COLUMNS, LINE_AMOUNTS, LINE_COUNT
+from chargeback.columns import ALLOCATION_AMOUNTS, ALLOCATION_COLUMNS, LINE_COUNT
 from chargeback.config.environment import Settings
 from chargeback.runtime.events import parse_fc_event, parse_scheduler_event
 from tests.support.permissions import NEVER_WRITTEN, WAREHOUSE_WRITES
@@ -176,7 +176,7 @@ def test_alarms_on_errors_of_each_function(template: dict[str, Any]) -> None:
 def test_glue_table_matches_the_allocation_columns(template: dict[str, Any]) -> None:
     table = template["Resources"]["AllocationsTable"]["Properties"]["TableInput"]
     expected = [
-        {"Name": c, "Type": "decimal(38,12)" if c in LINE_AMOUNTS else "double" if c == "share"
+        {"Name": c, "Type": "decimal(38,12)" if c in ALLOCATION_AMOUNTS else "double" if c == "share"
          else "bigint" if c == LINE_COUNT else "string"}
         for c in ALLOCATION_COLUMNS if c != "billing_month"
     ]

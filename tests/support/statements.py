@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from decimal import Decimal
 
-from chargeback.columns import LINE_AMOUNTS
+from chargeback.columns import ALLOCATION_AMOUNTS
 from chargeback.display import format_money
 from tests.support.allocations import may_rows
 from tests.support.mail import csv_rows, csv_total, decimal_numbers, html_text, parse_message, part, text_of
@@ -40,4 +40,4 @@ def check_statement(data: bytes, cost_center: str, totals: dict[str, Decimal]) -
     for row in csv_rows(csv_bytes):
         for column, cell in row.items():
             if cell.startswith(("=", "+", "-", "@", "\t", "\r")):
-                assert column in LINE_AMOUNTS and Decimal(cell) < 0, (column, cell)
+                assert column in ALLOCATION_AMOUNTS and Decimal(cell) < 0, (column, cell)

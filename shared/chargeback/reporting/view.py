@@ -29,7 +29,13 @@ from typing import Any
 import pandas as pd
 
 from chargeback.bills.normalize import list_price
-from chargeback.columns import ALLOCATION_COLUMNS, LINE_AMOUNTS
+from chargeback.columns import (
+    ALLOCATION_AMOUNTS,
+    ALLOCATION_COLUMNS,
+    COST_CENTER_PATH,
+    REPORTING_BILLED_COST,
+    REPORTING_CURRENCY,
+)
 from chargeback.config.cost_centers import FixedShares
 from chargeback.config.file import ConfigFile as TeamMapping
 from chargeback.display import percent_of
@@ -46,11 +52,14 @@ from chargeback.warehouse.manifest import Manifest
 DIRECT_RULES = frozenset({"api_key", "workspace", "unallocated", ""})
 IO_TYPE_ORDER = ("input", "cached_input", "output", "unit", "other")
 UNIT_COST_STEP = Decimal("0.00000001")
-_AMOUNTS = frozenset(LINE_AMOUNTS)
-# What a statement's content hash covers: every allocation column but the payer's account, which schema 2 added
-# beside the owner's and which changes nothing a cost center owes (hashing it would send every statement already
-# sent again, as a correction).
-HASHED_COLUMNS: tuple[str, ...] = tuple(c for c in ALLOCATION_COLUMNS if c != "payer_account_id")
+_AMOUNTS = frozenset(ALLOCATION_AMOUNTS)
+# What a statement's content hash covers: every allocation column but those added later that change nothing a
+# cost center owes: the payer's account (schema 2 added it beside the owner's), the cost center's path in the
+# hierarchy and the reporting currency's amounts (hashing them would send every statement already sent again,
+# as a correction).
+HASHED_COLUMNS: tuple[str, ...] = tuple(
+    c for c in ALLOCATION_COLUMNS
+    if c not in ("payer_account_id", COST_CENTER_PATH, REPORTING_CURRENCY, REPORTING_BILLED_COST))
 
 
 # ---------------------------------------------------------------------------------------------- the view
