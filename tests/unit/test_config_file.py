@@ -97,7 +97,7 @@ def test_unknown_keys_get_the_closest_known_one() -> None:
     assert message.startswith("teams.yaml: 5 problems:\n")
     for line in (
         "line 2, cost_centers.a.owner: unknown key 'owner'; did you mean 'owners'?",
-        "line 2, cost_centers.a.colour: unknown key 'colour' (known keys: name, owners, workspaces, api_keys, "
+        "line 2, cost_centers.a.colour: unknown key 'colour' (known keys: name, parent, owners, workspaces, api_keys, "
         "budget, channels, locale)",
         "line 3, statments: unknown section 'statments'; did you mean 'statements'?",
         "line 4, shared_costs.console: 'proportionel' is not a rule: write keep, even, proportional or "
