@@ -94,3 +94,17 @@ ALLOCATION_COLUMNS: tuple[str, ...] = (
 
 UNALLOCATED = "unallocated"
 MODEL_STUDIO_PRODUCT = "sfm"
+
+# What ``allocation_rule`` says decided who pays for a row (chargeback.allocation.allocate):
+RULE_USAGE_SPLIT = "usage_split"  # a consumer's share of a shared key, by the key's usage file
+RULE_USAGE_SPLIT_UNKNOWN = "usage_split:unknown"  # the share of consumers that map to no cost center: the key's own
+RULE_PREFIX = "rule:"  # rule:<position> (1-based) or rule:<name>: the first rule that matched
+RULE_API_KEY = "api_key"  # the API key's cost center (api_keys, api_keys_file)
+RULE_WORKSPACE = "workspace"  # the workspace's cost center
+RULE_UNALLOCATED = UNALLOCATED  # nobody
+POOLS = ("console", "unmapped")  # <pool>:<even|proportional|fixed>: a share of a pool split by shared_costs
+
+
+def is_pool_share(rule: str) -> bool:
+    """Whether ``allocation_rule`` names a share of a pool (``console:proportional``, ``unmapped:fixed``)."""
+    return rule.partition(":")[0] in POOLS
