@@ -1,13 +1,16 @@
 """One module per ``chargeback`` subcommand; each defines ``register(subparsers)``.
 
 ``add_storage_options`` and ``open_url`` give every subcommand that reads or writes storage the same
-``--storage-deadline`` option and the same way of opening a store with it.
+``--storage-deadline`` option and the same way of opening a store with it; ``load_mapping`` reads ``--mapping``
+and the files it names that way.
 """
 
 from __future__ import annotations
 
 import argparse
+from functools import partial
 
+from chargeback.config.file import ConfigFile, load_config_file, read_location
 from chargeback.storage import ObjectStore, StoragePolicy, open_store
 
 DEFAULT_STORAGE_DEADLINE = StoragePolicy().call_deadline
@@ -33,3 +36,10 @@ def add_storage_options(parser: argparse.ArgumentParser) -> None:
 def open_url(url: str, args: argparse.Namespace) -> ObjectStore:
     """The store at ``url`` with the command line's storage time limits."""
     return open_store(url, policy=StoragePolicy.within(getattr(args, "storage_deadline", DEFAULT_STORAGE_DEADLINE)))
+
+
+def load_mapping(args: argparse.Namespace, *, use: bool = True) -> ConfigFile:
+    """The ``--mapping`` file (the default without one, or when not ``use``d), the files it names read with
+    the command line's storage time limits."""
+    path = getattr(args, "mapping", None) if use else None
+    return load_config_file(path, read=partial(read_location, open_store=lambda url: open_url(url, args)))

@@ -25,7 +25,7 @@ import posixpath
 from collections.abc import Callable, Iterable
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from pydantic import Field, PrivateAttr
@@ -43,6 +43,9 @@ from chargeback.config.statements import StatementSettings
 from chargeback.config.tables import ExchangeRates, InventoryKey, read_inventory, read_rates
 from chargeback.config.yaml_source import YamlDocument, read_yaml
 from chargeback.errors import ConfigError, InputError, NotFoundError
+
+if TYPE_CHECKING:
+    from chargeback.storage import ObjectStore
 
 FileReader = Callable[[str], bytes]
 """Reads a file the configuration names, by its location: a path, or a file://, s3:// or oss:// URL."""
@@ -73,6 +76,7 @@ class ConfigFile(Section):
     _reader: FileReader | None = PrivateAttr(default=None)
     _rates: ExchangeRates = PrivateAttr(default_factory=ExchangeRates)
     _key_index: dict[str, list[tuple[str, Assignment]]] | None = PrivateAttr(default=None)
+    _inventory: tuple[Assignment, ...] = PrivateAttr(default=())
 
     @property
     def is_default(self) -> bool:
@@ -120,6 +124,10 @@ class ConfigFile(Section):
             if item.applies(day, workspace):
                 return center_id
         return None
+
+    def from_inventory(self, assignment: Assignment) -> bool:
+        """Whether an API key's assignment came from ``api_keys_file`` rather than the YAML."""
+        return assignment in self._inventory
 
     def usage_split(self, api_key_id: str) -> UsageSplit | None:
         """The usage split of an API key, if it is shared by usage."""
@@ -209,6 +217,7 @@ def parse_config_file(text: str | bytes, source: str = "mapping", *, read: FileR
     config = ConfigFile(**sections, version=digest.hexdigest()[:16], source=source)
     config._reader = reader
     config._rates = rates
+    config._inventory = tuple(key.assignment for key in inventory)
     return config
 
 
@@ -234,13 +243,19 @@ def locate(base: str, reference: str) -> str:
     return str(Path(base).parent / reference)
 
 
-def read_location(location: str) -> bytes:
-    """The bytes at a path or a file://, s3:// or oss:// URL (the default credentials); InputError if absent."""
-    from chargeback.storage import open_store
+def read_location(location: str, open_store: Callable[[str], ObjectStore] | None = None) -> bytes:
+    """The bytes at a path or a file://, s3:// or oss:// URL; InputError if there is none.
 
+    ``open_store`` opens the URL's folder as a store (default: ``chargeback.storage.open_store``, with the
+    default credentials and time limits).
+    """
     try:
         if urlparse(location).scheme.lower() in ("file", "s3", "oss"):
             folder, _, key = location.rpartition("/")
+            if open_store is None:
+                from chargeback.storage import open_store as default_open
+
+                open_store = default_open
             return open_store(folder).read_bytes(key)
         return Path(location).read_bytes()
     except NotFoundError:
