@@ -197,6 +197,9 @@ def test_a_consumer_named_like_a_cost_center_maps_to_it_and_without_usage_the_ke
     assert by_center(rows) == {"labs": Decimal(1), "platform": Decimal(3)}
     june = allocate([line("4", key=KEY, day="2026-06-01", billing_month="2026-06")], config, usage)
     assert who(june) == [("2026-06-01", "search", "api_key")]  # no usage that month: the key's own mapping
+    empty = split_usage(config, b"date,consumer,tokens\n")
+    assert who(allocate([line("4", key=KEY, day="2026-05-01")], config, empty)) == [
+        ("2026-05-01", "search", "api_key")]
 
 
 MODELS = b"""date,consumer,tokens,model

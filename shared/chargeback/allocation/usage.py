@@ -155,6 +155,11 @@ def _first_bad(mask: pa.Array) -> int:
     return int(pc.index(mask, True).as_py())
 
 
+def _any(mask: pa.Array) -> bool:
+    """Whether any value of a boolean column is true (False for none at all)."""
+    return bool(pc.any(mask, min_count=0).as_py())
+
+
 def _text(column: pa.ChunkedArray, name: str, source: str, first_line: int) -> pa.Array:
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
         values = column
@@ -169,7 +174,7 @@ def _text(column: pa.ChunkedArray, name: str, source: str, first_line: int) -> p
 
 def _required(values: pa.Array, name: str, source: str, first_line: int) -> None:
     empty = pc.equal(values, "")
-    if pc.any(empty).as_py():
+    if _any(empty):
         raise InputError("required", source=source, line=first_line + _first_bad(empty), field=name)
 
 
@@ -192,7 +197,7 @@ def _dates(column: pa.ChunkedArray, source: str, first_line: int) -> pa.Array:
     text = _text(column, "date", source, first_line)
     parsed = map_distinct(text, _iso_day)
     bad = pc.is_null(parsed)
-    if pc.any(bad).as_py():
+    if _any(bad):
         index = _first_bad(bad)
         raise InputError(f"{text[index].as_py()!r} is not a date (YYYY-MM-DD)", source=source,
                          line=first_line + index, field="date")
@@ -204,14 +209,14 @@ def _tokens(column: pa.ChunkedArray, source: str, first_line: int) -> pa.Array:
     if pa.types.is_integer(values.type):
         counts = pc.cast(values, pa.int64())
         negative = pc.fill_null(pc.less(counts, 0), True)
-        if pc.any(negative).as_py():
+        if _any(negative):
             index = _first_bad(negative)
             raise InputError(f"{counts[index].as_py()} is not a number of tokens (a whole number, at least 0)",
                              source=source, line=first_line + index, field="tokens")
         return counts
     text = pc.if_else(pc.is_null(values), "", pc.utf8_trim_whitespace(pc.cast(values, pa.string())))
     valid = pc.match_substring_regex(text, r"^\+?\d{1,18}(\.0*)?$")
-    if not pc.all(valid).as_py():
+    if _any(pc.invert(valid)):
         index = _first_bad(pc.invert(valid))
         raise InputError(f"{text[index].as_py()!r} is not a number of tokens (a whole number, at least 0)",
                          source=source, line=first_line + index, field="tokens")
