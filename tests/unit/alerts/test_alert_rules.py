@@ -78,6 +78,27 @@ def test_budget_fires_each_crossed_threshold_on_actual_spend(store):
     assert alert.routes[0].recipients == ("lead@example.com",)
 
 
+def test_a_parent_budget_counts_the_spend_of_every_cost_center_below_it(store):
+    tree = """
+cost_centers:
+  company: {owners: [cfo@example.com], budget: {monthly: 1000}}
+  platform: {parent: company, budget: {monthly: 300}}
+  search: {parent: platform, owners: [lead@example.com], workspaces: [llm-search]}
+  research: {parent: company, workspaces: [llm-research]}
+"""
+    rows = [*series(date(2026, 5, 1), ["25"] * 10, cost_center="search"),  # 250: search, under platform
+            *series(date(2026, 5, 1), ["30"] * 10, cost_center="research", workspace_id="llm-research"),
+            *series(date(2026, 5, 1), ["5"] * 10, cost_center="company")]  # 50 on the parent itself
+    publish_month(store, "2026-05", rows)
+    evaluation = run(store, date(2026, 5, 12), mapping("alerts: {forecast: {enabled: false}}\n", text=tree))
+    assert fired(evaluation, "budget_actual") == [
+        ("cost_center:company", "50", "2026-05"),  # 250 + 300 + 50 = 600 of 1000
+        ("cost_center:platform", "50", "2026-05"), ("cost_center:platform", "80", "2026-05")]  # 250 of 300
+    company = next(a for a in evaluation.alerts if a.subject.ref == "cost_center:company")
+    assert company.value == Decimal("600")
+    assert company.routes[0].recipients == ("cfo@example.com",)
+
+
 def test_budget_just_below_threshold_stays_quiet(store):
     rows = series(date(2026, 5, 1), ["20"] * 14 + ["119.99"])  # 399.99 < 400
     publish_month(store, "2026-05", rows)
