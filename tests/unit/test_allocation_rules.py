@@ -295,3 +295,16 @@ def test_reporting_amounts_round_half_to_even_at_twelve_decimals() -> None:
     rows = allocate([line("0.000000000005", currency="USD"), line("0.000000000015", currency="USD")], config)
     assert sorted(r["reporting_billed_cost"] for r in rows) == [Decimal("0.000000000002"),
                                                                Decimal("0.000000000008")]
+
+
+def test_warnings_name_rules_that_decided_nothing_and_absent_shared_keys() -> None:
+    from chargeback.jobs.run_month import mapping_warnings
+
+    config = mapping(SPLIT + "rules:\n  - {match: {model: qwen-max}, cost_center: labs}\n"
+                             "  - {match: {model: qwen-mx}, cost_center: labs, name: typo}\n"
+                             "  - {match: {model: qwen-turbo}, cost_center: labs, until: 2026-04-30}\n")
+    warnings = mapping_warnings(config, "2026-05", {"2100002"}, {WS}, {"labs": {"CNY": Decimal(1)}}, {"rule:1"})
+    assert "rule typo (labs) decided no line of 2026-05: check its match" in warnings
+    assert not any("rule 3" in w for w in warnings)  # not in force in May
+    assert "API key '2100001' of usage_splits does not appear in the 2026-05 bill: check the ID in the mapping" \
+        in warnings

@@ -23,17 +23,14 @@ from pydantic import BeforeValidator, Discriminator, Field, Tag, field_validator
 from chargeback.config.fields import EmailAddresses, Exact, ExactList, Identifier, Section
 
 
-class Assignment(Section):
-    """An API key or workspace assigned to a cost center, optionally only between two dates (inclusive) and,
-    for an API key, only for its lines in one workspace."""
+class Dated(Section):
+    """Something that holds only between two dates (inclusive), ``from`` and ``until`` in the file."""
 
-    id: Identifier
     valid_from: date | None = Field(default=None, alias="from")
     valid_until: date | None = Field(default=None, alias="until")
-    workspace: Identifier | None = None
 
     @model_validator(mode="after")
-    def _ordered(self) -> Assignment:
+    def _ordered(self) -> Dated:
         if self.valid_from and self.valid_until and self.valid_until < self.valid_from:
             raise ValueError(f"'until' {self.valid_until} is before 'from' {self.valid_from}")
         return self
@@ -42,6 +39,18 @@ class Assignment(Section):
         return (self.valid_from is None or self.valid_from <= day) and (
             self.valid_until is None or day <= self.valid_until
         )
+
+    def covers_some_day(self, first: date, last: date) -> bool:
+        """Whether it holds on any day from ``first`` to ``last`` (inclusive)."""
+        return max(self.valid_from or date.min, first) <= min(self.valid_until or date.max, last)
+
+
+class Assignment(Dated):
+    """An API key or workspace assigned to a cost center, optionally only between two dates (inclusive) and,
+    for an API key, only for its lines in one workspace."""
+
+    id: Identifier
+    workspace: Identifier | None = None
 
     def applies(self, day: date, workspace: str) -> bool:
         """Whether the assignment holds for a line of ``workspace`` on ``day``."""
@@ -52,10 +61,6 @@ class Assignment(Section):
         if self.workspace is not None and other.workspace is not None and self.workspace != other.workspace:
             return False
         return self.covers_some_day(other.valid_from or date.min, other.valid_until or date.max)
-
-    def covers_some_day(self, first: date, last: date) -> bool:
-        """Whether the assignment holds on any day from ``first`` to ``last`` (inclusive)."""
-        return max(self.valid_from or date.min, first) <= min(self.valid_until or date.max, last)
 
 
 def _assignments(value: Any) -> Any:

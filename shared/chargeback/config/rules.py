@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from datetime import date
 from functools import cache
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, Field
 
+from chargeback.config.cost_centers import Dated
 from chargeback.config.fields import Identifier, Section
 from chargeback.config.problems import suggestion
 
@@ -58,24 +58,12 @@ def _text(value: Any) -> Any:
 MatchValue = Annotated[str, BeforeValidator(_text)]
 
 
-class Rule(Section):
+class Rule(Dated):
     """Lines that match go to ``cost_center``, between two dates (inclusive) when given."""
 
     match: dict[str, MatchValue] = Field(min_length=1)
     cost_center: Identifier
     name: Identifier | None = None  # names the rule in ``allocation_rule`` (rule:<name>), else its position
-    valid_from: date | None = Field(default=None, alias="from")
-    valid_until: date | None = Field(default=None, alias="until")
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Rule:
-        if self.valid_from and self.valid_until and self.valid_until < self.valid_from:
-            raise ValueError(f"'until' {self.valid_until} is before 'from' {self.valid_from}")
-        return self
-
-    def covers(self, day: date) -> bool:
-        return (self.valid_from is None or self.valid_from <= day) and (
-            self.valid_until is None or day <= self.valid_until)
 
     def covers_all_of(self, other: Rule) -> bool:
         """Whether this rule holds on every day ``other`` holds."""

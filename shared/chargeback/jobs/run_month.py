@@ -294,9 +294,7 @@ def mapping_warnings(mapping: ConfigFile, month: str, api_keys: set[str], worksp
             warnings.append(f"API key {split.api_key!r} of usage_splits does not appear in the {month} bill: check "
                             "the ID in the mapping")
     for position, rule in enumerate(mapping.rules, start=1):
-        in_force = (rule.valid_from is None or rule.valid_from <= last) and (
-            rule.valid_until is None or first <= rule.valid_until)
-        if used_rules is not None and in_force and rule.label(position) not in used_rules:
+        if used_rules is not None and rule.covers_some_day(first, last) and rule.label(position) not in used_rules:
             warnings.append(f"rule {rule.label(position).removeprefix(RULE_PREFIX)} ({rule.cost_center}) decided "
                             f"no line of {month}: check its match")
     if by_center and set(by_center) == {UNALLOCATED}:
