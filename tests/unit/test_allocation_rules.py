@@ -125,6 +125,18 @@ def test_patterns(pattern: str, matched: set[str]) -> None:
     assert {r["model"] for r in rows if r["cost_center"] == "labs"} == matched
 
 
+@pytest.mark.parametrize(("pattern", "matched"), [
+    ("a.b(*", {"a.b(c)"}), ("a+*", {"a+b"}), ("搜*", {"搜索组"}), ("*(1)", {"x(1)"}), ("*|*", {"p|q"}),
+    ("a.b(c)", {"a.b(c)"}),
+])
+def test_pattern_characters_other_than_the_star_are_literal(pattern: str, matched: set[str]) -> None:
+    values = ["a.b(c)", "axb(c)", "搜索组", "a+b", "aab", "x(1)", "x1", "p|q"]
+    rows = allocate([line(str(i + 1), tags=f"team={v}") for i, v in enumerate(values)],
+                    mapping(f'rules:\n  - {{match: {{"tag.team": "{pattern}"}}, cost_center: labs}}\n'))
+    assert {r["billed_cost"] for r in rows if r["cost_center"] == "labs"} == {
+        Decimal(values.index(v) + 1) for v in matched}
+
+
 def test_rules_decide_before_api_keys_and_pools_weigh_what_rules_attributed() -> None:
     config = mapping("rules:\n  - {match: {model: qwen-max}, cost_center: labs}\n"
                      "shared_costs: {console: proportional}\n")

@@ -1,8 +1,8 @@
 """Exact allocation rows from normalized lines (``chargeback.bills.normalize.LINE_SCHEMA``), as Arrow tables.
 
-Pure functions: tables, a mapping and usage in, tables out, vectorized. Who pays for a line is decided once per
-distinct combination of the columns that can decide it (billing date, API key, workspace and the columns the
-rules match on), in this order:
+Pure functions: tables, a mapping and usage in, tables out, vectorized: keys, workspaces and usage splits are
+decided once per distinct (billing date, API key, workspace), the rules as column masks over all lines. Who pays
+for a line, in this order:
 
 1. the usage split of its API key (``usage_splits``): the line is split among the consumers' cost centers in
    proportion to their tokens (``chargeback.allocation.usage``);
@@ -46,8 +46,8 @@ from chargeback.columns import (
     UNALLOCATED,
 )
 from chargeback.config.cost_centers import FixedShares
-from chargeback.config.file import ConfigFile
-from chargeback.config.rules import TAG_PREFIX, TAGS_COLUMN, line_column, tag_value
+from chargeback.config.file import ConfigFile, owner_in
+from chargeback.config.rules import TAG_PREFIX, TAGS_COLUMN, WILDCARD, line_column, pattern_regex, tag_value
 from chargeback.errors import InputError
 from chargeback.money import MONEY_TYPE, ZERO, finest_places, format_decimal, split_exact
 from chargeback.vectors import map_distinct
@@ -119,12 +119,15 @@ def allocate_lines(lines: pa.Table, mapping: ConfigFile, usage: UsageData = NO_U
 
 def decision_columns(mapping: ConfigFile) -> list[str]:
     """The line columns that can decide who pays: date, API key, workspace, and those the rules match on."""
-    columns = ["billing_date", "api_key_id", "workspace_id"]
+    columns = list(_BASE_DECISION)
     for rule in mapping.rules:
         for key in rule.match:
             if line_column(key) not in columns:
                 columns.append(line_column(key))
     return columns
+
+
+_BASE_DECISION = ("billing_date", "api_key_id", "workspace_id")
 
 
 def _column(lines: pa.Table, name: str) -> pa.ChunkedArray | pa.Array:
@@ -135,38 +138,80 @@ def _column(lines: pa.Table, name: str) -> pa.ChunkedArray | pa.Array:
 
 
 def _resolved(lines: pa.Table, mapping: ConfigFile, usage: UsageData) -> pa.Table:
-    """The lines with who pays (cost center, rule, pool), decided once per distinct combination."""
-    columns = decision_columns(mapping)
-    combo = pc.binary_join_element_wise(*(_column(lines, c) for c in columns), _SEPARATOR)
+    """The lines with who pays (cost center, rule, pool).
+
+    Usage splits, API keys and workspaces are decided once per distinct (billing date, API key, workspace); the
+    rules are evaluated as column masks over all lines, and the first that holds overrides the keys and
+    workspaces (not a usage split).
+    """
+    combo = pc.binary_join_element_wise(*(_column(lines, c) for c in _BASE_DECISION), _SEPARATOR)
     distinct = pc.unique(combo)
     decide = _decider(mapping, usage)
-    resolved = [decide(dict(zip(columns, value.split(_SEPARATOR), strict=True))) for value in distinct.to_pylist()]
+    resolved = [decide(*value.split(_SEPARATOR)) for value in distinct.to_pylist()]
     positions = pc.index_in(combo, value_set=distinct)
+    columns = {name: pc.take(pa.array([r[index] for r in resolved], pa.string()), positions)
+               for index, name in enumerate(_RESOLVED)}
+    if mapping.rules:
+        choice = _first_rule(lines, mapping)
+        ruled = pc.and_(pc.greater_equal(choice, 0), pc.not_equal(columns["pool"], _BY_USAGE))
+        chosen = pc.max_element_wise(choice, 0)
+        rules = list(enumerate(mapping.rules, start=1))
+        centers = pc.take(pa.array([rule.cost_center for _, rule in rules], pa.string()), chosen)
+        labels = pc.take(pa.array([rule.label(position) for position, rule in rules], pa.string()), chosen)
+        columns = {"cost_center": pc.if_else(ruled, centers, columns["cost_center"]),
+                   "allocation_rule": pc.if_else(ruled, labels, columns["allocation_rule"]),
+                   "pool": pc.if_else(ruled, "", columns["pool"])}
     table = lines
-    for index, name in enumerate(_RESOLVED):
-        table = table.append_column(name, pc.take(pa.array([r[index] for r in resolved], pa.string()), positions))
+    for name in _RESOLVED:
+        table = table.append_column(name, columns[name])
     return table
 
 
-def _decider(mapping: ConfigFile, usage: UsageData) -> Callable[[Mapping[str, str]], Resolution]:
-    """Who pays for a combination of decision values: usage split, rules, API key, workspace, unallocated."""
-    rules = [(rule, rule.label(position)) for position, rule in enumerate(mapping.rules, start=1)]
+def _first_rule(lines: pa.Table, mapping: ConfigFile) -> pa.Array:
+    """The index of the first rule that holds for each line (on its billing date), -1 where none does."""
+    choice = pa.array([-1] * lines.num_rows, pa.int64())
+    days = _column(lines, "billing_date")
+    for index in reversed(range(len(mapping.rules))):
+        rule = mapping.rules[index]
+        mask = pa.array([True] * lines.num_rows, pa.bool_())
+        for key, pattern in rule.match.items():
+            mask = pc.and_(mask, _matching(_match_values(lines, key), pattern))
+        if rule.valid_from is not None:
+            mask = pc.and_(mask, pc.greater_equal(days, rule.valid_from.isoformat()))  # ISO dates sort as text
+        if rule.valid_until is not None:
+            mask = pc.and_(mask, pc.less_equal(days, rule.valid_until.isoformat()))
+        choice = pc.if_else(mask, index, choice)
+    return choice
 
-    def value_of(values: Mapping[str, str], key: str) -> str:
-        if key.startswith(TAG_PREFIX):
-            return tag_value(values[TAGS_COLUMN], key[len(TAG_PREFIX):])
-        return values[line_column(key)]
 
-    def decide(values: Mapping[str, str]) -> Resolution:
-        day, api_key, workspace = values["billing_date"], values["api_key_id"], values["workspace_id"]
+def _match_values(lines: pa.Table, key: str) -> pa.ChunkedArray | pa.Array:
+    """The values a match key reads: a line column, or one tag's value out of ``tags``."""
+    if key.startswith(TAG_PREFIX):
+        tag = key[len(TAG_PREFIX):]
+        return map_distinct(_column(lines, TAGS_COLUMN), lambda tags: tag_value(tags, tag))
+    return _column(lines, line_column(key))
+
+
+def _matching(values: pa.ChunkedArray | pa.Array, pattern: str) -> pa.ChunkedArray | pa.Array:
+    """Which values match ``pattern``: the exact text, or (with ``*``) a non-empty value of that shape."""
+    if WILDCARD not in pattern:
+        return pc.equal(values, pattern)
+    return pc.and_(pc.not_equal(values, ""), pc.match_substring_regex(values, pattern_regex(pattern)))
+
+
+def _decider(mapping: ConfigFile, usage: UsageData) -> Callable[[str, str, str], Resolution]:
+    """Who pays for a (billing date, API key, workspace), rules aside: usage split, API key, workspace."""
+
+    keys = mapping.owner_index("api_keys")
+    split_months = {api_key: split for api_key, split in usage.splits.items()
+                    if mapping.usage_split(api_key) is not None}
+
+    def decide(day: str, api_key: str, workspace: str) -> Resolution:
         when = date.fromisoformat(day)
-        split = usage.of(api_key) if api_key else None
-        if split is not None and mapping.usage_split(api_key) is not None and split.has_month(day[:7]):
+        split = split_months.get(api_key)
+        if split is not None and split.has_month(day[:7]):
             return "", RULE_USAGE_SPLIT, _BY_USAGE
-        for rule, label in rules:
-            if rule.covers(when) and rule.matches({key: value_of(values, key) for key in rule.match}):
-                return rule.cost_center, label, ""
-        owner = mapping.key_owner(api_key, when, workspace)
+        owner = owner_in(keys, api_key, when, workspace) if api_key else None
         if owner:
             return owner, RULE_API_KEY, ""
         pool = "console" if not api_key else "unmapped"

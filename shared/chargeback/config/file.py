@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -75,7 +75,7 @@ class ConfigFile(Section):
     source: str = Field(default="", exclude=True)
     _reader: FileReader | None = PrivateAttr(default=None)
     _rates: ExchangeRates = PrivateAttr(default_factory=ExchangeRates)
-    _key_index: dict[str, list[tuple[str, Assignment]]] | None = PrivateAttr(default=None)
+    _owner_indexes: dict[str, dict[str, list[tuple[str, Assignment]]]] = PrivateAttr(default_factory=dict)
     _inventory: tuple[Assignment, ...] = PrivateAttr(default=())
 
     @property
@@ -113,17 +113,17 @@ class ConfigFile(Section):
 
     def key_owner(self, api_key_id: str, day: date, workspace: str = "") -> str | None:
         """The cost center of an API key for a line of ``workspace`` on ``day``, or None."""
-        if not api_key_id:
-            return None
-        if self._key_index is None:
+        return owner_in(self.owner_index("api_keys"), api_key_id, day, workspace) if api_key_id else None
+
+    def owner_index(self, kind: str) -> Mapping[str, list[tuple[str, Assignment]]]:
+        """API key (``kind='api_keys'``) or workspace (``'workspaces'``) ID -> (cost center, assignment)s, in file
+        order: what ``owner_in`` looks owners up in (built once)."""
+        if kind not in self._owner_indexes:
             index: dict[str, list[tuple[str, Assignment]]] = {}
-            for center_id, item in self.assignments("api_keys"):
+            for center_id, item in self.assignments(kind):
                 index.setdefault(item.id, []).append((center_id, item))
-            self._key_index = index
-        for center_id, item in self._key_index.get(api_key_id, ()):
-            if item.applies(day, workspace):
-                return center_id
-        return None
+            self._owner_indexes[kind] = index
+        return self._owner_indexes[kind]
 
     def from_inventory(self, assignment: Assignment) -> bool:
         """Whether an API key's assignment came from ``api_keys_file`` rather than the YAML."""
@@ -150,10 +150,7 @@ class ConfigFile(Section):
         """The cost center of a workspace on ``day``; without a file, the workspace itself."""
         if self.is_default:
             return workspace_id or None
-        for center_id, center in self.cost_centers.items():
-            if any(a.id == workspace_id and a.covers(day) for a in center.workspaces):
-                return center_id
-        return None
+        return owner_in(self.owner_index("workspaces"), workspace_id, day)
 
     def knows_api_key(self, api_key_id: str) -> bool:
         """Whether ``api_keys`` (or the inventory) assigns the key, on any day, or a usage split shares it."""
@@ -170,6 +167,15 @@ class ConfigFile(Section):
         for center_id, center in self.cost_centers.items():
             for item in getattr(center, kind):
                 yield center_id, item
+
+
+def owner_in(index: Mapping[str, list[tuple[str, Assignment]]], item_id: str, day: date,
+             workspace: str = "") -> str | None:
+    """The cost center whose assignment of ``item_id`` holds for a line of ``workspace`` on ``day``, or None."""
+    for center_id, item in index.get(item_id, ()):
+        if item.applies(day, workspace):
+            return center_id
+    return None
 
 
 DEFAULT_CONFIG = ConfigFile()

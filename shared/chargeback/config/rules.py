@@ -18,9 +18,7 @@ The checks that need the whole file (the cost centers a rule or a consumer names
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Mapping
-from functools import cache
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field
@@ -74,9 +72,6 @@ class Rule(Dated):
         """The rule as ``allocation_rule`` names it: ``rule:<name>``, or ``rule:<position>`` (1-based)."""
         return f"rule:{self.name or position}"
 
-    def matches(self, values: Mapping[str, str]) -> bool:
-        """Whether a line with these match-key values (``values[key]``; '' when absent) matches."""
-        return all(value_matches(pattern, values.get(key, "")) for key, pattern in self.match.items())
 
 
 class UsageSplit(Section):
@@ -93,16 +88,16 @@ class UsageSplit(Section):
         return consumer if known(consumer) else None
 
 
-@cache
-def _pattern(pattern: str) -> re.Pattern[str]:
-    return re.compile(".*".join(re.escape(part) for part in pattern.split(WILDCARD)), re.DOTALL)
+_REGEX_METACHARACTERS = frozenset(".^$*+?()[]{}|\\")
 
 
-def value_matches(pattern: str, value: str) -> bool:
-    """Whether ``value`` matches ``pattern``: exact text, or ``*`` for any run of characters (never empty)."""
-    if WILDCARD not in pattern:
-        return value == pattern
-    return value != "" and _pattern(pattern).fullmatch(value) is not None
+def pattern_regex(pattern: str) -> str:
+    """The anchored regular expression (RE2 and Python syntax alike) of a pattern with ``*`` wildcards.
+
+    Matching it says whether a non-empty value matches; an exact value (no ``*``) is compared as text instead.
+    """
+    parts = ("".join("\\" + c if c in _REGEX_METACHARACTERS else c for c in part) for part in pattern.split(WILDCARD))
+    return "(?s)^" + ".*".join(parts) + "$"
 
 
 def tag_value(tags: str, key: str) -> str:
@@ -152,5 +147,5 @@ def check_rules(rules: list[Rule], report: Callable[[tuple[Any, ...], str], None
                 break
 
 
-__all__ = ["MATCH_COLUMNS", "MATCH_KEYS", "Rule", "UsageSplit", "check_rules", "line_column", "tag_value",
-           "value_matches"]
+__all__ = ["MATCH_COLUMNS", "MATCH_KEYS", "Rule", "UsageSplit", "check_rules", "line_column", "pattern_regex",
+           "tag_value"]
