@@ -105,6 +105,12 @@ RULE_UNALLOCATED = UNALLOCATED  # nobody
 POOLS = ("console", "unmapped")  # <pool>:<even|proportional|fixed>: a share of a pool split by shared_costs
 
 
+def is_attributed(rule: str) -> bool:
+    """Whether ``allocation_rule`` says the mapping named who pays for the row itself: a usage split, a rule or
+    the API key (not a workspace's fallback, a pool or nobody)."""
+    return rule == RULE_API_KEY or rule.startswith((RULE_PREFIX, RULE_USAGE_SPLIT))
+
+
 def is_pool_share(rule: str) -> bool:
     """Whether ``allocation_rule`` names a share of a pool (``console:proportional``, ``unmapped:fixed``)."""
     return rule.partition(":")[0] in POOLS

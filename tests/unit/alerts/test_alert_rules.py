@@ -288,6 +288,20 @@ def test_unknown_api_key_and_workspace_fire_known_ones_do_not(store):
                                      "who pays.")
 
 
+def test_keys_and_workspaces_that_rules_or_usage_splits_decide_are_not_new(store):
+    rows = (series(date(2026, 5, 2), ["7"], api_key_id="9999999", workspace_id="llm-ruled", cost_center="research",
+                   allocation_rule="rule:partner")
+            + series(date(2026, 5, 2), ["2"], api_key_id="2100001", workspace_id="llm-split", cost_center="search",
+                     allocation_rule="usage_split")
+            + series(date(2026, 5, 3), ["1"], api_key_id="9999998", cost_center="search",
+                     allocation_rule="workspace"))
+    publish_month(store, "2026-05", rows)
+    rules = mapping("rules:\n  - {match: {api_key: \"99999*\"}, cost_center: research, name: partner}\n")
+    evaluation = run(store, date(2026, 5, 4), rules)
+    assert fired(evaluation, "new_workspace") == []  # rules and the split decided all of their cost
+    assert fired(evaluation, "new_api_key") == [("api_key:9999998", "", "2026-05")]  # the workspace's fallback
+
+
 def test_without_a_mapping_file_new_keys_are_not_flagged(store):
     publish_month(store, "2026-05", series(date(2026, 5, 1), ["5", "5"], api_key_id="9999999"))
     evaluation = run(store, date(2026, 5, 3), DEFAULT_CONFIG)
