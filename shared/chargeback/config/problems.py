@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn, Union, get_
 
 from pydantic import BaseModel, Tag, TypeAdapter, ValidationError
 
-from chargeback.errors import ConfigError, InputError
+from chargeback.errors import ConfigError, located
 
 if TYPE_CHECKING:
     from chargeback.config.yaml_source import YamlDocument
@@ -39,7 +39,7 @@ class Problem:
 
     def __str__(self) -> str:
         if self.source:
-            return str(InputError(self.message, source=self.source, line=self.line, field=self.where))
+            return located(self.message, source=self.source, line=self.line, field=self.where)
         place = f"line {self.line}, " if self.line is not None else ""
         return f"{place}{self.where}: {self.message}" if self.where else f"{place}{self.message}"
 
