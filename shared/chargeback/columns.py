@@ -65,6 +65,15 @@ LINE_COLUMNS: tuple[str, ...] = (*LINE_DIMENSIONS, *LINE_FLAGS, *LINE_AMOUNTS, L
 # Allocation adds who pays and why.
 ALLOCATION_EXTRA: tuple[str, ...] = ("cost_center", "allocation_rule", "share")
 
+COST_CENTER_PATH = "cost_center_path"  # the cost center under its parents: 'company/platform/search'
+REPORTING_CURRENCY = "reporting_currency"  # the configured reporting currency, else the bill's currency
+REPORTING_BILLED_COST = "reporting_billed_cost"  # billed_cost in the reporting currency (exact, 12 decimals)
+
+# Every exact amount of an allocation row: the line's, what prepaid plans covered and cost, and the billed cost in
+# the reporting currency.
+ALLOCATION_AMOUNTS: tuple[str, ...] = (*LINE_AMOUNTS, "commitment_covered_cost", "effective_cost",
+                                       REPORTING_BILLED_COST)
+
 ALLOCATION_COLUMNS: tuple[str, ...] = (
     "billing_month",
     "billing_date",
@@ -105,13 +114,33 @@ ALLOCATION_COLUMNS: tuple[str, ...] = (
     "commitment_covered_cost",  # the list value a prepaid plan covered (chargeback.allocation.prepaid)
     "effective_cost",  # billed plus the plan's amortized cost of the row
     "cost_center",
+    "cost_center_path",
     "allocation_rule",
     "share",
     "line_count",
+    "reporting_currency",
+    "reporting_billed_cost",
 )
-
-# Amounts of an allocation row: the line's, and what prepaid plans covered and cost.
-ALLOCATION_AMOUNTS: tuple[str, ...] = (*LINE_AMOUNTS, "commitment_covered_cost", "effective_cost")
 
 UNALLOCATED = "unallocated"
 MODEL_STUDIO_PRODUCT = "sfm"
+
+# What ``allocation_rule`` says decided who pays for a row (chargeback.allocation.allocate):
+RULE_USAGE_SPLIT = "usage_split"  # a consumer's share of a shared key, by the key's usage file
+RULE_USAGE_SPLIT_UNKNOWN = "usage_split:unknown"  # the share of consumers that map to no cost center: the key's own
+RULE_PREFIX = "rule:"  # rule:<position> (1-based) or rule:<name>: the first rule that matched
+RULE_API_KEY = "api_key"  # the API key's cost center (api_keys, api_keys_file)
+RULE_WORKSPACE = "workspace"  # the workspace's cost center
+RULE_UNALLOCATED = UNALLOCATED  # nobody
+POOLS = ("console", "unmapped")  # <pool>:<even|proportional|fixed>: a share of a pool split by shared_costs
+
+
+def is_attributed(rule: str) -> bool:
+    """Whether ``allocation_rule`` says the mapping named who pays for the row itself: a usage split, a rule or
+    the API key (not a workspace's fallback, a pool or nobody)."""
+    return rule == RULE_API_KEY or rule.startswith((RULE_PREFIX, RULE_USAGE_SPLIT))
+
+
+def is_pool_share(rule: str) -> bool:
+    """Whether ``allocation_rule`` names a share of a pool (``console:proportional``, ``unmapped:fixed``)."""
+    return rule.partition(":")[0] in POOLS

@@ -21,12 +21,17 @@ class InputError(ChargebackError):
         self.source = source
         self.line = line
         self.field = field
-        where = [source] if source else []
-        if line is not None:
-            where.append(f"line {line}")
-        if field:
-            where.append(f"field '{field}'")
-        super().__init__(f"{', '.join(where)}: {message}" if where else message)
+        super().__init__(located(message, source=source, line=line, field=field))
+
+
+def located(message: str, *, source: str = "", line: int | None = None, field: str = "") -> str:
+    """``message`` after its place: 'keys.csv, line 4, field 'from': ...' (the parts that are known)."""
+    where = [source] if source else []
+    if line is not None:
+        where.append(f"line {line}")
+    if field:
+        where.append(f"field '{field}'")
+    return f"{', '.join(where)}: {message}" if where else message
 
 
 class ConfigError(InputError):

@@ -202,3 +202,34 @@ def test_fc_provisional_statements_after_the_final_day(fc_function: Path) -> Non
     assert waiting["months"] == [{"month": "2026-05", "action": "waiting", "kind": "", "statements": 0}]
     sent = json.loads(monthly.handler(fc_timer("monthly", "2026-06-07T03:30:00Z"), FC_CONTEXT))
     assert sent["months"] == [{"month": "2026-05", "action": "sent", "kind": "provisional", "statements": 3}]
+
+
+def test_lambda_reads_the_inventory_and_usage_files_beside_the_mapping(aws_function: boto3.Session) -> None:
+    s3 = aws_function.client("s3")
+    s3.put_object(Bucket="chargeback-warehouse", Key="config/mapping.yaml", Body=b"""cost_centers:
+  search: {owners: [lead@example.com]}
+  research: {owners: [research-lead@example.com]}
+api_keys_file: keys.csv
+usage_splits:
+  - {api_key: "2100001", source: usage/gateway.csv, consumers: {team-r: research}}
+""")
+    s3.put_object(Bucket="chargeback-warehouse", Key="config/keys.csv",
+                  Body=b"api_key_id,cost_center,from,until\n2100001,search,,\n2300002,research,,\n")
+    # key 2100001 is shared: in May search used 3 tokens for research's 1 on every day it was billed
+    s3.put_object(Bucket="chargeback-warehouse", Key="config/usage/gateway.csv",
+                  Body=b"date,consumer,tokens\n2026-05-14,search,3\n2026-05-14,team-r,1\n"
+                       b"2026-05-20,search,3\n2026-05-20,team-r,1\n")
+    result = daily.lambda_handler(scheduler_event("daily", "2026-06-04T02:30:00Z"), LAMBDA_CONTEXT)
+    assert [(m["month"], m["totals"]) for m in result["months"]] == [
+        ("2026-05", {"CNY": "22.875"}), ("2026-06", {"CNY": "2"})]
+    warehouse = open_store("s3://chargeback-warehouse", client=s3)
+    may = read_allocations(warehouse, "2026-05")
+    assert may is not None
+    # the shared key's 12.5 and 7.25: 3/4 to search, 1/4 to research, at the bill's finest decimal (0.001): 7.25
+    # is 5.4375 + 1.8125, whose two half-units the tie gives to the first cost center, research; research's own
+    # key 3.125
+    assert cost_by_center(may) == {"search": Decimal("9.375") + Decimal("5.437"),
+                                   "research": Decimal("3.125") + Decimal("1.813") + Decimal("3.125")}
+    june = read_allocations(warehouse, "2026-06")
+    assert june is not None  # no June usage: the shared key is its own cost center's (the inventory's)
+    assert cost_by_center(june) == {"search": Decimal("1.5"), "research": Decimal("0.5")}

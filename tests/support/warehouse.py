@@ -68,6 +68,10 @@ def _complete(row: Mapping[str, Any]) -> dict[str, Any]:
             "api_key_id", "workspace_id", "model", "usage_type", "channel", "free_quota_stop"))
     for column in LINE_AMOUNTS:
         values[column] = Decimal(str(values.get(column, "0")))
+    if "cost_center" in values:  # an allocation row: no hierarchy and the bill's currency unless it says so
+        values.setdefault("cost_center_path", values["cost_center"])
+        values.setdefault("reporting_currency", values["currency"])
+        values["reporting_billed_cost"] = Decimal(str(values.get("reporting_billed_cost", values["billed_cost"])))
     return values
 
 

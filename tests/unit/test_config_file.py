@@ -25,14 +25,21 @@ def problems(text: str) -> str:
 
 def test_the_readme_example_and_the_demo_mapping_load() -> None:
     section = README.read_text().split("## Configuration", 1)[1].split("\n## ", 1)[0]
-    [example] = re.findall(r"```yaml\n(.*?)```", section, re.DOTALL)
+    example = re.findall(r"```yaml\n(.*?)```", section, re.DOTALL)[0]  # the one with every section
     config = parse_config_file(example, source="README")
     assert set(config.cost_centers) == {"search", "research"}
     assert config.delivery.backend == "smtp" and config.delivery.finance_cc == ["finance@example.com"]
     assert set(config.alerts.channels) == {"finops-ding", "search-slack", "siem", "finance"}
     assert config.prices[0].model == "qwen-max" and config.pricing.site == "cn"
-    for block in re.findall(r"```yaml\n(.*?)```", README.read_text(), re.DOTALL):  # every YAML the README shows
-        parse_config_file(block, source="README")
+    readme = README.read_text()
+    files = dict(re.findall(r"`([\w.-]+\.csv)`:\n\n```csv\n(.*?)```", readme, re.DOTALL))  # the files it shows
+    assert set(files) == {"keys.csv", "rates.csv"}
+
+    def shown(location: str) -> bytes:
+        return files[Path(location).name].encode()
+
+    for block in re.findall(r"```yaml\n(.*?)```", readme, re.DOTALL):  # every YAML the README shows
+        parse_config_file(block, source="README", read=shown)
     demo = resources.files("chargeback.demo").joinpath("mapping.yaml").read_bytes()
     assert set(parse_config_file(demo).cost_centers) == {"search", "research", "assistants"}
 
@@ -97,7 +104,7 @@ def test_unknown_keys_get_the_closest_known_one() -> None:
     assert message.startswith("teams.yaml: 5 problems:\n")
     for line in (
         "line 2, cost_centers.a.owner: unknown key 'owner'; did you mean 'owners'?",
-        "line 2, cost_centers.a.colour: unknown key 'colour' (known keys: name, owners, workspaces, api_keys, "
+        "line 2, cost_centers.a.colour: unknown key 'colour' (known keys: name, parent, owners, workspaces, api_keys, "
         "budget, channels, locale)",
         "line 3, statments: unknown section 'statments'; did you mean 'statements'?",
         "line 4, shared_costs.console: 'proportionel' is not a rule: write keep, even, proportional or "

@@ -44,7 +44,7 @@ def test_every_bad_field_is_listed():
     message = str(caught.value)
     assert message.startswith("teams.yaml: 4 problems:\n")
     assert "line 2, cost_centers.a.owners[0]: 'not-an-email' is not an email address" in message
-    assert "line 2, cost_centers.a.colour: unknown key 'colour' (known keys: name, owners," in message
+    assert "line 2, cost_centers.a.colour: unknown key 'colour' (known keys: name, parent, owners," in message
     assert "line 4, shared_costs.unmapped: 'sometimes' is not a rule" in message
     assert caught.value.exit_code == 2
 

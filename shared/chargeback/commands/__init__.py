@@ -2,14 +2,17 @@
 
 ``add_storage_options`` and ``open_url`` give every subcommand that reads or writes storage the same
 ``--storage-deadline`` option and the same way of opening a store with it; ``add_wait_option`` and
-``leases_of`` give the commands that write a month (run, ingest, allocate, report, alert) the same ``--wait``.
+``leases_of`` give the commands that write a month (run, ingest, allocate, report, alert) the same ``--wait``;
+``load_mapping`` reads ``--mapping`` and the files it names that way.
 """
 
 from __future__ import annotations
 
 import argparse
 from dataclasses import replace
+from functools import partial
 
+from chargeback.config.file import ConfigFile, load_config_file, read_location
 from chargeback.once import DEFAULT_LEASES, LeasePolicy
 from chargeback.storage import ObjectStore, StoragePolicy, open_store
 
@@ -58,3 +61,10 @@ def add_wait_option(parser: argparse.ArgumentParser) -> None:
 def leases_of(args: argparse.Namespace) -> LeasePolicy:
     """The lease policy the command line asks for."""
     return replace(DEFAULT_LEASES, wait=getattr(args, "wait", DEFAULT_LEASES.wait))
+
+
+def load_mapping(args: argparse.Namespace, *, use: bool = True) -> ConfigFile:
+    """The ``--mapping`` file (the default without one, or when not ``use``d), the files it names read with
+    the command line's storage time limits."""
+    path = getattr(args, "mapping", None) if use else None
+    return load_config_file(path, read=partial(read_location, open_store=lambda url: open_url(url, args)))

@@ -24,9 +24,8 @@ from typing import Any
 from chargeback.alerts.channels import Channel, build_channels
 from chargeback.alerts.job import run_alerts
 from chargeback.alerts.model import AlertOutcome, AlertRun
-from chargeback.commands import add_storage_options, add_wait_option, leases_of, open_url
+from chargeback.commands import add_storage_options, add_wait_option, leases_of, load_mapping, open_url
 from chargeback.config.environment import DeliveryEnvironment
-from chargeback.config.file import load_config_file
 from chargeback.config.resolve import CommandLine, resolve_delivery
 from chargeback.delivery.build import build_mailer
 
@@ -63,7 +62,7 @@ def register(subparsers: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    config = load_config_file(args.mapping)
+    config = load_mapping(args)
     store = open_url(args.warehouse, args)
     channels: dict[str, Channel] = {}
     if not args.dry_run and config.alerts.enabled:  # a dry run sends nothing: no mail server, URLs or secrets

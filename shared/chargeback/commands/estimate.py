@@ -7,7 +7,7 @@ import json
 from datetime import date
 from pathlib import Path
 
-from chargeback.config.file import load_config_file
+from chargeback.commands import load_mapping
 from chargeback.config.prices import SITE_CURRENCY
 from chargeback.config.resolve import CommandLine, resolve_site
 from chargeback.errors import InputError
@@ -72,7 +72,7 @@ def _read(path: Path) -> str:
 def _estimate(args: argparse.Namespace) -> int:
     if args.output_tokens < 0:
         raise InputError("must not be negative", field="--output-tokens")
-    config = load_config_file(args.mapping) if args.mapping else None
+    config = load_mapping(args) if args.mapping else None
     catalog = load_catalog(config.prices if config else ())
     site = resolve_site(config, CommandLine(site=args.site))
     on = args.on or date.today()

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 from decimal import Decimal
 
-from chargeback.commands import add_storage_options, open_url
-from chargeback.config.file import load_config_file
+from chargeback.commands import add_storage_options, load_mapping, open_url
 from chargeback.config.prices import SITE_CURRENCY
 from chargeback.errors import InputError
 from chargeback.money import format_decimal
@@ -39,7 +38,7 @@ def _reconcile(args: argparse.Namespace) -> int:
     if lines is None:
         raise InputError(f"month {args.month} is not in {args.warehouse}: run 'chargeback run' first",
                          field="month")
-    catalog = load_catalog(load_config_file(args.mapping).prices)
+    catalog = load_catalog(load_mapping(args).prices)
     results = []
     for currency in sorted(set(lines["currency"])):
         site = CURRENCY_SITE.get(str(currency))

@@ -19,9 +19,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from chargeback.commands import add_storage_options, add_wait_option, leases_of, open_url
+from chargeback.commands import add_storage_options, add_wait_option, leases_of, load_mapping, open_url
 from chargeback.config.environment import DeliveryEnvironment
-from chargeback.config.file import load_config_file
 from chargeback.config.resolve import CommandLine, resolve_delivery
 from chargeback.delivery.build import build_mailer
 from chargeback.display import money
@@ -61,7 +60,7 @@ def _month(text: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = load_config_file(args.mapping)
+    config = load_mapping(args)
     plan = resolve_delivery(config, DeliveryEnvironment.from_env(os.environ),
                             CommandLine(outbox=args.outbox, outbox_only=config.is_default))
     store = open_url(args.warehouse, args)

@@ -8,9 +8,8 @@ from datetime import UTC, datetime
 
 from chargeback.bills.discovery import BillFile
 from chargeback.bills.sources import DEFAULT_MAX_UNCOMPRESSED_BYTES
-from chargeback.commands import add_storage_options, add_wait_option, leases_of, open_url
-from chargeback.config.file import load_config_file
-from chargeback.jobs.run_month import RunSummary, allocate_month, run_month
+from chargeback.commands import add_storage_options, add_wait_option, leases_of, load_mapping, open_url
+from chargeback.jobs.run_month import RunSummary, allocate_month, allocate_months, run_month
 from chargeback.money import format_decimal
 
 MONTH_HELP = "billing month, YYYY-MM"
@@ -40,10 +39,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ingest.set_defaults(handler=_ingest)
 
     alloc = subparsers.add_parser(
-        "allocate", help="allocate an ingested month with a mapping",
-        description="Allocate a month already ingested into WAREHOUSE, from its published lines, with a mapping.")
+        "allocate", help="(re)allocate ingested months with the current mapping",
+        description=(
+            "Allocate months already ingested into WAREHOUSE, from their published lines (no bill is read again), "
+            "with the mapping as it is now: --month alone for one month, --month and --to for every ingested "
+            "month of a range (a backfill after ownership changed). Only months whose allocation changed are "
+            "published again; 'report' then sends corrected statements to the cost centers they concern."))
     alloc.add_argument("--warehouse", required=True, metavar="URL", help=WAREHOUSE_HELP)
-    alloc.add_argument("--month", required=True, metavar="YYYY-MM", help=MONTH_HELP)
+    alloc.add_argument("--month", required=True, metavar="YYYY-MM", help=f"{MONTH_HELP}; the first with --to")
+    alloc.add_argument("--to", metavar="YYYY-MM", help="the last month of the range (inclusive)")
     alloc.add_argument("--mapping", metavar="FILE", help=MAPPING_HELP)
     add_storage_options(alloc)
     add_wait_option(alloc)
@@ -96,7 +100,7 @@ class Progress:
 
 
 def _run(args: argparse.Namespace, allocate_lines: bool = True) -> int:
-    config = load_config_file(args.mapping if allocate_lines else None)
+    config = load_mapping(args, use=allocate_lines)
     progress = Progress()
     try:
         summary = run_month(open_url(args.source, args), open_url(args.warehouse, args), args.month, config,
@@ -114,9 +118,24 @@ def _ingest(args: argparse.Namespace) -> int:
 
 
 def _allocate(args: argparse.Namespace) -> int:
-    summary = allocate_month(open_url(args.warehouse, args), args.month, load_config_file(args.mapping),
-                             now=datetime.now(UTC), leases=leases_of(args))
-    print(format_summary(summary, args.warehouse))
+    config = load_mapping(args)
+    warehouse = open_url(args.warehouse, args)
+    if args.to is None:
+        print(format_summary(allocate_month(warehouse, args.month, config, now=datetime.now(UTC),
+                                                   leases=leases_of(args)), args.warehouse))
+        return 0
+    results = allocate_months(warehouse, args.month, args.to, config, now=datetime.now(UTC),
+                              leases=leases_of(args))
+    changed = [r.month for r in results if r.summary and r.summary.changed]
+    print(f"allocated {sum(1 for r in results if r.summary)} month(s) from {args.month} to {args.to} with mapping "
+          f"{config.version}: {len(changed)} changed ({', '.join(changed) or 'none'}), the others left as published")
+    for result in results:
+        if result.summary is None:
+            print(f"month {result.month}: {result.skipped}, skipped")
+        elif result.summary.changed:
+            print(format_summary(result.summary, args.warehouse))
+        else:
+            print(f"month {result.month}: allocation unchanged, nothing re-published")
     return 0
 
 

@@ -2,14 +2,14 @@
 
     cost_centers:
       search:   {name: Search team, owners: [lead@example.com], workspaces: [llm-...], api_keys: ["2100001"]}
-      research: {api_keys: [{id: "2300002", from: 2026-05-10}]}
+      research: {parent: search, api_keys: [{id: "2300002", from: 2026-05-10}]}
     shared_costs:
       console: proportional     # keep | even | proportional | {fixed: {search: 60, research: 40}}
       unmapped: keep
     workspace_labels: {llm-...: Production}
 
-Rules between sections (fixed shares naming known cost centers, an API key owned twice on overlapping
-dates) are checked in ``chargeback.config.file``, where the whole file is known.
+Rules between sections (fixed shares and parents naming known cost centers, no cycle of parents, an API key
+owned twice on overlapping dates) are checked in ``chargeback.config.file``, where the whole file is known.
 """
 
 from __future__ import annotations
@@ -23,15 +23,14 @@ from pydantic import BeforeValidator, Discriminator, Field, Tag, field_validator
 from chargeback.config.fields import EmailAddresses, Exact, ExactList, Identifier, Section
 
 
-class Assignment(Section):
-    """An API key or workspace assigned to a cost center, optionally only between two dates (inclusive)."""
+class Dated(Section):
+    """Something that holds only between two dates (inclusive), ``from`` and ``until`` in the file."""
 
-    id: Identifier
     valid_from: date | None = Field(default=None, alias="from")
     valid_until: date | None = Field(default=None, alias="until")
 
     @model_validator(mode="after")
-    def _ordered(self) -> Assignment:
+    def _ordered(self) -> Dated:
         if self.valid_from and self.valid_until and self.valid_until < self.valid_from:
             raise ValueError(f"'until' {self.valid_until} is before 'from' {self.valid_from}")
         return self
@@ -41,12 +40,27 @@ class Assignment(Section):
             self.valid_until is None or day <= self.valid_until
         )
 
-    def overlaps(self, other: Assignment) -> bool:
-        return self.covers_some_day(other.valid_from or date.min, other.valid_until or date.max)
-
     def covers_some_day(self, first: date, last: date) -> bool:
-        """Whether the assignment holds on any day from ``first`` to ``last`` (inclusive)."""
+        """Whether it holds on any day from ``first`` to ``last`` (inclusive)."""
         return max(self.valid_from or date.min, first) <= min(self.valid_until or date.max, last)
+
+
+class Assignment(Dated):
+    """An API key or workspace assigned to a cost center, optionally only between two dates (inclusive) and,
+    for an API key, only for its lines in one workspace."""
+
+    id: Identifier
+    workspace: Identifier | None = None
+
+    def applies(self, day: date, workspace: str) -> bool:
+        """Whether the assignment holds for a line of ``workspace`` on ``day``."""
+        return self.covers(day) and (self.workspace is None or self.workspace == workspace)
+
+    def overlaps(self, other: Assignment) -> bool:
+        """Whether both hold for some line: a day in common, and the same workspace or either without one."""
+        if self.workspace is not None and other.workspace is not None and self.workspace != other.workspace:
+            return False
+        return self.covers_some_day(other.valid_from or date.min, other.valid_until or date.max)
 
 
 def _assignments(value: Any) -> Any:
@@ -79,6 +93,7 @@ class CostCenter(Section):
     """Who pays: a team with owners who receive its statements and alerts."""
 
     name: str | None = None
+    parent: Identifier | None = None  # the cost center above this one: its statements and budget include ours
     owners: EmailAddresses = Field(default_factory=list)
     workspaces: Assignments = Field(default_factory=list)
     api_keys: Assignments = Field(default_factory=list)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn, Union, get_
 
 from pydantic import BaseModel, Tag, TypeAdapter, ValidationError
 
-from chargeback.errors import ConfigError
+from chargeback.errors import ConfigError, located
 
 if TYPE_CHECKING:
     from chargeback.config.yaml_source import YamlDocument
@@ -29,13 +29,17 @@ Path = tuple[Any, ...]
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong: ``where`` is a YAML path (``cost_centers.search.owners[0]``) or a variable name."""
+    """One thing wrong: ``where`` is a YAML path (``cost_centers.search.owners[0]``) or a variable name; in a
+    file the configuration names (``source``: an inventory or rates CSV), the column."""
 
     where: str
     message: str
     line: int | None = None
+    source: str = ""  # '' for the configuration file itself
 
     def __str__(self) -> str:
+        if self.source:
+            return located(self.message, source=self.source, line=self.line, field=self.where)
         place = f"line {self.line}, " if self.line is not None else ""
         return f"{place}{self.where}: {self.message}" if self.where else f"{place}{self.message}"
 
@@ -53,9 +57,11 @@ def dotted(path: Path) -> str:
 
 def raise_problems(problems: Sequence[Problem], source: str) -> NoReturn:
     """One ConfigError listing every problem (in line order), each with its place."""
-    ordered = sorted(problems, key=lambda p: p.line or 0)
+    ordered = sorted(problems, key=lambda p: (p.source, p.line or 0))
     if len(ordered) == 1:
         [problem] = ordered
+        if problem.source:
+            raise ConfigError(problem.message, source=problem.source, line=problem.line, field=problem.where)
         message = f"{problem.where}: {problem.message}" if problem.where else problem.message
         raise ConfigError(message, source=source, line=problem.line)
     listed = "\n".join(f"  {problem}" for problem in ordered)

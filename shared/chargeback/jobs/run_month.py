@@ -1,11 +1,13 @@
 """Ingest and allocate one month: discover the authoritative bills, read them, allocate, publish.
 
-Idempotent: when the month's sources (key, size, etag) and the mapping are unchanged since the published
-manifest, and every object that manifest names is in place, no bill is read and no table is rewritten (table
-copies that lag behind the manifest, left by a run that died after its commit, are brought up to date). A
-published month that is not whole is rebuilt. All checks run before the first write, so bad input leaves the
-warehouse's previous complete state in place; the publish protocol (``chargeback.warehouse.publish``) keeps
-it whole whenever a run dies.
+Idempotent: when the month's sources (key, size, etag), the mapping and the usage files of its shared keys are
+unchanged since the published manifest, and every object that manifest names is in place, no bill is read and
+no table is rewritten (table copies that lag behind the manifest, left by a run that died after its commit, are
+brought up to date). A published month that is not whole is rebuilt. All checks run before the first write, so
+bad input leaves the warehouse's previous complete state in place; the publish protocol
+(``chargeback.warehouse.publish``) keeps it whole whenever a run dies. ``allocate_months`` re-allocates
+published months from their lines (a backfill after the mapping changed) and re-publishes only those whose
+allocation changed.
 """
 
 from __future__ import annotations
@@ -26,17 +28,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from chargeback import __version__
-from chargeback.allocation.allocate import allocate_table
+from chargeback.allocation.allocate import allocate_lines
+from chargeback.allocation.usage import NO_USAGE, UsageData, load_usage
 from chargeback.bills.discovery import AccountSelection, BillFile, Selection, select_month
 from chargeback.bills.normalize import LINE_SCHEMA, normalize_table
 from chargeback.bills.reader import MonthRead, read_month
 from chargeback.bills.sources import DEFAULT_MAX_UNCOMPRESSED_BYTES
-from chargeback.columns import UNALLOCATED
+from chargeback.columns import RULE_PREFIX, UNALLOCATED
 from chargeback.config.file import ConfigFile
 from chargeback.errors import ChargebackError, InputError
 from chargeback.fee_types import FREE_QUOTA
 from chargeback.money import MONEY_TYPE, format_decimal
-from chargeback.months import check_month, first_day, last_day
+from chargeback.months import check_month, first_day, last_day, months_between
 from chargeback.once import DEFAULT_LEASES, LeasePolicy, hold_lease
 from chargeback.pricing.focus import focus_files
 from chargeback.pricing.free_quota import month_grants
@@ -63,6 +66,7 @@ from chargeback.warehouse.publish import (
     parquet_bytes,
     publish_month,
     refresh_copies,
+    sha256,
 )
 from chargeback.warehouse.read import read_table
 
@@ -138,10 +142,13 @@ class RunSummary:
         return list(self.manifest.warnings)
 
 
-def fingerprint(selection: Selection, mapping: ConfigFile | None) -> str:
-    """Identifies the inputs of a run: sources as listed, the mapping and the output schema."""
+def fingerprint(selection: Selection, mapping: ConfigFile | None, usage: UsageData = NO_USAGE) -> str:
+    """Identifies the inputs of a run: sources as listed, the mapping, the usage files and the output schema."""
     parts = [f"{f.key}\0{f.info.size}\0{f.info.etag}" for f in selection.files]
-    payload = json.dumps([SCHEMA_VERSION, mapping.version if mapping else None, parts])
+    allocation: object = None
+    if mapping is not None:  # without usage files as before, so an upgrade alone re-reads no month
+        allocation = [mapping.version, usage.digest] if usage.digest else mapping.version
+    payload = json.dumps([SCHEMA_VERSION, allocation, parts])
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -162,12 +169,12 @@ class _Look:
                 and not self.problems)
 
 
-def _look(source: ObjectStore, warehouse: ObjectStore, month: str, mapping: ConfigFile | None, *,
-          force: bool) -> _Look:
+def _look(source: ObjectStore, warehouse: ObjectStore, month: str, mapping: ConfigFile | None,
+          usage: UsageData, *, force: bool) -> _Look:
     selection = select_month(list(source.list()), month)
     if not selection.files:
         raise NoBillsError(f"no Model Studio bill for {month} under {source.url}", field="month")
-    print_ = fingerprint(selection, mapping)
+    print_ = fingerprint(selection, mapping, usage)
     previous = _previous_manifest(warehouse, month, force=force)
     if force or previous is None or previous.fingerprint != print_:
         return _Look(selection, print_, previous, [], force)
@@ -200,13 +207,14 @@ def run_month(
     if now.tzinfo is None:
         raise ValueError("now must carry a timezone")
     compared = mapping if allocate_lines else None
-    look = _look(source, warehouse, month, compared, force=force)
+    usage = load_usage(mapping) if allocate_lines else NO_USAGE
+    look = _look(source, warehouse, month, compared, usage, force=force)
     if look.unchanged and look.previous and not lagging_copies(warehouse, look.previous):
         log.info("month %s unchanged since %s: nothing rewritten", month, look.previous.ingested_at.isoformat(),
                  extra={"month": month})
         return RunSummary(look.previous, changed=False)
     with hold_lease(warehouse, "run", month, leases) as lease:
-        look = _look(source, warehouse, month, compared, force=force)  # another run may have published meanwhile
+        look = _look(source, warehouse, month, compared, usage, force=force)  # another run may have published meanwhile
         if look.unchanged and look.previous:
             repaired = refresh_copies(warehouse, look.previous)
             log.info("month %s unchanged since %s: nothing rewritten, %d table copies brought up to date", month,
@@ -218,13 +226,13 @@ def run_month(
                         extra={"month": month})
         return _ingest(source, warehouse, month, mapping, look, lease, now=now, workers=workers,
                        default_currency=default_currency, progress=progress, allocate_lines=allocate_lines,
-                       max_uncompressed=max_uncompressed)
+                       max_uncompressed=max_uncompressed, usage=usage)
 
 
 def _ingest(source: ObjectStore, warehouse: ObjectStore, month: str, mapping: ConfigFile, look: _Look,
             lease: Fence, *, now: datetime, workers: int, default_currency: str,
             progress: Callable[[BillFile], None] | None, allocate_lines: bool,
-            max_uncompressed: int) -> RunSummary:
+            max_uncompressed: int, usage: UsageData) -> RunSummary:
     """Read the month's bills, allocate them and publish, holding the month's lease (``lease``)."""
     selection, print_, previous = look.selection, look.fingerprint, look.previous
     read = read_month(source, selection.files, month, default_currency=default_currency, workers=workers,
@@ -244,7 +252,7 @@ def _ingest(source: ObjectStore, warehouse: ObjectStore, month: str, mapping: Co
         raise ChargebackError(f"the accounts' bills do not add up to the month's total for {month}")
     outputs: list[Output] = [(layout.lines_key(month), lambda: parquet_bytes(lines))]
     if allocate_lines:
-        manifest, more = _allocate(lines, mapping, manifest)
+        manifest, more = _allocate(lines, mapping, manifest, usage)
         outputs += more
     for kind in manifest.unknown_usage_types:
         log.warning("usage type %r is not one chargeback knows: %d row(s) kept with io_type 'other'",
@@ -334,9 +342,11 @@ def _account_bill(account: AccountSelection, read: MonthRead) -> AccountBill:
                        totals=dict(sorted(totals.items())))
 
 
-def _allocate(lines: pa.Table, mapping: ConfigFile, manifest: Manifest) -> tuple[Manifest, list[Output]]:
+def _allocate(lines: pa.Table, mapping: ConfigFile, manifest: Manifest,
+              usage: UsageData) -> tuple[Manifest, list[Output]]:
     """Allocate ``lines``: the manifest with its allocation fields filled, and the files to write."""
-    table = allocate_table(lines, mapping)
+    allocation = allocate_lines(lines, mapping, usage)
+    table = allocation.table
     if _totals(table) != _totals(lines):
         raise ChargebackError(f"allocation does not reconcile with the lines for {manifest.month}")
     by_center: dict[str, dict[str, Decimal]] = defaultdict(dict)
@@ -345,6 +355,10 @@ def _allocate(lines: pa.Table, mapping: ConfigFile, manifest: Manifest) -> tuple
         by_center[row["cost_center"]][row["currency"]] = row["billed_cost_sum"]
     keys = [k for k in pc.unique(lines["api_key_id"]).to_pylist() if k]
     workspaces = [w for w in pc.unique(lines["workspace_id"]).to_pylist() if w]
+    by_rule = table.filter(pc.starts_with(table["allocation_rule"], RULE_PREFIX))
+    ruled_keys = set(pc.unique(by_rule["api_key_id"]).to_pylist())
+    ruled_workspaces = set(pc.unique(by_rule["workspace_id"]).to_pylist())
+    used_rules = set(pc.unique(by_rule["allocation_rule"]).to_pylist())
     by_center = {c: dict(sorted(v.items())) for c, v in sorted(by_center.items())}
     covered: dict[str, dict[str, Decimal]] = defaultdict(dict)
     grouped = table.filter(pc.greater(table["commitment_covered_cost"], pa.scalar(Decimal(0), MONEY_TYPE))).group_by(
@@ -357,9 +371,11 @@ def _allocate(lines: pa.Table, mapping: ConfigFile, manifest: Manifest) -> tuple
         counts=dataclasses.replace(manifest.counts, allocation_rows=table.num_rows),
         totals_by_cost_center=by_center,
         covered_by_cost_center={c: dict(sorted(v.items())) for c, v in sorted(covered.items())},
-        unmapped_api_keys=tuple(sorted(k for k in keys if not mapping.knows_api_key(k))),
-        unmapped_workspaces=tuple(sorted(w for w in workspaces if not mapping.knows_workspace(w))),
-        warnings=tuple(mapping_warnings(mapping, manifest.month, set(keys), set(workspaces), by_center)),
+        unmapped_api_keys=tuple(sorted(k for k in keys if not mapping.knows_api_key(k) and k not in ruled_keys)),
+        unmapped_workspaces=tuple(sorted(w for w in workspaces
+                                         if not mapping.knows_workspace(w) and w not in ruled_workspaces)),
+        warnings=(*mapping_warnings(mapping, manifest.month, set(keys), set(workspaces), by_center, used_rules),
+                  *allocation.warnings),
     )
 
     made: list[tuple[bytes, bytes]] = []
@@ -382,11 +398,13 @@ def _allocate(lines: pa.Table, mapping: ConfigFile, manifest: Manifest) -> tuple
 
 
 def mapping_warnings(mapping: ConfigFile, month: str, api_keys: set[str], workspaces: set[str],
-                     by_center: dict[str, dict[str, Decimal]]) -> list[str]:
+                     by_center: dict[str, dict[str, Decimal]], used_rules: set[str] | None = None) -> list[str]:
     """Likely mistakes in the mapping, seen against the month's bill (warnings, not errors).
 
     A mapped API key or workspace whose assignment covers part of the month but that no bill line mentions (a
-    typo, or a retired key), and a month whose whole cost is unallocated although a mapping is given.
+    typo, or a retired key; the inventory's keys are left out: most of an inventory is idle in any month), a
+    shared key that no line mentions, a rule in force in the month that decided no line (with ``used_rules``),
+    and a month whose whole cost is unallocated although a mapping is given.
     """
     if mapping.is_default:
         return []
@@ -394,9 +412,17 @@ def mapping_warnings(mapping: ConfigFile, month: str, api_keys: set[str], worksp
     warnings: list[str] = []
     for kind, seen, label in (("api_keys", api_keys, "API key"), ("workspaces", workspaces, "workspace")):
         for center_id, item in mapping.assignments(kind):
-            if item.covers_some_day(first, last) and item.id not in seen:
+            if item.covers_some_day(first, last) and item.id not in seen and not mapping.from_inventory(item):
                 warnings.append(f"{label} {item.id!r} of cost center {center_id!r} does not appear in the {month} "
                                 "bill: check the ID in the mapping")
+    for split in mapping.usage_splits:
+        if split.api_key not in api_keys:
+            warnings.append(f"API key {split.api_key!r} of usage_splits does not appear in the {month} bill: check "
+                            "the ID in the mapping")
+    for position, rule in enumerate(mapping.rules, start=1):
+        if used_rules is not None and rule.covers_some_day(first, last) and rule.label(position) not in used_rules:
+            warnings.append(f"rule {rule.label(position).removeprefix(RULE_PREFIX)} ({rule.cost_center}) decided "
+                            f"no line of {month}: check its match")
     if by_center and set(by_center) == {UNALLOCATED}:
         totals = ", ".join(f"{format_decimal(v)} {c}" for c, v in by_center[UNALLOCATED].items())
         warnings.append(f"all of {month}'s cost ({totals}) is unallocated: no API key or workspace of the "
@@ -405,18 +431,23 @@ def mapping_warnings(mapping: ConfigFile, month: str, api_keys: set[str], worksp
 
 
 def allocate_month(warehouse: ObjectStore, month: str, mapping: ConfigFile, *, now: datetime,
-                   leases: LeasePolicy = DEFAULT_LEASES) -> RunSummary:
+                   leases: LeasePolicy = DEFAULT_LEASES, usage: UsageData | None = None) -> RunSummary:
     """Re-allocate a month already ingested, from its published lines, with ``mapping``, holding the month's
-    ``run`` lease."""
+    ``run`` lease.
+
+    The month is published again only when its allocation table differs from the published one; otherwise
+    nothing is written and the summary says ``changed=False``. ``usage`` is read from the mapping's usage files
+    when not given.
+    """
     check_month(month)
     if now.tzinfo is None:
         raise ValueError("now must carry a timezone")
     with hold_lease(warehouse, "run", month, leases) as lease:
-        return _reallocate(warehouse, month, mapping, lease, now=now)
+        return _reallocate(warehouse, month, mapping, lease, now=now, usage=usage)
 
 
 def _reallocate(warehouse: ObjectStore, month: str, mapping: ConfigFile, lease: Fence, *,
-                now: datetime) -> RunSummary:
+                now: datetime, usage: UsageData | None) -> RunSummary:
     previous = read_manifest(warehouse, month)
     lines = read_table(warehouse, month, layout.lines_key(month), previous) if previous else None
     if previous is None or lines is None:
@@ -426,15 +457,58 @@ def _reallocate(warehouse: ObjectStore, month: str, mapping: ConfigFile, lease: 
         raise InputError(f"month {month} was ingested by an older version (columns {', '.join(lines.schema.names)}"
                          f"): run 'chargeback run --month {month}' to read its bills again", field="month")
     lines = lines.cast(LINE_SCHEMA)
-    manifest = previous.replace(
-        allocated_at=now,
-        fingerprint=hashlib.sha256(f"{previous.fingerprint}:{mapping.version}".encode()).hexdigest())
-    manifest, outputs = _allocate(lines, mapping, manifest)
-    outputs = [(layout.lines_key(month), lambda: parquet_bytes(lines)), *outputs]
+    usage = load_usage(mapping) if usage is None else usage
+    inputs = f"{previous.fingerprint}:{mapping.version}" + (f":{usage.digest}" if usage.digest else "")
+    manifest = previous.replace(allocated_at=now, fingerprint=hashlib.sha256(inputs.encode()).hexdigest())
+    manifest, outputs = _allocate(lines, mapping, manifest, usage)
+    key = layout.allocations_key(month)
+    table_bytes = dict(outputs)[key]()
+    if previous.allocated and previous.outputs.get(key) == sha256(table_bytes):
+        log.info("month %s: allocation unchanged, nothing re-published", month, extra={"month": month})
+        return RunSummary(previous, changed=False)
+    outputs = [(layout.lines_key(month), lambda: parquet_bytes(lines)),
+               *[(k, (lambda: table_bytes) if k == key else make) for k, make in outputs]]
     with ThreadPoolExecutor(OUTPUT_WORKERS, thread_name_prefix="outputs") as pool:
         manifest, written = publish_month(warehouse, made_ahead(outputs, pool), manifest, previous, fence=lease,
                                           now=now)
     return RunSummary(manifest, changed=True, written=tuple(written))
+
+
+@dataclass(frozen=True)
+class MonthReallocation:
+    """One month of ``allocate_months``: its summary, or why it was left alone (never ingested)."""
+
+    month: str
+    summary: RunSummary | None
+    skipped: str = ""
+
+
+def allocate_months(warehouse: ObjectStore, first: str, last: str, mapping: ConfigFile, *,
+                    now: datetime, leases: LeasePolicy = DEFAULT_LEASES) -> list[MonthReallocation]:
+    """Re-allocate every ingested month from ``first`` to ``last`` with ``mapping``, from their published lines
+    (no bill is read again); only months whose allocation changed are published again.
+
+    InputError when ``last`` is before ``first`` or no month of the range was ingested. The usage files are
+    read once for the whole range; every month is checked and allocated before the next is published, and a
+    month that fails stops the run with the months before it published.
+    """
+    check_month(first)
+    check_month(last, field="to")
+    months = months_between(first, last)
+    if not months:
+        raise InputError(f"--to {last} is before --month {first}", field="to")
+    usage = load_usage(mapping)
+    results: list[MonthReallocation] = []
+    for month in months:
+        manifest = read_manifest(warehouse, month)
+        if manifest is None or not warehouse.exists(layout.lines_key(month)):
+            results.append(MonthReallocation(month, None, "not ingested"))
+            continue
+        results.append(MonthReallocation(month, allocate_month(warehouse, month, mapping, now=now, leases=leases,
+                                                                   usage=usage)))
+    if not any(r.summary for r in results):
+        raise InputError(f"no month from {first} to {last} has been ingested into {warehouse.url}", field="month")
+    return results
 
 
 def _totals(table: pa.Table) -> dict[str, Decimal]:

@@ -30,7 +30,15 @@ from typing import Any, Literal
 import pandas as pd
 
 from chargeback.bills.normalize import list_price
-from chargeback.columns import ALLOCATION_AMOUNTS, ALLOCATION_COLUMNS, LINE_AMOUNTS, UNALLOCATED
+from chargeback.columns import (
+    ALLOCATION_AMOUNTS,
+    ALLOCATION_COLUMNS,
+    COST_CENTER_PATH,
+    LINE_AMOUNTS,
+    REPORTING_BILLED_COST,
+    REPORTING_CURRENCY,
+    UNALLOCATED,
+)
 from chargeback.config.cost_centers import FixedShares
 from chargeback.config.file import ConfigFile as TeamMapping
 from chargeback.display import rounded, shares_of, shown_parts
@@ -57,11 +65,12 @@ _AMOUNTS = frozenset(ALLOCATION_AMOUNTS)
 # account (schema 2, beside the owner's); schema 3's usage-type marks (batch, thinking: they follow from the
 # usage type, which is hashed), account names, region, tags, resource group, cost unit and prepaid plans'
 # amounts (what a cost center owes is the billed cost, or under `charge_basis: effective` the effective cost,
-# which the statement puts in its place).
+# which the statement puts in its place); the cost center's path in the hierarchy and the reporting currency's
+# amounts.
 UNHASHED_COLUMNS = frozenset({"payer_account_id", "batch", "thinking", "account_name", "payer_account_name",
                               "region", "tags", "resource_group", "cost_unit", "commitment_list_cost",
                               "commitment_after_deduction", "commitment_deducted", "commitment_covered_cost",
-                              "effective_cost"})
+                              "effective_cost", COST_CENTER_PATH, REPORTING_CURRENCY, REPORTING_BILLED_COST})
 HASHED_COLUMNS: tuple[str, ...] = tuple(c for c in ALLOCATION_COLUMNS if c not in UNHASHED_COLUMNS)
 
 ScopeKind = Literal["cost_center", "workspace", "rollup"]

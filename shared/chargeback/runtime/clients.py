@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 from urllib.parse import urlparse
 
 from chargeback.config.environment import Settings
-from chargeback.config.file import DEFAULT_CONFIG, ConfigFile, load_config_file, parse_config_file
+from chargeback.config.file import DEFAULT_CONFIG, ConfigFile, load_config_file, parse_config_file, read_location
 from chargeback.errors import ConfigError, StorageError
 from chargeback.storage import ObjectStore, StoragePolicy
 from chargeback.storage import open_store as open_url
@@ -171,10 +172,11 @@ def load_job_config(settings: Settings, clients: Clients) -> ConfigFile:
     url = settings.mapping_url
     if not url:
         return DEFAULT_CONFIG
+    read = partial(read_location, open_store=lambda folder: open_store(folder, settings, clients))
     scheme = urlparse(url).scheme.lower()
     if scheme not in ("s3", "oss"):
-        return load_config_file(urlparse(url).path if scheme == "file" else url)
+        return load_config_file(urlparse(url).path if scheme == "file" else url, read=read)
     # s3://bucket/config/mapping.yaml -> the store s3://bucket/config and the key mapping.yaml
     folder, _, key = url.rstrip("/").rpartition("/")
     store = open_store(folder, settings, clients)
-    return parse_config_file(store.read_bytes(key), source=url)
+    return parse_config_file(store.read_bytes(key), source=url, read=read)

@@ -19,6 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from chargeback.columns import COST_CENTER_PATH, REPORTING_BILLED_COST, REPORTING_CURRENCY
 from chargeback.errors import ChargebackError, NotFoundError
 from chargeback.money import MONEY_TYPE
 from chargeback.storage import ObjectStore
@@ -108,6 +109,9 @@ def _with_schema_3_columns(table: pa.Table) -> pa.Table:
                              "commitment_after_deduction": zero, "commitment_deducted": zero}
     if "cost_center" in table.column_names:  # an allocation table
         added.update(commitment_covered_cost=zero, effective_cost=table.column("billed_cost"))
+        # before the hierarchy and the reporting currency: the path is the cost center, the currency the bill's
+        added.update({COST_CENTER_PATH: table.column("cost_center"), REPORTING_CURRENCY: table.column("currency"),
+                      REPORTING_BILLED_COST: table.column("billed_cost")})
     for name, values in added.items():
         if name not in table.column_names:
             table = table.append_column(name, values)
@@ -120,7 +124,8 @@ def read_allocations(store: ObjectStore, month: str, manifest: Manifest | None =
     ``manifest`` pins the version read (a caller that holds the month's manifest reads the rows it names).
     Money and usage columns hold ``Decimal``; ``share`` is a float for information only. Months published
     before schema 2 read with an empty ``payer_account_id``, before schema 3 with the columns it added (no
-    marks, names, region or prepaid plan) at their end.
+    marks, names, region or prepaid plan; the cost center as its path, the bill's currency and billed cost as
+    the reporting ones) at their end.
     """
     return _frame(read_table(store, month, layout.allocations_key(month), manifest))
 

@@ -78,6 +78,27 @@ def test_budget_fires_each_crossed_threshold_on_actual_spend(store):
     assert alert.routes[0].recipients == ("lead@example.com",)
 
 
+def test_a_parent_budget_counts_the_spend_of_every_cost_center_below_it(store):
+    tree = """
+cost_centers:
+  company: {owners: [cfo@example.com], budget: {monthly: 1000}}
+  platform: {parent: company, budget: {monthly: 300}}
+  search: {parent: platform, owners: [lead@example.com], workspaces: [llm-search]}
+  research: {parent: company, workspaces: [llm-research]}
+"""
+    rows = [*series(date(2026, 5, 1), ["25"] * 10, cost_center="search"),  # 250: search, under platform
+            *series(date(2026, 5, 1), ["30"] * 10, cost_center="research", workspace_id="llm-research"),
+            *series(date(2026, 5, 1), ["5"] * 10, cost_center="company")]  # 50 on the parent itself
+    publish_month(store, "2026-05", rows)
+    evaluation = run(store, date(2026, 5, 12), mapping("alerts: {forecast: {enabled: false}}\n", text=tree))
+    assert fired(evaluation, "budget_actual") == [
+        ("cost_center:company", "50", "2026-05"),  # 250 + 300 + 50 = 600 of 1000
+        ("cost_center:platform", "50", "2026-05"), ("cost_center:platform", "80", "2026-05")]  # 250 of 300
+    company = next(a for a in evaluation.alerts if a.subject.ref == "cost_center:company")
+    assert company.value == Decimal("600")
+    assert company.routes[0].recipients == ("cfo@example.com",)
+
+
 def test_budget_just_below_threshold_stays_quiet(store):
     rows = series(date(2026, 5, 1), ["20"] * 14 + ["119.99"])  # 399.99 < 400
     publish_month(store, "2026-05", rows)
@@ -264,6 +285,20 @@ def test_unknown_api_key_and_workspace_fire_known_ones_do_not(store):
     workspace = next(a for a in evaluation.alerts if a.rule == "new_workspace")
     assert workspace.reasons[-1] == ("Allocated now: CNY 3.00 in 'unallocated'. Add it to the mapping to decide "
                                      "who pays.")
+
+
+def test_keys_and_workspaces_that_rules_or_usage_splits_decide_are_not_new(store):
+    rows = (series(date(2026, 5, 2), ["7"], api_key_id="9999999", workspace_id="llm-ruled", cost_center="research",
+                   allocation_rule="rule:partner")
+            + series(date(2026, 5, 2), ["2"], api_key_id="2100001", workspace_id="llm-split", cost_center="search",
+                     allocation_rule="usage_split")
+            + series(date(2026, 5, 3), ["1"], api_key_id="9999998", cost_center="search",
+                     allocation_rule="workspace"))
+    publish_month(store, "2026-05", rows)
+    rules = mapping("rules:\n  - {match: {api_key: \"99999*\"}, cost_center: research, name: partner}\n")
+    evaluation = run(store, date(2026, 5, 4), rules)
+    assert fired(evaluation, "new_workspace") == []  # rules and the split decided all of their cost
+    assert fired(evaluation, "new_api_key") == [("api_key:9999998", "", "2026-05")]  # the workspace's fallback
 
 
 def test_without_a_mapping_file_new_keys_are_not_flagged(store):

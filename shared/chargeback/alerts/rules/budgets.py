@@ -37,6 +37,11 @@ class _BudgetSpec:
     currency: str | None
     owner: str | None
     channels: list[str] | None
+    ids: frozenset[str] = frozenset()  # the subject and, for a parent cost center, every cost center below it
+
+    def rows(self, frame: pd.DataFrame) -> pd.Series:
+        """Which rows of ``frame`` the budget counts (a parent's budget counts its children's spend)."""
+        return frame[self.column].isin(self.ids or {self.subject.id})
 
 
 def describe_forecast(forecast: Forecast, currency: str) -> str:
@@ -52,13 +57,13 @@ def _budget_specs(mapping: Mapping, settings: AlertSettings) -> list[_BudgetSpec
             specs.append(_BudgetSpec(
                 Subject("cost_center", center_id, mapping.cost_center_name(center_id)), "cost_center",
                 center.budget.monthly, tuple(sorted(set(center.budget.thresholds))), center.budget.currency,
-                center_id, None))
+                center_id, None, mapping.subtree(center_id)))
     for extra in settings.budgets:
         kind, subject_id = extra.subject
         specs.append(_BudgetSpec(
             Subject(kind, subject_id, subject_name(kind, subject_id, mapping)), DIMENSION_COLUMNS[kind],
             extra.monthly, tuple(sorted(set(extra.thresholds))), extra.currency, _extra_owner(extra, mapping),
-            extra.channels))
+            extra.channels, mapping.subtree(subject_id) if kind == "cost_center" else frozenset()))
     return specs
 
 
@@ -98,7 +103,7 @@ def budget_alerts(frame: pd.DataFrame, data: AlertData, day: date, coverage: Cov
     for month in evaluated_months(data, day, settings):
         in_month = frame.loc[frame["billing_date"].astype(str).str.startswith(month)] if len(frame) else frame
         for spec in _budget_specs(mapping, settings):
-            rows = in_month.loc[in_month[spec.column] == spec.subject.id] if len(in_month) else in_month
+            rows = in_month.loc[spec.rows(in_month)] if len(in_month) else in_month
             currency = _budget_currency(spec, rows, data, month, notes)
             if currency is None:
                 continue
@@ -124,7 +129,7 @@ def budget_alerts(frame: pd.DataFrame, data: AlertData, day: date, coverage: Cov
                 ))
             if month != current or not settings.forecast.enabled:
                 continue
-            all_rows = frame.loc[(frame[spec.column] == spec.subject.id) & (frame["currency"] == currency)] \
+            all_rows = frame.loc[spec.rows(frame) & (frame["currency"] == currency)] \
                 if len(frame) else frame
             series: dict[date, Decimal] = {k[0]: v for k, v in sums(all_rows, ["day"]).items()}  # type: ignore[misc]
             forecast = forecast_month(series, month, coverage.complete_through, coverage.first,

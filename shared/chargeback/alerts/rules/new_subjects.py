@@ -10,7 +10,7 @@ from chargeback.alerts.data import AlertData
 from chargeback.alerts.model import Alert, Subject
 from chargeback.alerts.rules.common import ZERO, evaluated_months, routes_for, subject_name, sums
 from chargeback.alerts.words import Phrase, phrase
-from chargeback.columns import UNALLOCATED
+from chargeback.columns import RULE_PREFIX, UNALLOCATED, is_attributed
 from chargeback.config.alerts import AlertSettings
 from chargeback.config.file import ConfigFile as Mapping
 from chargeback.display import money
@@ -20,9 +20,10 @@ def new_subject_alerts(frame: pd.DataFrame, data: AlertData, day: date, mapping:
                        settings: AlertSettings) -> list[Alert]:
     """API keys and workspaces in the month's bill that the mapping does not know.
 
-    Every unknown API key is flagged (a new key is worth knowing even when its workspace's team pays for it).
-    An unknown workspace is flagged only when some of its cost is not paid by a mapped key (console calls or
-    unmapped keys: 'unallocated' or a shared pool); a workspace used only through mapped keys needs no action.
+    Every unknown API key is flagged (a new key is worth knowing even when its workspace's team pays for it),
+    unless rules decided all its cost. An unknown workspace is flagged only when some of its cost is not paid by
+    a mapped key, a rule or a usage split (console calls or unmapped keys: 'unallocated' or a shared pool); a
+    workspace used only through those needs no action.
     Without a mapping file every workspace is its own cost center and no key is mapped by design, so nothing
     is flagged then.
     """
@@ -44,7 +45,8 @@ def new_subject_alerts(frame: pd.DataFrame, data: AlertData, day: date, mapping:
                 if knows(subject_id):
                     continue
                 rows = in_month.loc[in_month[column] == subject_id]
-                if kind == "workspace" and set(rows["allocation_rule"].tolist()) <= {"api_key"}:
+                decided = all(is_attributed(str(rule)) for rule in rows["allocation_rule"].tolist())
+                if decided and (kind == "workspace" or mapping.rules):  # a rule may decide a key it does not list
                     continue
                 by_currency = {str(k[0]): v for k, v in sums(rows, ["currency"]).items()}
                 if max(by_currency.values(), default=ZERO) < s.min_amount:
@@ -84,6 +86,8 @@ def _allocated_now(rows: pd.DataFrame, currency: str) -> Phrase:
             parts.append(phrase("new.part_unallocated", amount=amount))
         elif rule in ("api_key", "workspace"):
             parts.append(phrase("new.part_direct", amount=amount, center=center, rule=str(rule).replace("_", " ")))
+        elif str(rule).startswith(RULE_PREFIX):
+            parts.append(phrase("new.part_direct", amount=amount, center=center, rule=str(rule).replace(":", " ", 1)))
         else:
             parts.append(phrase("new.part_shared", amount=amount, center=center, rule=rule))
     return phrase("new.allocated", parts=parts)
