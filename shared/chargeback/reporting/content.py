@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from chargeback.columns import ALLOCATION_COLUMNS, LINE_AMOUNTS
+from chargeback.columns import ALLOCATION_AMOUNTS, ALLOCATION_COLUMNS
 from chargeback.errors import NotFoundError
 from chargeback.money import format_decimal, to_decimal
 from chargeback.months import check_month
@@ -22,7 +22,7 @@ from chargeback.storage import ObjectStore
 from chargeback.warehouse import layout
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
-_AMOUNTS = frozenset(LINE_AMOUNTS)
+_AMOUNTS = frozenset(ALLOCATION_AMOUNTS)
 
 
 def content_key(month: str, subject: str, version: int) -> str:
