@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+BENCH_STAMP := $(VENV)/.bench-stamp
 OUT    ?= out/demo
 
 .PHONY: help install run test lint typecheck unit system-deps bench deploy-aws deploy-aliyun clean
@@ -16,6 +17,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
 
 install: $(STAMP)  ## create .venv and install the package with its dev tools
 
@@ -39,8 +44,8 @@ system-deps:  ## Debian packages the tests need (headless chromium, CJK fonts); 
 test: $(STAMP) system-deps lint typecheck  ## lint, types and the whole test suite
 	$(BIN)/pytest -q
 
-bench: $(STAMP)  ## benchmark against a hand-written DuckDB query (not part of make test)
-	$(BIN)/python bench/run_bench.py $(BENCH_ARGS)
+bench: $(BENCH_STAMP)  ## chargeback run against DuckDB and polars on equal terms; BENCH_ARGS=--big adds 10M rows
+	$(BIN)/python bench/run_bench.py --readme README.md $(BENCH_ARGS)
 
 clean:  ## remove the virtual environment and local outputs
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

@@ -1,22 +1,26 @@
-"""``make bench``: the pipeline against a hand-written DuckDB query on the same generated bills.
+"""``make bench``: ``chargeback run`` against the queries a competent user would write, on equal terms.
 
-For each size: generate a realistic v2 month once (``chargeback.synth``: 61 columns, JSON cells, one-minute
-rows, a zip of several CSVs) under bench/data/, then run, as separate child processes, ``chargeback run`` (a
-fresh warehouse each time) and ``bench/duckdb_baseline.py``, ``--repeat`` times each, interleaved. Each
-child's wall time and peak memory are measured, not estimated: the kernel's ``ru_maxrss`` for the child
-(``os.wait4``) and a sampled sum of RSS over the child's whole process tree (for pipelines that fork
-workers); the larger is reported. Both paths' totals are checked against each other and against the
-generator's exact expected totals. Results go to ``--out`` (JSON) and a short table to stdout.
+The harness runs sections; each is a key under ``sections`` in results.json and a part of the README's
+generated Scale block:
 
-This is a benchmark, not a test: nothing in ``make test`` depends on it or on machine speed. If ``chargeback
-run`` is not there yet (or fails), the table says "ours: not available" and DuckDB still runs.
+- ``month``: one billing month of 100k and 1M rows (``--big`` adds 10M), each as plain CSVs and as the zip
+  as pushed. Contenders, as fresh child processes, interleaved (ours, duckdb, polars, ours, ...):
+  ``chargeback run`` (a new warehouse each run), ``peers/duckdb_query.py`` (one SQL query) and
+  ``peers/polars_query.py`` (a lazy scan), all doing the same work up to the allocation grain. Every run's
+  output is compared, group by group, with the generator's exact result (``grain.py``).
+- ``startup``: ``chargeback --help`` and ``chargeback run`` of the real export in ``tests/data/real-bills``.
+
+Another benchmark (issue 15: a 12-month warehouse and a grouped query) plugs in as one more ``Section``:
+a ``run(ctx)`` returning a JSON-able dict, a ``render(result)`` giving README lines, and ``problems(result)``
+listing what makes ``make bench`` fail; add it to ``SECTIONS``.
+
+Exit status: 1 when a contender fails or any output differs from the expected result (or, with
+``--require-targets``, when a target of issue 12 is missed), else 0.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import hashlib
 import json
 import os
 import platform
@@ -25,194 +29,80 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 from statistics import median
 from typing import Any
 
-from chargeback.demo import synth
-from chargeback.demo.synth import SynthSpec
-
 HERE = Path(__file__).resolve().parent
-DATA = HERE / "data"
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+import billgen  # noqa: E402
+import grain  # noqa: E402
+from measure import MB, Run, measure  # noqa: E402
+
 MONTH = "2026-05"
-UID, SITE_ID, SNAPSHOT = "1000000000000001", "2684201000001", "20260601120000"
-DEFAULT_SIZES = "100000,300000,1000000"
-BIG_SIZES = (3_000_000, 10_000_000)
-MB = 1024 * 1024
+DEFAULT_SIZES = (100_000, 1_000_000)
+BIG_SIZE = 10_000_000
+FORMS = ("plain", "zip")
+CONTENDERS = ("ours", "duckdb", "polars")
+PEERS = ("duckdb", "polars")
+REAL_EXPORT_DIR = ROOT / "tests" / "data" / "real-bills"
+REAL_EXPORT_TOTAL = {"CNY": "57.477867"}  # tests/data/real-bills/README.md
 
-# Targets from issue 7, evaluated at the largest default size.
-TARGET_RATIO = 1.0
+# Targets of issue 12.
+TARGET_RATIO = 1.0  # ours / the faster peer, plain CSVs, at 1M and 10M rows; ours / duckdb for the zip
+TARGET_LINEAR = 11.0  # ours at 10M / ours at 1M
 TARGET_RSS_MB = 400.0
-TARGET_RSS_GROWTH = 0.20
-
-
-def bench_spec(rows: int) -> SynthSpec:
-    """The month generated for a size: the same callers at every size, so only the volume changes."""
-    return SynthSpec(month=MONTH, rows=rows, workspaces=8, api_keys=120, seed=2026,
-                     other_product_rows=max(10, rows // 10_000))
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Data
+TARGET_HELP_S = 0.3
+TARGET_REAL_EXPORT_S = 1.0
 
 
 @dataclass
-class Dataset:
-    rows: int
-    root: Path  # the subscription folder: {root}/{YYYYMM}/{snapshot}/....zip
-    zip_path: Path
-    csv_bytes: int
-    zip_bytes: int
-    files: int
-    expected: dict[str, Any]
-    generate_seconds: float | None  # None when reused from an earlier --keep-data run
+class Context:
+    args: argparse.Namespace
+    data_dir: Path
+    chargeback: list[str]
+
+    def log(self, text: str) -> None:
+        print(f"[bench] {text}", file=sys.stderr, flush=True)
 
 
-def _fingerprint(spec: SynthSpec, files: int) -> str:
-    source = Path(synth.__file__).read_bytes()
-    blob = json.dumps({"spec": asdict(spec), "files": files}, sort_keys=True, default=str).encode() + source
-    return hashlib.sha256(blob).hexdigest()
+@dataclass(frozen=True)
+class Section:
+    name: str
+    run: Callable[[Context], dict[str, Any]]
+    render: Callable[[dict[str, Any]], list[str]]
+    problems: Callable[[dict[str, Any]], list[str]]
+    failed_targets: Callable[[dict[str, Any]], list[str]]
 
 
-def ensure_data(rows: int, files: int, data_dir: Path) -> Dataset:
-    """Generate the month for ``rows`` unless an identical one (same spec, same generator) is on disk."""
-    spec = bench_spec(rows)
-    root = data_dir / f"rows-{rows}"
-    meta_path = data_dir / f"rows-{rows}.json"
-    fingerprint = _fingerprint(spec, files)
-    if meta_path.exists():
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        zip_path = Path(meta["zip_path"])
-        if meta.get("fingerprint") == fingerprint and zip_path.exists():
-            expected = json.loads(meta["expected"], parse_float=Decimal)
-            return Dataset(rows, root, zip_path, meta["csv_bytes"], zip_path.stat().st_size, files,
-                           _decimals(expected), None)
-    shutil.rmtree(root, ignore_errors=True)
-    started = time.perf_counter()
-    push = synth.write_v2_push(root, spec, uid=UID, site_id=SITE_ID, snapshot=SNAPSHOT, files=files)
-    seconds = time.perf_counter() - started
-    meta = {"fingerprint": fingerprint, "zip_path": str(push.zip_path), "csv_bytes": push.csv_bytes,
-            "generate_seconds": seconds, "expected": synth.totals_to_json(push.totals)}
-    meta_path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    return Dataset(rows, root, push.zip_path, push.csv_bytes, push.zip_path.stat().st_size, files,
-                   push.totals, seconds)
-
-
-def _decimals(value: Any) -> Any:
-    """JSON totals back to Decimals (amount strings inside the money tables)."""
-    if isinstance(value, dict):
-        return {k: _decimals(v) for k, v in value.items()}
-    if isinstance(value, str):
-        try:
-            return Decimal(value)
-        except ArithmeticError:
-            return value
-    return value
-
-
-def remove_data(dataset: Dataset, data_dir: Path) -> None:
-    shutil.rmtree(dataset.root, ignore_errors=True)
-    (data_dir / f"rows-{dataset.rows}.json").unlink(missing_ok=True)
+def _summary(runs: list[Run], extra: list[dict[str, Any]]) -> dict[str, Any]:
+    seconds = [r.seconds for r in runs]
+    summary: dict[str, Any] = {
+        "median_seconds": round(median(seconds), 3),
+        "min_seconds": min(seconds),
+        "max_seconds": max(seconds),
+        "median_cpu_seconds": round(median(r.cpu_seconds for r in runs), 3),
+        "peak_rss_mb": max(r.peak_rss_mb for r in runs),
+        "median_peak_rss_mb": round(median(r.peak_rss_mb for r in runs), 1),
+        "load": [min(min(r.load_before, r.load_after) for r in runs),
+                 max(max(r.load_before, r.load_after) for r in runs)],
+        "runs": [{**r.record(), **e} for r, e in zip(runs, extra, strict=True)],
+    }
+    for key in ("unpack_seconds", "query_seconds"):
+        values = [e[key] for e in extra if key in e]
+        if values:
+            summary[f"median_{key}"] = round(median(values), 3)
+    return summary
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Measuring a child process
-
-
-@dataclass
-class Run:
-    seconds: float
-    cpu_seconds: float  # user + system time of the child and its waited-for descendants (wait4)
-    loadavg: float  # 1-minute load average when the child ended (other work on the machine)
-    peak_rss_mb: float  # the larger of the two below
-    maxrss_mb: float  # kernel: peak RSS of the child (or of its largest waited-for descendant)
-    tree_rss_mb: float  # sampled every 20 ms: peak of the sum of RSS over the child's process tree
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-class _TreeSampler(threading.Thread):
-    """Polls /proc for the summed RSS of a process and all its descendants."""
-
-    def __init__(self, pid: int, interval: float = 0.02) -> None:
-        super().__init__(daemon=True)
-        self.pid, self.interval, self.peak = pid, interval, 0
-        self._stop_event = threading.Event()
-        self._page = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
-
-    def _tree_rss(self) -> int:
-        parents: dict[int, int] = {}
-        for entry in os.scandir("/proc"):
-            if entry.name.isdigit():
-                try:
-                    with open(f"/proc/{entry.name}/stat", "rb") as stat:
-                        fields = stat.read().rsplit(b")", 1)[1].split()
-                    parents[int(entry.name)] = int(fields[1])
-                except (OSError, IndexError, ValueError):
-                    continue
-        tree, frontier = {self.pid}, [self.pid]
-        while frontier:
-            parent = frontier.pop()
-            for pid, ppid in parents.items():
-                if ppid == parent and pid not in tree:
-                    tree.add(pid)
-                    frontier.append(pid)
-        total = 0
-        for pid in tree:
-            try:
-                with open(f"/proc/{pid}/statm", "rb") as statm:
-                    total += int(statm.read().split()[1]) * self._page
-            except (OSError, IndexError, ValueError):
-                continue
-        return total
-
-    def run(self) -> None:
-        if not os.path.isdir("/proc"):
-            return
-        while not self._stop_event.is_set():
-            self.peak = max(self.peak, self._tree_rss())
-            self._stop_event.wait(self.interval)
-
-    def stop(self) -> None:
-        self._stop_event.set()
-        self.join()
-
-
-def measure(cmd: list[str], *, timeout: float, cwd: Path | None = None) -> Run:
-    """Run ``cmd`` as a fresh child; its wall time, peak memory, exit code and output."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        started = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=cwd)
-        sampler = _TreeSampler(proc.pid)
-        sampler.start()
-        killer = threading.Timer(timeout, proc.kill)
-        killer.start()
-        try:
-            _, status, usage = os.wait4(proc.pid, 0)  # rusage of this child alone
-        finally:
-            killer.cancel()
-        seconds = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        sampler.stop()
-        out.seek(0)
-        err.seek(0)
-        maxrss = usage.ru_maxrss * 1024 / MB  # kilobytes on Linux
-        tree = sampler.peak / MB
-        stdout, stderr = out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace")
-        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else -1.0
-        return Run(round(seconds, 4), round(usage.ru_utime + usage.ru_stime, 3), round(load, 2),
-                   round(max(maxrss, tree), 1), round(maxrss, 1), round(tree, 1), proc.returncode,
-                   stdout, stderr)
-
-
-# ---------------------------------------------------------------------------------------------------------
-# The two contenders
+# Section "month": the pipeline and its peers on one month
 
 
 def chargeback_command(override: str | None) -> list[str]:
@@ -222,339 +112,380 @@ def chargeback_command(override: str | None) -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "chargeback.cli"]
 
 
-def read_ours(warehouse: Path) -> dict[str, Any]:
-    """Totals from the warehouse the pipeline wrote: the manifest's and the allocations' (exact)."""
-    found: dict[str, Any] = {}
-    manifest = warehouse / "manifests" / f"billing_month={MONTH}" / "manifest.json"
-    allocations = warehouse / "exports" / f"billing_month={MONTH}" / "allocations.csv"
-    if manifest.exists():
-        data = json.loads(manifest.read_text(encoding="utf-8"))
-        found["manifest_totals"] = {cur: Decimal(str(v)) for cur, v in (data.get("totals") or {}).items()}
-    if allocations.exists():
-        payable: dict[str, Decimal] = {}
-        by_workspace: dict[str, Decimal] = {}
-        by_key: dict[str, Decimal] = {}
-
-        def add(table: dict[str, Decimal], key: str, value: Decimal) -> None:
-            table[key] = table.get(key, Decimal(0)) + value
-
-        with open(allocations, encoding="utf-8-sig", newline="") as stream:
-            for row in csv.DictReader(stream):
-                cost = Decimal(row["billed_cost"] or "0")
-                add(payable, row.get("currency", "?"), cost)
-                if "workspace_id" in row:
-                    add(by_workspace, row["workspace_id"], cost)
-                if "api_key_id" in row:
-                    add(by_key, row["api_key_id"], cost)
-        found["allocation_totals"] = payable
-        if by_workspace:
-            found["payable_by_workspace"] = by_workspace
-        if by_key:
-            found["payable_by_api_key"] = by_key
-    return found
+def _form_root(dataset: billgen.Dataset, form: str) -> Path:
+    return dataset.plain_root if form == "plain" else dataset.zip_root
 
 
-def _nonzero(table: dict[str, Decimal]) -> dict[str, Decimal]:
-    return {k: v for k, v in table.items() if v}
+def _command(ctx: Context, contender: str, dataset: billgen.Dataset, form: str, workdir: Path) -> list[str]:
+    root = _form_root(dataset, form)
+    if contender == "ours":
+        return [*ctx.chargeback, "run", "--source", root.as_uri(), "--warehouse", (workdir / "wh").as_uri(),
+                "--month", MONTH]
+    push = root / dataset.spec.yyyymm / billgen.SNAPSHOT
+    return [sys.executable, str(HERE / "peers" / f"{contender}_query.py"), "--out",
+            str(workdir / "result.parquet"), "--month", MONTH, str(push)]
 
 
-def _compare(name: str, got: dict[str, Decimal] | None, want: dict[str, Decimal],
-             problems: list[str]) -> bool:
-    """Whether two money tables agree (zero entries ignored); a line for ``problems`` when not."""
-    if got is None:
-        problems.append(f"{name}: missing")
-        return False
-    if _nonzero(got) != _nonzero(want):
-        keys = sorted(set(got) | set(want))
-        diff = {k: (str(got.get(k)), str(want.get(k))) for k in keys if got.get(k) != want.get(k)}
-        problems.append(f"{name}: differs (got, want) {dict(list(diff.items())[:5])}")
-        return False
-    return True
+def _check(contender: str, dataset: billgen.Dataset, workdir: Path,
+           expected: dict[grain.Key, grain.Sums]) -> list[str]:
+    if contender == "ours":
+        got, problems = grain.check_ours(workdir / "wh", MONTH, dataset)
+    else:
+        path = workdir / "result.parquet"
+        got, problems = (grain.rows_to_grain(grain.read_parquet_rows(path)), []) if path.exists() else (
+            None, ["no result.parquet written"])
+    if got is not None:
+        problems += grain.compare(got, expected)
+    return problems
 
 
-# ---------------------------------------------------------------------------------------------------------
-# One size
+def ensure_dataset(ctx: Context, rows: int) -> billgen.Dataset:
+    spec = billgen.BillSpec(rows=rows)
+    root = ctx.data_dir / f"rows-{rows}"
+    dataset = billgen.load_dataset(spec, root)
+    if dataset is not None:
+        ctx.log(f"{rows:,d} rows: reusing {root}")
+        return dataset
+    ctx.log(f"{rows:,d} rows: generating under {root} ...")
+    dataset = billgen.write_dataset(spec, root, log=lambda text: ctx.log("  " + text))
+    ctx.log(f"  {dataset.csv_bytes / MB:,.0f} MB of CSV, {dataset.zip_bytes / MB:,.0f} MB zipped, "
+            f"in {dataset.generate_seconds:.0f} s")
+    return dataset
 
 
-def _summary(runs: list[Run]) -> dict[str, Any]:
-    return {
-        "median_seconds": round(median(r.seconds for r in runs), 4),
-        "min_seconds": min(r.seconds for r in runs),
-        "median_cpu_seconds": round(median(r.cpu_seconds for r in runs), 3),
-        "peak_rss_mb": max(r.peak_rss_mb for r in runs),
-        "median_peak_rss_mb": round(median(r.peak_rss_mb for r in runs), 1),
-        "runs": [{k: v for k, v in asdict(r).items() if k not in ("stdout", "stderr")} for r in runs],
-    }
+def _warm(paths: list[Path]) -> None:
+    """Read the inputs once, untimed, so every contender finds them in the page cache alike."""
+    for path in paths:
+        with path.open("rb") as stream:
+            while stream.read(16 << 20):
+                pass
 
 
-def bench_size(dataset: Dataset, *, repeat: int, chargeback: list[str], timeout: float) -> dict[str, Any]:
-    rows, csv_mb = dataset.rows, dataset.csv_bytes / MB
-    expected = dataset.expected
-    snapshot_dir = dataset.zip_path.parent
-    ours_runs: list[Run] = []
-    ours_error: str | None = None
-    ours_found: dict[str, Any] = {}
-    duck_runs: list[Run] = []
-    duck_reports: list[dict[str, Any]] = []
-    for attempt in range(repeat):
-        if ours_error is None:
-            warehouse = Path(tempfile.mkdtemp(prefix="bench-warehouse-"))
+def bench_block(ctx: Context, dataset: billgen.Dataset, form: str) -> dict[str, Any]:
+    """One size in one form: every contender ``--repeat`` times, interleaved."""
+    rows, csv_mb = dataset.spec.rows, dataset.csv_bytes / MB
+    _warm(dataset.csv_paths if form == "plain" else [dataset.zip_path])
+    expected = grain.expected_grain(dataset)
+    runs: dict[str, list[Run]] = {c: [] for c in ctx.args.contenders}
+    extra: dict[str, list[dict[str, Any]]] = {c: [] for c in ctx.args.contenders}
+    errors: dict[str, str] = {}
+    problems: dict[str, list[str]] = {c: [] for c in ctx.args.contenders}
+    engines: dict[str, str] = {}
+    for attempt in range(ctx.args.repeat):
+        for contender in ctx.args.contenders:
+            if contender in errors:
+                continue
+            workdir = Path(tempfile.mkdtemp(prefix=f"bench-{contender}-"))
             try:
-                cmd = [*chargeback, "run", "--source", dataset.root.as_uri(),
-                       "--warehouse", warehouse.as_uri(), "--month", MONTH]
-                run = measure(cmd, timeout=timeout)
+                run = measure(_command(ctx, contender, dataset, form, workdir), timeout=ctx.args.timeout)
                 if run.returncode != 0:
                     tail = (run.stderr or run.stdout).strip().splitlines()[-3:]
-                    ours_error = f"exit {run.returncode}: " + " | ".join(tail)
-                else:
-                    ours_runs.append(run)
-                    if attempt == 0:
-                        ours_found = read_ours(warehouse)
+                    errors[contender] = f"exit {run.returncode}: " + " | ".join(tail)
+                    continue
+                found = _check(contender, dataset, workdir, expected)
+                if found and not problems[contender]:
+                    problems[contender] = [f"run {attempt + 1}: {p}" for p in found]
+                info: dict[str, Any] = {}
+                if contender != "ours":
+                    report = json.loads(run.stdout.strip().splitlines()[-1])
+                    engines[contender] = report["engine"]
+                    info = {k: report[k] for k in ("unpack_seconds", "query_seconds")}
+                runs[contender].append(run)
+                extra[contender].append(info)
+                ctx.log(f"  {rows:,d} {form:5s} {contender:6s} run {attempt + 1}: {run.seconds:7.2f} s, "
+                        f"cpu {run.cpu_seconds:7.2f} s, {run.peak_rss_mb:6.0f} MB, load {run.load_after}"
+                        + ("" if not found else "  MISMATCH"))
             finally:
-                shutil.rmtree(warehouse, ignore_errors=True)
-        run = measure([sys.executable, str(HERE / "duckdb_baseline.py"), str(snapshot_dir)], timeout=timeout)
-        if run.returncode != 0:
-            raise RuntimeError(f"the DuckDB baseline failed at {rows} rows: {run.stderr.strip()[-2000:]}")
-        duck_runs.append(run)
-        duck_reports.append(_decimals(json.loads(run.stdout)))
-
-    duck = _summary(duck_runs)
-    duck["median_query_seconds"] = round(median(r["query_seconds"] for r in duck_reports), 4)
-    duck["median_extract_seconds"] = round(median(r["extract_seconds"] for r in duck_reports), 4)
-    duck["rows_per_s"] = round(rows / duck["median_seconds"])
-    duck["mb_per_s"] = round(csv_mb / duck["median_seconds"], 1)
-    duck["query_rows_per_s"] = round(rows / duck["median_query_seconds"])
-    report = duck_reports[0]
-    duck["totals"] = {k: report[k] for k in ("payable", "list_cost", "discount", "groups",
-                                             "rows_model_studio")}
-
-    problems: list[str] = []
-    checks: dict[str, bool | None] = {}
-    duck_checks = [
-        _compare(f"duckdb {key}", report[key], expected[key], problems)
-        for key in ("payable", "list_cost", "discount", "payable_by_workspace", "payable_by_api_key",
-                    "payable_by_date", "payable_by_model", "payable_by_channel")
-    ]
-    if report["rows_model_studio"] != expected["rows_model_studio"]:
-        problems.append(f"duckdb rows: {report['rows_model_studio']} != {expected['rows_model_studio']}")
-        duck_checks.append(False)
-    checks["duckdb_vs_expected"] = all(duck_checks)
-
-    ours: dict[str, Any] = {"available": bool(ours_runs) and ours_error is None, "error": ours_error}
-    if ours["available"]:
-        ours.update(_summary(ours_runs))
-        ours["rows_per_s"] = round(rows / ours["median_seconds"])
-        ours["mb_per_s"] = round(csv_mb / ours["median_seconds"], 1)
-        ours["totals"] = {k: v for k, v in ours_found.items() if k.endswith("totals")}
-        if not ours_found:
-            problems.append(f"ours: no manifests/ or allocations/ output for billing_month={MONTH}")
-        ours_checks = [
-            _compare("ours manifest", ours_found.get("manifest_totals"), expected["payable"], problems),
-            _compare("ours allocations", ours_found.get("allocation_totals"), expected["payable"], problems),
-        ]
-        for key in ("payable_by_workspace", "payable_by_api_key"):
-            if key in ours_found:
-                ours_checks.append(_compare(f"ours {key}", ours_found[key], expected[key], problems))
-        checks["ours_vs_expected"] = all(ours_checks)
-        manifest_totals = ours_found.get("manifest_totals") or {}
-        checks["ours_vs_duckdb"] = _nonzero(manifest_totals) == _nonzero(report["payable"])
-    else:
-        checks["ours_vs_expected"] = checks["ours_vs_duckdb"] = None
-
-    ratios: dict[str, float | None] = {"wall": None, "vs_query_only": None, "rss": None, "cpu": None}
-    if ours["available"]:
-        ratios["wall"] = round(ours["median_seconds"] / duck["median_seconds"], 3)
-        ratios["vs_query_only"] = round(ours["median_seconds"] / duck["median_query_seconds"], 3)
-        ratios["rss"] = round(ours["peak_rss_mb"] / duck["peak_rss_mb"], 3)
-        ratios["cpu"] = round(ours["median_cpu_seconds"] / duck["median_cpu_seconds"], 3)
-    return {
-        "rows": rows,
-        "csv_mb": round(csv_mb, 1),
-        "zip_mb": round(dataset.zip_bytes / MB, 1),
-        "files_in_zip": dataset.files,
-        "generate": {
-            "seconds": None if dataset.generate_seconds is None else round(dataset.generate_seconds, 2),
-            "rows_per_s": None if not dataset.generate_seconds else round(rows / dataset.generate_seconds),
-            "reused": dataset.generate_seconds is None,
-        },
-        "expected": {k: expected[k] for k in ("payable", "list_cost", "discount", "rows", "rows_model_studio",
-                                              "rows_other_product", "rows_free_quota", "rows_discounted")},
-        "ours": ours,
-        "duckdb": duck,
-        "ratios": ratios,
-        "checks": checks,
-        "problems": problems,
-    }
+                shutil.rmtree(workdir, ignore_errors=True)
+    contenders: dict[str, Any] = {}
+    for contender in ctx.args.contenders:
+        entry: dict[str, Any] = {"error": errors.get(contender), "problems": problems[contender],
+                                 "same_totals": None}
+        if runs[contender]:
+            entry.update(_summary(runs[contender], extra[contender]))
+            entry["same_totals"] = not problems[contender]
+            entry["mb_per_s"] = round(csv_mb / entry["median_seconds"], 1)
+            entry["rows_per_s"] = round(rows / entry["median_seconds"])
+            if contender in engines:
+                entry["engine"] = engines[contender]
+        contenders[contender] = entry
+    timed = {c: e["median_seconds"] for c, e in contenders.items() if e.get("median_seconds") and c in PEERS}
+    faster = min(timed, key=timed.__getitem__) if timed else None
+    for entry in contenders.values():
+        if faster and entry.get("median_seconds"):
+            entry["vs_faster_peer"] = round(entry["median_seconds"] / timed[faster], 2)
+            entry["cpu_vs_faster_peer"] = round(
+                entry["median_cpu_seconds"] / contenders[faster]["median_cpu_seconds"], 2)
+    return {"rows": rows, "form": form, "csv_mb": round(csv_mb, 1), "zip_mb": round(dataset.zip_bytes / MB, 1),
+            "csv_files": dataset.spec.members, "groups": dataset.expected["groups"], "faster_peer": faster,
+            "contenders": contenders}
 
 
-# ---------------------------------------------------------------------------------------------------------
-# Report
+def _find(results: list[dict[str, Any]], rows: int, form: str) -> dict[str, Any] | None:
+    return next((r for r in results if r["rows"] == rows and r["form"] == form), None)
 
 
-def scaling(results: list[dict[str, Any]]) -> dict[str, Any]:
-    """Growth from the smallest to the largest size, and the issue's targets at the largest default size."""
-    out: dict[str, Any] = {}
-    ours = [r for r in results if r["ours"]["available"]]
-    if len(ours) >= 2:
-        first, last = ours[0], ours[-1]
-        out["ours_rss_growth"] = round(last["ours"]["peak_rss_mb"] / first["ours"]["peak_rss_mb"] - 1, 3)
-        out["ours_seconds_per_million_rows"] = {
-            r["rows"]: round(r["ours"]["median_seconds"] * 1e6 / r["rows"], 2) for r in ours}
-    if len(results) >= 2:
-        first, last = results[0], results[-1]
-        growth = last["duckdb"]["peak_rss_mb"] / first["duckdb"]["peak_rss_mb"] - 1
-        out["duckdb_rss_growth"] = round(growth, 3)
-    out["duckdb_seconds_per_million_rows"] = {
-        r["rows"]: round(r["duckdb"]["median_seconds"] * 1e6 / r["rows"], 2) for r in results}
-    million = next((r for r in results if r["rows"] == 1_000_000), results[-1] if results else None)
-    if million and million["ours"]["available"]:
-        out["targets"] = {
-            "at_rows": million["rows"],
-            "ratio_wall": million["ratios"]["wall"],
-            "ratio_wall_ok": million["ratios"]["wall"] <= TARGET_RATIO,
-            "peak_rss_mb": million["ours"]["peak_rss_mb"],
-            "peak_rss_ok": million["ours"]["peak_rss_mb"] < TARGET_RSS_MB,
-            "rss_growth_ok": out.get("ours_rss_growth", 0) < TARGET_RSS_GROWTH,
-        }
-    else:
-        out["targets"] = "ours: not available"
+def _ours(block: dict[str, Any] | None, key: str = "median_seconds") -> Any:
+    return (block or {}).get("contenders", {}).get("ours", {}).get(key)
+
+
+def month_targets(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The issue's targets, each with what was measured and whether it passed (None: not measured)."""
+    targets: list[dict[str, Any]] = []
+
+    def target(name: str, value: float | None, limit: float, unit: str, *, below: bool = False) -> None:
+        ok = None if value is None else (value < limit if below else value <= limit)
+        targets.append({"target": name, "measured": value, "limit": limit, "unit": unit, "ok": ok})
+
+    for rows in (1_000_000, BIG_SIZE):
+        label = f"{rows // 1_000_000}M"
+        plain = _find(results, rows, "plain")
+        ratio = (plain or {}).get("contenders", {}).get("ours", {}).get("vs_faster_peer")
+        target(f"ours / faster peer, plain CSVs, {label} rows", ratio, TARGET_RATIO, "x")
+    one, ten = _ours(_find(results, 1_000_000, "plain")), _ours(_find(results, BIG_SIZE, "plain"))
+    target("ours at 10M / ours at 1M rows (linear: within 11x)", None if not (one and ten) else round(ten / one, 2),
+           TARGET_LINEAR, "x")
+    for rows in (1_000_000, BIG_SIZE):
+        block = _find(results, rows, "zip")
+        duck = (block or {}).get("contenders", {}).get("duckdb", {}).get("median_seconds")
+        mine = _ours(block)
+        target(f"ours / DuckDB (unzip + query), zip as pushed, {rows // 1_000_000}M rows",
+               None if not (duck and mine) else round(mine / duck, 2), TARGET_RATIO, "x")
+    for rows in (1_000_000, BIG_SIZE):
+        peaks = [p for form in FORMS if (p := _ours(_find(results, rows, form), "peak_rss_mb")) is not None]
+        target(f"ours peak RSS, {rows // 1_000_000}M rows (both forms, worst run)", max(peaks) if peaks else None,
+               TARGET_RSS_MB, "MB", below=True)
+    return targets
+
+
+def run_month(ctx: Context) -> dict[str, Any]:
+    results: list[dict[str, Any]] = []
+    for rows in ctx.args.sizes:
+        dataset = ensure_dataset(ctx, rows)
+        try:
+            for form in ctx.args.forms:
+                ctx.log(f"{rows:,d} rows, {form}: {ctx.args.repeat} runs of {', '.join(ctx.args.contenders)}")
+                results.append(bench_block(ctx, dataset, form))
+        finally:
+            if not ctx.args.keep_data:
+                shutil.rmtree(dataset.root, ignore_errors=True)
+    return {"month": MONTH, "repeat": ctx.args.repeat, "results": results, "targets": month_targets(results)}
+
+
+def month_problems(section: dict[str, Any]) -> list[str]:
+    out = []
+    for block in section["results"]:
+        where = f"{block['rows']:,d} rows {block['form']}"
+        for name, entry in block["contenders"].items():
+            if entry["error"]:
+                out.append(f"{where}: {name} failed: {entry['error'][:400]}")
+            out += [f"{where}: {name}: {p}" for p in entry["problems"]]
     return out
 
 
-def print_table(results: list[dict[str, Any]], summary: dict[str, Any]) -> None:
-    head = (f"{'rows':>10} {'CSV MB':>7} | "
-            f"{'ours s':>7} {'cpu s':>6} {'rows/s':>8} {'MB/s':>6} {'RSS MB':>7} | "
-            f"{'duckdb s':>8} {'cpu s':>6} {'query':>6} {'unzip':>6} {'rows/s':>8} {'RSS MB':>7} | "
-            f"{'ratio':>6} | totals")
-    print(head)
-    print("-" * len(head))
-    for r in results:
-        o, d, c = r["ours"], r["duckdb"], r["checks"]
-        if o["available"]:
-            ours = (f"{o['median_seconds']:7.2f} {o['median_cpu_seconds']:6.2f} {o['rows_per_s']:8,d} "
-                    f"{o['mb_per_s']:6.1f} {o['peak_rss_mb']:7.1f}")
-            ratio = f"{r['ratios']['wall']:6.2f}"
-        else:
-            ours, ratio = f"{'ours: not available':>38}", f"{'n/a':>6}"
-        marks = {True: "ok", False: "MISMATCH", None: "n/a"}
-        totals = f"duckdb={marks[c['duckdb_vs_expected']]} ours={marks[c['ours_vs_expected']]}"
-        duck = (f"{d['median_seconds']:8.2f} {d['median_cpu_seconds']:6.2f} {d['median_query_seconds']:6.2f} "
-                f"{d['median_extract_seconds']:6.2f} {d['rows_per_s']:8,d} {d['peak_rss_mb']:7.1f}")
-        print(f"{r['rows']:>10,d} {r['csv_mb']:7.0f} | {ours} | {duck} | {ratio} | {totals}")
-    for r in results:
-        if r["ours"]["error"]:
-            print(f"ours at {r['rows']:,d} rows: {r['ours']['error'][:300]}")
-            break
-    for r in results:
-        for problem in r["problems"]:
-            print(f"at {r['rows']:,d} rows: {problem}")
-    if isinstance(summary.get("targets"), dict):
-        t = summary["targets"]
-        print(f"targets at {t['at_rows']:,d} rows: "
-              f"ratio {t['ratio_wall']} (<= {TARGET_RATIO}: {t['ratio_wall_ok']}), "
-              f"peak RSS {t['peak_rss_mb']} MB (< {TARGET_RSS_MB:.0f}: {t['peak_rss_ok']}), "
-              f"RSS growth {summary.get('ours_rss_growth')} (< {TARGET_RSS_GROWTH}: {t['rss_growth_ok']})")
+def _num(value: float | None, digits: int = 2) -> str:
+    return "n/a" if value is None else f"{value:,.{digits}f}"
+
+
+def render_month(section: dict[str, Any]) -> list[str]:
+    names = {"ours": "`chargeback run`", "duckdb": "DuckDB, one SQL query", "polars": "polars, lazy scan"}
+    lines = [
+        f"Median of {section['repeat']} interleaved runs, each a fresh process (start-up included); the zip "
+        "form includes each contender's own decompression. CPU is user + system time; peak RSS the worst run; "
+        "MB/s counts uncompressed CSV bytes.",
+        "",
+        "| rows | input | contender | wall s (min to max) | CPU s | peak RSS MB | MB/s | rows/s | vs faster peer |",
+        "|---:|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for block in section["results"]:
+        size = f"{block['csv_mb']:,.0f} MB CSV" if block["form"] == "plain" else f"{block['zip_mb']:,.0f} MB zip"
+        files = f", {block['csv_files']} files" if block["csv_files"] > 1 else ""
+        for name, e in block["contenders"].items():
+            label = names.get(name, name) + (f" ({e['engine'].split()[-1]})" if e.get("engine") else "")
+            if not e.get("median_seconds"):
+                lines.append(f"| {block['rows']:,d} | {block['form']} ({size}{files}) | {label} | failed | | | | | |")
+                continue
+            flag = "" if e["same_totals"] else " (totals differ)"
+            lines.append(
+                f"| {block['rows']:,d} | {block['form']} ({size}{files}) | {label}{flag} | "
+                f"{e['median_seconds']:,.2f} ({e['min_seconds']:,.2f} to {e['max_seconds']:,.2f}) | "
+                f"{e['median_cpu_seconds']:,.2f} | {e['peak_rss_mb']:,.0f} | {e['mb_per_s']:,.0f} | "
+                f"{e['rows_per_s']:,d} | {_num(e.get('vs_faster_peer'))}x |")
+    lines += ["", "| target (issue 12) | measured | limit | |", "|---|---:|---:|---|"]
+    for t in section["targets"]:
+        verdict = {True: "pass", False: "**fail**", None: "not measured"}[t["ok"]]
+        digits = 0 if t["unit"] == "MB" else 2
+        measured = "n/a" if t["measured"] is None else f"{_num(t['measured'], digits)} {t['unit']}"
+        lines.append(f"| {t['target']} | {measured} | "
+                     f"{'< ' if t['unit'] == 'MB' else '<= '}{t['limit']:g} {t['unit']} | {verdict} |")
+    return lines
+
+
+def failed_month_targets(section: dict[str, Any]) -> list[str]:
+    return [t["target"] for t in section["targets"] if t["ok"] is False]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Section "startup": the fixed costs
+
+
+def run_startup(ctx: Context) -> dict[str, Any]:
+    repeat = ctx.args.startup_repeat
+    help_runs: list[Run] = []
+    python_runs: list[Run] = []
+    real_runs: list[Run] = []
+    problems: list[str] = []
+    for _ in range(repeat):
+        python_runs.append(measure([sys.executable, "-c", "pass"], timeout=60))
+        help_runs.append(measure([*ctx.chargeback, "--help"], timeout=60))
+        with tempfile.TemporaryDirectory(prefix="bench-real-") as tmp:
+            run = measure([*ctx.chargeback, "run", "--source", REAL_EXPORT_DIR.as_uri(), "--warehouse",
+                           Path(tmp).as_uri(), "--month", MONTH], timeout=120)
+            real_runs.append(run)
+            manifest = Path(tmp) / "manifests" / f"billing_month={MONTH}" / "manifest.json"
+            totals = json.loads(manifest.read_text(encoding="utf-8")).get("totals") if manifest.exists() else None
+            if run.returncode != 0 or totals != REAL_EXPORT_TOTAL:
+                problems.append(f"the real export: exit {run.returncode}, totals {totals} "
+                                f"(expected {REAL_EXPORT_TOTAL}): {run.stderr.strip()[-300:]}")
+    if any(r.returncode != 0 for r in help_runs):
+        problems.append("chargeback --help failed")
+    ctx.log(f"startup: help {median(r.seconds for r in help_runs):.2f} s, real export "
+            f"{median(r.seconds for r in real_runs):.2f} s")
+    section = {
+        "python_startup": _summary(python_runs, [{}] * repeat),
+        "help": _summary(help_runs, [{}] * repeat),
+        "real_export": _summary(real_runs, [{}] * repeat),
+        "problems": problems,
+    }
+    section["targets"] = [
+        {"target": "`chargeback --help`", "measured": section["help"]["median_seconds"], "limit": TARGET_HELP_S,
+         "unit": "s", "ok": section["help"]["median_seconds"] < TARGET_HELP_S},
+        {"target": "`chargeback run` of the real export (156 lines), end to end",
+         "measured": section["real_export"]["median_seconds"], "limit": TARGET_REAL_EXPORT_S, "unit": "s",
+         "ok": section["real_export"]["median_seconds"] < TARGET_REAL_EXPORT_S},
+    ]
+    return section
+
+
+def render_startup(section: dict[str, Any]) -> list[str]:
+    lines = ["| fixed cost | wall s (median) | CPU s | peak RSS MB | limit | |", "|---|---:|---:|---:|---:|---|"]
+    p = section["python_startup"]
+    lines.append(f"| `python -c pass` (for scale) | {p['median_seconds']:.3f} | {p['median_cpu_seconds']:.3f} | "
+                 f"{p['peak_rss_mb']:.0f} | | |")
+    for key, target in zip(("help", "real_export"), section["targets"], strict=True):
+        e = section[key]
+        lines.append(f"| {target['target']} | {e['median_seconds']:.3f} | {e['median_cpu_seconds']:.3f} | "
+                     f"{e['peak_rss_mb']:.0f} | < {target['limit']:g} s | {'pass' if target['ok'] else '**fail**'} |")
+    return lines
+
+
+SECTIONS: dict[str, Section] = {
+    "month": Section("month", run_month, render_month, month_problems, failed_month_targets),
+    "startup": Section("startup", run_startup, render_startup, lambda s: list(s["problems"]),
+                       lambda s: [t["target"] for t in s["targets"] if not t["ok"]]),
+}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The machine and the command line
+
+
+def _git(*args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
+    return done.stdout.strip()
 
 
 def machine() -> dict[str, Any]:
-    info: dict[str, Any] = {
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-    }
+    info: dict[str, Any] = {"cpus": os.cpu_count(), "python": platform.python_version(),
+                            "platform": platform.platform(), "loadavg_at_start": list(os.getloadavg())}
     try:
-        import duckdb
-
-        info["duckdb"] = duckdb.__version__
-    except ImportError:  # pragma: no cover
-        info["duckdb"] = None
-    if hasattr(os, "getloadavg"):
-        info["loadavg_at_start"] = [round(x, 2) for x in os.getloadavg()]
-    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            info["cpu"] = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")),
+                               platform.processor())
         with open("/proc/meminfo", encoding="ascii") as meminfo:
             info["mem_total_mb"] = int(meminfo.readline().split()[1]) // 1024
     except OSError:
         pass
+    for module in ("duckdb", "polars", "pyarrow"):
+        try:
+            info[module] = __import__(module).__version__
+        except ImportError:
+            info[module] = None
+    info["chargeback_commit"] = _git("rev-parse", "--short", "HEAD") + ("+changes" if _git("status", "--porcelain",
+                                                                                        "shared") else "")
     return info
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default=DEFAULT_SIZES,
-                        help=f"comma-separated row counts (default {DEFAULT_SIZES})")
-    parser.add_argument("--repeat", type=int, default=3,
-                        help="runs per contender and size; the median counts")
-    parser.add_argument("--big", action="store_true",
-                        help=f"add {', '.join(f'{s:,d}' for s in BIG_SIZES)} rows")
-    parser.add_argument("--out", default=str(HERE / "results.json"), help="where the JSON results go")
+    parser.add_argument("--sizes", default=",".join(str(s) for s in DEFAULT_SIZES),
+                        help="comma-separated row counts (default 100000,1000000)")
+    parser.add_argument("--big", action="store_true", help="add the 10M-row month (ten 1M-row CSVs)")
+    parser.add_argument("--forms", default=",".join(FORMS), help="plain, zip or both (default both)")
+    parser.add_argument("--contenders", default=",".join(CONTENDERS), help="ours, duckdb, polars (default all)")
+    parser.add_argument("--sections", default=",".join(SECTIONS), help=f"of {', '.join(SECTIONS)} (default all)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per contender, size and form (median)")
+    parser.add_argument("--startup-repeat", type=int, default=5, help="runs of each start-up measurement")
     parser.add_argument("--keep-data", action="store_true",
-                        help="keep the generated bills under bench/data (and reuse them next time)")
-    parser.add_argument("--files", type=int, default=4, help="CSV members per zip (default 4)")
+                        help="keep the generated bills under bench/data and reuse them next time")
+    parser.add_argument("--data-dir", default=str(HERE / "data"), help="where generated bills go")
+    parser.add_argument("--out", default=str(HERE / "results.json"), help="where the JSON results go")
+    parser.add_argument("--readme", help="rewrite the generated block of this README from the results")
     parser.add_argument("--chargeback", help="command for the pipeline (default: this venv's chargeback)")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds before a child is killed")
-    parser.add_argument("--data-dir", default=str(DATA), help="where generated bills go (default bench/data)")
+    parser.add_argument("--require-targets", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args(argv)
-
-    sizes = sorted({int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()}
-                   | (set(BIG_SIZES) if args.big else set()))
-    if args.repeat < 1 or not sizes:
+    args.sizes = sorted({int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()}
+                        | ({BIG_SIZE} if args.big else set()))
+    args.forms = [f for f in args.forms.split(",") if f]
+    args.contenders = [c for c in args.contenders.split(",") if c]
+    args.sections = [s for s in args.sections.split(",") if s]
+    for values, allowed, what in ((args.forms, FORMS, "form"), (args.contenders, CONTENDERS, "contender"),
+                                  (args.sections, SECTIONS, "section")):
+        unknown = set(values) - set(allowed)
+        if unknown or not values:
+            parser.error(f"unknown or missing {what}: {', '.join(sorted(unknown)) or '(none)'}")
+    if args.repeat < 1 or not args.sizes or min(args.sizes) < 1:
         parser.error("need at least one size and one repeat")
-    data_dir = Path(args.data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    chargeback = chargeback_command(args.chargeback)
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    import report
+
+    args = parse_args(argv)
+    ctx = Context(args, Path(args.data_dir), chargeback_command(args.chargeback))
+    ctx.data_dir.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
     info = machine()
-    results: list[dict[str, Any]] = []
-    for rows in sizes:
-        print(f"[bench] {rows:,d} rows: generating or reusing data ...", file=sys.stderr, flush=True)
-        dataset = ensure_data(rows, args.files, data_dir)
-        if dataset.generate_seconds is not None:
-            seconds = dataset.generate_seconds
-            print(f"[bench]   generated {dataset.csv_bytes / MB:,.0f} MB of CSV in {seconds:.1f} s "
-                  f"({rows / seconds:,.0f} rows/s)", file=sys.stderr, flush=True)
-        print(f"[bench]   measuring ({args.repeat} runs each) ...", file=sys.stderr, flush=True)
-        try:
-            results.append(
-                bench_size(dataset, repeat=args.repeat, chargeback=chargeback, timeout=args.timeout)
-            )
-        finally:
-            if not args.keep_data:
-                remove_data(dataset, data_dir)
-    if hasattr(os, "getloadavg"):
-        info["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    summary = scaling(results)
-    spec = {k: str(v) for k, v in asdict(bench_spec(sizes[0])).items()
-            if k not in ("rows", "other_product_rows")}
+    sections: dict[str, Any] = {}
+    for name in args.sections:
+        sections[name] = SECTIONS[name].run(ctx)
+    info["loadavg_at_end"] = list(os.getloadavg())
     document = {
-        "benchmark": "chargeback run vs one hand-written DuckDB query (bench/duckdb_baseline.py)",
+        "benchmark": "chargeback run against the queries a user would write (bench/README.md)",
         "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "seconds": round(time.perf_counter() - started),
         "machine": info,
-        "config": {"month": MONTH, "sizes": sizes, "repeat": args.repeat, "files_in_zip": args.files,
-                   "chargeback": chargeback, "spec": spec},
-        "notes": [
-            "seconds: median wall time of a fresh child process, start-up included; duckdb's includes unzip",
-            "ratio wall = ours / duckdb; vs_query_only = ours / duckdb query alone (no unzip, no start-up)",
-            "cpu_seconds: user+system time of the child (wait4); less sensitive to other load than wall time",
-            "peak_rss_mb: max of the kernel's ru_maxrss for the child and a 20 ms sample of its process tree",
-            "MB/s counts uncompressed CSV bytes",
-        ],
-        "results": results,
-        "scaling": summary,
+        "config": {"sizes": args.sizes, "forms": args.forms, "contenders": args.contenders,
+                   "repeat": args.repeat, "chargeback": ctx.chargeback},
+        "sections": sections,
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(document, ensure_ascii=False, indent=2, default=plain_decimal)
-    out.write_text(text + "\n", encoding="utf-8")
-    print_table(results, summary)
+    out.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    print("\n".join(report.render(document)))
     print(f"results: {out}")
-    failed = any(r["checks"]["duckdb_vs_expected"] is False or r["checks"]["ours_vs_expected"] is False
-                 or r["checks"]["ours_vs_duckdb"] is False for r in results)
-    return 1 if failed else 0
-
-
-def plain_decimal(value: Any) -> str:
-    if isinstance(value, Decimal):
-        return "0" if value == 0 else format(value.normalize(), "f")
-    raise TypeError(f"cannot serialize {type(value).__name__}")
+    if args.readme:
+        report.update_readme(Path(args.readme), document)
+        print(f"updated the generated block of {args.readme}")
+    problems = [p for name, s in sections.items() for p in SECTIONS[name].problems(s)]
+    missed = [t for name, s in sections.items() for t in SECTIONS[name].failed_targets(s)]
+    for problem in problems:
+        print(f"PROBLEM: {problem}")
+    for target in missed:
+        print(f"target missed: {target}")
+    return 1 if problems or (args.require_targets and missed) else 0
 
 
 if __name__ == "__main__":
