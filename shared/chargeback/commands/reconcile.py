@@ -6,15 +6,13 @@ import argparse
 from decimal import Decimal
 
 from chargeback.config.file import load_config_file
-from chargeback.config.prices import SITE_CURRENCY
+from chargeback.config.prices import CURRENCY_SITE
 from chargeback.errors import InputError
 from chargeback.money import format_decimal
 from chargeback.pricing.catalog import load_catalog
 from chargeback.pricing.reconcile import Reconciliation, reconcile
 from chargeback.storage import open_store
 from chargeback.warehouse.read import read_lines
-
-CURRENCY_SITE = {currency: site for site, currency in SITE_CURRENCY.items()}
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
