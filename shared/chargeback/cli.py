@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "chargeback.commands.demo",
     "chargeback.commands.report",
     "chargeback.commands.alert",
+    "chargeback.commands.costs",
     "chargeback.commands.reconcile",
     "chargeback.commands.estimate",
 )

@@ -34,8 +34,10 @@ from chargeback.errors import ChargebackError, InputError
 from chargeback.fee_types import FREE_QUOTA
 from chargeback.money import format_decimal
 from chargeback.months import check_month, first_day, last_day
+from chargeback.pricing.catalog import load_catalog
 from chargeback.pricing.focus import focus_files
 from chargeback.pricing.free_quota import month_grants
+from chargeback.queries.summary import cost_summary
 from chargeback.storage import ObjectStore
 from chargeback.warehouse import layout
 from chargeback.warehouse.manifest import (
@@ -247,12 +249,19 @@ def _allocate(lines: pa.Table, mapping: ConfigFile, manifest: Manifest) -> tuple
     def focus() -> tuple[bytes, bytes]:  # one pass makes both files
         return focus_files(table, sub_account_names=mapping.workspace_labels)
 
+    def costs() -> bytes:
+        summary = cost_summary(table, load_catalog(mapping.prices))
+        if _totals(summary) != _totals(table):
+            raise ChargebackError(f"the cost summary does not reconcile with the allocations for {manifest.month}")
+        return parquet_bytes(summary)
+
     month = manifest.month
     return manifest, [
         (layout.allocations_key(month, "parquet"), lambda: parquet_bytes(table)),
         (layout.allocations_key(month, "csv"), lambda: csv_bytes(table)),
         (layout.focus_key(month, "parquet"), lambda: focus()[0]),
         (layout.focus_key(month, "csv"), lambda: focus()[1]),
+        (layout.costs_key(month), costs),
     ]
 
 

@@ -3,9 +3,11 @@
     lines/billing_month=YYYY-MM/lines.parquet                normalized bill lines (day x instance grain)
     allocations/billing_month=YYYY-MM/allocations.parquet    who pays what (the Athena/Glue table)
     focus/billing_month=YYYY-MM/focus.parquet                FOCUS 1.0 view
+    costs/billing_month=YYYY-MM/costs.parquet                allocations summed over the month's days (costs, dashboard)
     exports/billing_month=YYYY-MM/allocations.csv, focus.csv the same tables as CSV, for people and spreadsheets
     manifests/billing_month=YYYY-MM/manifest.json            published last: sources, counts, totals, status
     state/...                                                ledgers of sent statements and alerts
+    dashboard/index.html, dashboard/billing_month=YYYY-MM/   the dashboard, and each month's last copy
 """
 
 from __future__ import annotations
@@ -36,6 +38,16 @@ def focus_key(month: str, ext: str = "parquet") -> str:
     if ext == "csv":
         return f"{partition('exports', month)}/focus.csv"
     return f"{partition('focus', month)}/focus.{ext}"
+
+
+def costs_key(month: str) -> str:
+    """The month's cost summary (``chargeback.queries.summary``)."""
+    return f"{partition('costs', month)}/costs.parquet"
+
+
+def dashboard_key(month: str | None = None) -> str:
+    """The dashboard (``dashboard/index.html``), or the copy kept for ``month``."""
+    return f"{partition('dashboard', month)}/index.html" if month else "dashboard/index.html"
 
 
 def manifest_key(month: str) -> str:
