@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
@@ -179,7 +179,8 @@ class CostAnswer:
         }
 
 
-def _read(store: ObjectStore, query: CostQuery, catalog: PriceCatalog) -> tuple[Scan, pa.Table | None]:
+def _read(store: ObjectStore, query: CostQuery,
+          catalog: Callable[[], PriceCatalog]) -> tuple[Scan, pa.Table | None]:
     """The months' rows with the cost amounts, at a grain that holds every dimension the query names."""
     if not query.needs_days:
         scan = scan_cost_summaries(store, query.months, catalog)
@@ -192,7 +193,7 @@ def _read(store: ObjectStore, query: CostQuery, catalog: PriceCatalog) -> tuple[
     if "billing_date" in table.column_names:  # a DATE column in newer months: grouped as its ISO text
         table = table.set_column(table.column_names.index("billing_date"), "billing_date",
                                  pc.cast(table["billing_date"], pa.string()))
-    return scan, with_cost_amounts(table, catalog)
+    return scan, with_cost_amounts(table, catalog())
 
 
 def _share(part: Decimal, whole: Decimal) -> Decimal | None:
@@ -212,13 +213,14 @@ def _sum(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def ask_costs(store: ObjectStore, query: CostQuery, catalog: PriceCatalog | None = None) -> CostAnswer:
+def ask_costs(store: ObjectStore, query: CostQuery,
+              catalog: Callable[[], PriceCatalog] = load_catalog) -> CostAnswer:
     """Answer ``query`` from the published months of ``store``; months that cannot be read are listed in
     ``CostAnswer.problems`` (missing, or to be run again), never guessed.
 
-    ``catalog`` values free quota of months summed from their allocations here (default: the shipped one).
+    ``catalog()`` gives the prices that value free quota of months summed from their allocations here
+    (default: the shipped catalog); it is not loaded when every month has its cost summary.
     """
-    catalog = catalog or load_catalog()
     scan, table = _read(store, query, catalog)
     answer = CostAnswer(query, "allocations" if query.needs_days else "costs", scan.months, scan.problems)
     if table is None:

@@ -12,7 +12,7 @@ decoded). A month that is missing, or that does not match its manifest, is not r
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from chargeback.columns import COST_DIMENSIONS
 from chargeback.errors import NotFoundError
 from chargeback.money import format_decimal
-from chargeback.pricing.catalog import PriceCatalog
+from chargeback.pricing.catalog import PriceCatalog, load_catalog
 from chargeback.queries.summary import COSTS_SCHEMA, NEEDED_COLUMNS, cost_summary
 from chargeback.storage import ObjectStore
 from chargeback.warehouse import layout
@@ -206,11 +206,12 @@ def scan_allocations(store: ObjectStore, months: Sequence[str], columns: Sequenc
     return scan
 
 
-def scan_cost_summaries(store: ObjectStore, months: Sequence[str], catalog: PriceCatalog) -> Scan:
+def scan_cost_summaries(store: ObjectStore, months: Sequence[str],
+                        catalog: Callable[[], PriceCatalog] = load_catalog) -> Scan:
     """Each month's cost summary (``COSTS_SCHEMA`` and ``cost_center_path``), checked against its manifest.
 
     A month published before the summary existed (or before one of its columns did) is summed from its
-    allocations here, with ``catalog`` valuing its free quota.
+    allocations here, with the price catalog ``catalog()`` gives valuing its free quota (loaded only then).
     """
     scan = Scan()
     columns = [*COSTS_SCHEMA.names, "cost_center_path"]
@@ -228,7 +229,7 @@ def scan_cost_summaries(store: ObjectStore, months: Sequence[str], catalog: Pric
                 table = _derived(table, columns, manifest, _where(store, key))
             else:
                 needed = [*dict.fromkeys([*NEEDED_COLUMNS, *COST_DIMENSIONS])]
-                table = cost_summary(_allocations(store, manifest, needed), catalog)
+                table = cost_summary(_allocations(store, manifest, needed), catalog())
                 table = _derived(table, columns, manifest, _where(store, layout.allocations_key(month)))
             scan.tables[month] = table
             scan.manifests[month] = manifest
