@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 BENCH_STAMP := $(VENV)/.bench-stamp
 OUT    ?= out/demo
 
-.PHONY: help install run test lint typecheck unit system-deps bench deploy-aws deploy-aliyun clean
+.PHONY: help install run test lint typecheck unit system-deps bench lock deploy-aws deploy-aliyun clean
 
 
 help:  ## list the targets
@@ -46,6 +46,14 @@ test: $(STAMP) system-deps lint typecheck  ## lint, types and the whole test sui
 
 bench: $(BENCH_STAMP)  ## chargeback run against DuckDB and polars on equal terms; BENCH_ARGS=--big adds 10M rows
 	$(BIN)/python bench/run_bench.py --readme README.md $(BENCH_ARGS)
+
+LOCK := infra/requirements.lock
+lock: $(STAMP)  ## regenerate infra/requirements.lock (the image's hashed dependencies) from pyproject.toml
+	$(BIN)/uv pip compile --no-config --quiet --no-header --generate-hashes --python-version 3.12 \
+	  --python-platform x86_64-manylinux_2_34 pyproject.toml infra/build-requirements.in -o $(LOCK).new
+	{ echo "# The container image's dependencies, every file pinned by hash (pip install --require-hashes)."; \
+	  echo "# Made by 'make lock' from pyproject.toml for Python 3.12 on Amazon Linux 2023 (x86_64); do not edit."; \
+	  cat $(LOCK).new; } > $(LOCK) && rm $(LOCK).new
 
 clean:  ## remove the virtual environment and local outputs
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

@@ -15,9 +15,12 @@
 #
 # make deploy-aliyun   Serverless Devs (fc3): deploys infra/aliyun/s.yaml (see infra/aliyun/README.md).
 #   needs: the image pushed to ACR, `s config add` done for the access 'default', and the variables
-#   ALIYUN_REGION ALIYUN_ACCOUNT_ID ALIYUN_IMAGE ALIYUN_ROLE_ARN BILL_BUCKET BILL_PREFIX WAREHOUSE_BUCKET
-#   WAREHOUSE_PREFIX MAIL_SENDER SMTP_PASSWORD FAILURE_QUEUE LOG_PROJECT LOG_STORE (FINANCE_CC may be empty)
-# make aliyun-ram-policy   prints infra/aliyun/ram-policy.json with those variables filled in.
+#   ALIYUN_REGION ALIYUN_ACCOUNT_ID ALIYUN_IMAGE ALIYUN_DAILY_ROLE_ARN ALIYUN_MONTHLY_ROLE_ARN BILL_BUCKET
+#   BILL_PREFIX WAREHOUSE_BUCKET WAREHOUSE_PREFIX MAIL_SENDER SMTP_SECRET_NAME FAILURE_QUEUE LOG_PROJECT
+#   LOG_STORE (FINANCE_CC may be empty)
+# make aliyun-ram-policy JOB=daily|monthly   prints that function's RAM policy (infra/aliyun/ram-policy-JOB.json)
+#   with those variables (and SMTP_SECRET_KEY_ID, the KMS key of the SMTP secret) filled in.
+# make aliyun-bucket-policy   prints the TLS-only bucket policy of the warehouse bucket, filled in.
 
 SAM_VENV     := .venv-sam
 SAM          := $(SAM_VENV)/bin/sam
@@ -34,8 +37,9 @@ MAIL_SENDER  ?=
 SES_IDENTITY ?=
 SAM_ARGS     ?=
 
-ALIYUN_VARS := ALIYUN_REGION ALIYUN_ACCOUNT_ID ALIYUN_IMAGE ALIYUN_ROLE_ARN BILL_BUCKET BILL_PREFIX \
-               WAREHOUSE_BUCKET WAREHOUSE_PREFIX MAIL_SENDER SMTP_PASSWORD FAILURE_QUEUE LOG_PROJECT LOG_STORE
+ALIYUN_VARS := ALIYUN_REGION ALIYUN_ACCOUNT_ID ALIYUN_IMAGE ALIYUN_DAILY_ROLE_ARN ALIYUN_MONTHLY_ROLE_ARN \
+               BILL_BUCKET BILL_PREFIX WAREHOUSE_BUCKET WAREHOUSE_PREFIX MAIL_SENDER SMTP_SECRET_NAME FAILURE_QUEUE \
+               LOG_PROJECT LOG_STORE
 aliyun_missing = $(strip $(foreach v,$(ALIYUN_VARS),$(if $($(v)),,$(v))))
 # s.yaml reads its values with ${env('...')}: the defaults above must reach it too.
 export BILL_PREFIX FINANCE_CC
@@ -47,7 +51,7 @@ SAM_PARAMETERS = BillStorage=$(BILL_STORAGE) BillBucketName=$(BILL_BUCKET) BillP
   $(call sam_param,SenderAddress,$(MAIL_SENDER)) $(call sam_param,SesIdentity,$(SES_IDENTITY)) \
   $(call sam_param,FinanceCc,$(FINANCE_CC)) $(call sam_param,AlarmEmail,$(ALARM_EMAIL))
 
-.PHONY: deploy-aws deploy-aliyun aliyun-ram-policy
+.PHONY: deploy-aws deploy-aliyun aliyun-ram-policy aliyun-bucket-policy
 
 # aws-sam-cli pins its own boto3 and click: it lives in a virtual environment of its own.
 $(SAM):
@@ -66,5 +70,9 @@ deploy-aliyun:  ## deploy infra/aliyun/s.yaml to Function Compute with Serverles
 	@test -z "$(aliyun_missing)" || { echo "set: $(aliyun_missing) (see infra/aliyun/README.md)" >&2; exit 2; }
 	$(S_CLI) deploy -t infra/aliyun/s.yaml -y
 
-aliyun-ram-policy:  ## print the RAM policy for the FC role with the deployment's names filled in
-	@envsubst < infra/aliyun/ram-policy.json
+aliyun-ram-policy:  ## print one FC function's RAM policy (JOB=daily or JOB=monthly) with the names filled in
+	@case "$(JOB)" in daily|monthly) ;; *) echo "set JOB=daily or JOB=monthly (one role per function)" >&2; exit 2;; esac
+	@envsubst < infra/aliyun/ram-policy-$(JOB).json
+
+aliyun-bucket-policy:  ## print the warehouse bucket's TLS-only OSS bucket policy with its name filled in
+	@envsubst < infra/aliyun/oss-bucket-policy-tls-only.json

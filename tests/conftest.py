@@ -13,6 +13,7 @@ import pytest
 from tests.support.fixtures import (
     backend,
     local_store,
+    moto_server,
     oss_bucket,
     oss_server,
     oss_store,
@@ -20,7 +21,7 @@ from tests.support.fixtures import (
     s3_store,
 )
 
-__all__ = ["backend", "local_store", "oss_bucket", "oss_server", "oss_store", "s3_client", "s3_store"]
+__all__ = ["backend", "local_store", "moto_server", "oss_bucket", "oss_server", "oss_store", "s3_client", "s3_store"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -9,7 +9,9 @@ import pytest
 
 from chargeback.config.environment import Settings
 from chargeback.errors import ConfigError, StorageError
-from chargeback.runtime.clients import OssCredentials, build_clients, store_options
+from chargeback.runtime.clients import OssCredentials, build_clients, open_store, store_options
+from chargeback.storage import StoragePolicy
+from chargeback.storage.s3 import S3ObjectStore
 from tests.support.aws import aws
 
 __all__ = ["aws"]
@@ -38,9 +40,23 @@ def test_oss_keys_from_secrets_manager(aws: boto3.Session) -> None:
     assert clients.for_mail() == {"secretsmanager": clients.secrets}  # the SMTP password is read by the mailer
     assert clients.ses is None
     options = store_options(settings.source_url, settings, clients)
+    policy = StoragePolicy()  # CHARGEBACK_STORAGE_DEADLINE unset: the defaults
     assert options == {"endpoint": "https://oss-cn-hangzhou.aliyuncs.com", "access_key_id": "LTAI5tExample",
-                       "access_key_secret": "oss-secret-value", "security_token": None}
-    assert store_options(settings.warehouse_url, settings, clients) == {"client": clients.s3}
+                       "access_key_secret": "oss-secret-value", "security_token": None, "policy": policy}
+    assert store_options(settings.warehouse_url, settings, clients) == {"client": clients.s3, "policy": policy}
+    # the S3 client has the policy's timeouts and leaves the retries to the store
+    config = clients.s3.meta.config
+    assert (config.connect_timeout, config.read_timeout) == (policy.connect_timeout, policy.read_timeout)
+    assert config.retries["total_max_attempts"] == 1
+
+
+def test_the_storage_deadline_setting_bounds_every_store(aws: boto3.Session) -> None:
+    settings = Settings.from_env({**BASE, "CHARGEBACK_SOURCE_URL": "s3://bills/x", "CHARGEBACK_STORAGE_DEADLINE": "40"})
+    clients = build_clients(settings, session=aws)
+    store = open_store(settings.warehouse_url, settings, clients)
+    assert isinstance(store, S3ObjectStore)
+    assert store.policy == StoragePolicy.within(40) and store.policy.request_deadline == 8
+    assert clients.s3.meta.config.connect_timeout == 5
 
 
 def test_ses_clients(aws: boto3.Session) -> None:

@@ -13,6 +13,7 @@ import json
 import re
 import subprocess
 import sys
+import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,17 +22,22 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 from cfnlint.decode import cfn_yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from chargeback.columns import ALLOCATION_COLUMNS, LINE_AMOUNTS, LINE_COUNT
 from chargeback.config.environment import Settings
 from chargeback.runtime.events import parse_fc_event, parse_scheduler_event
+from tests.support.permissions import NEVER_WRITTEN, WAREHOUSE_WRITES
 from tests.support.schedules import check_aws_expression, check_fc_cron
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yml"
 S_YAML = ROOT / "infra" / "aliyun" / "s.yaml"
-RAM_POLICY = ROOT / "infra" / "aliyun" / "ram-policy.json"
+RAM_POLICIES = {job: ROOT / "infra" / "aliyun" / f"ram-policy-{job}.json" for job in ("daily", "monthly")}
+BUCKET_POLICY = ROOT / "infra" / "aliyun" / "oss-bucket-policy-tls-only.json"
 DOCKERFILE = ROOT / "infra" / "Dockerfile"
+LOCK = ROOT / "infra" / "requirements.lock"
 JOBS = ("daily", "monthly")
 
 
@@ -204,17 +210,40 @@ def _actions(statement: dict[str, Any]) -> list[str]:
     return [actions] if isinstance(actions, str) else list(actions)
 
 
+def _resources(statement: dict[str, Any]) -> list[Any]:
+    resources = statement["Resource"]
+    return resources if isinstance(resources, list) else [resources]
+
+
+def _warehouse_prefix(resource: Any) -> str:
+    """'lines/' for {"Fn::Sub": "${WarehouseBucket.Arn}/lines/*"}; '' for the whole bucket."""
+    text = resource["Fn::Sub"] if isinstance(resource, dict) and "Fn::Sub" in resource else str(resource)
+    assert text.startswith("${WarehouseBucket.Arn}/") and text.endswith("*"), text
+    return text.removeprefix("${WarehouseBucket.Arn}/").removesuffix("*")
+
+
+def _code_deletes_objects() -> bool:
+    """Whether anything outside the storage adapters calls ``.delete(`` on a store."""
+    code = ROOT / "shared" / "chargeback"
+    return any(".delete(" in path.read_text() for path in code.rglob("*.py") if path.parent.name != "storage")
+
+
+def _roles(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {name: role for name, role in resources(template, "AWS::IAM::Role").items()
+            if name in ("DailyRole", "MonthlyRole")}
+
+
 def test_roles_are_least_privilege_one_per_function(template: dict[str, Any]) -> None:
-    roles = {name: role for name, role in resources(template, "AWS::IAM::Role").items()
-             if name in ("DailyRole", "MonthlyRole")}
+    roles = _roles(template)
     functions = resources(template, "AWS::Serverless::Function")
     assert {f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions.values()} == set(roles)
     for name, role in roles.items():
         assert "ManagedPolicyArns" not in role["Properties"]
         for statement in _statements(role):
-            assert statement["Effect"] == "Allow"
+            assert statement["Effect"] in ("Allow", "Deny")
             assert statement["Resource"] != "*", f"{name}: {statement['Sid']} on every resource"
-            assert not any(a.endswith("*") for a in _actions(statement)), f"{name}: wildcard action"
+            if statement["Effect"] == "Allow":
+                assert not any(a.endswith("*") for a in _actions(statement)), f"{name}: wildcard action"
     daily = {s["Sid"]: s for s in _statements(roles["DailyRole"])}
     monthly = {s["Sid"]: s for s in _statements(roles["MonthlyRole"])}
     # only the daily job reads the bills (and the OSS keys)
@@ -228,8 +257,46 @@ def test_roles_are_least_privilege_one_per_function(template: dict[str, Any]) ->
         assert sorted(_actions(mail)) == ["ses:SendEmail", "ses:SendRawEmail"]
         assert mail["Resource"]["Fn::Sub"].endswith(":identity/${SesIdentity}")
         assert mail["Condition"] == {"StringEquals": {"ses:FromAddress": {"Ref": "SenderAddress"}}}
-        assert sorted(_actions(statements["ReadWriteWarehouse"])) == ["s3:DeleteObject", "s3:GetObject",
-                                                                      "s3:PutObject"]
+        assert _actions(statements["ReadWarehouse"]) == ["s3:GetObject"]
+
+
+@pytest.mark.parametrize("job", JOBS)
+def test_each_role_writes_only_its_prefixes_never_config_and_deletes_nothing(template: dict[str, Any],
+                                                                            job: str) -> None:
+    role = _roles(template)[f"{job.capitalize()}Role"]
+    statements = _statements(role)
+    written: set[str] = set()
+    for statement in statements:
+        writes = [a for a in _actions(statement) if a.startswith("s3:Put") or a.startswith("s3:Delete")]
+        if statement["Effect"] == "Allow" and writes:
+            assert writes == ["s3:PutObject"], f"{statement['Sid']}: {writes}"
+            written |= {_warehouse_prefix(r) for r in _resources(statement)}
+    assert sorted(written) == sorted(WAREHOUSE_WRITES[job])
+    # an explicit deny, so that no later Allow (or a wildcard) can open config/ to a function
+    [deny] = [s for s in statements if s["Effect"] == "Deny"]
+    assert sorted(_actions(deny)) == ["s3:DeleteObject", "s3:PutObject"]
+    assert [_warehouse_prefix(r) for r in _resources(deny)] == list(NEVER_WRITTEN)
+    # nothing in the code deletes an object, so no role may
+    assert not _code_deletes_objects()
+    allowed = [a for s in statements if s["Effect"] == "Allow" for a in _actions(s)]
+    assert not [a for a in allowed if "Delete" in a]
+
+
+def test_the_alarm_topic_uses_a_customer_key_that_cloudwatch_alarms_may_use(template: dict[str, Any]) -> None:
+    topic = template["Resources"]["AlarmTopic"]["Properties"]
+    assert topic["KmsMasterKeyId"] == {"Ref": "AlarmTopicKey"}  # not alias/aws/sns: CloudWatch cannot use that
+    key = template["Resources"]["AlarmTopicKey"]
+    assert key["Type"] == "AWS::KMS::Key" and key["Properties"]["EnableKeyRotation"] is True
+    statements = {s["Sid"]: s for s in key["Properties"]["KeyPolicy"]["Statement"]}
+    cloudwatch = statements["CloudWatchAlarmsPublish"]
+    assert cloudwatch["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert sorted(cloudwatch["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    assert cloudwatch["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    assert statements["AccountAdministersTheKey"]["Principal"] == {
+        "AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}}
+    [publish] = template["Resources"]["AlarmTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert (publish["Principal"], publish["Action"]) == ({"Service": "cloudwatch.amazonaws.com"}, "sns:Publish")
+    assert template["Resources"]["AlarmTopicPolicy"]["Properties"]["Topics"] == [{"Ref": "AlarmTopic"}]
 
 
 # ---------------------------------------------------------------------------------------------------- s.yaml
@@ -263,8 +330,10 @@ def test_s_yaml_environment_is_exactly_what_settings_read(s_yaml: dict[str, Any]
         assert variables["CHARGEBACK_DELIVERY"] == "smtp"
         smtp = (variables["CHARGEBACK_SMTP_HOST"], variables["CHARGEBACK_SMTP_PORT"])
         assert smtp == ("smtpdm.aliyun.com", "465")
-        # from the deployer's environment, never written in the file
-        assert variables["SMTP_PASSWORD"] == "${env('SMTP_PASSWORD')}"
+        # the SMTP password is a KMS secret the function's role reads; neither its value nor a plain variable
+        assert "SMTP_PASSWORD" not in variables
+        assert variables["CHARGEBACK_SMTP_SECRET_NAME"] == "${env('SMTP_SECRET_NAME')}"
+        assert variables["CHARGEBACK_KMS_ENDPOINT"].startswith("https://kms.")
         assert variables["CHARGEBACK_SOURCE_URL"].startswith("oss://")
         assert variables["CHARGEBACK_WAREHOUSE_URL"].startswith("oss://")
         # what Settings makes of it once Serverless Devs has filled the ${env(...)} references in
@@ -307,48 +376,146 @@ def test_fc_timers_parse_and_match_the_aws_schedules(s_yaml: dict[str, Any],
 # ------------------------------------------------------------------------------------------------ RAM policy
 
 
-def test_ram_policy_is_least_privilege() -> None:
-    policy = json.loads(RAM_POLICY.read_text())
-    assert policy["Version"] == "1"
-    allowed: dict[str, set[str]] = {}
+def _ram(job: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(RAM_POLICIES[job].read_text())
+    return loaded
+
+
+def _ram_grants(policy: dict[str, Any], effect: str = "Allow") -> dict[str, set[str]]:
+    granted: dict[str, set[str]] = {}
     for statement in policy["Statement"]:
-        assert statement["Effect"] == "Allow"
+        if statement["Effect"] == effect:
+            for action in statement["Action"]:
+                granted.setdefault(action, set()).update(statement["Resource"])
+    return granted
+
+
+WAREHOUSE_OBJECTS = "acs:oss:*:*:${WAREHOUSE_BUCKET}/${WAREHOUSE_PREFIX}/"
+
+
+def test_s_yaml_gives_each_function_its_own_role(s_yaml: dict[str, Any]) -> None:
+    roles = {job: s_yaml["resources"][job]["props"]["role"] for job in JOBS}
+    assert roles == {"daily": "${vars.dailyRole}", "monthly": "${vars.monthlyRole}"}
+    assert s_yaml["vars"]["dailyRole"] != s_yaml["vars"]["monthlyRole"]
+    assert set(RAM_POLICIES) == set(JOBS)
+
+
+@pytest.mark.parametrize("job", JOBS)
+def test_ram_policy_of_each_function_is_least_privilege(job: str) -> None:
+    policy = _ram(job)
+    assert policy["Version"] == "1"
+    for statement in policy["Statement"]:
+        assert statement["Effect"] in ("Allow", "Deny")
         for action in statement["Action"]:
-            assert "*" not in action
+            assert statement["Effect"] == "Deny" or "*" not in action
             for resource in statement["Resource"]:
                 assert resource not in ("*", "acs:oss:*:*:*")
-                allowed.setdefault(action, set()).add(resource)
-    assert allowed["oss:GetObject"] == {"acs:oss:*:*:${BILL_BUCKET}/${BILL_PREFIX}/*",
-                                        "acs:oss:*:*:${WAREHOUSE_BUCKET}/${WAREHOUSE_PREFIX}/*"}
-    for write in ("oss:PutObject", "oss:DeleteObject"):
-        assert allowed[write] == {"acs:oss:*:*:${WAREHOUSE_BUCKET}/${WAREHOUSE_PREFIX}/*"}
-    assert allowed["oss:ListObjects"] == {"acs:oss:*:*:${BILL_BUCKET}", "acs:oss:*:*:${WAREHOUSE_BUCKET}"}
+    allowed = _ram_grants(policy)
+    # writes: exactly the function's prefixes under the warehouse prefix, and nothing deletes
+    assert allowed["oss:PutObject"] == {f"{WAREHOUSE_OBJECTS}{prefix}*" for prefix in WAREHOUSE_WRITES[job]}
+    assert "oss:DeleteObject" not in allowed and not _code_deletes_objects()
+    denied = _ram_grants(policy, "Deny")
+    assert denied == {"oss:PutObject": {f"{WAREHOUSE_OBJECTS}{p}*" for p in NEVER_WRITTEN},
+                      "oss:DeleteObject": {f"{WAREHOUSE_OBJECTS}{p}*" for p in NEVER_WRITTEN}}
+    # reads: the warehouse, and only the daily job the bills
+    bills = {"acs:oss:*:*:${BILL_BUCKET}/${BILL_PREFIX}/*"} if job == "daily" else set()
+    assert allowed["oss:GetObject"] == {f"{WAREHOUSE_OBJECTS}*"} | bills
+    assert allowed["oss:ListObjects"] == {"acs:oss:*:*:${WAREHOUSE_BUCKET}"} | (
+        {"acs:oss:*:*:${BILL_BUCKET}"} if job == "daily" else set())
     listing = [s for s in policy["Statement"] if s["Action"] == ["oss:ListObjects"]]
     assert all(s["Condition"]["StringLike"]["oss:Prefix"] for s in listing)
-    assert set(allowed) == {"oss:ListObjects", "oss:GetObject", "oss:PutObject", "oss:DeleteObject",
-                            "mns:SendMessage", "log:PostLogStoreLogs"}
+    # the SMTP password: this one secret, and the key it is encrypted with
+    assert allowed["kms:GetSecretValue"] == {"acs:kms:${ALIYUN_REGION}:${ALIYUN_ACCOUNT_ID}:secret/${SMTP_SECRET_NAME}"}
+    assert allowed["kms:Decrypt"] == {"acs:kms:${ALIYUN_REGION}:${ALIYUN_ACCOUNT_ID}:key/${SMTP_SECRET_KEY_ID}"}
+    assert set(allowed) == {"oss:ListObjects", "oss:GetObject", "oss:PutObject", "kms:GetSecretValue",
+                            "kms:Decrypt", "mns:SendMessage", "log:PostLogStoreLogs"}
+
+
+def test_the_ram_policies_name_only_variables_the_deployment_sets() -> None:
+    deploy_mk = (ROOT / "infra" / "deploy.mk").read_text()
+    documented = (ROOT / "infra" / "aliyun" / "README.md").read_text()
+    for path in [*RAM_POLICIES.values(), BUCKET_POLICY]:
+        for name in set(re.findall(r"\$\{(\w+)\}", path.read_text())):
+            assert name in deploy_mk and name in documented, f"{path.name}: ${{{name}}} is set nowhere"
+
+
+def test_the_warehouse_bucket_policy_refuses_every_request_without_tls() -> None:
+    [statement] = json.loads(BUCKET_POLICY.read_text())["Statement"]
+    assert (statement["Effect"], statement["Principal"], statement["Action"]) == ("Deny", ["*"], ["oss:*"])
+    assert statement["Resource"] == ["acs:oss:*:*:${WAREHOUSE_BUCKET}", "acs:oss:*:*:${WAREHOUSE_BUCKET}/*"]
+    assert statement["Condition"] == {"Bool": {"acs:SecureTransport": ["false"]}}
+    # and the functions reach OSS over https
+    environment = yaml.safe_load(S_YAML.read_text())["vars"]["environment"]
+    assert environment["CHARGEBACK_OSS_ENDPOINT"].startswith("https://")
 
 
 # ------------------------------------------------------------------------------------------------ Dockerfile
 
 
-def test_dockerfile_builds_the_package_on_a_lambda_base_image() -> None:
-    lines = [line.strip() for line in DOCKERFILE.read_text().splitlines()
-             if line.strip() and not line.lstrip().startswith("#")]
+def _dockerfile_lines() -> list[str]:
+    return [line.strip() for line in DOCKERFILE.read_text().splitlines()
+            if line.strip() and not line.lstrip().startswith("#")]
+
+
+def test_dockerfile_builds_the_package_on_a_lambda_base_image_pinned_by_digest() -> None:
+    lines = _dockerfile_lines()
     instructions = [line.split()[0] for line in lines]
     [base] = [line for line in lines if line.startswith("FROM ")]
-    match = re.fullmatch(r"FROM public\.ecr\.aws/lambda/python:3\.(\d+)", base)
-    assert match and int(match.group(1)) in (11, 12)
+    match = re.fullmatch(r"FROM public\.ecr\.aws/lambda/python:3\.(\d+)@sha256:[0-9a-f]{64}", base)
+    assert match, f"the base image must be pinned by digest: {base}"
+    assert int(match.group(1)) in (11, 12)
     requires = re.search(r'requires-python = ">=3\.(\d+)"', (ROOT / "pyproject.toml").read_text())
     assert requires and int(match.group(1)) >= int(requires.group(1))
     for line in lines:
         if line.startswith("COPY "):
             for source in line.split()[1:-1]:
                 assert (ROOT / source).exists(), f"COPY source {source} is missing"
-    assert any(line.startswith("RUN pip install") for line in lines)
     cmd = json.loads(lines[-1].removeprefix("CMD "))
     assert instructions[-1] == "CMD" and len(cmd) == 1
     resolves_to_callable(cmd[0])
+
+
+def test_dockerfile_installs_only_hashed_locked_files_and_runs_as_a_user() -> None:
+    lines = _dockerfile_lines()
+    installs = [line for line in lines if line.startswith("RUN pip install")]
+    assert installs[0].startswith("RUN pip install --no-cache-dir --require-hashes -r /tmp/requirements.lock")
+    assert "COPY infra/requirements.lock /tmp/requirements.lock" in lines
+    # the package itself resolves nothing more: its dependencies are the locked ones
+    assert all("--no-deps" in line and "--no-build-isolation" in line for line in installs[1:])
+    [user] = [line for line in lines if line.startswith("USER ")]
+    uid = user.split()[1].split(":")[0]
+    assert uid.isdigit() and int(uid) >= 1000
+    assert lines.index(user) > max(lines.index(line) for line in installs)  # root only to install
+
+
+def _locked() -> dict[str, tuple[str, int]]:
+    """name -> (version, number of hashes) from infra/requirements.lock."""
+    locked: dict[str, tuple[str, int]] = {}
+    name = ""
+    for line in LOCK.read_text().splitlines():
+        pinned = re.match(r"^([A-Za-z0-9_.-]+)==([^\s;\\]+)", line)
+        if pinned:
+            name = canonicalize_name(pinned.group(1))
+            locked[name] = (pinned.group(2), 0)
+        elif "--hash=sha256:" in line and name:
+            version, hashes = locked[name]
+            locked[name] = (version, hashes + 1)
+    return locked
+
+
+def test_the_lock_covers_every_runtime_dependency_and_the_build_backend() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    locked = _locked()
+    assert all(hashes > 0 for _, hashes in locked.values()), "every locked file has a hash"
+    required = [Requirement(text) for text in [*project["project"]["dependencies"],
+                                               *project["build-system"]["requires"]]]
+    for requirement in required:
+        name = canonicalize_name(requirement.name)
+        assert name in locked, f"{requirement} is not in {LOCK.name}: run 'make lock'"
+        assert requirement.specifier.contains(locked[name][0], prereleases=True), (
+            f"{LOCK.name} has {name}=={locked[name][0]}, pyproject.toml wants {requirement}: run 'make lock'")
+    # and nothing of the dev tools ships in the image
+    assert not {"pytest", "moto", "ruff", "mypy", "uv"} & set(locked)
 
 
 def test_the_installed_package_holds_every_module() -> None:
@@ -363,7 +530,7 @@ def test_the_installed_package_holds_every_module() -> None:
 
 def test_dockerignore_keeps_what_the_image_copies() -> None:
     ignore = (ROOT / ".dockerignore").read_text().splitlines()
-    for needed in ("pyproject.toml", "README.md", "shared/", "functions/"):
+    for needed in ("infra/requirements.lock", "pyproject.toml", "README.md", "shared/", "functions/"):
         assert f"!{needed}" in ignore
 
 

@@ -32,6 +32,7 @@ from chargeback.warehouse.manifest import read_manifest
 from chargeback.warehouse.read import read_allocations
 from tests.support.aws import REGION, aws
 from tests.support.functions import BILLS, FC_CONTEXT, LAMBDA_CONTEXT, MAY, TEAMS, fc_timer, scheduler_event, stock_s3
+from tests.support.permissions import WAREHOUSE_WRITES
 from tests.support.v2_bills import v2_zip
 
 __all__ = ["aws"]
@@ -73,6 +74,7 @@ def aws_function(aws: boto3.Session, monkeypatch: pytest.MonkeyPatch) -> Iterato
         "CHARGEBACK_TIMEZONE": "Asia/Shanghai", "CHARGEBACK_FINAL_DAY": "6", "CHARGEBACK_SMTP_HOST": "",
         "CHARGEBACK_SMTP_PORT": "465", "CHARGEBACK_SMTP_USER": "", "CHARGEBACK_SMTP_SECRET_ARN": "",
         "CHARGEBACK_OSS_ENDPOINT": "https://oss-cn-hangzhou.aliyuncs.com", "CHARGEBACK_OSS_SECRET_ARN": "",
+        "CHARGEBACK_STORAGE_DEADLINE": "300",
     }
     assert set(env) == Settings.env_names("aws")
     for name, value in env.items():
@@ -80,9 +82,22 @@ def aws_function(aws: boto3.Session, monkeypatch: pytest.MonkeyPatch) -> Iterato
     yield aws
 
 
+def warehouse_objects(session: boto3.Session) -> dict[str, str]:
+    listed = session.client("s3").list_objects_v2(Bucket="chargeback-warehouse").get("Contents", [])
+    return {entry["Key"]: entry["ETag"] for entry in listed}
+
+
+def written_prefixes(before: dict[str, str], after: dict[str, str]) -> set[str]:
+    """The top-level folders of the objects a run created or replaced."""
+    return {key.split("/", 1)[0] + "/" for key, etag in after.items() if before.get(key) != etag}
+
+
 def test_lambda_daily_then_monthly(aws_function: boto3.Session) -> None:
     # June 4th, 10:30 in Shanghai: May's final push has arrived, June is open
+    before = warehouse_objects(aws_function)
     result = daily.lambda_handler(scheduler_event("daily", "2026-06-04T02:30:00Z"), LAMBDA_CONTEXT)
+    # what the daily role may write (template.yml), and nothing else, is what the job wrote
+    assert written_prefixes(before, warehouse_objects(aws_function)) <= set(WAREHOUSE_WRITES["daily"])
     assert result["day"] == "2026-06-04"
     assert [(m["month"], m["action"], m["status"], m["totals"]) for m in result["months"]] == [
         ("2026-05", "ingested", "final", {"CNY": "22.875"}),
@@ -103,8 +118,11 @@ def test_lambda_daily_then_monthly(aws_function: boto3.Session) -> None:
     result = daily.lambda_handler(scheduler_event("daily", "2026-06-05T02:30:00Z"), LAMBDA_CONTEXT)
     assert [(m["month"], m["action"]) for m in result["months"]] == [("2026-06", "unchanged")]
 
+    before = warehouse_objects(aws_function)
     result = monthly.lambda_handler(scheduler_event("monthly", "2026-06-05T03:30:00Z"), LAMBDA_CONTEXT)
     assert result["months"] == [{"month": "2026-05", "action": "sent", "kind": "final", "statements": 2}]
+    monthly_writes = written_prefixes(before, warehouse_objects(aws_function))
+    assert monthly_writes == {"state/"} and monthly_writes <= set(WAREHOUSE_WRITES["monthly"])  # the ledger
     mail = sent_mail()
     assert sorted((sender, sorted(to), sorted(cc)) for sender, to, cc in mail) == [
         ("billing@example.com", ["lead@example.com"], ["finance@example.com"]),

@@ -10,6 +10,7 @@ from oss2.exceptions import NoSuchKey, RequestError, ServerError
 
 from chargeback.errors import ConfigError, NotFoundError, StorageError
 from chargeback.storage.oss import OssObjectStore
+from chargeback.storage.policy import StoragePolicy
 from tests.support.fixtures import OSS_ACCESS_KEY_ID, OSS_ACCESS_KEY_SECRET, OSS_REGION
 from tests.support.oss_emulator import free_port
 
@@ -37,7 +38,7 @@ class ScriptedBucket:
     def put_object(self, key: str, data: bytes, headers: Any = None) -> None:
         return self._answer("put_object", None)
 
-    def get_object(self, key: str) -> Any:
+    def get_object(self, key: str, byte_range: Any = None, headers: Any = None) -> Any:
         return self._answer("get_object", None)
 
     def object_exists(self, key: str) -> bool:
@@ -48,7 +49,8 @@ class ScriptedBucket:
 
 
 def scripted_store(bucket: ScriptedBucket, sleeps: list[float], attempts: int = 5) -> OssObjectStore:
-    return OssObjectStore("bills", "raw", bucket_client=bucket, attempts=attempts, sleep=sleeps.append)
+    return OssObjectStore("bills", "raw", bucket_client=bucket, policy=StoragePolicy(attempts=attempts),
+                          sleep=sleeps.append)
 
 
 def test_credentials_come_from_the_environment(oss_server: str, oss_bucket: oss2.Bucket) -> None:
@@ -140,7 +142,7 @@ def test_gives_up_after_the_configured_attempts() -> None:
     bucket = ScriptedBucket(object_exists=[server_error(500, "InternalError")] * 10)
     with pytest.raises(
         StorageError,
-        match=r"OSS head of oss://bills/raw/a.csv failed after 3 attempts: HTTP 500 InternalError",
+        match=r"OSS head of oss://bills/raw/a.csv failed after 3 attempts in [\d.]+ s: HTTP 500 InternalError",
     ):
         scripted_store(bucket, sleeps, attempts=3).exists("a.csv")
     assert bucket.calls == ["object_exists"] * 3
@@ -179,11 +181,11 @@ def test_unreachable_endpoint_fails_after_retries_without_leaking_secrets() -> N
         access_key_id="key-id",
         access_key_secret="SECRET-VALUE-123",
         security_token="STS-TOKEN-VALUE-456",
-        attempts=3,
+        policy=StoragePolicy(attempts=3),
         sleep=sleeps.append,
     )
     with pytest.raises(
-        StorageError, match=r"OSS put of oss://bills/raw/a.csv failed after 3 attempts: no answer"
+        StorageError, match=r"OSS put of oss://bills/raw/a.csv failed after 3 attempts in [\d.]+ s: no answer"
     ) as raised:
         store.write_bytes("a.csv", b"1")
     assert "SECRET-VALUE-123" not in str(raised.value)

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from chargeback.errors import NotFoundError, StorageError
-from chargeback.storage.s3 import S3ObjectStore, build_s3_client
+from chargeback.storage.policy import StoragePolicy
+from chargeback.storage.s3 import S3ObjectStore, build_s3_client, track_connections
 from tests.support.fixtures import S3_BUCKET, S3_REGION, STORE_PREFIX
 from tests.support.oss_emulator import free_port
 
@@ -15,10 +16,17 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 
-def test_client_retries_in_standard_mode_five_times_by_default() -> None:
-    client = build_s3_client(region="eu-central-1")
-    assert client.meta.config.retries == {"mode": "standard", "total_max_attempts": 5}
+def test_client_has_the_policy_timeouts_and_leaves_retries_to_the_store() -> None:
+    client = build_s3_client(region="eu-central-1", policy=StoragePolicy(connect_timeout=3, read_timeout=7))
+    config = client.meta.config
+    assert config.retries == {"mode": "standard", "total_max_attempts": 1}
+    assert (config.connect_timeout, config.read_timeout) == (3, 7)
     assert client.meta.region_name == "eu-central-1"
+    # the deadlines need botocore's connection classes replaced: fails loudly if a botocore release moves them
+    assert track_connections(client)
+    pools = client._endpoint.http_session._pool_classes_by_scheme
+    assert {scheme: cls.__name__ for scheme, cls in pools.items()} == {
+        "http": "_TrackedAWSHTTPConnectionPool", "https": "_TrackedAWSHTTPSConnectionPool"}
 
 
 def test_client_settings_for_oss_s3_api() -> None:
@@ -74,8 +82,10 @@ def test_unreachable_endpoint_fails_after_retries_without_leaking_secrets(
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIATESTKEYID")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "SECRET-ACCESS-KEY-VALUE")
     monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    sleeps: list[float] = []
     store = S3ObjectStore(
-        "bills", "raw", endpoint_url=f"http://127.0.0.1:{free_port()}", region=S3_REGION, max_attempts=2
+        "bills", "raw", endpoint_url=f"http://127.0.0.1:{free_port()}", region=S3_REGION,
+        policy=StoragePolicy(attempts=2), sleep=sleeps.append,
     )
     attempts: list[str] = []
 
@@ -84,8 +94,10 @@ def test_unreachable_endpoint_fails_after_retries_without_leaking_secrets(
 
     store.client.meta.events.register("before-send.s3.PutObject", count_attempt)
     with pytest.raises(
-        StorageError, match=r"S3 put of s3://bills/raw/2024-05.csv failed: EndpointConnectionError"
+        StorageError, match=r"S3 put of s3://bills/raw/2024-05.csv failed after 2 attempts in [\d.]+ s: "
+                            r"EndpointConnectionError"
     ) as raised:
         store.write_bytes("2024-05.csv", b"data")
     assert "SECRET-ACCESS-KEY-VALUE" not in str(raised.value)
     assert attempts == ["put", "put"]
+    assert sleeps == [0.5]

@@ -22,7 +22,7 @@ from chargeback.storage.oss import DEFAULT_PAGE_SIZE as OSS_PAGE_SIZE
 from chargeback.storage.oss import OssObjectStore
 from chargeback.storage.s3 import DEFAULT_PAGE_SIZE as S3_PAGE_SIZE
 from chargeback.storage.s3 import S3ObjectStore
-from tests.support.oss_emulator import OssEmulator
+from tests.support.oss_emulator import MotoS3Server, OssEmulator
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -59,6 +59,13 @@ def oss_server() -> Iterator[str]:
     """The endpoint of the OSS emulator on 127.0.0.1, one for the whole session."""
     with OssEmulator() as emulator:
         yield emulator.endpoint
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """The endpoint of a moto server on 127.0.0.1 (S3 over real HTTP), one for the whole session."""
+    with MotoS3Server() as server:
+        yield server.endpoint
 
 
 @pytest.fixture

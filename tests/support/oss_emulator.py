@@ -131,8 +131,11 @@ class OssEmulator:
     def endpoint(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    def app(self) -> WsgiApp:
+        return OssCompatibilityMiddleware(DomainDispatcherApplication(create_backend_app))
+
     def start(self) -> OssEmulator:
-        app = OssCompatibilityMiddleware(DomainDispatcherApplication(create_backend_app))
+        app = self.app()
         self._server = make_server(
             self.host, self.port, app, threaded=True, request_handler=QuietRequestHandler
         )
@@ -154,3 +157,10 @@ class OssEmulator:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+class MotoS3Server(OssEmulator):
+    """moto's S3 app as it is (for boto3 over real HTTP), served the same way."""
+
+    def app(self) -> WsgiApp:
+        return DomainDispatcherApplication(create_backend_app)

@@ -41,25 +41,9 @@ class Recorder:
 
 
 @contextmanager
-def http_server(recorder: Recorder) -> Iterator[str]:
-    """Serve ``recorder`` on 127.0.0.1 (a free port); yields the base URL; stops the server afterwards."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            parts = urlsplit(self.path)
-            request = Received(parts.path, parse_qs(parts.query), dict(self.headers), json.loads(raw))
-            status, body = recorder.answer(request)
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+def serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """Serve ``handler`` on 127.0.0.1 (a free port) in a thread; yields the base URL; stops the server after."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -68,6 +52,35 @@ def http_server(recorder: Recorder) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """A request handler that keeps the test output clean."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def answer(self, status: int, body: bytes, content_type: str = "application/json") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@contextmanager
+def http_server(recorder: Recorder) -> Iterator[str]:
+    """Serve ``recorder`` on 127.0.0.1 (a free port); yields the base URL; stops the server afterwards."""
+
+    class Handler(QuietHandler):
+        def do_POST(self) -> None:
+            raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            parts = urlsplit(self.path)
+            request = Received(parts.path, parse_qs(parts.query), dict(self.headers), json.loads(raw))
+            self.answer(*recorder.answer(request))
+
+    with serve(Handler) as base:
+        yield base
 
 
 @contextmanager
@@ -97,3 +110,27 @@ def dingtalk_checker(secret: str, now_ms: int) -> Callable[[Received], tuple[int
         return 200, json.dumps({"errcode": 0, "errmsg": "ok"}).encode()
 
     return decide
+
+
+@contextmanager
+def echo_server(requests: list[str] | None = None) -> Iterator[str]:
+    """A server whose error answers repeat the request (line, headers, body), as many real ones do.
+
+    DingTalk's path (``/robot/...``) gets DingTalk's shape, HTTP 200 with an errcode and the request in
+    ``errmsg``; every other path HTTP 400 with the request as the body. ``requests`` collects what was sent.
+    """
+
+    class Handler(QuietHandler):
+        def do_POST(self) -> None:
+            raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            echoed = "\n".join([self.requestline, *(f"{k}: {v}" for k, v in self.headers.items()),
+                                raw.decode("utf-8", "replace")])
+            if requests is not None:
+                requests.append(echoed)
+            if self.path.startswith("/robot"):
+                self.answer(200, json.dumps({"errcode": 310000, "errmsg": f"sign not match: {echoed}"}).encode())
+            else:
+                self.answer(400, f"bad request: {echoed}".encode(), "text/plain")
+
+    with serve(Handler) as base:
+        yield base

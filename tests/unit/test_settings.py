@@ -109,13 +109,36 @@ def test_env_names_by_platform() -> None:
         "CHARGEBACK_SOURCE_URL", "CHARGEBACK_WAREHOUSE_URL", "CHARGEBACK_MAPPING_URL", "CHARGEBACK_DELIVERY",
         "CHARGEBACK_SENDER", "CHARGEBACK_FINANCE_CC", "CHARGEBACK_TIMEZONE", "CHARGEBACK_FINAL_DAY",
         "CHARGEBACK_SMTP_HOST", "CHARGEBACK_SMTP_PORT", "CHARGEBACK_SMTP_USER", "CHARGEBACK_OSS_ENDPOINT",
+        "CHARGEBACK_STORAGE_DEADLINE",
     }
     assert Settings.env_names("aws") == shared | {"CHARGEBACK_SMTP_SECRET_ARN", "CHARGEBACK_OSS_SECRET_ARN"}
-    assert Settings.env_names("fc") == shared | {"SMTP_PASSWORD"}
-    # CHARGEBACK_ALLOW_INSECURE is read, but no deployment may set it
+    assert Settings.env_names("fc") == shared | {"CHARGEBACK_SMTP_SECRET_NAME", "CHARGEBACK_KMS_ENDPOINT"}
+    # CHARGEBACK_ALLOW_INSECURE and a plain SMTP_PASSWORD are read, but no deployment may set them
     assert Settings.env_names() == Settings.env_names("aws") | Settings.env_names("fc") | {
-        "CHARGEBACK_ALLOW_INSECURE"}
+        "CHARGEBACK_ALLOW_INSECURE", "SMTP_PASSWORD"}
     assert Settings.required_env_names() == {"CHARGEBACK_SOURCE_URL", "CHARGEBACK_WAREHOUSE_URL"}
+
+
+def test_a_kms_secret_name_needs_the_kms_endpoint_and_excludes_the_other_password_sources() -> None:
+    smtp = {**BASE, "CHARGEBACK_DELIVERY": "smtp", "CHARGEBACK_SENDER": "billing@example.com",
+            "CHARGEBACK_SMTP_HOST": "smtpdm.aliyun.com", "CHARGEBACK_SMTP_USER": "billing@example.com"}
+    settings = Settings.from_env({**smtp, "CHARGEBACK_SMTP_SECRET_NAME": "chargeback/smtp",
+                                  "CHARGEBACK_KMS_ENDPOINT": "https://kms.cn-hangzhou.aliyuncs.com"})
+    assert (settings.delivery.smtp_secret_name, settings.delivery.kms_endpoint) == ("chargeback/smtp",
+        "https://kms.cn-hangzhou.aliyuncs.com")
+    message = problems({**smtp, "CHARGEBACK_SMTP_SECRET_NAME": "chargeback/smtp", "SMTP_PASSWORD": "pw"})
+    assert "CHARGEBACK_KMS_ENDPOINT: required with CHARGEBACK_SMTP_SECRET_NAME" in message
+    assert "CHARGEBACK_SMTP_SECRET_NAME and SMTP_PASSWORD: set only one" in message
+    assert "not a KMS secret name" in problems({**smtp, "CHARGEBACK_SMTP_SECRET_NAME": "bad name!"})
+
+
+def test_storage_deadline_defaults_to_five_minutes_and_stays_within_the_function_timeout() -> None:
+    assert Settings.from_env(BASE).storage_deadline == 300.0
+    assert Settings.from_env({**BASE, "CHARGEBACK_STORAGE_DEADLINE": "45"}).storage_deadline == 45.0
+    assert "CHARGEBACK_STORAGE_DEADLINE: 901 is not between 1 and 900 seconds" in problems(
+        {**BASE, "CHARGEBACK_STORAGE_DEADLINE": "901"})
+    assert "CHARGEBACK_STORAGE_DEADLINE: 'soon' is not a number of seconds" in problems(
+        {**BASE, "CHARGEBACK_STORAGE_DEADLINE": "soon"})
 
 
 def test_only_its_own_variables_are_read() -> None:

@@ -4,7 +4,9 @@ incoming webhook and a generic JSON POST.
 A channel makes up to ``attempts`` attempts with exponential backoff (``sleep`` is injected) and returns a
 ``DeliveryResult`` naming every attempt's error; it never raises for a failed delivery, so one failing channel
 cannot stop the others. Programming errors still raise. URLs and secrets are passed in by ``build_channels``,
-which the command line calls with the environment; they never appear in results, state or logs.
+which the command line calls with the environment; they never appear in results, state or logs: every error
+text made from a server's answer goes through ``chargeback.redact`` with the channel's URL and secrets (servers
+echo the request, token and signature included, in their error bodies).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from chargeback.config.alerts import (
 from chargeback.config.problems import Problem, raise_problems
 from chargeback.delivery import Mailer, OutgoingMail
 from chargeback.errors import ChargebackError
+from chargeback.redact import redact
 
 log = logging.getLogger("chargeback.alerts")
 
@@ -160,10 +163,11 @@ def post_json(url: str, payload: Mapping[str, Any], *, timeout: float,
         connection.close()
 
 
-def check_status(status: int, body: bytes) -> None:
+def check_status(status: int, body: bytes, secrets: tuple[str | None, ...] = ()) -> None:
+    """DeliveryAttemptError for a non-2xx answer, quoting the start of its body without ``secrets``."""
     if 200 <= status < 300:
         return
-    snippet = body[:200].decode("utf-8", "replace").strip()
+    snippet = redact(body.decode("utf-8", "replace").strip(), secrets)[:200]  # redacted whole, then cut
     raise DeliveryAttemptError(f"HTTP {status}" + (f": {snippet}" if snippet else ""),
                                retryable=status in _RETRYABLE_STATUS)
 
@@ -199,16 +203,18 @@ class DingTalkChannel:
         return {"msgtype": "markdown", "markdown": {"title": note.title[:100], "text": text}}
 
     def _attempt(self, note: Notification) -> str:
-        status, body = post_json(self._signed_url(), self.payload(note), timeout=self._policy.timeout)
-        check_status(status, body)
+        signed = self._signed_url()
+        secrets = (self._url, signed, self._secret)
+        status, body = post_json(signed, self.payload(note), timeout=self._policy.timeout)
+        check_status(status, body, secrets)
         try:
             answer = json.loads(body or b"{}")
         except ValueError:
             raise DeliveryAttemptError("DingTalk answered with something other than JSON") from None
         code = answer.get("errcode", 0) if isinstance(answer, dict) else 0
         if code != 0:
-            raise DeliveryAttemptError(f"DingTalk errcode {code}: {answer.get('errmsg', '')}",
-                                       retryable=code in _DINGTALK_RETRYABLE)
+            message = redact(str(answer.get("errmsg", "")), secrets)
+            raise DeliveryAttemptError(f"DingTalk errcode {code}: {message}", retryable=code in _DINGTALK_RETRYABLE)
         return ""
 
     def send(self, notification: Notification) -> DeliveryResult:
@@ -235,7 +241,7 @@ class SlackChannel:
 
     def _attempt(self, note: Notification) -> str:
         status, body = post_json(self._url, self.payload(note), timeout=self._policy.timeout)
-        check_status(status, body)
+        check_status(status, body, (self._url,))
         return ""
 
     def send(self, notification: Notification) -> DeliveryResult:
@@ -256,7 +262,7 @@ class WebhookChannel:
         headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
         headers["X-Chargeback-Alert"] = f"{note.alert_id}/{note.sequence}"
         status, body = post_json(self._url, note.payload, timeout=self._policy.timeout, headers=headers)
-        check_status(status, body)
+        check_status(status, body, (self._url, self._token))
         return ""
 
     def send(self, notification: Notification) -> DeliveryResult:
@@ -289,7 +295,7 @@ class EmailChannel:
         try:
             return self._mailer.send(mail)
         except (ChargebackError, OSError) as exc:  # DeliveryError and socket/SMTP errors; bugs still raise
-            raise DeliveryAttemptError(f"{type(exc).__name__}: {exc}") from None
+            raise DeliveryAttemptError(redact(f"{type(exc).__name__}: {exc}")) from None
 
     def send(self, notification: Notification) -> DeliveryResult:
         recipients = self._to or notification.recipients

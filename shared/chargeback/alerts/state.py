@@ -21,6 +21,7 @@ from chargeback.alerts.channels import DeliveryResult
 from chargeback.alerts.model import REFIRES_ON_CHANGE, Action, Alert, Evaluation, Route
 from chargeback.errors import NotFoundError, StorageError
 from chargeback.months import check_month
+from chargeback.redact import redact
 from chargeback.storage import ObjectStore
 from chargeback.warehouse import layout
 
@@ -147,7 +148,7 @@ class AlertLedger:
             record["deliveries"].append({
                 "sequence": decision.sequence, "reason": decision.action, "channel": result.channel,
                 "kind": result.kind, "recipients": list(result.recipients), "status": result.status,
-                "attempts": result.attempts, "errors": list(result.errors), "at": at,
+                "attempts": result.attempts, "errors": [redact(error) for error in result.errors], "at": at,
             })
         self._save(alert.state_month)
         return dict(record)

@@ -100,6 +100,8 @@ class Selection:
 
 def classify(info: ObjectInfo) -> BillFile | str:
     """A BillFile for a recognised consumption bill, else the reason the object is ignored."""
+    if info.unreadable:  # a FIFO, a device, a link out of the folder: never opened
+        return info.unreadable
     name = info.key.rsplit("/", 1)[-1]
     match = _CONSOLE.match(name)
     if match:

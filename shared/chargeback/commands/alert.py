@@ -24,11 +24,11 @@ from typing import Any
 from chargeback.alerts.channels import Channel, build_channels
 from chargeback.alerts.job import run_alerts
 from chargeback.alerts.model import AlertOutcome, AlertRun
+from chargeback.commands import add_storage_options, open_url
 from chargeback.config.environment import DeliveryEnvironment
 from chargeback.config.file import load_config_file
 from chargeback.config.resolve import CommandLine, resolve_delivery
 from chargeback.delivery.build import build_mailer
-from chargeback.storage import open_store
 
 
 def _date(text: str) -> date:
@@ -57,12 +57,13 @@ def register(subparsers: Any) -> None:
                         help="show what would be sent; send and store nothing")
     parser.add_argument("--format", choices=("auto", "table", "json"), default="auto",
                         help="output: auto = a table in a terminal, JSON otherwise")
+    add_storage_options(parser)
     parser.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
     config = load_config_file(args.mapping)
-    store = open_store(args.warehouse)
+    store = open_url(args.warehouse, args)
     channels: dict[str, Channel] = {}
     if not args.dry_run and config.alerts.enabled:  # a dry run sends nothing: no mail server, URLs or secrets
         plan = resolve_delivery(config, DeliveryEnvironment.from_env(os.environ), CommandLine(outbox=args.outbox),

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 from decimal import Decimal
 
+from chargeback.commands import add_storage_options, open_url
 from chargeback.config.file import load_config_file
 from chargeback.config.prices import CURRENCY_SITE
 from chargeback.errors import InputError
 from chargeback.money import format_decimal
 from chargeback.pricing.catalog import load_catalog
 from chargeback.pricing.reconcile import Reconciliation, reconcile
-from chargeback.storage import open_store
 from chargeback.warehouse.read import read_lines
 
 
@@ -27,11 +27,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--month", required=True, metavar="YYYY-MM", help="billing month")
     parser.add_argument("--mapping", metavar="FILE", help="a mapping file whose 'prices:' add or override prices")
     parser.add_argument("--json", action="store_true", help="print JSON (one object, or a list for two currencies)")
+    add_storage_options(parser)
     parser.set_defaults(handler=_reconcile)
 
 
 def _reconcile(args: argparse.Namespace) -> int:
-    lines = read_lines(open_store(args.warehouse), args.month)
+    lines = read_lines(open_url(args.warehouse, args), args.month)
     if lines is None:
         raise InputError(f"month {args.month} is not in {args.warehouse}: run 'chargeback run' first",
                          field="month")

@@ -18,6 +18,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from chargeback.commands import add_storage_options, open_url
 from chargeback.config.environment import DeliveryEnvironment
 from chargeback.config.file import load_config_file
 from chargeback.config.resolve import CommandLine, resolve_delivery
@@ -25,7 +26,6 @@ from chargeback.delivery.build import build_mailer
 from chargeback.errors import InputError
 from chargeback.months import check_month
 from chargeback.reporting.job import StatementResult, send_statements
-from chargeback.storage import open_store
 
 
 def register(subparsers: Any) -> None:
@@ -45,6 +45,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--dry-run", action="store_true",
                         help="build and render, but send and record nothing")
     parser.add_argument("--only", metavar="COST_CENTER", help="only this cost center")
+    add_storage_options(parser)
     parser.set_defaults(handler=run)
 
 
@@ -59,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     config = load_config_file(args.mapping)
     plan = resolve_delivery(config, DeliveryEnvironment.from_env(os.environ),
                             CommandLine(outbox=args.outbox, outbox_only=config.is_default))
-    store = open_store(args.warehouse)
+    store = open_url(args.warehouse, args)
     if config.is_default and not args.outbox:
         print("no mapping file: every workspace is its own cost center with no owners, so statements are "
               "written to the outbox only", file=sys.stderr)

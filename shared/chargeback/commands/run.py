@@ -7,10 +7,10 @@ import sys
 from datetime import UTC, datetime
 
 from chargeback.bills.discovery import BillFile
+from chargeback.commands import add_storage_options, open_url
 from chargeback.config.file import load_config_file
 from chargeback.jobs.run_month import RunSummary, allocate_month, run_month
 from chargeback.money import format_decimal
-from chargeback.storage import open_store
 
 MONTH_HELP = "billing month, YYYY-MM"
 SOURCE_HELP = ("where the bill files are: a folder, file:///path, s3://bucket/prefix or oss://bucket/prefix "
@@ -44,6 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     alloc.add_argument("--warehouse", required=True, metavar="URL", help=WAREHOUSE_HELP)
     alloc.add_argument("--month", required=True, metavar="YYYY-MM", help=MONTH_HELP)
     alloc.add_argument("--mapping", metavar="FILE", help=MAPPING_HELP)
+    add_storage_options(alloc)
     alloc.set_defaults(handler=_allocate)
 
 
@@ -54,6 +55,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=2, help="files read in parallel (default 2)")
     parser.add_argument("--currency", default="CNY",
                         help="currency of bills without a currency column (legacy files; default CNY)")
+    add_storage_options(parser)
 
 
 class Progress:
@@ -77,7 +79,7 @@ def _run(args: argparse.Namespace, allocate_lines: bool = True) -> int:
     config = load_config_file(args.mapping if allocate_lines else None)
     progress = Progress()
     try:
-        summary = run_month(open_store(args.source), open_store(args.warehouse), args.month, config,
+        summary = run_month(open_url(args.source, args), open_url(args.warehouse, args), args.month, config,
                             now=datetime.now(UTC), workers=args.workers, default_currency=args.currency,
                             progress=progress, force=args.force, allocate_lines=allocate_lines)
     finally:
@@ -91,7 +93,7 @@ def _ingest(args: argparse.Namespace) -> int:
 
 
 def _allocate(args: argparse.Namespace) -> int:
-    summary = allocate_month(open_store(args.warehouse), args.month, load_config_file(args.mapping),
+    summary = allocate_month(open_url(args.warehouse, args), args.month, load_config_file(args.mapping),
                              now=datetime.now(UTC))
     print(format_summary(summary, args.warehouse))
     return 0

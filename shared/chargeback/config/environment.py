@@ -7,9 +7,10 @@ is the part of it that the command line honours too (how mail leaves). Only the 
 mapping in. Where the environment and the configuration file both speak, ``chargeback.config.resolve``
 decides; so unset delivery variables stay None here rather than taking a default.
 
-Secrets never sit in a plain field: the SMTP password from ``SMTP_PASSWORD`` (Function Compute, where no
-secret store is wired in) is a ``SecretStr``; on AWS the SMTP password and the OSS AccessKey pair are
-referenced by Secrets Manager ARNs. Error messages and ``describe()`` never show a secret's value.
+Secrets never sit in a plain field: on AWS the SMTP password and the OSS AccessKey pair are referenced by
+Secrets Manager ARNs, on Function Compute the SMTP password by a KMS Secrets Manager secret name (read with the
+role's credentials at ``CHARGEBACK_KMS_ENDPOINT``). ``SMTP_PASSWORD`` (a ``SecretStr``) is for local runs and
+tests only: no deployment descriptor sets it. Error messages and ``describe()`` never show a secret's value.
 
 ``CHARGEBACK_ALLOW_INSECURE=true`` permits an ``http://`` storage endpoint, for a local test server only; no
 deployment descriptor sets it (a test says so).
@@ -44,6 +45,7 @@ BOTH: frozenset[str] = frozenset({"aws", "fc"})
 AWS_ONLY: frozenset[str] = frozenset({"aws"})
 FC_ONLY: frozenset[str] = frozenset({"fc"})
 NEVER_DEPLOYED: frozenset[str] = frozenset()
+_KMS_SECRET_NAME = re.compile(r"^[A-Za-z0-9_/+=.@-]{1,192}$")
 
 
 class _Invalid(ValueError):
@@ -68,11 +70,16 @@ class DeliveryEnvironment:
     smtp_host: str | None = field(default=None, metadata=_env("CHARGEBACK_SMTP_HOST"))
     smtp_port: int | None = field(default=None, metadata=_env("CHARGEBACK_SMTP_PORT"))
     smtp_user: str | None = field(default=None, metadata=_env("CHARGEBACK_SMTP_USER"))
-    # the SMTP password: a Secrets Manager secret on AWS, the value itself on Function Compute
+    # the SMTP password: a Secrets Manager secret on AWS, a KMS Secrets Manager secret on Function Compute,
+    # or (local runs only) the value itself
     smtp_secret_arn: str | None = field(default=None,
                                         metadata=_env("CHARGEBACK_SMTP_SECRET_ARN", platforms=AWS_ONLY))
+    smtp_secret_name: str | None = field(default=None,
+                                         metadata=_env("CHARGEBACK_SMTP_SECRET_NAME", platforms=FC_ONLY))
+    kms_endpoint: str | None = field(default=None, metadata=_env("CHARGEBACK_KMS_ENDPOINT", platforms=FC_ONLY))
     smtp_password: SecretStr | None = field(default=None, repr=False,
-                                            metadata=_env("SMTP_PASSWORD", platforms=FC_ONLY, secret=True))
+                                            metadata=_env("SMTP_PASSWORD", platforms=NEVER_DEPLOYED,
+                                                          secret=True))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> DeliveryEnvironment:
@@ -105,6 +112,8 @@ class Settings:
     oss_secret_arn: str | None = field(metadata=_env("CHARGEBACK_OSS_SECRET_ARN", platforms=AWS_ONLY))
     # http:// endpoints for a local test server; never set by a deployment
     allow_insecure: bool = field(metadata=_env(ALLOW_INSECURE_ENV, platforms=NEVER_DEPLOYED))
+    # the longest one S3/OSS call may take, retries included, in seconds (chargeback.storage.policy; default 300)
+    storage_deadline: float = field(metadata=_env("CHARGEBACK_STORAGE_DEADLINE"))
     # how mail leaves, as far as the environment says
     delivery: DeliveryEnvironment = field(default_factory=DeliveryEnvironment)
 
@@ -269,17 +278,24 @@ def _zone(value: str) -> ZoneInfo:
         raise _Invalid(f"{value!r} is not an IANA time zone (e.g. Asia/Shanghai)") from None
 
 
-def _int_between(low: int, high: int) -> Callable[[str], int]:
-    def parse(value: str) -> int:
+def _between(low: float, high: float, *, convert: Callable[[str], Any] = int, noun: str = "a whole number",
+             unit: str = "") -> Callable[[str], Any]:
+    def parse(value: str) -> Any:
         try:
-            number = int(value)
+            number = convert(value)
         except ValueError:
-            raise _Invalid(f"{value!r} is not a whole number") from None
+            raise _Invalid(f"{value!r} is not {noun}") from None
         if not low <= number <= high:
-            raise _Invalid(f"{number} is not between {low} and {high}")
+            raise _Invalid(f"{number:g} is not between {low:g} and {high:g}{unit}")
         return number
 
     return parse
+
+
+def _kms_secret_name(value: str) -> str:
+    if not _KMS_SECRET_NAME.match(value):
+        raise _Invalid(f"{value!r} is not a KMS secret name")
+    return value
 
 
 def _flag(value: str) -> bool:
@@ -313,17 +329,22 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "mapping_url": _optional(_mapping_url),
     "timezone": _optional(_zone),
     # 28 at most: every month has the day, so a provisional statement always goes out in its month.
-    "final_day": _optional(_int_between(1, 28), 6),
+    "final_day": _optional(_between(1, 28), 6),
     "oss_endpoint": _optional(_endpoint),
     "oss_secret_arn": _optional(_checked(check_secret_arn)),
     "allow_insecure": _optional(_flag, False),
+    # at most the functions' 900 s timeout
+    "storage_deadline": _optional(_between(1, 900, convert=float, noun="a number of seconds", unit=" seconds"),
+                                  300.0),
     "backend": _optional(_delivery),
     "sender": _optional(_checked(check_sender)),
     "finance_cc": _optional(_emails),
     "smtp_host": _optional(_checked(check_host)),
-    "smtp_port": _optional(_int_between(1, 65535)),
+    "smtp_port": _optional(_between(1, 65535)),
     "smtp_user": _optional(_text),
     "smtp_secret_arn": _optional(_checked(check_secret_arn)),
+    "smtp_secret_name": _optional(_kms_secret_name),
+    "kms_endpoint": _optional(_endpoint),
     "smtp_password": _optional(_secret),
 }
 
@@ -336,9 +357,15 @@ _SPECS: tuple[_Spec, ...] = tuple(
 
 
 def _delivery_checks(env: Mapping[str, str]) -> list[Problem]:
-    if _raw(env, "CHARGEBACK_SMTP_SECRET_ARN") and _raw(env, "SMTP_PASSWORD"):
-        return [Problem("CHARGEBACK_SMTP_SECRET_ARN and SMTP_PASSWORD", "set only one")]
-    return []
+    problems: list[Problem] = []
+    sources = [name for name in ("CHARGEBACK_SMTP_SECRET_ARN", "CHARGEBACK_SMTP_SECRET_NAME", "SMTP_PASSWORD")
+               if _raw(env, name)]
+    if len(sources) > 1:
+        problems.append(Problem(" and ".join(sources), "set only one"))
+    if _raw(env, "CHARGEBACK_SMTP_SECRET_NAME") and not _raw(env, "CHARGEBACK_KMS_ENDPOINT"):
+        problems.append(Problem("CHARGEBACK_KMS_ENDPOINT", "required with CHARGEBACK_SMTP_SECRET_NAME "
+                                                           "(https://kms.<region>.aliyuncs.com)"))
+    return problems + _endpoint_checks(env, ("CHARGEBACK_KMS_ENDPOINT",))
 
 
 def _store_checks(env: Mapping[str, str]) -> list[Problem]:

@@ -45,10 +45,12 @@ class CommandLine:
 
 @dataclass(frozen=True)
 class PasswordSource:
-    """Where the SMTP password is: an environment variable's name, or a Secrets Manager secret."""
+    """Where the SMTP password is: an environment variable's name, a Secrets Manager secret, or (Function
+    Compute) a KMS Secrets Manager secret's name."""
 
     env: str | None = None
     secret_arn: str | None = None
+    kms_secret: str | None = None
     secret_field: str = "password"  # noqa: S105 - the JSON field holding it, not a password
 
 
@@ -123,6 +125,8 @@ def _smtp(config: ConfigFile, env: DeliveryEnvironment, problems: list[Problem])
     password: PasswordSource | None = None
     if env.smtp_secret_arn:
         password = PasswordSource(secret_arn=env.smtp_secret_arn)
+    elif env.smtp_secret_name:
+        password = PasswordSource(kms_secret=env.smtp_secret_name)
     elif env.smtp_password is not None:
         password = PasswordSource(env=FC_PASSWORD_ENV)
     elif file and file.password_secret_arn:
@@ -134,7 +138,8 @@ def _smtp(config: ConfigFile, env: DeliveryEnvironment, problems: list[Problem])
                                              "delivery.smtp.host"))
     if username and password is None:
         problems.append(Problem("SMTP password", f"the login {username!r} needs a password source: "
-                                                 "CHARGEBACK_SMTP_SECRET_ARN or SMTP_PASSWORD, or "
+                                                 "CHARGEBACK_SMTP_SECRET_ARN, CHARGEBACK_SMTP_SECRET_NAME or "
+                                                 "SMTP_PASSWORD, or "
                                                  "delivery.smtp.password_secret_arn or password_env"))
     if username and security == "none" and not (file and file.allow_insecure):
         problems.append(Problem("delivery.smtp.security", f"logging in as {username!r} without TLS would send "

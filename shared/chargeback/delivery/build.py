@@ -1,9 +1,10 @@
 """``build_mailer``: the Mailer that a resolved delivery plan describes (outbox, SMTP or SES).
 
 The plan comes from ``chargeback.config.resolve``, which decided every field; this module only builds. The
-SMTP password is looked up here, once: in the environment variable the plan names, or in the AWS Secrets
-Manager secret (plain text, or JSON with a ``password`` field). Clients are built here unless the caller hands
-them in through ``clients`` (the function runtime and tests do).
+SMTP password is looked up here, once: in the environment variable the plan names, in the AWS Secrets
+Manager secret, or in the Alibaba KMS secret (``clients['kms']``, which the function runtime builds with the
+role's credentials); a secret is plain text, or JSON with a ``password`` field. Clients are built here unless
+the caller hands them in through ``clients`` (the function runtime and tests do).
 """
 
 from __future__ import annotations
@@ -69,6 +70,13 @@ def _password(source: PasswordSource, env: Mapping[str, str], clients: Mapping[s
         if not password:
             raise ConfigError(f"the environment variable {source.env} (the SMTP password) is not set")
         return password
+    if source.kms_secret:
+        kms = clients.get("kms")
+        if kms is None:
+            raise ConfigError(f"the SMTP password is the KMS secret {source.kms_secret!r} "
+                              "(CHARGEBACK_SMTP_SECRET_NAME), read with the Function Compute role's credentials, "
+                              "and this run has none")
+        return _password_text(kms.read(source.kms_secret), source.secret_field, f"KMS secret {source.kms_secret}")
     assert source.secret_arn is not None
     return _secret_password(source.secret_arn, source.secret_field, clients)
 
@@ -85,15 +93,20 @@ def _secret_password(arn: str, field: str, clients: Mapping[str, Any]) -> str:
     text = value.get("SecretString")
     if not text:
         raise ConfigError(f"the secret {arn} has no text value")
+    return _password_text(str(text), field, f"secret {arn}")
+
+
+def _password_text(text: str, field: str, what: str) -> str:
+    """A secret's text is the password, or JSON with the password in ``field``."""
     try:
         parsed = json.loads(text)
     except ValueError:
-        return str(text)
+        return text
     if isinstance(parsed, dict):
         if not parsed.get(field):
-            raise ConfigError(f"the secret {arn} is JSON without a {field!r} field")
+            raise ConfigError(f"the {what} is JSON without a {field!r} field")
         return str(parsed[field])
-    return str(text)
+    return text
 
 
 def _boto3_client(service: str, region: str | None) -> Any:

@@ -6,6 +6,7 @@ never reads configuration files or the environment itself.
 
 from __future__ import annotations
 
+import base64
 import logging
 import smtplib
 import ssl
@@ -14,6 +15,7 @@ from chargeback.config.delivery import Security
 from chargeback.config.fields import address_of
 from chargeback.delivery import DeliveryError, OutgoingMail
 from chargeback.delivery.mime import build_mime, check_addresses, recipients_of
+from chargeback.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -71,15 +73,15 @@ class SmtpMailer:
                 refused = client.send_message(message, from_addr=address_of(mail.sender), to_addrs=recipients)
         except smtplib.SMTPRecipientsRefused as exc:
             bad = tuple(exc.recipients)
-            detail = "; ".join(f"{a}: {code} {_text(reply)}" for a, (code, reply) in exc.recipients.items())
+            detail = "; ".join(f"{a}: {code} {self._said(reply)}" for a, (code, reply) in exc.recipients.items())
             raise DeliveryError(f"{mail.name}: the SMTP server refused every recipient ({detail})",
                                 addresses=bad) from None
         except smtplib.SMTPAuthenticationError as exc:
             raise DeliveryError(f"{mail.name}: SMTP login as {self.username!r} failed: "
-                                f"{exc.smtp_code} {_text(exc.smtp_error)}") from None
+                                f"{exc.smtp_code} {self._said(exc.smtp_error)}") from None
         except (smtplib.SMTPException, OSError) as exc:
-            raise DeliveryError(f"{mail.name}: sending through {self.host}:{self.port} failed: {exc}",
-                                addresses=()) from None
+            raise DeliveryError(f"{mail.name}: sending through {self.host}:{self.port} failed: "
+                                f"{self._said(str(exc))}", addresses=()) from None
         if refused:
             # Some recipients took the message: it counts as sent; the refused ones are named in the log.
             log.warning("%s: the SMTP server refused %s", mail.name, ", ".join(sorted(refused)),
@@ -87,5 +89,11 @@ class SmtpMailer:
         return str(message["Message-ID"] or "")
 
 
-def _text(reply: bytes | str) -> str:
-    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+    def _said(self, reply: bytes | str) -> str:
+        """A server's reply without the password (a reply may echo the AUTH line, base64 and all)."""
+        text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+        if not self._password:
+            return redact(text)
+        plain = f"\0{self.username or ''}\0{self._password}".encode()
+        forms = (self._password, base64.b64encode(plain).decode(), base64.b64encode(self._password.encode()).decode())
+        return redact(text, forms)

@@ -3,8 +3,10 @@
 ``build_clients`` makes only what the settings need: a boto3 session with S3, Secrets Manager and SES clients
 when an s3:// URL, SES delivery or a secret ARN is configured; OSS credentials from the OSS secret (on AWS) or
 from the Function Compute role's STS credentials (``context.credentials``). The OSS keys are fetched here,
-once, and never logged (the SMTP password is fetched by ``chargeback.delivery.build`` with the secrets client
-from here). Tests hand in a moto-backed ``session`` or build ``Clients`` themselves.
+once, and never logged (the SMTP password is fetched by ``chargeback.delivery.build`` with the Secrets Manager
+client from here, or on Function Compute with ``kms``: Alibaba KMS reached with the role's STS credentials). The
+S3 client has the storage policy's timeouts (``storage_policy``). Tests hand in a moto-backed ``session`` or
+build ``Clients`` themselves.
 
 ``open_store`` and ``load_job_config`` turn settings plus clients into the objects the jobs use, so the jobs
 never touch an SDK. Cloud SDKs are imported inside the functions that need them.
@@ -20,7 +22,7 @@ from urllib.parse import urlparse
 from chargeback.config.environment import Settings
 from chargeback.config.file import DEFAULT_CONFIG, ConfigFile, load_config_file, parse_config_file
 from chargeback.errors import ConfigError, StorageError
-from chargeback.storage import ObjectStore
+from chargeback.storage import ObjectStore, StoragePolicy
 from chargeback.storage import open_store as open_url
 
 
@@ -54,10 +56,11 @@ class Clients:
     ses: Any | None = None  # SES v1 client (send_raw_email)
     sesv2: Any | None = None
     oss: OssCredentials | None = None
+    kms: Any | None = None  # chargeback.aliyun_kms.KmsSecrets: Alibaba KMS with the FC role's credentials
 
     def for_mail(self) -> dict[str, Any]:
         """The clients ``build_mailer`` may use, by service name."""
-        named = {"sesv2": self.sesv2, "secretsmanager": self.secrets}
+        named = {"sesv2": self.sesv2, "secretsmanager": self.secrets, "kms": self.kms}
         return {name: client for name, client in named.items() if client is not None}
 
 
@@ -89,7 +92,9 @@ def build_clients(settings: Settings, *, stores: tuple[str, ...] = ALL_STORES, s
 
             session = boto3.Session()
         clients.session = session
-        clients.s3 = session.client("s3")
+        from chargeback.storage.s3 import build_s3_client  # boto3's timeouts, the store's retries
+
+        clients.s3 = build_s3_client(session=session, policy=storage_policy(settings))
         clients.secrets = session.client("secretsmanager")
         if delivery.backend == "ses":
             clients.ses = session.client("ses")
@@ -102,6 +107,11 @@ def build_clients(settings: Settings, *, stores: tuple[str, ...] = ALL_STORES, s
         else:
             raise ConfigError("CHARGEBACK_OSS_SECRET_ARN: required for oss:// URLs outside Function Compute "
                               "(there the function role's credentials are used)", source="environment")
+    if delivery.smtp_secret_name and fc_credentials is not None:
+        from chargeback.aliyun_kms import KmsSecrets
+
+        clients.kms = KmsSecrets(delivery.kms_endpoint or "", fc_credentials.access_key_id,
+                                 fc_credentials.access_key_secret, fc_credentials.security_token)
     return clients
 
 
@@ -130,19 +140,24 @@ def _oss_from_secret(secrets: Any, arn: str) -> OssCredentials:
                           str(data["security_token"]) if data.get("security_token") else None)
 
 
+def storage_policy(settings: Settings) -> StoragePolicy:
+    """The time limits of every storage call: the defaults within CHARGEBACK_STORAGE_DEADLINE."""
+    return StoragePolicy.within(settings.storage_deadline)
+
+
 def store_options(url: str, settings: Settings, clients: Clients) -> dict[str, Any]:
-    """The adapter options for ``url``: the S3 client, or the OSS endpoint and credentials."""
+    """The adapter options for ``url``: the S3 client, or the OSS endpoint and credentials; and the policy."""
     scheme = urlparse(url).scheme.lower()
     if scheme == "s3":
         if clients.s3 is None:
             raise ConfigError(f"{url}: no S3 client was built", source="environment")
-        return {"client": clients.s3}
+        return {"client": clients.s3, "policy": storage_policy(settings)}
     if scheme == "oss":
         if clients.oss is None:
             raise ConfigError(f"{url}: no OSS credentials", source="environment")
         return {"endpoint": settings.oss_endpoint, "access_key_id": clients.oss.access_key_id,
                 "access_key_secret": clients.oss.access_key_secret,
-                "security_token": clients.oss.security_token}
+                "security_token": clients.oss.security_token, "policy": storage_policy(settings)}
     return {}
 
 

@@ -21,6 +21,8 @@ class ObjectInfo:
     key: str
     size: int
     etag: str  # changes when the content changes (S3/OSS ETag; size+mtime locally)
+    # why the entry cannot be read (a FIFO, a socket, a device, a link out of the root); '' when it can
+    unreadable: str = ""
 
 
 @runtime_checkable
@@ -30,7 +32,10 @@ class ObjectStore(Protocol):
     url: str
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
-        """Every object whose key starts with ``prefix``, recursively, in key order, across pages."""
+        """Every object whose key starts with ``prefix``, recursively, in key order, across pages.
+
+        Entries that are not objects to read (special files in a folder) are listed with ``unreadable`` set.
+        """
         ...
 
     def open(self, key: str) -> BinaryIO:

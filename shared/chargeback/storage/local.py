@@ -1,8 +1,14 @@
-"""Local folder adapter (``file://``): the embedded default for laptops and tests."""
+"""Local folder adapter (``file://``): the embedded default for laptops and tests.
+
+Only regular files are objects. A named pipe, a socket or a device in the folder is listed as unreadable, with
+the reason, and never opened (opening a FIFO blocks until a writer comes); so is a symbolic link that leads out
+of the folder or nowhere. Links to folders are listed, not followed.
+"""
 
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +16,14 @@ from typing import BinaryIO
 
 from chargeback.errors import NotFoundError, StorageError
 from chargeback.storage.base import ObjectInfo, check_key
+
+_KINDS = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISDIR, "a folder"))
+
+
+def file_kind(mode: int) -> str:
+    """What a non-regular file is, in words."""
+    return next((words for test, words in _KINDS if test(mode)), "not a regular file")
 
 
 class LocalObjectStore:
@@ -21,9 +35,41 @@ class LocalObjectStore:
 
     def _path(self, key: str) -> Path:
         path = (self.root / check_key(key)).resolve()
-        if self.root != path and self.root not in path.parents:
+        if not self._inside(path):
             raise StorageError(f"{key!r} resolves outside {self.root}")
         return path
+
+    def _inside(self, path: Path) -> bool:
+        return self.root == path or self.root in path.parents
+
+    def _regular_file(self, key: str) -> Path:
+        """The path of ``key`` if it is a regular file: NotFoundError if missing, StorageError if special."""
+        path = self._path(key)
+        try:
+            mode = path.stat().st_mode
+        except (FileNotFoundError, NotADirectoryError) as exc:
+            raise NotFoundError(f"{self.url}/{key} does not exist") from exc
+        if stat.S_ISDIR(mode):
+            raise NotFoundError(f"{self.url}/{key} does not exist (it is a folder)")
+        if not stat.S_ISREG(mode):
+            raise StorageError(f"{self.url}/{key} is {file_kind(mode)}, not a regular file: not opened")
+        return path
+
+    def _entry(self, path: Path) -> ObjectInfo:
+        """The listing entry of a file the walk found: an object, or an unreadable entry with the reason."""
+        key = path.relative_to(self.root).as_posix()
+        try:
+            status = path.lstat()
+            if stat.S_ISLNK(status.st_mode):
+                target = path.resolve(strict=True)
+                if not self._inside(target):
+                    return ObjectInfo(key, 0, "", unreadable="a symbolic link to a file outside the folder: not read")
+                status = target.stat()
+        except (OSError, RuntimeError):  # a dangling link, a loop, or gone since the walk saw it
+            return ObjectInfo(key, 0, "", unreadable="a broken symbolic link: not read")
+        if not stat.S_ISREG(status.st_mode):
+            return ObjectInfo(key, 0, "", unreadable=f"{file_kind(status.st_mode)}, not a regular file: not read")
+        return ObjectInfo(key, status.st_size, f"{status.st_size}-{status.st_mtime_ns}")
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         if prefix:
@@ -31,24 +77,35 @@ class LocalObjectStore:
         if not self.root.is_dir():
             return
         found: list[ObjectInfo] = []
-        for dirpath, dirnames, filenames in os.walk(self.root):
-            dirnames[:] = [d for d in dirnames if not d.startswith(".tmp-")]
-            for name in filenames:
+        for dirpath, dirnames, filenames in os.walk(self.root):  # followlinks=False
+            kept = []
+            for name in dirnames:
                 if name.startswith(".tmp-"):
                     continue
                 path = Path(dirpath) / name
-                key = path.relative_to(self.root).as_posix()
-                if key.startswith(prefix):
-                    stat = path.stat()
-                    found.append(ObjectInfo(key, stat.st_size, f"{stat.st_size}-{stat.st_mtime_ns}"))
-        yield from sorted(found, key=lambda info: info.key)
+                if path.is_symlink():
+                    key = path.relative_to(self.root).as_posix()
+                    found.append(ObjectInfo(key, 0, "", unreadable="a symbolic link to a folder: not followed"))
+                else:
+                    kept.append(name)
+            dirnames[:] = kept
+            found += [self._entry(Path(dirpath) / name) for name in filenames if not name.startswith(".tmp-")]
+        yield from sorted((info for info in found if info.key.startswith(prefix)), key=lambda info: info.key)
 
     def open(self, key: str) -> BinaryIO:
-        path = self._path(key)
+        path = self._regular_file(key)
+        # O_NONBLOCK: should a FIFO be swapped in after the check, opening it returns at once instead of
+        # waiting for a writer; fstat then refuses it.
         try:
-            return path.open("rb")
-        except (FileNotFoundError, IsADirectoryError) as exc:
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        except FileNotFoundError as exc:
             raise NotFoundError(f"{self.url}/{key} does not exist") from exc
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            os.close(fd)
+            raise StorageError(f"{self.url}/{key} is {file_kind(mode)}, not a regular file: not opened")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
 
     def read_bytes(self, key: str) -> bytes:
         with self.open(key) as stream:
@@ -69,8 +126,8 @@ class LocalObjectStore:
             raise
 
     def local_path(self, key: str) -> Path:
-        """The file behind ``key`` (lets readers seek and memory-map instead of copying)."""
-        return self._path(key)
+        """The regular file behind ``key`` (lets readers seek and memory-map instead of copying)."""
+        return self._regular_file(key)
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()

@@ -1,9 +1,13 @@
 """Alibaba Cloud OSS adapter (``oss://bucket/prefix``) over the oss2 SDK.
 
-oss2 is imported here and nowhere else in the core. oss2 has no retry policy for single calls,
-so each call goes through ``retry``: connection failures and 5xx answers are retried with
-exponential backoff, a missing object becomes NotFoundError, anything else StorageError naming the
-bucket and key. Credentials are never logged or put in messages.
+oss2 is imported here and nowhere else in the core. Every call runs under the store's ``StoragePolicy``
+(chargeback.storage.policy): the bucket client has its connect and read timeouts, its connections join the
+attempt's deadline (a requests adapter with tracked connection classes), and ``StorageCall`` retries
+connection failures, cut-off answers and 5xx answers with its backoff. Downloads resume where a body broke
+(chargeback.storage.streams). A missing object becomes NotFoundError, anything else StorageError naming the
+bucket and key. Credentials never reach a message: errors are described by status, code and message, with the
+store's own secrets and anything credential-like redacted (OSS error bodies echo the string it signed, which
+holds the STS token).
 """
 
 from __future__ import annotations
@@ -12,15 +16,19 @@ import os
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, BinaryIO, TypeVar
+from xml.etree.ElementTree import ParseError
 
 import oss2
 import requests
-from oss2.exceptions import NoSuchKey, OssError, RequestError, ServerError
+from oss2.exceptions import InconsistentError, NoSuchKey, OssError, PreconditionFailed, RequestError
 
 from chargeback.errors import ConfigError, NotFoundError, StorageError
+from chargeback.redact import redact
 from chargeback.storage.base import ObjectInfo, check_key
-from chargeback.storage.retry import retry
-from chargeback.storage.streams import binary_stream
+from chargeback.storage.deadline import TRACKED_POOLS, DeadlineExceeded
+from chargeback.storage.policy import StoragePolicy
+from chargeback.storage.retry import Clock, Sleep, StorageCall, type_and_text
+from chargeback.storage.streams import Part, download_stream
 
 T = TypeVar("T")
 
@@ -30,9 +38,10 @@ SECURITY_TOKEN_ENV = "OSS_SECURITY_TOKEN"  # noqa: S105 - the variable's name, n
 ENDPOINT_ENV = "OSS_ENDPOINT"  # e.g. https://oss-cn-hangzhou-internal.aliyuncs.com
 REGION_ENV = "OSS_REGION"  # e.g. cn-hangzhou
 
-DEFAULT_ATTEMPTS = 5
-DEFAULT_BASE_DELAY = 0.5
 DEFAULT_PAGE_SIZE = 1000  # the most one OSS listing page holds
+POOL_SIZE = 10  # oss2's default connection pool size
+_TRANSIENT_CODES = frozenset({"InternalError", "ServiceUnavailable", "RequestTimeout", "Throttling",
+                              "TooManyRequests", "RequestTimeTooSkewed"})
 
 
 def default_endpoint(region: str) -> str:
@@ -41,24 +50,65 @@ def default_endpoint(region: str) -> str:
 
 
 def is_transient(exc: Exception) -> bool:
-    """Whether retrying may help: no answer from OSS (RequestError) or a 5xx server error."""
-    if isinstance(exc, RequestError):
-        return True
-    return isinstance(exc, ServerError) and isinstance(exc.status, int) and exc.status >= 500
+    """Whether retrying may help: no answer, a dropped or cut-off answer, 5xx, throttling, a deadline."""
+    if isinstance(exc, OssError) and not isinstance(exc, (RequestError, InconsistentError)):
+        status = exc.status
+        return (isinstance(status, int) and (status >= 500 or status in (408, 429))) or exc.code in _TRANSIENT_CODES
+    # RequestError: no answer; requests' errors: the body broke off; a parse error: a cut-off listing;
+    # InconsistentError: the CRC of the body did not match
+    return isinstance(exc, (RequestError, InconsistentError, requests.RequestException, ParseError,
+                            DeadlineExceeded))
 
 
-def describe_oss_error(exc: Exception) -> str:
-    """Status, code, message and request id of an oss2 error; never its details, which echo request data."""
+def describe_oss_error(exc: Exception, secrets: tuple[str, ...] = ()) -> str:
+    """Status, code, message and request id of an oss2 error; never its details, which echo request data.
+
+    The words are redacted (``secrets`` and anything credential-like): a message may echo the request too.
+    """
     if isinstance(exc, RequestError):
-        return f"no answer from OSS: {type(exc.exception).__name__}: {exc.exception}"
-    if isinstance(exc, OssError):
+        text = f"no answer from OSS: {type(exc.exception).__name__}: {exc.exception}"
+    elif isinstance(exc, OssError):
         text = f"HTTP {exc.status} {exc.code}".rstrip()
         if exc.message:
             text += f": {exc.message}"
         if exc.request_id:
             text += f" (request id {exc.request_id})"
-        return text
-    return f"{type(exc).__name__}: {exc}"
+    else:
+        text = type_and_text(exc)
+    return redact(text, secrets)
+
+
+class TrackedHTTPAdapter(requests.adapters.HTTPAdapter):
+    """A requests adapter whose connections join the current attempt, so its deadline can shut them down."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = TRACKED_POOLS
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        manager.pool_classes_by_scheme = TRACKED_POOLS
+        return manager
+
+
+def track_connections(bucket: Any) -> None:
+    """Mount the tracked adapter on an ``oss2.Bucket``'s requests session (its ``session.session``)."""
+    session = getattr(getattr(bucket, "session", None), "session", None)
+    if isinstance(session, requests.Session) and not isinstance(session.get_adapter("https://"),
+                                                                  TrackedHTTPAdapter):
+        adapter = TrackedHTTPAdapter(pool_connections=POOL_SIZE, pool_maxsize=POOL_SIZE)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+
+
+def auth_secrets(auth: Any) -> tuple[str, ...]:
+    """The AccessKey secret and STS token behind an oss2 auth object, to redact them from messages."""
+    try:
+        credentials = auth.credentials_provider.get_credentials()
+        return tuple(value for value in (credentials.get_access_key_secret(), credentials.get_security_token())
+                     if value)
+    except AttributeError:
+        return ()
 
 
 def make_auth(
@@ -94,9 +144,9 @@ def make_auth(
 class OssObjectStore:
     """Objects under ``prefix`` in an OSS bucket. Writes are single PUTs, which OSS applies atomically.
 
-    ``bucket_client`` (an ``oss2.Bucket``) replaces everything about connecting; otherwise one is
-    built from ``endpoint`` (default: the public endpoint of ``region``), the credentials and
-    ``proxies``.
+    ``bucket_client`` (an ``oss2.Bucket``) replaces everything about connecting (its connections are tracked
+    for the deadlines; its timeouts are its own); otherwise one is built from ``endpoint`` (default: the
+    public endpoint of ``region``), the credentials, ``proxies`` and the policy's timeouts.
     """
 
     def __init__(
@@ -113,23 +163,23 @@ class OssObjectStore:
         proxies: dict[str, str] | None = None,
         bucket_client: oss2.Bucket | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
-        attempts: int = DEFAULT_ATTEMPTS,
-        base_delay: float = DEFAULT_BASE_DELAY,
-        sleep: Callable[[float], None] = time.sleep,
+        policy: StoragePolicy | None = None,
+        sleep: Sleep = time.sleep,
+        clock: Clock = time.monotonic,
         environ: Mapping[str, str] | None = None,
     ) -> None:
         if not bucket:
             raise ConfigError("an OSS store needs a bucket name (oss://bucket/prefix)")
-        if page_size < 1 or attempts < 1:
-            raise ConfigError(f"page_size and attempts must be at least 1, not {page_size} and {attempts}")
+        if page_size < 1:
+            raise ConfigError(f"page_size must be at least 1, not {page_size}")
         self.bucket = bucket
         self.prefix = check_key(prefix.strip("/"), allow_empty=True)
         self._root = f"{self.prefix}/" if self.prefix else ""
         self.url = f"oss://{bucket}/{self.prefix}" if self.prefix else f"oss://{bucket}"
         self.page_size = page_size
-        self._attempts = attempts
-        self._base_delay = base_delay
+        self.policy = policy or StoragePolicy()
         self._sleep = sleep
+        self._clock = clock
         if bucket_client is None:
             env = os.environ if environ is None else environ
             region = region or env.get(REGION_ENV) or None
@@ -140,17 +190,23 @@ class OssObjectStore:
                     access_key_secret=access_key_secret,
                     security_token=security_token,
                     region=region,
-                    environ=os.environ if environ is None else environ,
+                    environ=env,
                 )
             if endpoint is None:
                 if not region:
                     raise ConfigError("an OSS store needs an endpoint or a region")
                 endpoint = default_endpoint(region)
+            session = oss2.Session(adapter=TrackedHTTPAdapter(pool_connections=POOL_SIZE, pool_maxsize=POOL_SIZE))
+            timeouts = (self.policy.connect_timeout, self.policy.read_timeout)  # requests takes (connect, read)
             try:
-                bucket_client = oss2.Bucket(auth, endpoint, bucket, proxies=proxies, region=region)
+                bucket_client = oss2.Bucket(auth, endpoint, bucket, session=session, connect_timeout=timeouts,
+                                            proxies=proxies, region=region)
             except oss2.exceptions.ClientError as exc:
                 raise ConfigError(f"bad OSS bucket {bucket!r} or endpoint {endpoint!r}: {exc.body}") from exc
+        else:
+            track_connections(bucket_client)
         self.client = bucket_client
+        self._secrets = auth_secrets(getattr(bucket_client, "auth", None))
 
     def _object_key(self, key: str) -> str:
         return self._root + check_key(key)
@@ -158,23 +214,28 @@ class OssObjectStore:
     def _where(self, key: str) -> str:
         return f"oss://{self.bucket}/{self._root}{key}"
 
-    def _call(self, action: str, key: str, fn: Callable[[], T]) -> T:
-        """Run one oss2 call with retries; translate what still fails."""
+    def _describe(self, exc: Exception) -> str:
+        return describe_oss_error(exc, self._secrets)
+
+    def _new_call(self, action: str, key: str) -> StorageCall:
+        return StorageCall(f"OSS {action} of {self._where(key)}", self.policy, is_transient,
+                           describe=self._describe,
+                           translate=lambda exc: self._translated(action, key, exc),
+                           sleep=self._sleep, clock=self._clock)
+
+    def _translated(self, action: str, key: str, exc: Exception) -> Exception:
         where = self._where(key)
-        try:
-            return retry(
-                fn,
-                self._attempts,
-                self._base_delay,
-                is_transient,
-                what=f"OSS {action} of {where}",
-                describe=describe_oss_error,
-                sleep=self._sleep,
-            )
-        except NoSuchKey as exc:
-            raise NotFoundError(f"{where} does not exist") from exc
-        except OssError as exc:
-            raise StorageError(f"OSS {action} of {where} failed: {describe_oss_error(exc)}") from exc
+        if isinstance(exc, NoSuchKey):
+            return NotFoundError(f"{where} does not exist")
+        if isinstance(exc, PreconditionFailed) and action == "get":
+            return StorageError(f"{where} changed while it was being read; read it again")
+        if isinstance(exc, (OssError, requests.RequestException)):
+            return StorageError(f"OSS {action} of {where} failed: {self._describe(exc)}")
+        return exc
+
+    def _call(self, action: str, key: str, fn: Callable[[], T]) -> T:
+        """Run one oss2 call with the policy's retries and deadlines; translate what still fails."""
+        return self._new_call(action, key).run(lambda attempt: fn())
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         if prefix:
@@ -194,8 +255,14 @@ class OssObjectStore:
 
     def open(self, key: str) -> BinaryIO:
         object_key = self._object_key(key)
-        result = self._call("get", key, lambda: self.client.get_object(object_key))
-        return binary_stream(result, what=self._where(key), read_errors=(OssError, requests.RequestException))
+
+        def fetch(offset: int, etag: str) -> Part:
+            headers = {"If-Match": f'"{etag}"'} if etag else None
+            byte_range = (offset, None) if offset else None
+            result = self.client.get_object(object_key, byte_range=byte_range, headers=headers)
+            return Part(result, result.content_length, result.etag or "")
+
+        return download_stream(fetch, self._new_call("get", key))
 
     def read_bytes(self, key: str) -> bytes:
         with self.open(key) as stream:
