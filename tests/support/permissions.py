@@ -6,7 +6,7 @@ policy of that function (and refuse it anywhere else).
 
 from __future__ import annotations
 
-TABLES = ("lines/", "allocations/", "focus/", "exports/", "manifests/")  # the daily job's tables
+TABLES = ("lines/", "allocations/", "focus/", "costs/", "exports/", "manifests/")  # the daily job's tables
 LEDGERS = ("state/", "outbox/")  # statements ledger, alert state, the outbox of both jobs
 WAREHOUSE_WRITES: dict[str, tuple[str, ...]] = {"daily": TABLES + LEDGERS, "monthly": LEDGERS}
 NEVER_WRITTEN = ("config/",)  # the mapping: people change it, no function
