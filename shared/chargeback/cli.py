@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "chargeback.commands.report",
     "chargeback.commands.alert",
     "chargeback.commands.costs",
+    "chargeback.commands.dashboard",
     "chargeback.commands.reconcile",
     "chargeback.commands.estimate",
 )
