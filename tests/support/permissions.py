@@ -8,5 +8,6 @@ from __future__ import annotations
 
 TABLES = ("lines/", "allocations/", "focus/", "costs/", "exports/", "manifests/")  # the daily job's tables
 LEDGERS = ("state/", "outbox/")  # statements ledger, alert state, the outbox of both jobs
-WAREHOUSE_WRITES: dict[str, tuple[str, ...]] = {"daily": TABLES + LEDGERS, "monthly": LEDGERS}
+PAGES = ("dashboard/",)  # the daily job's dashboard
+WAREHOUSE_WRITES: dict[str, tuple[str, ...]] = {"daily": TABLES + LEDGERS + PAGES, "monthly": LEDGERS}
 NEVER_WRITTEN = ("config/",)  # the mapping: people change it, no function

@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 from chargeback.alerts.data import collect_quotas, with_manifest_usage
 from chargeback.alerts.rules.budgets import budget_specs
 from chargeback.alerts.state import AlertLedger
-from chargeback.billtime import in_bill_time
+from chargeback.billtime import BILL_TIME_ZONE, in_bill_time
 from chargeback.columns import UNALLOCATED
 from chargeback.config.file import ConfigFile
 from chargeback.dashboard.words import short_month, words
@@ -31,7 +31,6 @@ from chargeback.months import check_month, first_day, last_day, month_of, months
 from chargeback.queries.scan import MonthProblem, scan_cost_summaries
 from chargeback.reporting.i18n import Locale, call_source_label
 from chargeback.storage import ObjectStore
-from chargeback.warehouse import layout
 from chargeback.warehouse.manifest import Manifest, ManifestError, read_manifest
 
 DEFAULT_MONTHS = 12
@@ -278,12 +277,13 @@ def build_dashboard(tables: Mapping[str, pa.Table], manifests: Mapping[str, Mani
     latest = window[-1]
     statuses = {m: manifests[m].status for m in manifests}
     currencies = sorted({c for t in tables.values() for c in t["currency"].to_pylist()})
-    today = in_bill_time(now).date()
+    local = now.astimezone(BILL_TIME_ZONE) if now.tzinfo else in_bill_time(now)
+    today = local.date()
     month_days = last_day(latest).day
     elapsed = today.day if month_of(today) == latest else 0  # the burn mark: only while the month runs
     return DashboardView(
         locale=locale, window=tuple(window), latest=latest, latest_status=statuses.get(latest, "missing"),
-        generated_at=in_bill_time(now).strftime("%Y-%m-%d %H:%M"),
+        generated_at=local.isoformat(sep=" ", timespec="minutes"),
         currencies=tuple(_currency_view(c, window, tables, statuses, mapping, locale) for c in currencies),
         budgets=_budgets(mapping, tables.get(latest)),
         quotas=_quotas(manifests, mapping, latest, manifest_of),
@@ -333,10 +333,5 @@ def load_dashboard(store: ObjectStore, mapping: ConfigFile, *, month: str | None
                            now=now, problems=problems)
 
 
-def dashboard_keys(month: str) -> tuple[str, str]:
-    """Where the daily job publishes the dashboard: the month's copy, then ``dashboard/index.html``."""
-    return layout.dashboard_key(month), layout.dashboard_key()
-
-
 __all__ = ["AnomalyRow", "BudgetBurn", "CurrencyView", "DashboardView", "MonthPoint", "QuotaLeft", "Ranked",
-           "Ranking", "Series", "build_dashboard", "dashboard_keys", "load_dashboard", "newest_month"]
+           "Ranking", "Series", "build_dashboard", "load_dashboard", "newest_month"]

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -121,9 +122,10 @@ def _recorded(store: ObjectStore, manifest: Manifest, key: str) -> str:
     return recorded
 
 
-def _parquet(source: object, where: str, month: str, columns: Sequence[str] | None = None) -> pa.Table:
+def _parquet(source: Any, where: str, month: str, columns: Sequence[str] | None = None) -> pa.Table:
     try:
-        return pq.read_table(source, columns=None if columns is None else list(columns))
+        # one thread: pyarrow's thread pools sometimes abort the interpreter as it exits (apache/arrow#34314)
+        return pq.read_table(source, columns=None if columns is None else list(columns), use_threads=False)
     except (pa.ArrowInvalid, OSError) as exc:
         raise _Unreadable("damaged", f"{where} is not a readable Parquet file ({exc}); {_rerun(month)}") from None
 
@@ -147,18 +149,18 @@ def _read_columns(path: Path, manifest: Manifest, where: str, columns: Sequence[
                   expected_rows: int) -> pa.Table:
     """Only ``columns`` of a local Parquet file (the others are not read from disk), its row count checked."""
     try:
-        file = pq.ParquetFile(path)
+        metadata = pq.read_metadata(path)
     except FileNotFoundError:
         raise _Unreadable("damaged", f"{where} is named by the manifest of {manifest.month} but missing; "
                                      f"{_rerun(manifest.month)}") from None
     except (pa.ArrowInvalid, OSError) as exc:
         raise _Unreadable("damaged", f"{where} is not a readable Parquet file ({exc}); "
                                      f"{_rerun(manifest.month)}") from None
-    if file.metadata.num_rows != expected_rows:
-        raise _Unreadable("changed", f"{where} has {file.metadata.num_rows} rows, its manifest {expected_rows} "
+    if metadata.num_rows != expected_rows:
+        raise _Unreadable("changed", f"{where} has {metadata.num_rows} rows, its manifest {expected_rows} "
                                      f"(a run may be publishing the month now: try again; if it persists, "
                                      f"{_rerun(manifest.month)})")
-    return file.read(columns=_wanted(columns, file.schema_arrow.names))
+    return _parquet(path, where, manifest.month, _wanted(columns, metadata.schema.to_arrow_schema().names))
 
 
 def billed_totals(table: pa.Table) -> dict[str, Decimal]:

@@ -1,4 +1,5 @@
-"""Writing a month to the warehouse: tables first, the manifest last, nothing rewritten that is unchanged.
+"""Writing to the warehouse: a month's tables first, its manifest last, nothing rewritten that is unchanged;
+and single documents (the dashboard), each replaced whole.
 
 A reader that trusts the manifest never sees half a month: the manifest names every output with its hash,
 and it is written only after all outputs are in place. A month whose inputs have not changed is not
@@ -17,6 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from chargeback.errors import NotFoundError
 from chargeback.memory import release_memory
 from chargeback.money import decimal_text
 from chargeback.storage import ObjectStore
@@ -98,3 +100,15 @@ def publish_month(store: ObjectStore, outputs: Iterable[Output], manifest: Manif
     manifest = manifest.replace(outputs=hashes)
     written.append(write_manifest(store, manifest))
     return manifest, written
+
+
+def publish_document(store: ObjectStore, key: str, data: bytes, content_type: str) -> bool:
+    """Publish one document that is not part of a month's tables (the dashboard): replaced whole, in one write,
+    and only when its bytes changed. Returns whether it was written."""
+    try:
+        if store.read_bytes(key) == data:
+            return False
+    except NotFoundError:
+        pass
+    store.write_bytes(key, data, content_type=content_type)
+    return True
