@@ -146,6 +146,7 @@ class DashboardView:
     generated_at: str
     currencies: tuple[CurrencyView, ...]
     budgets: tuple[BudgetBurn, ...]
+    budget_notes: tuple[str, ...]
     quotas: tuple[QuotaLeft, ...]
     anomalies: tuple[AnomalyRow, ...]
     elapsed_days: int
@@ -237,16 +238,22 @@ def _currency_view(currency: str, window: Sequence[str], tables: Mapping[str, pa
         rankings=rankings, total=total)
 
 
-def _budgets(mapping: ConfigFile, table: pa.Table | None) -> tuple[BudgetBurn, ...]:
+def _budgets(mapping: ConfigFile, table: pa.Table | None, month: str,
+             locale: Locale) -> tuple[tuple[BudgetBurn, ...], tuple[str, ...]]:
+    """Each budget against the month's spend in its currency; a budget without a currency in a month of
+    several currencies cannot be judged, and a note says so."""
     currencies = sorted(set(table["currency"].to_pylist())) if table is not None else []
-    burns = []
+    burns, notes = [], []
     for spec in budget_specs(mapping, mapping.alerts):
         currency = spec.currency or (currencies[0] if len(currencies) == 1 else None)
         if currency is None:
-            continue  # several currencies and none named: the budget cannot be judged (the alerts say so)
+            if currencies:
+                notes.append(words(locale)["budget_currency"].format(
+                    name=spec.subject.name, month=month, currencies=", ".join(currencies)))
+            continue
         spent = _sums(table, [spec.column, "currency"]).get((spec.subject.id, currency), ZERO)
         burns.append(BudgetBurn(spec.subject.name, currency, spec.monthly, spent))
-    return tuple(sorted(burns, key=lambda b: (-(b.spent / b.budget), b.name)))
+    return tuple(sorted(burns, key=lambda b: (-(b.spent / b.budget), b.name))), tuple(notes)
 
 
 def _quotas(manifests: Mapping[str, Manifest], mapping: ConfigFile, latest: str,
@@ -281,11 +288,12 @@ def build_dashboard(tables: Mapping[str, pa.Table], manifests: Mapping[str, Mani
     today = local.date()
     month_days = last_day(latest).day
     elapsed = today.day if month_of(today) == latest else 0  # the burn mark: only while the month runs
+    budgets, budget_notes = _budgets(mapping, tables.get(latest), latest, locale)
     return DashboardView(
         locale=locale, window=tuple(window), latest=latest, latest_status=statuses.get(latest, "missing"),
         generated_at=local.isoformat(sep=" ", timespec="minutes"),
         currencies=tuple(_currency_view(c, window, tables, statuses, mapping, locale) for c in currencies),
-        budgets=_budgets(mapping, tables.get(latest)),
+        budgets=budgets, budget_notes=budget_notes,
         quotas=_quotas(manifests, mapping, latest, manifest_of),
         anomalies=_anomalies(alert_records),
         elapsed_days=elapsed, month_days=month_days, problems=tuple(problems))

@@ -50,6 +50,8 @@ _EN: dict[str, str] = {
     "budget": "Budget",
     "spent": "Spent",
     "used": "Used",
+    "budget_currency": "The budget of {name} is not shown: {month} has costs in {currencies}; give the budget a "
+                       "currency.",
     "budget_alt": "Bar: the share of the monthly budget spent; the mark is the share of the month that has passed",
     "month_elapsed": "The mark on each bar is how much of the month has passed ({days} of {total} days).",
     "free_quota": "Free quota left",
@@ -111,6 +113,7 @@ _ZH: dict[str, str] = {
     "budget": "预算",
     "spent": "已花费",
     "used": "已用",
+    "budget_currency": "{name} 的预算未显示：{month} 的费用有多种币种（{currencies}）；请为该预算指定币种。",
     "budget_alt": "条形：已花费占月度预算的比例；刻度线为本月已过去的比例",
     "month_elapsed": "每个条形上的刻度线表示本月已过去的比例（{total} 天中的 {days} 天）。",
     "free_quota": "剩余免费额度",
