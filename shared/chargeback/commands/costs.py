@@ -10,11 +10,11 @@ import sys
 from decimal import Decimal
 
 from chargeback.columns import QUERY_DIMENSIONS
+from chargeback.commands import add_storage_options, open_url
 from chargeback.display import format_money, format_number, format_percent
 from chargeback.errors import InputError
 from chargeback.queries.costs import CostAnswer, CostQuery, CostRow, ask_costs, parse_by, parse_where
 from chargeback.reporting.csvfile import neutralise
-from chargeback.storage import open_store
 
 EXAMPLES = """\
 examples (the three questions of Alibaba's billing FAQ):
@@ -67,12 +67,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--format", choices=("table", "csv", "json"), default="table",
                         help="table (for people, default), csv (exact, for spreadsheets) or json (exact decimal "
                              "strings)")
+    add_storage_options(parser)
     parser.set_defaults(handler=_costs)
 
 
 def _costs(args: argparse.Namespace) -> int:
     query = CostQuery(args.month, args.to, parse_by(args.by), parse_where(args.where), args.top)
-    answer = ask_costs(open_store(args.warehouse), query)
+    answer = ask_costs(open_url(args.warehouse, args), query)
     if not answer.months:
         problems = "; ".join(p.message for p in answer.problems)
         raise InputError(f"no month of {', '.join(query.months)} can be read from {args.warehouse}: {problems}",

@@ -6,9 +6,9 @@ import argparse
 from datetime import UTC, datetime
 from pathlib import Path
 
+from chargeback.commands import add_storage_options, open_url
 from chargeback.config.file import load_config_file
 from chargeback.errors import InputError
-from chargeback.storage import open_store
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -29,6 +29,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--mapping", metavar="FILE", help="the mapping: cost center names, budgets, quotas")
     parser.add_argument("--out", default="dashboard.html", metavar="FILE",
                         help="where to write the page (default dashboard.html)")
+    add_storage_options(parser)
     parser.set_defaults(handler=_dashboard)
 
 
@@ -38,7 +39,7 @@ def _dashboard(args: argparse.Namespace) -> int:
 
     mapping = load_config_file(args.mapping)
     locale = args.locale or mapping.statements.locale
-    view = load_dashboard(open_store(args.warehouse), mapping, month=args.month, months=args.months,
+    view = load_dashboard(open_url(args.warehouse, args), mapping, month=args.month, months=args.months,
                           locale=locale, now=datetime.now(UTC))
     if view is None:
         raise InputError(f"no published month in {args.warehouse}: run 'chargeback run' first", field="--warehouse")
