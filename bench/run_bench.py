@@ -9,10 +9,12 @@ generated Scale block:
   ``peers/polars_query.py`` (a lazy scan), all doing the same work up to the allocation grain. Every run's
   output is compared, group by group, with the generator's exact result (``grain.py``).
 - ``startup``: ``chargeback --help`` and ``chargeback run`` of the real export in ``tests/data/real-bills``.
+- ``warehouse``: a year of 1M allocation rows a month, built through the product's publish code, and a
+  grouped ``chargeback costs`` query on it (``warehouse.py``).
 
-Another benchmark (issue 15: a 12-month warehouse and a grouped query) plugs in as one more ``Section``:
-a ``run(ctx)`` returning a JSON-able dict, a ``render(result)`` giving README lines, and ``problems(result)``
-listing what makes ``make bench`` fail; add it to ``SECTIONS``.
+A section is a ``run(ctx)`` returning a JSON-able dict, a ``render(result)`` giving README lines, and
+``problems(result)`` listing what makes ``make bench`` fail; ``--sections`` runs some of them, and the others
+keep their previous results in results.json (each section says when it was recorded).
 
 Exit status: 1 when a contender fails or any output differs from the expected result (or, with
 ``--require-targets``, when a target of issue 12 is missed), else 0.
@@ -43,6 +45,7 @@ sys.path.insert(0, str(HERE))
 
 import billgen  # noqa: E402
 import grain  # noqa: E402
+import warehouse  # noqa: E402
 from measure import MB, Run, measure  # noqa: E402
 
 MONTH = "2026-05"
@@ -383,6 +386,8 @@ SECTIONS: dict[str, Section] = {
     "month": Section("month", run_month, render_month, month_problems, failed_month_targets),
     "startup": Section("startup", run_startup, render_startup, lambda s: list(s["problems"]),
                        lambda s: [t["target"] for t in s["targets"] if not t["ok"]]),
+    "warehouse": Section("warehouse", warehouse.run_section, warehouse.render_section, warehouse.section_problems,
+                         warehouse.failed_targets),
 }
 
 
@@ -426,6 +431,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sections", default=",".join(SECTIONS), help=f"of {', '.join(SECTIONS)} (default all)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per contender, size and form (median)")
     parser.add_argument("--startup-repeat", type=int, default=5, help="runs of each start-up measurement")
+    parser.add_argument("--warehouse-months", type=int, default=12, help="months of the warehouse section")
+    parser.add_argument("--warehouse-rows", type=int, default=1_000_000,
+                        help="allocation rows a month of the warehouse section (about)")
+    parser.add_argument("--query-repeat", type=int, default=7, help="runs of each warehouse query (median)")
     parser.add_argument("--keep-data", action="store_true",
                         help="keep the generated bills under bench/data and reuse them next time")
     parser.add_argument("--data-dir", default=str(HERE / "data"), help="where generated bills go")
@@ -450,6 +459,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def _previous_sections(path: Path, running: list[str]) -> dict[str, Any]:
+    """The sections of the previous results that this run does not measure again (kept as they were, with the
+    time they were recorded), so ``--sections warehouse`` does not drop the month measurements."""
+    try:
+        previous = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    kept = {}
+    for name, section in previous.get("sections", {}).items():
+        if name not in running and name in SECTIONS:
+            kept[name] = {**section, "recorded_at": section.get("recorded_at", previous.get("recorded_at"))}
+    return kept
+
+
 def main(argv: list[str] | None = None) -> int:
     import report
 
@@ -460,8 +483,10 @@ def main(argv: list[str] | None = None) -> int:
     info = machine()
     sections: dict[str, Any] = {}
     for name in args.sections:
-        sections[name] = SECTIONS[name].run(ctx)
+        sections[name] = {**SECTIONS[name].run(ctx), "recorded_at": datetime.now(UTC).isoformat(timespec="seconds")}
     info["loadavg_at_end"] = list(os.getloadavg())
+    out = Path(args.out)
+    kept = _previous_sections(out, args.sections)
     document = {
         "benchmark": "chargeback run against the queries a user would write (bench/README.md)",
         "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -469,9 +494,9 @@ def main(argv: list[str] | None = None) -> int:
         "machine": info,
         "config": {"sizes": args.sizes, "forms": args.forms, "contenders": args.contenders,
                    "repeat": args.repeat, "chargeback": ctx.chargeback},
-        "sections": sections,
+        "sections": {name: sections[name] if name in sections else kept[name]
+                     for name in SECTIONS if name in sections or name in kept},
     }
-    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     print("\n".join(report.render(document)))

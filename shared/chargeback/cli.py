@@ -30,10 +30,14 @@ log = logging.getLogger("chargeback")
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("chargeback.commands.run", "ingest and allocate one month"),
     "ingest": ("chargeback.commands.run", "read one month's bills into normalized lines (no allocation)"),
-    "allocate": ("chargeback.commands.run", "allocate an ingested month with a mapping"),
+    "allocate": ("chargeback.commands.run", "(re)allocate ingested months with the current mapping"),
     "demo": ("chargeback.commands.demo", "run the whole pipeline on the embedded demo data"),
     "report": ("chargeback.commands.report", "send the month's chargeback statements (each cost center once)"),
     "alert": ("chargeback.commands.alert", "send budget, forecast, anomaly, new-key, free-quota and stale-data alerts"),
+    "costs": ("chargeback.commands.costs",
+              "what months cost, by any dimension (billed, list, discount, free quota, tokens)"),
+    "dashboard": ("chargeback.commands.dashboard",
+                  "one HTML page of the last months: totals, cost centers, models, keys, budgets"),
     "reconcile": ("chargeback.commands.reconcile", "explain the gap between list and billed cost of a month"),
     "estimate": ("chargeback.commands.estimate", "estimate the cost of a prompt or a conversation"),
 }

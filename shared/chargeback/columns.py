@@ -122,6 +122,63 @@ ALLOCATION_COLUMNS: tuple[str, ...] = (
     "reporting_billed_cost",
 )
 
+# The month's cost summary (costs/): allocation rows summed over the month's days, what `chargeback costs` and
+# the dashboard read. Its grain: every dimension a cost question groups or filters by, except the day.
+COST_DIMENSIONS: tuple[str, ...] = (
+    "billing_month",
+    "account_id",
+    "workspace_id",
+    "api_key_id",
+    "model",
+    "usage_type",
+    "io_type",
+    "call_source",
+    "channel",
+    "fee_type",
+    "commodity_code",
+    "billing_item",
+    "currency",
+    "cost_center",
+    "usage_unit",
+)
+COST_AMOUNTS: tuple[str, ...] = (
+    "billed_cost",
+    "list_cost",
+    "discount",
+    "coupon",
+    "free_quota_covered",  # free-quota usage valued at list price (the bill's, else the price catalog's)
+    "usage",
+    "deducted_usage",
+)
+COST_COUNTS: tuple[str, ...] = (
+    "tokens",  # tokens used, free quota included (token units only; others count 0)
+    "free_quota_unvalued_lines",  # free-quota bill lines without a list price, not in free_quota_covered
+    "line_count",
+)
+COST_COLUMNS: tuple[str, ...] = (*COST_DIMENSIONS, *COST_AMOUNTS, *COST_COUNTS)
+
+# What `chargeback costs --by` and `--where` name: every allocation dimension (commodity_code tells model
+# inference, sfm_inference..., from Model Studio's other services). cost_center_path is the cost
+# center's place in a hierarchy ('company/platform/search'); a table without it reads it as the cost center.
+QUERY_DIMENSIONS: tuple[str, ...] = (
+    "cost_center",
+    "cost_center_path",
+    "account_id",
+    "workspace_id",
+    "api_key_id",
+    "model",
+    "usage_type",
+    "io_type",
+    "call_source",
+    "channel",
+    "fee_type",
+    "commodity_code",
+    "billing_item",
+    "billing_date",
+    "billing_month",
+    "currency",
+)
+
 UNALLOCATED = "unallocated"
 MODEL_STUDIO_PRODUCT = "sfm"
 

@@ -8,6 +8,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from chargeback.units import tokens_per_unit
+
 
 def map_distinct(column: pa.ChunkedArray | pa.Array, convert: Callable[[Any], Any],
                  type_: pa.DataType | None = None) -> pa.Array:
@@ -18,3 +20,17 @@ def map_distinct(column: pa.ChunkedArray | pa.Array, convert: Callable[[Any], An
     distinct = pc.unique(column)
     results = pa.array([convert(value) for value in distinct.to_pylist()], type_ or pa.string())
     return pc.take(results, pc.index_in(column, value_set=distinct))
+
+
+def token_counts(usage: pa.ChunkedArray | pa.Array, unit: pa.ChunkedArray | pa.Array) -> pa.Array | pa.ChunkedArray:
+    """Whole tokens of each row's ``usage`` (decimal) in its bill ``unit`` ('千tokens' x 1000), half to even;
+    null where the unit does not count tokens (images, seconds, characters, or a unit ``chargeback.units``
+    does not know)."""
+    def size(text: str) -> int | None:
+        tokens = tokens_per_unit(text)
+        return None if tokens is None else int(tokens)
+
+    sizes = map_distinct(unit, size, pa.int64())
+    wide = pa.decimal256(50, usage.type.scale)  # decimal128 would overflow its 38 digits in the product
+    product = pc.multiply(pc.cast(usage, wide), pc.cast(sizes, pa.decimal256(19, 0)))
+    return pc.cast(pc.round(product, 0), pa.int64())

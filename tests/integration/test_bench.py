@@ -244,18 +244,22 @@ def test_harness_reports_a_failing_pipeline_and_exits_1(tmp_path: Path) -> None:
 def test_the_real_pipeline_runs_in_the_harness_and_the_readme_block_is_regenerated(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
     code = run_bench.main(["--sizes", "2000", "--repeat", "1", "--forms", "zip", "--contenders", "ours",
-                           "--data-dir", str(tmp_path / "data"), "--out", str(out), "--startup-repeat", "1"])
+                           "--data-dir", str(tmp_path / "data"), "--out", str(out), "--startup-repeat", "1",
+                           "--warehouse-months", "2", "--warehouse-rows", "3000", "--query-repeat", "2"])
     document = json.loads(out.read_text(encoding="utf-8"))
     assert code == 0
     (block,) = document["sections"]["month"]["results"]
     assert block["contenders"]["ours"]["same_totals"] is True
     assert document["sections"]["startup"]["problems"] == []
+    queried = document["sections"]["warehouse"]
+    assert queried["problems"] == [] and queried["groups"] > 0  # every answer matched the generator's totals
+    assert len(queried["costs"]["runs"]) == 2 and queried["duckdb_allocations"]["median_seconds"] > 0
     readme = tmp_path / "README.md"
     readme.write_text(f"# x\n\nbefore\n{report.BEGIN}\nold figures\n{report.END}\nafter\n", encoding="utf-8")
     report.update_readme(readme, document)
     text = readme.read_text(encoding="utf-8")
     assert "old figures" not in text and text.startswith("# x\n\nbefore\n") and text.endswith("after\n")
-    assert "| 2,000 | zip" in text and "`chargeback --help`" in text
+    assert "| 2,000 | zip" in text and "`chargeback --help`" in text and "Asking the warehouse" in text
     assert report.BEGIN in (ROOT / "README.md").read_text(encoding="utf-8")
 
 

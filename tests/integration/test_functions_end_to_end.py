@@ -113,6 +113,13 @@ def test_lambda_daily_then_monthly(aws_function: boto3.Session) -> None:
     assert cost_by_center(june) == {"search": Decimal("1.5"), "research": Decimal("0.5")}
     assert getattr(read_manifest(warehouse, "2026-05"), "status", None) == "final"
     assert sent_mail() == []  # no budget is configured: no alert
+    # the dashboard, up to the open month, and June's copy of it
+    assert result["dashboard"] == ["dashboard/billing_month=2026-06/index.html", "dashboard/index.html"]
+    page = warehouse.read_bytes("dashboard/index.html").decode("utf-8")
+    assert page == warehouse.read_bytes("dashboard/billing_month=2026-06/index.html").decode("utf-8")
+    assert 'data-kind="month-total" data-month="2026-05" data-amount="22.875"' in page
+    assert 'data-kind="month-total" data-month="2026-06" data-amount="2"' in page
+    assert "<script" not in page
 
     # the next day May is final: only June is ingested again, and unchanged
     result = daily.lambda_handler(scheduler_event("daily", "2026-06-05T02:30:00Z"), LAMBDA_CONTEXT)

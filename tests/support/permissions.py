@@ -7,9 +7,10 @@ policy of that function (and refuse it anywhere else).
 from __future__ import annotations
 
 # the daily job's tables; objects/ holds their content-addressed versions, which the manifests name
-TABLES = ("lines/", "allocations/", "focus/", "exports/", "manifests/", "objects/")
+TABLES = ("lines/", "allocations/", "focus/", "costs/", "exports/", "manifests/", "objects/")
 LEDGERS = ("state/", "outbox/")  # done-once records of statements and alerts, leases, the outbox of both jobs
-WAREHOUSE_WRITES: dict[str, tuple[str, ...]] = {"daily": TABLES + LEDGERS, "monthly": LEDGERS}
+PAGES = ("dashboard/",)  # the daily job's dashboard
+WAREHOUSE_WRITES: dict[str, tuple[str, ...]] = {"daily": TABLES + LEDGERS + PAGES, "monthly": LEDGERS}
 # the only deletes: the daily job sweeps objects no manifest names (chargeback.warehouse.publish.collect_garbage)
 WAREHOUSE_DELETES: dict[str, tuple[str, ...]] = {"daily": ("objects/",), "monthly": ()}
 DELETING_MODULES = ("warehouse/publish.py",)  # the only code (outside the storage adapters) that deletes

@@ -1,8 +1,8 @@
 """Hand-made published months, written through the product's own code: the one warehouse writer of the tests.
 
 ``publish_month(store, month, rows)`` takes allocation rows (dicts with ``ALLOCATION_COLUMNS``; the line
-columns an allocation row lacks get defaults), makes the month's lines and allocation tables with the
-product's schemas and writers, builds its :class:`~chargeback.warehouse.manifest.Manifest` (free-quota use
+columns an allocation row lacks get defaults), makes the month's lines, allocation and cost-summary tables
+with the product's schemas and writers, builds its :class:`~chargeback.warehouse.manifest.Manifest` (free-quota use
 through ``pricing.free_quota.month_grants``) and publishes them with ``warehouse.publish.publish_month``: the
 layout, bytes and order (manifest last) of a real run. The row builders live beside their tests' data
 (``tests.support.allocations``, ``tests.support.alert_tables``).
@@ -29,7 +29,9 @@ from chargeback.billtime import in_bill_time
 from chargeback.columns import LINE_AMOUNTS, LINE_COLUMNS
 from chargeback.config.prepaid import PrepaidSettings
 from chargeback.fee_types import FREE_QUOTA
+from chargeback.pricing.catalog import load_catalog
 from chargeback.pricing.free_quota import month_grants
+from chargeback.queries.summary import cost_summary
 from chargeback.storage import ObjectStore
 from chargeback.warehouse import layout
 from chargeback.warehouse.manifest import Counts, Manifest, Source
@@ -121,9 +123,11 @@ def manifest_for(month: str, rows: Sequence[Mapping[str, Any]], *, status: str =
 
 def publish_month(store: ObjectStore, month: str, rows: Iterable[Mapping[str, Any]], *, status: str = "open",
                   newest_source_time: str | None = None, grants: Sequence[Grant] = (), with_lines: bool = True,
-                  mapping_version: str = "test-mapping", sources: Mapping[str, str] | None = None) -> Manifest:
+                  with_costs: bool = True, mapping_version: str = "test-mapping",
+                  sources: Mapping[str, str] | None = None) -> Manifest:
     """Publish ``rows`` of ``month`` as a run would: lines (unless told not to), allocations and their CSV,
-    then the manifest. Returns the manifest as published."""
+    the cost summary (unless told not to: a month published before it existed), then the manifest. Returns
+    the manifest as published."""
     rows = list(rows)
     mine = [r for r in rows if r["billing_month"] == month]
     lines, allocations = tables(mine)
@@ -131,6 +135,8 @@ def publish_month(store: ObjectStore, month: str, rows: Iterable[Mapping[str, An
                (layout.allocations_key(month, "csv"), lambda: csv_bytes(allocations))]
     if with_lines:
         outputs.insert(0, (layout.lines_key(month), lambda: parquet_bytes(lines)))
+    if with_costs:
+        outputs.append((layout.costs_key(month), lambda: parquet_bytes(cost_summary(allocations, load_catalog()))))
     manifest = manifest_for(month, mine, status=status, newest_source_time=newest_source_time, grants=grants,
                             mapping_version=mapping_version, sources=sources)
     published, _ = publish(store, outputs, manifest, None)

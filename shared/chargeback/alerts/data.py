@@ -115,7 +115,7 @@ def collect_quotas(manifests: dict[str, Manifest], settings: AlertSettings) -> l
     return sorted(quotas.values(), key=lambda q: (q.model, q.valid_from))
 
 
-def _with_manifest_usage(quota: Quota, manifests: Callable[[str], Manifest | None]) -> Quota:
+def with_manifest_usage(quota: Quota, manifests: Callable[[str], Manifest | None]) -> Quota:
     """The quota with ``used`` summed from every manifest in its window that names the same grant.
 
     Manifests identify the grant (model, total, validity) of each free-quota row, so a renewed quota of the
@@ -198,7 +198,7 @@ def load_alert_data(store: ObjectStore, day: date, settings: AlertSettings) -> A
                 continue
             _check_columns(rows, QUOTA_COLUMNS, source)
             quota_frames.append(rows.loc[rows["fee_type"] == FREE_QUOTA, list(QUOTA_COLUMNS)])
-        quotas = [_with_manifest_usage(q, manifest_of) for q in quotas]
+        quotas = [with_manifest_usage(q, manifest_of) for q in quotas]
     quota_rows = (pd.concat(quota_frames, ignore_index=True) if quota_frames
                   else pd.DataFrame({c: pd.Series([], dtype=object) for c in QUOTA_COLUMNS}))
     return AlertData(months=months, quota_rows=quota_rows, quotas=tuple(quotas), notes=tuple(notes))

@@ -17,8 +17,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     demo = subparsers.add_parser(
         "demo", help="run the whole pipeline on the embedded demo data",
         description=(f"Generate two months of realistic Model Studio bills (up to {DEMO_MONTH}) and a demo mapping "
-                     "in OUT, then ingest, allocate, write statements to an outbox and evaluate alerts, "
-                     "all locally."))
+                     "in OUT, then ingest, allocate, write statements to an outbox, evaluate alerts and publish "
+                     "the dashboard, all locally."))
     demo.add_argument("--out", default="out/demo", type=Path, help="folder for bills, warehouse and outbox")
     demo.set_defaults(handler=_demo)
 
@@ -35,4 +35,6 @@ def _demo(args: argparse.Namespace) -> int:
         print(f"  {statement.cost_center}: {statement.outcome}, {totals} -> {statement.delivery_id}")
     print(f"alerts for {DEMO_ALERT_DAY}:")
     print(format_table(result.alerts))
+    if result.dashboard is not None:
+        print(f"dashboard:    {result.dashboard}")
     return 0

@@ -6,14 +6,12 @@ import argparse
 from decimal import Decimal
 
 from chargeback.commands import add_storage_options, load_mapping, open_url
-from chargeback.config.prices import SITE_CURRENCY
+from chargeback.config.prices import CURRENCY_SITE
 from chargeback.errors import InputError
 from chargeback.money import format_decimal
 from chargeback.pricing.catalog import load_catalog
 from chargeback.pricing.reconcile import Reconciliation, reconcile
 from chargeback.warehouse.read import read_lines
-
-CURRENCY_SITE = {currency: site for site, currency in SITE_CURRENCY.items()}
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -25,6 +25,7 @@ from chargeback.config.yaml_source import YamlDocument
 
 Site = Literal["intl", "cn"]
 SITE_CURRENCY: dict[str, str] = {"intl": "USD", "cn": "CNY"}
+CURRENCY_SITE: dict[str, str] = {currency: site for site, currency in SITE_CURRENCY.items()}
 BILL_CURRENCIES: tuple[str, ...] = tuple(sorted(SITE_CURRENCY.values()))
 """The currencies Model Studio bills in (one per site)."""
 Unit = Literal["1K tokens", "image", "second"]

@@ -15,11 +15,13 @@ from chargeback.alerts.channels import build_channels
 from chargeback.alerts.job import run_alerts
 from chargeback.alerts.model import AlertRun
 from chargeback.config.file import load_config_file
+from chargeback.dashboard.job import publish_dashboard
 from chargeback.delivery.outbox import OutboxMailer
 from chargeback.demo.synth import Anomaly, SynthSpec, write_v2_push
 from chargeback.jobs.run_month import RunSummary, run_month
 from chargeback.reporting.job import StatementResult, send_statements
 from chargeback.storage import LocalObjectStore
+from chargeback.warehouse import layout
 
 DEMO_UID = "1000000000000001"
 DEMO_MONTH = "2026-05"
@@ -41,6 +43,7 @@ class DemoResult:
     summaries: list[RunSummary]
     statements: list[StatementResult]
     alerts: AlertRun
+    dashboard: Path | None = None  # the page the daily job would publish, in the warehouse
 
     @property
     def summary(self) -> RunSummary:
@@ -64,8 +67,9 @@ def prepare_demo(out: Path) -> tuple[Path, Path]:
 
 
 def run_demo(out: Path, *, now: datetime) -> DemoResult:
-    """Ingest and allocate the demo months into ``out/warehouse``, write the alerts of the day after the spike
-    and the demo month's statements into ``out/outbox``. Safe to rerun: nothing is sent twice."""
+    """Ingest and allocate the demo months into ``out/warehouse``, write the demo month's statements and the
+    alerts of the day after the spike into ``out/outbox``, and publish the dashboard as the daily job does
+    (``out/warehouse/dashboard/index.html``). Safe to rerun: nothing is sent twice."""
     bills, mapping_file = prepare_demo(out)
     warehouse = LocalObjectStore(out / "warehouse")
     mapping = load_config_file(mapping_file)
@@ -77,4 +81,7 @@ def run_demo(out: Path, *, now: datetime) -> DemoResult:
     alerts = run_alerts(warehouse, DEMO_ALERT_DAY, mapping, channels, now=now)
     statements = send_statements(warehouse, DEMO_MONTH, mapping, outbox, now=now,
                                  finance_cc=("finance@example.com",), sender=DEMO_SENDER)
-    return DemoResult(bills, out / "warehouse", mapping_file, out / "outbox", summaries, statements, alerts)
+    publish_dashboard(warehouse, mapping, month=DEMO_MONTH, now=now)
+    dashboard = warehouse.local_path(layout.dashboard_key())
+    return DemoResult(bills, out / "warehouse", mapping_file, out / "outbox", summaries, statements, alerts,
+                      dashboard if dashboard.is_file() else None)

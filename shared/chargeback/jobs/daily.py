@@ -1,9 +1,10 @@
-"""The daily job: bring the open months' tables up to date, then evaluate today's alerts.
+"""The daily job: bring the open months' tables up to date, evaluate today's alerts, publish the dashboard.
 
 Open months are the current month and the previous one until its final bill has arrived (its manifest says
 'final'; bill-formats.md section 1: the final month files land by the 3rd or 4th). Ingesting is idempotent, so
 a retry or an overlapping run rewrites nothing. A payload with explicit months (a backfill) processes exactly
-those, and evaluates no alerts: alerts are about today's spend.
+those, and evaluates no alerts: alerts are about today's spend. The dashboard (``dashboard/index.html``) is
+published after the alerts, so it shows the anomalies they found; a backfill publishes it too.
 """
 
 from __future__ import annotations
@@ -51,12 +52,13 @@ class DailyResult:
     day: date
     months: list[MonthOutcome]
     alerts: Any = None  # the alerts job's AlertRun; None for a backfill
+    dashboard: list[str] = field(default_factory=list)  # the dashboard's keys written
 
     def to_dict(self) -> dict[str, Any]:
         # AlertRun.summary() is JSON-ready (asdict would keep dates and Decimals the Lambda runtime rejects)
         alerts = self.alerts.summary() if self.alerts is not None else None
         return {"job": "daily", "day": self.day.isoformat(), "months": [asdict(m) for m in self.months],
-                "alerts": alerts}
+                "alerts": alerts, "dashboard": list(self.dashboard)}
 
 
 def run_daily(context: JobContext, today: date, months: tuple[str, ...] | list[str] | None = None, *,
@@ -99,7 +101,13 @@ def run_daily(context: JobContext, today: date, months: tuple[str, ...] | list[s
         from chargeback.alerts.job import run_alerts
 
         alerts = run_alerts(warehouse, today, mapping, context.channels, now=now, dry_run=dry_run)
-    return DailyResult(today, outcomes, alerts)
+    dashboard: list[str] = []
+    if not dry_run:
+        from chargeback.dashboard.job import publish_dashboard
+
+        dashboard = publish_dashboard(warehouse, mapping, month=month_of(today), now=now)
+        log.info("dashboard published", extra={"keys": dashboard})
+    return DailyResult(today, outcomes, alerts, dashboard)
 
 
 def _why_no_bill_is_fine(month: str, today: date, warehouse: Any) -> str:

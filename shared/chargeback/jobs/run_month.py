@@ -41,8 +41,10 @@ from chargeback.fee_types import FREE_QUOTA
 from chargeback.money import MONEY_TYPE, format_decimal
 from chargeback.months import check_month, first_day, last_day, months_between
 from chargeback.once import DEFAULT_LEASES, LeasePolicy, hold_lease
+from chargeback.pricing.catalog import load_catalog
 from chargeback.pricing.focus import focus_files
 from chargeback.pricing.free_quota import month_grants
+from chargeback.queries.summary import cost_summary
 from chargeback.storage import ObjectStore
 from chargeback.warehouse import layout
 from chargeback.warehouse.manifest import (
@@ -388,12 +390,19 @@ def _allocate(lines: pa.Table, mapping: ConfigFile, manifest: Manifest,
                                         sub_account_names=mapping.workspace_labels, prepaid=mapping.prepaid))
         return made[0]
 
+    def costs() -> bytes:
+        summary = cost_summary(table, load_catalog(mapping.prices))
+        if _totals(summary) != _totals(table):
+            raise ChargebackError(f"the cost summary does not reconcile with the allocations for {manifest.month}")
+        return parquet_bytes(summary)
+
     month = manifest.month
     return manifest, [
         (layout.allocations_key(month, "parquet"), lambda: parquet_bytes(table)),
         (layout.allocations_key(month, "csv"), lambda: csv_bytes(table)),
         (layout.focus_key(month, "parquet"), lambda: focus()[0]),
         (layout.focus_key(month, "csv"), lambda: focus()[1]),
+        (layout.costs_key(month), costs),
     ]
 
 

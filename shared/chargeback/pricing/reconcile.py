@@ -82,6 +82,23 @@ def lookup_line_price(
     return None
 
 
+def free_quota_price(
+    catalog: PriceCatalog, site: str, model: str, usage_type: str, io_type: str, context_tier: str,
+    usage_unit: str, list_unit_price: str, on: date, *, batch: bool = False, thinking: bool = False,
+) -> Decimal | None:
+    """The list price that free-quota usage of a line is valued at: the bill's own list price where it gives one
+    (free-quota lines usually carry 0), else the catalog's for the day; None when neither knows one.
+
+    The usage valued is the deducted usage (``deducted_usage``, else ``usage_before_deduction``).
+    """
+    bill_price = list_price(list_unit_price, source="lines")
+    if bill_price:
+        return bill_price
+    entry = lookup_line_price(catalog, site, model, usage_type, io_type, context_tier, usage_unit, on,
+                              batch=batch, thinking=thinking)
+    return entry.price if entry is not None else None
+
+
 @dataclass
 class PriceChange:
     """Lines of one model and usage type whose bill list price differs from the catalog's."""
@@ -311,19 +328,20 @@ def _compare(result: Reconciliation, record: dict[str, Any], amounts: dict[str, 
     day = date.fromisoformat(day_text)
     model, usage_type, io_type = str(record["model"]), str(record["usage_type"]), str(record["io_type"])
     tier = str(record["context_tier"])
-    entry = lookup_line_price(catalog, site, model, usage_type, io_type, tier, str(record["usage_unit"]), day,
-                              batch=_flag(record["batch"]), thinking=_flag(record["thinking"]))
-    bill_price = list_price(record["list_unit_price"], source="lines")
+    batch, thinking = _flag(record["batch"]), _flag(record["thinking"])
     if record["fee_type"] == FREE_QUOTA:
         result.free_quota_lines += count
         deducted = amounts["deducted_usage"] or amounts["usage_before_deduction"]
-        if bill_price:
-            result.free_quota_savings += bill_price * deducted
-        elif entry is not None:
-            result.free_quota_savings += entry.price * deducted
+        price = free_quota_price(catalog, site, model, usage_type, io_type, tier, str(record["usage_unit"]),
+                                 record["list_unit_price"], day, batch=batch, thinking=thinking)
+        if price is not None:
+            result.free_quota_savings += price * deducted
         else:
             _group(result.free_quota_unvalued, record, count, deducted, ZERO)
         return
+    entry = lookup_line_price(catalog, site, model, usage_type, io_type, tier, str(record["usage_unit"]), day,
+                              batch=batch, thinking=thinking)
+    bill_price = list_price(record["list_unit_price"], source="lines")
     usage, list_cost = amounts["usage"], amounts["list_cost"]
     if bill_price is not None:
         result.list_rounding += list_cost - bill_price * usage
@@ -363,5 +381,5 @@ def _base_price(
     return None
 
 
-__all__ = ["PriceChange", "Reconciliation", "UsageGroup", "catalog_usage_types", "lookup_line_price",
-           "reconcile"]
+__all__ = ["PriceChange", "Reconciliation", "UsageGroup", "catalog_usage_types", "free_quota_price",
+           "lookup_line_price", "reconcile"]

@@ -3,10 +3,12 @@
     lines/billing_month=YYYY-MM/lines.parquet                normalized bill lines (day x instance grain)
     allocations/billing_month=YYYY-MM/allocations.parquet    who pays what (the Athena/Glue table)
     focus/billing_month=YYYY-MM/focus.parquet                FOCUS 1.2 view (1.0 by configuration)
+    costs/billing_month=YYYY-MM/costs.parquet                allocations summed over the month's days (costs, dashboard)
     exports/billing_month=YYYY-MM/allocations.csv, focus.csv the same tables as CSV, for people and spreadsheets
     manifests/billing_month=YYYY-MM/manifest.json            published last: sources, counts, totals, status
     objects/billing_month=YYYY-MM/<table>/<name>-<sha256>.<ext>  every output's bytes, named by their hash
     state/...                                                ledgers of sent statements and alerts, leases
+    dashboard/index.html, dashboard/billing_month=YYYY-MM/   the dashboard, and each month's last copy
 
 The manifest names the objects under ``objects/`` that hold each output; our own readers read those. The
 table keys above are copies of them for Athena, Spark and people, one object per partition, replaced whole
@@ -63,6 +65,16 @@ def content_key(month: str, key: str, sha256: str) -> str:
     stem, dot, extension = key.rsplit("/", 1)[-1].rpartition(".")
     name = f"{stem}-{sha256}{dot}{extension}" if dot else f"{extension}-{sha256}"
     return "/".join([partition(OBJECTS, month), *folders, name])
+
+
+def costs_key(month: str) -> str:
+    """The month's cost summary (``chargeback.queries.summary``)."""
+    return f"{partition('costs', month)}/costs.parquet"
+
+
+def dashboard_key(month: str | None = None) -> str:
+    """The dashboard (``dashboard/index.html``), or the copy kept for ``month``."""
+    return f"{partition('dashboard', month)}/index.html" if month else "dashboard/index.html"
 
 
 def manifest_key(month: str) -> str:

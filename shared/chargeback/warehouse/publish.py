@@ -1,4 +1,5 @@
-"""Publishing a month: every output under a key named by its hash, then the manifest, then the table copies.
+"""Publishing a month: every output under a key named by its hash, then the manifest, then the table copies;
+and single documents (the dashboard), each replaced whole (``publish_document``).
 
 The protocol, in the order of its writes (README, "The warehouse"):
 
@@ -34,6 +35,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from chargeback.errors import NotFoundError
 from chargeback.memory import release_memory
 from chargeback.money import decimal_text
 from chargeback.storage import ObjectStore
@@ -199,3 +201,15 @@ def collect_garbage(store: ObjectStore, manifest: Manifest, previous: Manifest |
         store.delete(info.key)
         deleted.append(info.key)
     return deleted
+
+
+def publish_document(store: ObjectStore, key: str, data: bytes, content_type: str) -> bool:
+    """Publish one document that is not part of a month's tables (the dashboard): replaced whole, in one write,
+    and only when its bytes changed. Returns whether it was written."""
+    try:
+        if store.read_bytes(key) == data:
+            return False
+    except NotFoundError:
+        pass
+    store.write_bytes(key, data, content_type=content_type)
+    return True

@@ -29,7 +29,10 @@ from chargeback.months import month_of
 
 
 @dataclass(frozen=True)
-class _BudgetSpec:
+class BudgetSpec:
+    """One monthly budget of the mapping: on a cost center, or (alerts.budgets) a workspace or API key, whose
+    spend is the billed cost of the rows whose ``column`` is the subject's id."""
+
     subject: Subject
     column: str
     monthly: Decimal
@@ -50,17 +53,17 @@ def describe_forecast(forecast: Forecast, currency: str) -> str:
                   to_date=money(forecast.to_date, currency))
 
 
-def _budget_specs(mapping: Mapping, settings: AlertSettings) -> list[_BudgetSpec]:
-    specs: list[_BudgetSpec] = []
+def budget_specs(mapping: Mapping, settings: AlertSettings) -> list[BudgetSpec]:
+    specs: list[BudgetSpec] = []
     for center_id, center in mapping.cost_centers.items():
         if center.budget is not None:
-            specs.append(_BudgetSpec(
+            specs.append(BudgetSpec(
                 Subject("cost_center", center_id, mapping.cost_center_name(center_id)), "cost_center",
                 center.budget.monthly, tuple(sorted(set(center.budget.thresholds))), center.budget.currency,
                 center_id, None, mapping.subtree(center_id)))
     for extra in settings.budgets:
         kind, subject_id = extra.subject
-        specs.append(_BudgetSpec(
+        specs.append(BudgetSpec(
             Subject(kind, subject_id, subject_name(kind, subject_id, mapping)), DIMENSION_COLUMNS[kind],
             extra.monthly, tuple(sorted(set(extra.thresholds))), extra.currency, _extra_owner(extra, mapping),
             extra.channels, mapping.subtree(subject_id) if kind == "cost_center" else frozenset()))
@@ -78,7 +81,7 @@ def _extra_owner(extra: ExtraBudget, mapping: Mapping) -> str | None:
     return None
 
 
-def _budget_currency(spec: _BudgetSpec, rows: pd.DataFrame, data: AlertData, month: str,
+def _budget_currency(spec: BudgetSpec, rows: pd.DataFrame, data: AlertData, month: str,
                      notes: list[str]) -> str | None:
     if spec.currency:
         return spec.currency
@@ -102,7 +105,7 @@ def budget_alerts(frame: pd.DataFrame, data: AlertData, day: date, coverage: Cov
     completeness = coverage.describe(day)
     for month in evaluated_months(data, day, settings):
         in_month = frame.loc[frame["billing_date"].astype(str).str.startswith(month)] if len(frame) else frame
-        for spec in _budget_specs(mapping, settings):
+        for spec in budget_specs(mapping, settings):
             rows = in_month.loc[spec.rows(in_month)] if len(in_month) else in_month
             currency = _budget_currency(spec, rows, data, month, notes)
             if currency is None:
