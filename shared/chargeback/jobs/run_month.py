@@ -470,16 +470,15 @@ def _reallocate(warehouse: ObjectStore, month: str, mapping: ConfigFile, lease: 
     inputs = f"{previous.fingerprint}:{mapping.version}" + (f":{usage.digest}" if usage.digest else "")
     manifest = previous.replace(allocated_at=now, fingerprint=hashlib.sha256(inputs.encode()).hexdigest())
     manifest, outputs = _allocate(lines, mapping, manifest, usage)
-    key = layout.allocations_key(month)
-    table_bytes = dict(outputs)[key]()
-    if previous.allocated and previous.outputs.get(key) == sha256(table_bytes):
+    with ThreadPoolExecutor(OUTPUT_WORKERS, thread_name_prefix="outputs") as pool:
+        made = {key: make() for key, make in made_ahead(outputs, pool)}
+    if previous.allocated and all(previous.outputs.get(key) == sha256(data) for key, data in made.items()):
+        # the allocation and everything made from it (FOCUS, exports, cost summary) as published
         log.info("month %s: allocation unchanged, nothing re-published", month, extra={"month": month})
         return RunSummary(previous, changed=False)
     outputs = [(layout.lines_key(month), lambda: parquet_bytes(lines)),
-               *[(k, (lambda: table_bytes) if k == key else make) for k, make in outputs]]
-    with ThreadPoolExecutor(OUTPUT_WORKERS, thread_name_prefix="outputs") as pool:
-        manifest, written = publish_month(warehouse, made_ahead(outputs, pool), manifest, previous, fence=lease,
-                                          now=now)
+               *[(key, (lambda data=data: data)) for key, data in made.items()]]
+    manifest, written = publish_month(warehouse, outputs, manifest, previous, fence=lease, now=now)
     return RunSummary(manifest, changed=True, written=tuple(written))
 
 
