@@ -121,12 +121,13 @@ def test_money_in_equals_money_out_with_rules_splits_and_pools(lines_in, mapping
     from chargeback.allocation.allocate import allocate_lines, to_table
     from chargeback.allocation.usage import UsageData, read_usage
     from chargeback.bills.normalize import LINE_SCHEMA
-    from chargeback.columns import LINE_AMOUNTS, LINE_DIMENSIONS
+    from chargeback.columns import LINE_AMOUNTS, LINE_DIMENSIONS, LINE_FLAGS
 
     mapping = parse_config_file(full_mapping(*mapping_parts, rules, split))
     lines = []
     for key, ws, day, amount, currency, model, io_type, tags, count in lines_in:
-        row = {d: "" for d in LINE_DIMENSIONS}
+        row: dict[str, object] = {d: "" for d in LINE_DIMENSIONS}
+        row.update({f: False for f in LINE_FLAGS})
         row.update(billing_month="2026-05", billing_date=f"2026-05-{day:02d}", workspace_id=ws, api_key_id=key,
                    model=model, io_type=io_type, currency=currency, call_source="api" if key else "console",
                    tags=tags)
@@ -137,7 +138,7 @@ def test_money_in_equals_money_out_with_rules_splits_and_pools(lines_in, mapping
         for day, consumer, tokens, model in records)
     usage = UsageData({SHARED_KEY: read_usage(csv.encode(), "gateway.csv", SHARED_KEY)}, "x") if split \
         else UsageData()
-    table = to_table(lines, LINE_SCHEMA).append_column("tags", [[r["tags"] for r in lines]])
+    table = to_table(lines, LINE_SCHEMA)  # tags are a line column
     rows = allocate_lines(table, mapping, usage).table.to_pylist()
 
     def grouped(items, amount: str) -> dict[tuple, Decimal]:

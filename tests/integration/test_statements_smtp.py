@@ -79,8 +79,8 @@ def test_each_statement_arrives_once_with_exact_totals(warehouse):
 
     ledger = load_ledger(warehouse, MONTH)
     assert [(e.cost_center, e.version, e.channel) for e in ledger.entries] == [
-        ("finance", 1, "mail"), ("ops", 1, "mail"), ("research", 1, "mail"), ("search", 1, "mail"),
-        ("unallocated", 1, "mail")]
+        ("ops", 1, "mail"), ("research", 1, "mail"), ("search", 1, "mail"), ("unallocated", 1, "mail"),
+        ("finance", 1, "mail")]  # cost centers' statements, then the finance statement
     search = next(e for e in ledger.entries if e.cost_center == "search")
     assert search.totals == {"CNY": "17.3961333", "USD": "1.25"}
     assert search.sent_at == "2026-06-05T02:00:00+00:00"
@@ -275,11 +275,12 @@ def test_a_run_that_dies_after_the_server_accepted_resends_that_one_with_the_sam
             run(warehouse, CrashingMailer(plain_mailer(server.port), crash_at=2, after_accept=True))
         assert len(handler.messages) == 2
         resumed = {r.cost_center: r.outcome for r in run(warehouse, plain_mailer(server.port))}
-        assert resumed == {"ops": "unchanged", "research": "sent", "search": "sent", "unallocated": "sent"}
+        assert resumed == {"ops": "unchanged", "research": "sent", "search": "sent", "unallocated": "sent",
+                           "finance": "sent"}
         ids = [parse_message(m.data)["Message-ID"] for m in handler.messages]
-        assert len(ids) == 5 and len(set(ids)) == 4  # one resend, and it carries the first one's Message-ID
+        assert len(ids) == 6 and len(set(ids)) == 5  # one resend, and it carries the first one's Message-ID
         research = [i for i in ids if ".research." in i]
         assert len(research) == 2 and research[0] == research[1]
-        assert len(load_ledger(warehouse, MONTH).entries) == 4  # recorded once
+        assert len(load_ledger(warehouse, MONTH).entries) == 5  # recorded once
         assert {r.outcome for r in run(warehouse, plain_mailer(server.port))} == {"unchanged"}
-        assert len(handler.messages) == 5
+        assert len(handler.messages) == 6

@@ -10,7 +10,7 @@ import pytest
 from chargeback.allocation.allocate import allocate, allocate_lines, to_table
 from chargeback.allocation.usage import UsageData, read_usage
 from chargeback.bills.normalize import LINE_SCHEMA
-from chargeback.columns import LINE_AMOUNTS, LINE_DIMENSIONS
+from chargeback.columns import LINE_AMOUNTS, LINE_DIMENSIONS, LINE_FLAGS
 from chargeback.config.file import parse_config_file
 from chargeback.errors import InputError
 
@@ -29,6 +29,7 @@ CENTERS = f"""cost_centers:
 def line(cost: str, *, key: str = "2100002", ws: str = WS, day: str = "2026-05-14", model: str = "qwen-plus",
          currency: str = "CNY", count: int = 1, **columns: str) -> dict[str, object]:
     row: dict[str, object] = {d: "" for d in LINE_DIMENSIONS}
+    row.update({f: False for f in LINE_FLAGS})
     row.update(billing_month="2026-05", billing_date=day, workspace_id=ws, api_key_id=key, model=model,
                currency=currency, fee_type="pay_as_you_go", account_id="1000000000000001",
                usage_type="input_token", io_type="input", call_source="api" if key else "console",

@@ -105,7 +105,8 @@ def test_usage_types_and_units_in_words_in_both_languages():
     assert usage_type_label("1080P", "zh", billing_item="video_duration") == "视频秒数（1080P）"
     assert usage_type_label("multiin_text_output_token") == "Text output tokens, multimodal input"
     assert usage_type_label("context_0-128k_input_token_cache") == "Cached input tokens, 0–128K context"
-    assert usage_type_label("brand_new_output_token") == "Output tokens (brand new output token)"  # never hidden
+    # a usage type the classifier does not know is kept raw, never guessed (io_type other), and never hidden
+    assert usage_type_label("brand_new_output_token") == "Other usage (brand new output token)"
     assert (unit_label("千tokens"), unit_label("千tokens", "zh"), unit_label("张"), unit_label("秒")) == (
         "1K tokens", "千 Token", "images", "seconds")
     assert usage_text(D("467.5016058"), "千tokens") == "467,502 tokens"

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 
 from chargeback.alerts.channels import EmailChannel, RetryPolicy
 from chargeback.alerts.job import run_alerts
-from chargeback.alerts.state import state_document_key
+from chargeback.alerts.state import alert_state
 from chargeback.alerts.words import phrase
 from chargeback.config.file import parse_config_file
 from chargeback.storage import LocalObjectStore
@@ -73,7 +73,7 @@ def test_past_100_percent_exactly_one_budget_alert_per_subject_goes_out_naming_1
     assert sorted(m.subject for m in mailer.sent) == [
         "[chargeback] Budget 100% reached: Search team spent CNY 601.00 of CNY 500.00 in 2026-05",
         "[chargeback] 预算已达 100%：Labs 在 2026-05 已花费 CNY 151.00，预算 CNY 100.00"]
-    state = json.loads(store.read_bytes(state_document_key("2026-05")))["alerts"]
+    state = alert_state(store, "2026-05")
     assert sorted((r["subject"], r["threshold"], r["status"]) for r in state.values()) == [
         ("cost_center:labs", "100", "firing"), ("cost_center:labs", "50", "superseded"),
         ("cost_center:labs", "80", "superseded"), ("cost_center:search", "100", "firing"),
