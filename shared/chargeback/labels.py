@@ -17,13 +17,10 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Literal
 
 from chargeback.bills.instance_id import classify_usage_type
 from chargeback.display import format_quantity
 from chargeback.units import usage_unit
-
-Locale = Literal["en", "zh"]
 
 _TERMS: dict[str, tuple[str, str]] = {
     "input_token": ("Input tokens", "输入 Token"),

@@ -12,8 +12,9 @@ import pytest
 from chargeback.config.file import parse_config_file
 from chargeback.dashboard.render import render_dashboard
 from chargeback.dashboard.view import load_dashboard, newest_month
-from chargeback.dashboard.words import WORDS, short_month
+from chargeback.dashboard.words import WORDS
 from chargeback.errors import InputError
+from chargeback.reporting.i18n import short_month
 from chargeback.warehouse import layout
 from tests.support.allocations import row
 from tests.support.memory_store import MemoryObjectStore

@@ -24,13 +24,13 @@ from chargeback.alerts.state import AlertLedger
 from chargeback.billtime import BILL_TIME_ZONE, in_bill_time
 from chargeback.columns import UNALLOCATED
 from chargeback.config.file import ConfigFile
-from chargeback.dashboard.words import short_month, words
+from chargeback.dashboard.words import words
 from chargeback.errors import InputError
 from chargeback.labels import call_source_label
 from chargeback.money import ZERO
 from chargeback.months import check_month, first_day, last_day, month_of, months_between, previous_month
 from chargeback.queries.scan import MonthProblem, scan_cost_summaries
-from chargeback.reporting.i18n import Locale
+from chargeback.reporting.i18n import Locale, short_month
 from chargeback.storage import ObjectStore
 from chargeback.warehouse.manifest import Manifest, ManifestError, read_manifest
 

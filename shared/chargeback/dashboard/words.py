@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from chargeback.months import check_month
-from chargeback.reporting.i18n import LOCALES, Locale
+from chargeback.reporting.i18n import LOCALES
 
 _EN: dict[str, str] = {
     "title": "Model Studio costs",
@@ -147,13 +146,4 @@ def words(locale: str) -> MappingProxyType[str, str]:
     return WORDS[locale]
 
 
-def short_month(month: str, locale: Locale, *, with_year: bool) -> str:
-    """An axis label: 'Jun' or 'Jun 2025'; '6月' or '2025年6月'."""
-    year, number = check_month(month)[:4], int(month[5:])
-    if locale == "zh":
-        return f"{year}年{number}月" if with_year else f"{number}月"
-    name = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")[number - 1]
-    return f"{name} {year}" if with_year else name
-
-
-__all__ = ["WORDS", "short_month", "words"]
+__all__ = ["WORDS", "words"]

@@ -381,6 +381,15 @@ def month_name(number: int) -> str:
     return _MONTHS_EN[number - 1]
 
 
+def short_month(month: str, locale: str, *, with_year: bool) -> str:
+    """An axis label: 'Jun' or 'Jun 2025'; '6月' or '2025年6月'."""
+    first = first_day(month)
+    if locale == "zh":
+        return f"{first.year}年{first.month}月" if with_year else f"{first.month}月"
+    name = _MONTHS_EN[first.month - 1][:3]
+    return f"{name} {first.year}" if with_year else name
+
+
 def short_month_label(month: str, locale: str) -> str:
     """'2026-05' -> 'May 2026' or '2026年5月' (as ``period_label``; its own name where space is short)."""
     return period_label(month, locale)
