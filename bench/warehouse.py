@@ -192,6 +192,11 @@ def month_lines(month: str, inst: dict[str, np.ndarray], rng: np.random.Generato
         "discount": _decimal_array(discount), "coupon": _decimal_array(np.zeros(n, np.int64)),
         "billed_cost": _decimal_array(billed), "line_count": pa.array(rng.integers(1, 1441, n)),
     }
+    zero = _decimal_array(np.zeros(n, np.int64))
+    for field in LINE_SCHEMA:  # what the generated bills do not vary: no names, tags or plans, no batch calls
+        if field.name not in columns:
+            columns[field.name] = (pa.array([False] * n) if pa.types.is_boolean(field.type)
+                                   else zero if pa.types.is_decimal(field.type) else pa.array([""] * n))
     table = pa.table({name: columns[name] for name in LINE_SCHEMA.names}).cast(LINE_SCHEMA)
     currency = inst["currency"][pick]
     totals = {c: int(billed[currency == c].sum()) * 10 ** (SCALE - 7) for c in sorted(set(currency.tolist()))}

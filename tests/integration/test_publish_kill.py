@@ -111,7 +111,7 @@ def test_kill_minus_9_at_random_moments_of_a_publish(month: ChangedMonth, tmp_pa
     go(process)
     assert process.wait(timeout=300) == 0
     publish_writes = writes_seen(reference, before)
-    assert publish_writes == 11  # 5 objects, the manifest, 5 table copies
+    assert publish_writes == 13  # 6 objects (lines, allocations and CSV, FOCUS and CSV, costs), the manifest, 6 copies
     new_state = published_state(LocalObjectStore(reference))
     assert new_state["manifest"]["fingerprint"] != previous_state["manifest"]["fingerprint"]
 
