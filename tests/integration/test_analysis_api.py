@@ -4,9 +4,8 @@ today's types; and the statements already sent stay unchanged when a month is re
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
@@ -15,18 +14,15 @@ import pytest
 import chargeback
 from chargeback.analysis import WarehouseMonthsError
 from chargeback.columns import PUBLISHED_ALLOCATION_COLUMNS, PUBLISHED_LINE_COLUMNS
-from chargeback.config.file import load_config_file
 from chargeback.errors import InputError
-from chargeback.jobs.run_month import run_month
 from chargeback.reporting.view import allocation_hash, cost_center_rows
 from chargeback.storage import LocalObjectStore
 from chargeback.warehouse.read import read_allocations
 from tests.support.allocations import row
 from tests.support.fixtures import StoreBackend
+from tests.support.real_bills import MONTH, publish_real_export
 from tests.support.warehouse import publish_month
 
-REAL = Path(__file__).resolve().parents[1] / "data" / "real-bills"
-MONTH = "2026-05"
 MAY = [
     row("2026-05-01", "10.5", model="qwen-max", io_type="input", usage_type="input_token", usage="1.2345"),
     row("2026-05-02", "20.25", model="qwen-max", io_type="output", usage_type="output_token", usage="3",
@@ -39,8 +35,7 @@ MAY = [
 
 
 def test_the_real_export_on_every_backend(backend: StoreBackend, monkeypatch):
-    run_month(LocalObjectStore(REAL), backend.store(), MONTH, load_config_file(None),
-              now=datetime(2026, 5, 16, 3, tzinfo=UTC))
+    publish_real_export(backend.store())
     options = dict(backend.url_options)
     if backend.name == "oss":
         monkeypatch.setenv("CHARGEBACK_ALLOW_INSECURE", "true")  # the emulator speaks http on 127.0.0.1

@@ -11,7 +11,6 @@ names it). The files are the ones ``chargeback run`` publishes for the real expo
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -22,15 +21,11 @@ import pyarrow.parquet as pq
 import pytest
 from cfnlint.decode import cfn_yaml
 
-from chargeback.config.file import load_config_file
-from chargeback.jobs.run_month import run_month
-from chargeback.storage import LocalObjectStore
 from chargeback.warehouse import layout
 from chargeback.warehouse.tables import PUBLISHED_ALLOCATION_SCHEMA, PUBLISHED_LINE_SCHEMA
+from tests.support.real_bills import MONTH
 
 ROOT = Path(__file__).resolve().parents[2]
-REAL = ROOT / "tests" / "data" / "real-bills"
-MONTH = "2026-05"
 KEYS = {"lines": layout.lines_key, "allocations": layout.allocations_key, "focus": layout.focus_key}
 LAST_MONTH = "date_format(date_add('month', -1, current_date), '%Y-%m')"  # Athena's (Trino's) last month
 
@@ -53,12 +48,9 @@ def template() -> dict[str, Any]:
     return loaded
 
 
-@pytest.fixture(scope="module")
-def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("athena")
-    run_month(LocalObjectStore(REAL), LocalObjectStore(root), MONTH, load_config_file(None),
-              now=datetime(2026, 5, 16, 3, tzinfo=UTC))
-    return root
+@pytest.fixture
+def warehouse(real_export: Path) -> Path:
+    return real_export
 
 
 def glue_tables(template: dict[str, Any]) -> dict[str, dict[str, Any]]:

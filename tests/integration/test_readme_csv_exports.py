@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -15,12 +15,8 @@ import pyarrow as pa
 import pytest
 
 from chargeback.columns import ALLOCATION_AMOUNTS, PUBLISHED_ALLOCATION_COLUMNS, USAGE_QUANTITY
-from chargeback.config.file import load_config_file
-from chargeback.jobs.run_month import run_month
-from chargeback.storage import LocalObjectStore
 
 ROOT = Path(__file__).resolve().parents[2]
-REAL = ROOT / "tests" / "data" / "real-bills"
 SECTION = "### The CSV exports with exact types"
 
 
@@ -31,12 +27,9 @@ def snippets(fence: str) -> list[str]:
     return re.findall(rf"```{fence}\n(.*?)```", section, flags=re.DOTALL)
 
 
-@pytest.fixture(scope="module")
-def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("csv")
-    run_month(LocalObjectStore(REAL), LocalObjectStore(root), "2026-05", load_config_file(None),
-              now=datetime(2026, 5, 16, 3, tzinfo=UTC))
-    return root
+@pytest.fixture
+def warehouse(real_export: Path) -> Path:
+    return real_export
 
 
 def test_duckdb_reads_the_csv_with_exact_types(warehouse, monkeypatch):
