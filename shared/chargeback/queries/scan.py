@@ -196,7 +196,7 @@ def _published(store: ObjectStore, manifest: Manifest, key: str, rows: int, colu
     else:
         table = _read_whole(store, manifest, key)
     _check_totals(table, manifest, where)
-    return _derived(in_todays_types(table), columns, manifest, where)
+    return _derived(in_todays_types(table, columns), columns, manifest, where)
 
 
 def _allocations(store: ObjectStore, manifest: Manifest, columns: Sequence[str]) -> pa.Table:

@@ -10,6 +10,8 @@ today's types, so every month reads alike whatever version published it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -74,15 +76,17 @@ def usage_measures(table: pa.Table) -> dict[str, pa.Array | pa.ChunkedArray]:
             USAGE_UNIT_NORMALIZED: map_distinct(unit, quantity)}
 
 
-def _as_published(table: pa.Table, schema: pa.Schema) -> pa.Table:
+def _as_published(table: pa.Table, schema: pa.Schema, measures: Sequence[str] = USAGE_MEASURES) -> pa.Table:
+    """``table`` in the published types and order, with those of ``measures`` it lacks derived (when it has
+    what they follow from); columns the schema does not know are kept, at the end."""
     if BILLING_DATE in table.column_names and not pa.types.is_date(table.schema.field(BILLING_DATE).type):
         table = table.set_column(table.column_names.index(BILLING_DATE), BILLING_DATE,
                                  pc.cast(table[BILLING_DATE], pa.date32()))
-    missing = [m for m in USAGE_MEASURES if m not in table.column_names]
+    missing = [m for m in measures if m not in table.column_names]
     if missing and set(MEASURED_COLUMNS) <= set(table.column_names):
-        measures = usage_measures(table)
+        derived = usage_measures(table)
         for name in missing:
-            table = table.append_column(name, measures[name])
+            table = table.append_column(name, derived[name])
     names = [f.name for f in schema if f.name in table.column_names]
     names += [n for n in table.column_names if n not in names]
     fields = [schema.field(n) if n in schema.names else table.schema.field(n) for n in names]
@@ -99,11 +103,13 @@ def published_allocations(table: pa.Table) -> pa.Table:
     return _as_published(table, PUBLISHED_ALLOCATION_SCHEMA)
 
 
-def in_todays_types(table: pa.Table) -> pa.Table:
+def in_todays_types(table: pa.Table, wanted: Sequence[str] | None = None) -> pa.Table:
     """Any published lines or allocations (or some of their columns), of any version, in today's types:
-    ``billing_date`` a date, the usage measures derived where the table lacks them and has what they need."""
+    ``billing_date`` a date, and the usage measures of ``wanted`` (default: all) derived where the table lacks
+    them and has what they follow from (a month published before them)."""
     schema = PUBLISHED_ALLOCATION_SCHEMA if "cost_center" in table.column_names else PUBLISHED_LINE_SCHEMA
-    return _as_published(table, schema)
+    measures = USAGE_MEASURES if wanted is None else [m for m in USAGE_MEASURES if m in wanted]
+    return _as_published(table, schema, measures)
 
 
 def in_pipeline_types(table: pa.Table) -> pa.Table:
