@@ -19,6 +19,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from billgen import AMOUNTS, GRAIN, Dataset, plain, summarize
+from chargeback.warehouse.tables import in_pipeline_types
 
 # The pipeline's fee-type vocabulary back to the bill's (chargeback.columns: fee_type).
 OUR_FEE_TYPES = {"pay_as_you_go": "云资源按量费用", "free_quota": "免费额度"}
@@ -62,7 +63,8 @@ def rows_to_grain(rows: list[dict[str, Any]], *, fee_types: dict[str, str] | Non
 
 
 def read_parquet_rows(path: Path) -> list[dict[str, Any]]:
-    return pq.read_table(path, columns=[*GRAIN, *AMOUNTS, "line_count"]).to_pylist()
+    """The published lines' grain and sums, in the pipeline's types (``billing_date`` as ISO text)."""
+    return in_pipeline_types(pq.read_table(path, columns=[*GRAIN, *AMOUNTS, "line_count"])).to_pylist()
 
 
 def expected_grain(dataset: Dataset) -> dict[Key, Sums]:

@@ -22,9 +22,10 @@ from tests.support.fixtures import (
     s3_client,
     s3_store,
 )
+from tests.support.real_bills import real_export
 
-__all__ = ["backend", "faulty", "local_store", "moto_server", "oss_bucket", "oss_server", "oss_store", "s3_client",
-           "s3_store"]
+__all__ = ["backend", "faulty", "local_store", "moto_server", "oss_bucket", "oss_server", "oss_store",
+           "real_export", "s3_client", "s3_store"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

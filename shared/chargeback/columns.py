@@ -122,6 +122,25 @@ ALLOCATION_COLUMNS: tuple[str, ...] = (
     "reporting_billed_cost",
 )
 
+# What the published tables (lines/, allocations/) add beside ``usage_unit``, so a query sums usage without
+# knowing the bill's units: the quantity used, free quota included (``usage`` plus ``deducted_usage``, as
+# ``chargeback costs`` counts it), as whole tokens for token units and in a normalized unit for the rest.
+TOKENS = "tokens"  # bigint: whole tokens (千tokens x 1,000, half to even); null where the unit counts no tokens
+USAGE_QUANTITY = "usage_quantity"  # decimal: images, seconds, characters...; null for tokens and unknown units
+USAGE_UNIT_NORMALIZED = "usage_unit_normalized"  # image | second | character; null where usage_quantity is
+USAGE_MEASURES: tuple[str, ...] = (TOKENS, USAGE_QUANTITY, USAGE_UNIT_NORMALIZED)
+BILLING_DATE = "billing_date"  # text (YYYY-MM-DD) inside the pipeline, a DATE in the published tables
+
+
+def published(columns: tuple[str, ...]) -> tuple[str, ...]:
+    """A table's columns as published: ``USAGE_MEASURES`` right after ``usage_unit``."""
+    at = columns.index("usage_unit") + 1
+    return (*columns[:at], *USAGE_MEASURES, *columns[at:])
+
+
+PUBLISHED_LINE_COLUMNS: tuple[str, ...] = published(LINE_COLUMNS)
+PUBLISHED_ALLOCATION_COLUMNS: tuple[str, ...] = published(ALLOCATION_COLUMNS)
+
 # The month's cost summary (costs/): allocation rows summed over the month's days, what `chargeback costs` and
 # the dashboard read. Its grain: every dimension a cost question groups or filters by, except the day.
 COST_DIMENSIONS: tuple[str, ...] = (

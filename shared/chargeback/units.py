@@ -1,7 +1,8 @@
 """Usage units: what the bill's 用量单位 (and the free-quota JSON's quantities) count, and how to show them.
 
-The one table of unit spellings. A unit is a quantity of tokens, images or seconds: ``千tokens`` is 1,000
-tokens, ``张`` one image, ``秒`` one second (bill-formats.md 3.2). Spellings are matched without case or
+The one table of unit spellings. A unit is a quantity of tokens, images, seconds or characters: ``千tokens`` is
+1,000 tokens, ``张`` one image, ``秒`` one second (bill-formats.md 3.2), ``万字符`` 10,000 characters (speech
+synthesis; no bill of the corpus shows a character unit yet). Spellings are matched without case or
 spaces, so ``1K tokens``, ``1ktokens`` and ``千tokens`` are the same unit. A unit this table does not know is
 never guessed: the functions return None and the callers keep the bill's own word.
 """
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
-Quantity = Literal["token", "image", "second"]
+Quantity = Literal["token", "image", "second", "character"]
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,8 @@ class UsageUnit:
     @property
     def focus_name(self) -> str:
         """The FOCUS unit name: '1000 Tokens', 'Tokens', 'Images', 'Seconds'."""
-        plural = {"token": "Tokens", "image": "Images", "second": "Seconds"}[self.quantity]
+        plural = {"token": "Tokens", "image": "Images", "second": "Seconds",
+                  "character": "Characters"}[self.quantity]
         return plural if self.size == 1 else f"{self.size} {plural}"
 
     @property
@@ -46,6 +48,9 @@ UNITS: dict[str, UsageUnit] = {
     **{spelling: UsageUnit("token", size) for spelling, size in _TOKENS.items()},
     **dict.fromkeys(("张", "image", "images"), UsageUnit("image", Decimal(1))),
     **dict.fromkeys(("秒", "second", "seconds", "s"), UsageUnit("second", Decimal(1))),
+    **dict.fromkeys(("字符", "个字符", "character", "characters"), UsageUnit("character", Decimal(1))),
+    **dict.fromkeys(("千字符", "1kcharacters", "kcharacters"), UsageUnit("character", THOUSAND)),
+    **dict.fromkeys(("万字符", "10kcharacters"), UsageUnit("character", Decimal(10_000))),
 }
 
 

@@ -6,20 +6,14 @@ from __future__ import annotations
 import csv
 import json
 from collections import defaultdict
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from chargeback.cli import main
-from chargeback.config.file import load_config_file
-from chargeback.jobs.run_month import run_month
-from chargeback.storage import LocalObjectStore
 from tests.support.fixtures import OSS_ACCESS_KEY_ID, OSS_ACCESS_KEY_SECRET, StoreBackend
-
-REAL = Path(__file__).resolve().parents[1] / "data" / "real-bills"
-MONTH = "2026-05"
+from tests.support.real_bills import MONTH, REAL, publish_real_export
 
 
 def chargeback(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -44,12 +38,9 @@ def raw_bill_by_model() -> dict[tuple[str, str], Decimal]:
     return dict(sums)
 
 
-@pytest.fixture(scope="module")
-def real_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("real")
-    run_month(LocalObjectStore(REAL), LocalObjectStore(root), MONTH, load_config_file(None),
-              now=datetime(2026, 5, 16, 3, tzinfo=UTC))
-    return root
+@pytest.fixture
+def real_warehouse(real_export: Path) -> Path:
+    return real_export
 
 
 def test_by_model_on_the_real_export_sums_to_the_bill_exactly(capsys, real_warehouse):
@@ -128,9 +119,7 @@ def test_mistakes_exit_2_with_a_clear_message(capsys, real_warehouse, tmp_path):
 
 
 def test_each_backend_answers_the_same(capsys, backend: StoreBackend, monkeypatch):
-    warehouse = backend.store()
-    run_month(LocalObjectStore(REAL), warehouse, MONTH, load_config_file(None),
-              now=datetime(2026, 5, 16, 3, tzinfo=UTC))
+    publish_real_export(backend.store())
     if backend.name == "oss":
         monkeypatch.setenv("OSS_ENDPOINT", backend.url_options["endpoint"])
         monkeypatch.setenv("OSS_ACCESS_KEY_ID", OSS_ACCESS_KEY_ID)

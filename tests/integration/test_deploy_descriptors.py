@@ -2,7 +2,7 @@
 
 cfn-lint validates the SAM template; these tests add what it does not check: schedule expressions parse, every
 function's command resolves to an importable callable, the environment the descriptors set is exactly what
-``Settings`` reads, the Glue table matches the allocation columns, and the roles stay least-privilege.
+``Settings`` reads, and the roles stay least-privilege (the Glue tables: ``test_athena_tables``).
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from cfnlint.decode import cfn_yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from chargeback.columns import ALLOCATION_AMOUNTS, ALLOCATION_COLUMNS, LINE_COUNT, LINE_FLAGS
 from chargeback.config.environment import Settings
 from chargeback.runtime.events import parse_fc_event, parse_scheduler_event
 from tests.support.permissions import (
@@ -177,28 +176,6 @@ def test_alarms_on_errors_of_each_function(template: dict[str, Any]) -> None:
                if a["Properties"]["MetricName"] == "Errors"}
     assert watched == {"DailyFunction", "MonthlyFunction"}
     assert all(a["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}] for a in alarms)
-
-
-def test_glue_table_matches_the_allocation_columns(template: dict[str, Any]) -> None:
-    table = template["Resources"]["AllocationsTable"]["Properties"]["TableInput"]
-    expected = [
-        {"Name": c, "Type": "decimal(38,12)" if c in ALLOCATION_AMOUNTS else "double" if c == "share"
-         else "bigint" if c == LINE_COUNT else "boolean" if c in LINE_FLAGS else "string"}
-        for c in ALLOCATION_COLUMNS if c != "billing_month"
-    ]
-    assert [dict(c) for c in table["StorageDescriptor"]["Columns"]] == expected
-    assert [dict(c) for c in table["PartitionKeys"]] == [{"Name": "billing_month", "Type": "string"}]
-    parameters = table["Parameters"]
-    assert parameters["projection.enabled"] == "true"
-    assert parameters["projection.billing_month.type"] == "date"
-    assert parameters["projection.billing_month.format"] == "yyyy-MM"
-    assert parameters["projection.billing_month.interval"] == "1"
-    assert parameters["projection.billing_month.interval.unit"] == "MONTHS"
-    assert parameters["projection.billing_month.range"] == {"Fn::Sub": "${FirstBillingMonth},NOW"}
-    assert parameters["storage.location.template"] == {
-        "Fn::Sub": "s3://${WarehouseBucket}/allocations/billing_month=${!billing_month}/"}
-    assert table["StorageDescriptor"]["Location"] == {"Fn::Sub": "s3://${WarehouseBucket}/allocations/"}
-    assert "parquet" in table["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"].lower()
 
 
 def _statements(role: dict[str, Any]) -> list[dict[str, Any]]:

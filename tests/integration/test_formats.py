@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -96,7 +97,7 @@ def test_late_record_in_next_months_daily_is_counted_in_its_month(tmp_path):
     m = manifest(tmp_path)
     assert m["totals"] == {"CNY": "1.5"}
     assert m["counts"]["other_month_rows"] == 1
-    assert {r["billing_date"] for r in allocations(tmp_path)} == {"2026-05-30", "2026-05-31"}
+    assert {r["billing_date"] for r in allocations(tmp_path)} == {date(2026, 5, 30), date(2026, 5, 31)}  # a DATE
 
 
 def test_gbk_file(tmp_path):

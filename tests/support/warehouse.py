@@ -37,6 +37,7 @@ from chargeback.warehouse import layout
 from chargeback.warehouse.manifest import Counts, Manifest, Source
 from chargeback.warehouse.publish import csv_bytes, parquet_bytes
 from chargeback.warehouse.publish import publish_month as publish
+from chargeback.warehouse.tables import published_allocations, published_lines
 
 LINE_DEFAULTS: dict[str, Any] = {
     "product_code": "sfm", "instance_id": "", "free_quota_stop": "0", "price_unit": "元/千tokens",
@@ -124,17 +125,20 @@ def manifest_for(month: str, rows: Sequence[Mapping[str, Any]], *, status: str =
 def publish_month(store: ObjectStore, month: str, rows: Iterable[Mapping[str, Any]], *, status: str = "open",
                   newest_source_time: str | None = None, grants: Sequence[Grant] = (), with_lines: bool = True,
                   with_costs: bool = True, mapping_version: str = "test-mapping",
-                  sources: Mapping[str, str] | None = None) -> Manifest:
+                  sources: Mapping[str, str] | None = None, analyst_tables: bool = True) -> Manifest:
     """Publish ``rows`` of ``month`` as a run would: lines (unless told not to), allocations and their CSV,
     the cost summary (unless told not to: a month published before it existed), then the manifest. Returns
-    the manifest as published."""
+    the manifest as published. ``analyst_tables=False`` publishes the tables as versions before the analysts'
+    columns did: ``billing_date`` as text, no ``tokens``, ``usage_quantity``, ``usage_unit_normalized``."""
     rows = list(rows)
     mine = [r for r in rows if r["billing_month"] == month]
     lines, allocations = tables(mine)
-    outputs = [(layout.allocations_key(month), lambda: parquet_bytes(allocations)),
-               (layout.allocations_key(month, "csv"), lambda: csv_bytes(allocations))]
+    shown_lines, shown = ((published_lines(lines), published_allocations(allocations)) if analyst_tables
+                          else (lines, allocations))
+    outputs = [(layout.allocations_key(month), lambda: parquet_bytes(shown)),
+               (layout.allocations_key(month, "csv"), lambda: csv_bytes(shown))]
     if with_lines:
-        outputs.insert(0, (layout.lines_key(month), lambda: parquet_bytes(lines)))
+        outputs.insert(0, (layout.lines_key(month), lambda: parquet_bytes(shown_lines)))
     if with_costs:
         outputs.append((layout.costs_key(month), lambda: parquet_bytes(cost_summary(allocations, load_catalog()))))
     manifest = manifest_for(month, mine, status=status, newest_source_time=newest_source_time, grants=grants,

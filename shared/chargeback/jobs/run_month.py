@@ -71,6 +71,7 @@ from chargeback.warehouse.publish import (
     sha256,
 )
 from chargeback.warehouse.read import read_table
+from chargeback.warehouse.tables import in_pipeline_types, published_allocations, published_lines
 
 log = logging.getLogger(__name__)
 
@@ -252,7 +253,7 @@ def _ingest(source: ObjectStore, warehouse: ObjectStore, month: str, mapping: Co
     by_account = [a.totals for a in manifest.accounts]
     if {c: sum((t.get(c, Decimal(0)) for t in by_account), Decimal(0)) for c in totals} != totals:
         raise ChargebackError(f"the accounts' bills do not add up to the month's total for {month}")
-    outputs: list[Output] = [(layout.lines_key(month), lambda: parquet_bytes(lines))]
+    outputs: list[Output] = [(layout.lines_key(month), lambda: parquet_bytes(published_lines(lines)))]
     if allocate_lines:
         manifest, more = _allocate(lines, mapping, manifest, usage)
         outputs += more
@@ -396,10 +397,18 @@ def _allocate(lines: pa.Table, mapping: ConfigFile, manifest: Manifest,
             raise ChargebackError(f"the cost summary does not reconcile with the allocations for {manifest.month}")
         return parquet_bytes(summary)
 
+    shown: list[pa.Table] = []
+
+    def published() -> pa.Table:  # the table as analysts read it, made once for the Parquet and the CSV
+        with once:
+            if not shown:
+                shown.append(published_allocations(table))
+        return shown[0]
+
     month = manifest.month
     return manifest, [
-        (layout.allocations_key(month, "parquet"), lambda: parquet_bytes(table)),
-        (layout.allocations_key(month, "csv"), lambda: csv_bytes(table)),
+        (layout.allocations_key(month, "parquet"), lambda: parquet_bytes(published())),
+        (layout.allocations_key(month, "csv"), lambda: csv_bytes(published())),
         (layout.focus_key(month, "parquet"), lambda: focus()[0]),
         (layout.focus_key(month, "csv"), lambda: focus()[1]),
         (layout.costs_key(month), costs),
@@ -458,7 +467,8 @@ def allocate_month(warehouse: ObjectStore, month: str, mapping: ConfigFile, *, n
 def _reallocate(warehouse: ObjectStore, month: str, mapping: ConfigFile, lease: Fence, *,
                 now: datetime, usage: UsageData | None) -> RunSummary:
     previous = read_manifest(warehouse, month)
-    lines = read_table(warehouse, month, layout.lines_key(month), previous) if previous else None
+    published = read_table(warehouse, month, layout.lines_key(month), previous) if previous else None
+    lines = None if published is None else in_pipeline_types(published)
     if previous is None or lines is None:
         raise InputError(f"month {month} has not been ingested into {warehouse.url}: run 'ingest' first",
                          field="month")
@@ -476,7 +486,7 @@ def _reallocate(warehouse: ObjectStore, month: str, mapping: ConfigFile, lease: 
         # the allocation and everything made from it (FOCUS, exports, cost summary) as published
         log.info("month %s: allocation unchanged, nothing re-published", month, extra={"month": month})
         return RunSummary(previous, changed=False)
-    outputs = [(layout.lines_key(month), lambda: parquet_bytes(lines)),
+    outputs = [(layout.lines_key(month), lambda: parquet_bytes(published_lines(lines))),
                *[(key, (lambda data=data: data)) for key, data in made.items()]]
     manifest, written = publish_month(warehouse, outputs, manifest, previous, fence=lease, now=now)
     return RunSummary(manifest, changed=True, written=tuple(written))

@@ -5,8 +5,10 @@ what the manifest recorded: the object's SHA-256 where the whole object is read 
 table on S3 or OSS), else its row count, and always its billed total per currency. Only the months asked
 for are read, and of a table only the columns asked for (from a local folder, the other columns are never
 read from disk; from S3 or OSS one GET fetches the month's object, and only the columns asked for are
-decoded). A month that is missing, or that does not match its manifest, is not read: it becomes a
-:class:`MonthProblem` that says what to run, and the caller decides whether to answer without it.
+decoded), in today's types (``chargeback.warehouse.tables``: ``billing_date`` a date, the usage measures
+derived for months published before them). A month that is missing, or that does not match its manifest,
+is not read: it becomes a :class:`MonthProblem` that says what to run, and the caller decides whether to
+answer without it.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from chargeback.columns import COST_DIMENSIONS
+from chargeback.columns import COST_DIMENSIONS, USAGE_MEASURES
 from chargeback.errors import NotFoundError
 from chargeback.money import format_decimal
 from chargeback.pricing.catalog import PriceCatalog, load_catalog
@@ -30,6 +32,7 @@ from chargeback.storage import ObjectStore
 from chargeback.warehouse import layout
 from chargeback.warehouse.manifest import Manifest, ManifestError, read_manifest
 from chargeback.warehouse.publish import sha256
+from chargeback.warehouse.tables import MEASURED_COLUMNS, in_todays_types
 
 # Columns that months published by older versions lack, and how they read there.
 DERIVED_COLUMNS: dict[str, str] = {
@@ -93,6 +96,8 @@ def _where(store: ObjectStore, key: str) -> str:
 def _wanted(columns: Sequence[str], present: Sequence[str]) -> list[str]:
     """The file's columns needed for ``columns``: those it has, and the sources of the derived ones."""
     wanted = [c for c in present if c in columns]
+    if any(m in columns and m not in present for m in USAGE_MEASURES):  # derived from the usage (older months)
+        wanted += [c for c in MEASURED_COLUMNS if c in present and c not in wanted]
     for name, source in DERIVED_COLUMNS.items():
         if name in columns and name not in present and source in present and source not in wanted:
             wanted.append(source)
@@ -181,31 +186,45 @@ def _amounts(totals: dict[str, Decimal]) -> str:
     return ", ".join(f"{format_decimal(v)} {c}" for c, v in sorted(totals.items())) or "nothing"
 
 
-def _allocations(store: ObjectStore, manifest: Manifest, columns: Sequence[str]) -> pa.Table:
-    key = layout.allocations_key(manifest.month)
+def _published(store: ObjectStore, manifest: Manifest, key: str, rows: int, columns: Sequence[str]) -> pa.Table:
+    """``columns`` of the published table ``key`` (lines or allocations) of ``rows`` rows, in today's types."""
     where = _where(store, key)
     local = getattr(store, "local_path", None)
     if local is not None:
         _recorded(store, manifest, key)
-        table = _read_columns(local(key), manifest, where, [*columns, "currency", "billed_cost"],
-                              manifest.counts.allocation_rows)
+        table = _read_columns(local(key), manifest, where, [*columns, "currency", "billed_cost"], rows)
     else:
         table = _read_whole(store, manifest, key)
     _check_totals(table, manifest, where)
-    return _derived(table, columns, manifest, where)
+    return _derived(in_todays_types(table, columns), columns, manifest, where)
 
 
-def scan_allocations(store: ObjectStore, months: Sequence[str], columns: Sequence[str]) -> Scan:
-    """The ``columns`` of each month's allocations, checked against its manifest."""
+def _allocations(store: ObjectStore, manifest: Manifest, columns: Sequence[str]) -> pa.Table:
+    return _published(store, manifest, layout.allocations_key(manifest.month), manifest.counts.allocation_rows,
+                      columns)
+
+
+def _scan(store: ObjectStore, months: Sequence[str], read: Callable[[Manifest], pa.Table]) -> Scan:
     scan = Scan()
     for month in months:
         try:
             manifest = _manifest(store, month)
-            scan.tables[month] = _allocations(store, manifest, columns)
+            scan.tables[month] = read(manifest)
             scan.manifests[month] = manifest
         except _Unreadable as problem:
             scan.problems.append(MonthProblem(month, problem.reason, str(problem)))
     return scan
+
+
+def scan_allocations(store: ObjectStore, months: Sequence[str], columns: Sequence[str]) -> Scan:
+    """The ``columns`` of each month's allocations, checked against its manifest."""
+    return _scan(store, months, lambda manifest: _allocations(store, manifest, columns))
+
+
+def scan_lines(store: ObjectStore, months: Sequence[str], columns: Sequence[str]) -> Scan:
+    """The ``columns`` of each month's normalized lines, checked against its manifest like the allocations."""
+    return _scan(store, months, lambda manifest: _published(
+        store, manifest, layout.lines_key(manifest.month), manifest.counts.lines, columns))
 
 
 def scan_cost_summaries(store: ObjectStore, months: Sequence[str],
@@ -249,4 +268,4 @@ def concat(scan: Scan) -> pa.Table | None:
     return pa.concat_tables([t.select(names) for t in tables], promote_options="permissive")
 
 
-__all__ = ["MonthProblem", "Scan", "billed_totals", "concat", "scan_allocations", "scan_cost_summaries"]
+__all__ = ["MonthProblem", "Scan", "billed_totals", "concat", "scan_allocations", "scan_cost_summaries", "scan_lines"]

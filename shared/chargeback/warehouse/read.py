@@ -25,6 +25,7 @@ from chargeback.money import MONEY_TYPE
 from chargeback.storage import ObjectStore
 from chargeback.warehouse import layout
 from chargeback.warehouse.manifest import Manifest, read_manifest
+from chargeback.warehouse.tables import in_pipeline_types
 
 
 class MonthNeedsRerunError(ChargebackError):
@@ -88,6 +89,7 @@ def read_table(store: ObjectStore, month: str, key: str, manifest: Manifest | No
 def _frame(table: pa.Table | None) -> pd.DataFrame | None:
     if table is None:
         return None
+    table = in_pipeline_types(table)  # the published DATE and usage measures: as the pipeline holds them
     if "payer_account_id" not in table.column_names and "account_id" in table.column_names:
         # published before schema 2, which added the payer beside the owner: the payer is unknown there
         table = table.add_column(table.column_names.index("account_id") + 1, "payer_account_id",
@@ -122,7 +124,9 @@ def read_allocations(store: ObjectStore, month: str, manifest: Manifest | None =
     """The month's allocation rows (``chargeback.columns.ALLOCATION_COLUMNS``), or None if unpublished.
 
     ``manifest`` pins the version read (a caller that holds the month's manifest reads the rows it names).
-    Money and usage columns hold ``Decimal``; ``share`` is a float for information only. Months published
+    Money and usage columns hold ``Decimal``; ``share`` is a float for information only; ``billing_date`` is
+    ISO text (a DATE in the Parquet) and the published usage measures are left out (they follow from
+    ``usage`` and ``usage_unit``: ``chargeback.warehouse.tables``). Months published
     before schema 2 read with an empty ``payer_account_id``, before schema 3 with the columns it added (no
     marks, names, region or prepaid plan; the cost center as its path, the bill's currency and billed cost as
     the reporting ones) at their end.
