@@ -24,14 +24,17 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from chargeback.config.prepaid import PlanPrice, PrepaidSettings
 from chargeback.money import MONEY_SCALE, MONEY_TYPE
 from chargeback.units import convert
+
+if TYPE_CHECKING:  # run needs no pandas: statements pass their frames in
+    import pandas as pd
 
 PREPAID_COLUMNS: tuple[str, ...] = ("commitment_covered_cost", "effective_cost")
 STEP = Decimal(1).scaleb(-MONEY_SCALE)

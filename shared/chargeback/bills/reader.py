@@ -8,7 +8,8 @@ pyarrow); the groups' text fields are checked (:mod:`chargeback.bills.checks`), 
 line and the field. Rows of other months are counted; rows of other products counted and totalled.
 
 A bill line (``账单明细ID``) counts once across files and zip members alike. Only where two inputs can overlap
-(the month has more than one CSV with line IDs) are the IDs hashed; when two CSVs share a line, the copy in
+(the month has more than one CSV with line IDs) are the IDs hashed, and only the CSVs that share an ID with
+another are read again to hash their lines' contents as well; when two CSVs share a line, the copy in
 the newest input wins (the newest console export, then the later file and member name) and the others'
 copies are dropped by reading their CSV again without them; a dropped copy that said something else (another
 amount) is a restated line, counted in the run summary and the manifest.
@@ -351,17 +352,20 @@ def _done(value: str) -> Future[str]:
 # the month
 
 
+def _shared_ids(items: list[_Csv]) -> np.ndarray:
+    """The line-ID hashes found more than once in the month's rows (one sort: usually none)."""
+    ids = [i.groups.ids for i in items if i.groups is not None and i.groups.ids.size]
+    if sum(a.size for a in ids) < 2:
+        return np.empty(0, dtype=np.uint64)
+    everything = np.sort(np.concatenate(ids))
+    return np.unique(everything[1:][everything[1:] == everything[:-1]])
+
+
 def _overlaps(items: list[_Csv]) -> tuple[dict[int, np.ndarray], int]:
     """For each CSV (by index), the line-ID hashes of lines a higher-precedence CSV holds; and how many of
     those lines the lower copy restates (says something else)."""
     order = sorted(range(len(items)), key=lambda i: items[i].precedence, reverse=True)
     ids = [items[i].groups.ids for i in order]  # type: ignore[union-attr]
-    if sum(a.size for a in ids) < 2:
-        return {}, 0
-    everything = np.sort(np.concatenate(ids), kind="stable")
-    if not (everything[1:] == everything[:-1]).any():
-        return {}, 0  # no ID twice anywhere: the usual case, settled by one sort
-    del everything
     owner = np.concatenate([np.full(a.size, rank, dtype=np.int32) for rank, a in enumerate(ids)])
     content = np.concatenate([items[i].groups.contents if items[i].groups.contents.size  # type: ignore[union-attr]
                               else np.zeros(items[i].groups.ids.size, dtype=np.uint64) for i in order])  # type: ignore[union-attr]
@@ -409,16 +413,22 @@ def read_month(
             by_bill[bill.key] = found
             items += found
         dedupe = sum(1 for i in items if "line_id" in i.header.positions) > 1
-        contents = dedupe
         for bill in bills:
             for item in by_bill[bill.key]:
-                item.groups = _read_groups(item, forms, collect_ids=dedupe, contents=contents)
+                item.groups = _read_groups(item, forms, collect_ids=dedupe, contents=False)
                 _check(item, item.groups)
                 release_memory(heap=False)
             if progress:
                 progress(bill)
         restated = 0
-        if dedupe:
+        shared = _shared_ids(items) if dedupe else np.empty(0, dtype=np.uint64)
+        if shared.size:
+            # some line is in two inputs: those inputs are read again for the contents of their lines too,
+            # which tell a restated line from a repeated one
+            for item in items:
+                assert item.groups is not None
+                if np.isin(item.groups.ids, shared).any():
+                    item.groups = _read_groups(item, forms, collect_ids=True, contents=True)
             superseded, restated = _overlaps(items)
             for index, drop in superseded.items():
                 item = items[index]

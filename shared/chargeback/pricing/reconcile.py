@@ -24,9 +24,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from chargeback.bills.instance_id import classify_usage_type
 from chargeback.bills.normalize import list_price
@@ -35,6 +33,9 @@ from chargeback.fee_types import FREE_QUOTA
 from chargeback.money import ZERO, format_decimal, to_decimal
 from chargeback.pricing.catalog import DERIVATIONS, SITE_CURRENCY, PriceCatalog, PriceEntry
 from chargeback.units import catalog_unit
+
+if TYPE_CHECKING:  # run needs no pandas: the reconciliation is handed its frame
+    import pandas as pd
 
 AMOUNTS = ("usage", "usage_before_deduction", "deducted_usage", "list_cost", "discount", "coupon",
            "billed_cost")

@@ -13,9 +13,8 @@ from __future__ import annotations
 import hashlib
 import io
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -26,6 +25,9 @@ from chargeback.storage import ObjectStore
 from chargeback.warehouse import layout
 from chargeback.warehouse.manifest import Manifest, read_manifest
 from chargeback.warehouse.tables import in_pipeline_types
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class MonthNeedsRerunError(ChargebackError):
@@ -59,6 +61,8 @@ def read_output(store: ObjectStore, manifest: Manifest, key: str) -> bytes | Non
 
 def table_to_frame(table: pa.Table) -> pd.DataFrame:
     """An Arrow table as a DataFrame: decimal columns become Decimal objects, strings stay strings."""
+    import pandas as pd  # here, not at the top: ``chargeback run`` reads tables as Arrow and never imports pandas
+
     columns: dict[str, Any] = {}
     for name in table.column_names:
         column = table.column(name)
