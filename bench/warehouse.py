@@ -191,13 +191,6 @@ def month_lines(month: str, inst: dict[str, np.ndarray], rng: np.random.Generato
         "deducted_usage": _decimal_array(deducted, 3), "list_cost": _decimal_array(list_cost),
         "discount": _decimal_array(discount), "coupon": _decimal_array(np.zeros(n, np.int64)),
         "billed_cost": _decimal_array(billed), "line_count": pa.array(rng.integers(1, 1441, n)),
-        # what the generated bills leave empty: names, tags, resource groups, cost units, prepaid plans
-        **{name: pa.array([""] * n) for name in ("account_name", "payer_account_name", "tags", "resource_group",
-                                                 "cost_unit")},
-        "batch": pa.array(np.zeros(n, bool)), "thinking": pa.array(np.zeros(n, bool)),
-        **{name: _decimal_array(np.zeros(n, np.int64)) for name in ("commitment_list_cost",
-                                                                     "commitment_after_deduction",
-                                                                     "commitment_deducted")},
     }
     zero = _decimal_array(np.zeros(n, np.int64))
     for field in LINE_SCHEMA:  # what the generated bills do not vary: no names, tags or plans, no batch calls
