@@ -12,10 +12,7 @@ from __future__ import annotations
 import html
 import json
 import re
-import shutil
 import struct
-import subprocess
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,19 +29,15 @@ from chargeback.reporting.render import render_finance, render_statement
 from chargeback.reporting.view import build_statement, cost_center_rows, frame_rows
 from chargeback.warehouse.read import table_to_frame
 from tests.support.allocations import MONTH, allocation_table, april_rows, may_rows, row, sample_mapping
+from tests.support.browser import ARTIFACTS, run_chromium
 from tests.support.memory_store import MemoryObjectStore
 from tests.support.warehouse import manifest_for
 
 pytestmark = pytest.mark.browser
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 WIDTH = 600
 WIDE = 1200
 COLUMN = 600
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--hide-scrollbars"]
-
 PROBE = """<script>
 window.addEventListener("load", function () {
   var images = Array.prototype.slice.call(document.images).map(function (img) {
@@ -64,22 +57,6 @@ window.addEventListener("load", function () {
   document.body.appendChild(probe);
 });
 </script>"""
-
-
-def chromium() -> str:
-    path = shutil.which("chromium")
-    assert path, "chromium is missing: run `make system-deps` (apt-get install chromium fonts-noto-cjk)"
-    return path
-
-
-def run_chromium(page: Path, *extra: str) -> str:
-    with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
-        completed = subprocess.run(
-            [chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *extra, page.as_uri()],
-            capture_output=True, text=True, timeout=180, check=False,
-        )
-    assert completed.returncode == 0, completed.stderr[-2000:]
-    return completed.stdout
 
 
 def measure(page_html: str, folder: Path, width: int = WIDTH) -> dict[str, Any]:
