@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from chargeback.columns import COST_CENTER_PATH, REPORTING_BILLED_COST, REPORTING_CURRENCY
+from chargeback.columns import COST_CENTER_PATH, COST_DIMENSIONS, REPORTING_BILLED_COST, REPORTING_CURRENCY
 from chargeback.errors import ChargebackError, NotFoundError
 from chargeback.money import MONEY_TYPE
 from chargeback.storage import ObjectStore
@@ -146,13 +146,19 @@ def read_lines(store: ObjectStore, month: str, manifest: Manifest | None = None)
 def read_allocation_sums(store: ObjectStore, month: str, by: tuple[str, ...]) -> pd.DataFrame | None:
     """The month's ``billed_cost`` summed exactly per ``by`` (e.g. cost_center, currency), or None if unpublished.
 
-    Reads the allocation table its manifest names (checked like every read) but decodes only the columns it
-    needs and sums in Arrow (decimal sums are exact): cheap enough to look back over several months for a trend.
+    Reads the month's cost summary (``costs/``, a few ten thousand rows) when its manifest names one and ``by``
+    are among its dimensions, else the allocation table; either checked like every read, only the columns
+    needed decoded and summed in Arrow (decimal sums are exact): cheap enough to look back over several months
+    for a trend.
     """
     manifest = read_manifest(store, month)
     if manifest is None:
         return None
-    data = read_output(store, manifest, layout.allocations_key(month))
+    data = None
+    if set(by) <= set(COST_DIMENSIONS):
+        data = read_output(store, manifest, layout.costs_key(month))
+    if data is None:
+        data = read_output(store, manifest, layout.allocations_key(month))
     if data is None:
         return None
     table = pq.read_table(io.BytesIO(data), columns=[*by, "billed_cost"])
