@@ -10,6 +10,7 @@ from chargeback.bills.discovery import BillFile
 from chargeback.bills.sources import DEFAULT_MAX_UNCOMPRESSED_BYTES
 from chargeback.commands import add_storage_options, add_wait_option, leases_of, load_mapping, open_url
 from chargeback.jobs.run_month import RunSummary, allocate_month, allocate_months, run_month
+from chargeback.lean import without_pandas
 from chargeback.money import format_decimal
 
 MONTH_HELP = "billing month, YYYY-MM"
@@ -99,6 +100,7 @@ class Progress:
             print(file=sys.stderr)
 
 
+@without_pandas()
 def _run(args: argparse.Namespace, allocate_lines: bool = True) -> int:
     config = load_mapping(args, use=allocate_lines)
     progress = Progress()
@@ -117,6 +119,7 @@ def _ingest(args: argparse.Namespace) -> int:
     return _run(args, allocate_lines=False)
 
 
+@without_pandas()
 def _allocate(args: argparse.Namespace) -> int:
     config = load_mapping(args)
     warehouse = open_url(args.warehouse, args)

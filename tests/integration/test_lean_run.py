@@ -1,0 +1,54 @@
+"""``chargeback run`` as a fresh process never loads pandas, and gives the same tables as with pandas loaded."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.support.real_bills import BILLED, REAL
+
+# Runs the command line in a fresh interpreter, then says what it loaded and what it published.
+PROBE = """
+import json, sys
+from chargeback.cli import main
+code = main(sys.argv[1:])
+import pyarrow.parquet as pq
+lines = pq.read_table(sys.argv[sys.argv.index("--warehouse") + 1] + "/lines/billing_month=2026-05/lines.parquet")
+print(json.dumps({"code": code, "pandas": "pandas" in sys.modules, "billed": str(sum(lines["billed_cost"].to_pylist()).normalize())}))
+"""
+
+
+def _probe(tmp_path: Path, *, preload: bool) -> dict[str, object]:
+    warehouse = tmp_path / ("with" if preload else "without")
+    code = ("import pandas\n" if preload else "") + PROBE
+    done = subprocess.run([sys.executable, "-c", code, "run", "--source", str(REAL), "--warehouse", str(warehouse),
+                           "--month", "2026-05"], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+    result["lines"] = (warehouse / "lines" / "billing_month=2026-05" / "lines.parquet").read_bytes()
+    return result
+
+
+def test_run_never_loads_pandas_and_publishes_the_same_tables(tmp_path: Path) -> None:
+    lean, loaded = _probe(tmp_path, preload=False), _probe(tmp_path, preload=True)
+    assert lean["code"] == 0 and lean["pandas"] is False
+    assert loaded["pandas"] is True
+    assert lean["billed"] == loaded["billed"] == BILLED
+    assert lean["lines"] == loaded["lines"]  # byte for byte: pyarrow without pandas writes the same Parquet
+
+
+def test_without_pandas_blocks_the_import_only_while_in_force() -> None:
+    code = """
+from chargeback.lean import without_pandas
+with without_pandas():
+    try:
+        import pandas
+    except ModuleNotFoundError as exc:
+        print("blocked", exc.name)
+import pandas
+print("loaded", pandas.__name__)
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.split() == ["blocked", "pandas", "loaded", "pandas"]
