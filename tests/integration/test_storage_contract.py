@@ -253,3 +253,9 @@ def test_copy_keeps_bytes_and_etag(backend: StoreBackend) -> None:
     assert (copied.size, copied.etag) == (source.size, source.etag)
     with pytest.raises(NotFoundError, match=r"missing\.parquet"):
         store.copy("objects/missing.parquet", "allocations/billing_month=2026-06/allocations.parquet")
+    # the copy lives on its own: replacing or deleting the source (as the sweep of old objects does) leaves it
+    store.write_bytes("objects/x-abc.parquet", b"another")
+    assert store.read_bytes("allocations/billing_month=2026-05/allocations.parquet") == b"new table"
+    store.delete("objects/x-abc.parquet")
+    assert store.read_bytes("allocations/billing_month=2026-05/allocations.parquet") == b"new table"
+    assert [i.key for i in store.list("allocations/")] == ["allocations/billing_month=2026-05/allocations.parquet"]

@@ -11,6 +11,7 @@ import os
 import shutil
 import stat
 import tempfile
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -165,6 +166,8 @@ class LocalObjectStore:
     def copy(self, source: str, key: str) -> None:
         origin = self._regular_file(source)
         path = self._path(key)
+        if self._linked(origin, path):
+            return
         with origin.open("rb") as stream:
             tmp = self._written(path, stream)
         try:
@@ -175,6 +178,24 @@ class LocalObjectStore:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+    @staticmethod
+    def _linked(origin: Path, path: Path) -> bool:
+        """Replace ``path`` by a hard link to ``origin`` (one rename, no bytes copied: the source was written and
+        synced whole already, and every write here replaces a file rather than changing it, so the two names
+        never diverge in place); False where the file system has no hard links."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.parent / f".tmp-{uuid.uuid4().hex}"
+        try:
+            os.link(origin, tmp)
+        except OSError:
+            return False
+        try:
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return True
 
     def stat(self, key: str) -> ObjectInfo | None:
         try:
