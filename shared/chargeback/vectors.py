@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -20,6 +20,21 @@ def map_distinct(column: pa.ChunkedArray | pa.Array, convert: Callable[[Any], An
     distinct = pc.unique(column)
     results = pa.array([convert(value) for value in distinct.to_pylist()], type_ or pa.string())
     return pc.take(results, pc.index_in(column, value_set=distinct))
+
+
+def sum_by(table: pa.Table, keys: Sequence[str], sums: Sequence[str]) -> pa.Table:
+    """``table`` summed by ``keys``: one row per distinct tuple of keys, in the order of first appearance, with
+    the keys, then the ``sums`` (non-null columns; decimals stay exact), each of the input's type.
+
+    polars groups: on the month's lines (40,921 rows, 30 text keys) it takes about a quarter of the time of
+    Arrow's single-threaded ``group_by``, conversion both ways included.
+    """
+    import polars as pl  # here, not at the top: commands that never group (``--help``, ``report``) skip it
+
+    frame = pl.from_arrow(table.select([*keys, *sums]))
+    assert isinstance(frame, pl.DataFrame)
+    grouped = frame.group_by(list(keys), maintain_order=True).agg([pl.col(name).sum() for name in sums])
+    return grouped.to_arrow().cast(pa.schema([table.schema.field(name) for name in (*keys, *sums)]))
 
 
 def token_counts(usage: pa.ChunkedArray | pa.Array, unit: pa.ChunkedArray | pa.Array) -> pa.Array | pa.ChunkedArray:

@@ -32,7 +32,7 @@ from chargeback.columns import LINE_AMOUNTS, LINE_COLUMNS, LINE_DIMENSIONS, LINE
 from chargeback.errors import InputError
 from chargeback.fee_types import fee_type
 from chargeback.money import MONEY_TYPE
-from chargeback.vectors import map_distinct
+from chargeback.vectors import map_distinct, sum_by
 
 LINE_SCHEMA = pa.schema(
     [pa.field(c, pa.string()) for c in LINE_DIMENSIONS]
@@ -223,9 +223,7 @@ def normalize_table(aggregates: pa.Table, month: str) -> pa.Table:
     table = pa.table({**{k: columns[k] for k in keys},
                       **{a: aggregates[a] if a in aggregates.column_names else zero for a in LINE_AMOUNTS},
                       "line_count": aggregates["line_count"]})
-    grouped = table.group_by(keys, use_threads=False).aggregate(
-        [(a, "sum") for a in (*LINE_AMOUNTS, "line_count")])
-    grouped = grouped.rename_columns([c.removesuffix("_sum") for c in grouped.column_names])
+    grouped = sum_by(table, keys, (*LINE_AMOUNTS, "line_count"))
     return grouped.select(list(LINE_COLUMNS)).cast(LINE_SCHEMA).sort_by([(d, "ascending") for d in LINE_DIMENSIONS])
 
 

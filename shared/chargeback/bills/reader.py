@@ -53,6 +53,7 @@ from chargeback.errors import InputError
 from chargeback.memory import release_memory
 from chargeback.money import MONEY_TYPE
 from chargeback.storage import LocalObjectStore, ObjectStore
+from chargeback.vectors import sum_by
 from chargeback.warehouse.manifest import MemberCounts
 
 log = logging.getLogger(__name__)
@@ -246,9 +247,7 @@ def _excluded(others: pl.DataFrame, default_currency: str) -> pa.Table:
 
 def aggregate(table: pa.Table) -> pa.Table:
     """Aggregates summed to the reader's grain (``GROUP_FIELDS``)."""
-    sums = [(a, "sum") for a in (*AMOUNT_FIELDS, "line_count")]
-    grouped = table.group_by(list(GROUP_FIELDS), use_threads=False).aggregate(sums)
-    return grouped.rename_columns([c.removesuffix("_sum") for c in grouped.column_names])
+    return sum_by(table, GROUP_FIELDS, (*AMOUNT_FIELDS, "line_count"))
 
 
 def aggregate_excluded(table: pa.Table) -> pa.Table:
@@ -464,7 +463,8 @@ def read_month(
     aggregates = [t for r in results for t in r.aggregates if t.num_rows]
     excluded = [t for r in results for t in r.excluded if t.num_rows]
     return MonthRead(
-        aggregates=aggregate(pa.concat_tables(aggregates)) if aggregates else _empty_aggregate(),
+        aggregates=(aggregates[0] if len(aggregates) == 1 else aggregate(pa.concat_tables(aggregates))
+                    if aggregates else _empty_aggregate()),  # one CSV's aggregates are at the grain already
         excluded=aggregate_excluded(pa.concat_tables(excluded)) if excluded else _empty_excluded(),
         files=results,
         free_quota=free_quota,
