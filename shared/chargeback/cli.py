@@ -10,6 +10,7 @@ few hundredths of a second and ``run`` never loads what only ``report`` or ``ale
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
 import os
@@ -105,5 +106,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
+def entry() -> None:
+    """The ``chargeback`` console script: :func:`main`, then the process ends at once with its exit code.
+
+    By then every file the command wrote is closed (and synced, where the store says so) and every temporary
+    folder removed; the logs and the standard streams are flushed here. What ``os._exit`` skips is the
+    interpreter's teardown of pyarrow's and polars' objects: about 0.3 s after a 1M-row month, measured here.
+    """
+    code = main()
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a reader that went away, or a stream already closed
+            stream.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    entry()

@@ -52,3 +52,17 @@ print("loaded", pandas.__name__)
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout.split() == ["blocked", "pandas", "loaded", "pandas"]
+
+
+def test_the_console_script_flushes_what_it_printed_and_keeps_the_exit_code(tmp_path: Path) -> None:
+    """``chargeback`` ends with os._exit (cli.entry): the summary still arrives whole, even through a pipe, and a
+    bad input still exits 2 with its message."""
+    script = Path(sys.executable).with_name("chargeback")
+    done = subprocess.run([str(script), "run", "--source", str(REAL), "--warehouse", str(tmp_path / "w"),
+                           "--month", "2026-05"], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert f"billed total {BILLED} CNY" in done.stdout and done.stdout.endswith("\n")
+    bad = subprocess.run([str(script), "run", "--source", str(tmp_path / "empty"), "--warehouse",
+                          str(tmp_path / "w"), "--month", "2026-05"], capture_output=True, text=True, timeout=120,
+                         check=False)
+    assert bad.returncode == 2 and "error: field 'month': no Model Studio bill for 2026-05" in bad.stderr
