@@ -85,8 +85,16 @@ def made_ahead(outputs: list[Output], pool: ThreadPoolExecutor) -> list[Output]:
     All of a month's outputs are a few tens of MB (they are at the allocation grain, not the bill's); making
     them in parallel halves the time the run spends after reading.
     """
-    futures: list[Future[bytes]] = [pool.submit(make) for _, make in outputs]
-    return [(key, future.result) for (key, _), future in zip(outputs, futures, strict=True)]
+    futures: list[Future[bytes] | None] = [pool.submit(make) for _, make in outputs]
+
+    def taker(index: int) -> Callable[[], bytes]:
+        def take() -> bytes:  # the bytes leave with the caller: no future keeps them alive to the end
+            future, futures[index] = futures[index], None
+            assert future is not None, "an output taken twice"
+            return future.result()
+        return take
+
+    return [(key, taker(index)) for index, (key, _) in enumerate(outputs)]
 
 
 class NoBillsError(InputError):
@@ -381,15 +389,16 @@ def _allocate(lines: pa.Table, mapping: ConfigFile, manifest: Manifest,
                   *allocation.warnings),
     )
 
-    made: list[tuple[bytes, bytes]] = []
+    made: dict[int, bytes] = {}
     once = threading.Lock()
 
-    def focus() -> tuple[bytes, bytes]:  # one pass makes both files, whichever output asks first
+    def focus(part: int) -> bytes:  # one pass makes both files, whichever output asks first; each is handed once
         with once:
             if not made:
-                made.append(focus_files(table, version=mapping.focus.version,
-                                        sub_account_names=mapping.workspace_labels, prepaid=mapping.prepaid))
-        return made[0]
+                made.update(enumerate(focus_files(table, version=mapping.focus.version,
+                                                  sub_account_names=mapping.workspace_labels,
+                                                  prepaid=mapping.prepaid)))
+            return made.pop(part)
 
     def costs() -> bytes:
         summary = cost_summary(table, load_catalog(mapping.prices))
@@ -398,19 +407,24 @@ def _allocate(lines: pa.Table, mapping: ConfigFile, manifest: Manifest,
         return parquet_bytes(summary)
 
     shown: list[pa.Table] = []
+    uses = [2]  # the Parquet and the CSV: the table is let go after the second
 
     def published() -> pa.Table:  # the table as analysts read it, made once for the Parquet and the CSV
         with once:
             if not shown:
                 shown.append(published_allocations(table))
-        return shown[0]
+            view = shown[0]
+            uses[0] -= 1
+            if not uses[0]:
+                shown.clear()
+        return view
 
     month = manifest.month
     return manifest, [
         (layout.allocations_key(month, "parquet"), lambda: parquet_bytes(published())),
         (layout.allocations_key(month, "csv"), lambda: csv_bytes(published())),
-        (layout.focus_key(month, "parquet"), lambda: focus()[0]),
-        (layout.focus_key(month, "csv"), lambda: focus()[1]),
+        (layout.focus_key(month, "parquet"), lambda: focus(0)),
+        (layout.focus_key(month, "csv"), lambda: focus(1)),
         (layout.costs_key(month), costs),
     ]
 
