@@ -462,6 +462,8 @@ def read_month(
             free_quota.setdefault(instance_id, detail)
     aggregates = [t for r in results for t in r.aggregates if t.num_rows]
     excluded = [t for r in results for t in r.excluded if t.num_rows]
+    for result in results:  # the month's tables below are all that is needed of them: let the caller free those
+        result.aggregates, result.excluded = [], []
     return MonthRead(
         aggregates=(aggregates[0] if len(aggregates) == 1 else aggregate(pa.concat_tables(aggregates))
                     if aggregates else _empty_aggregate()),  # one CSV's aggregates are at the grain already

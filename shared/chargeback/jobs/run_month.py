@@ -261,10 +261,12 @@ def _ingest(source: ObjectStore, warehouse: ObjectStore, month: str, mapping: Co
     by_account = [a.totals for a in manifest.accounts]
     if {c: sum((t.get(c, Decimal(0)) for t in by_account), Decimal(0)) for c in totals} != totals:
         raise ChargebackError(f"the accounts' bills do not add up to the month's total for {month}")
-    outputs: list[Output] = [(layout.lines_key(month), lambda: parquet_bytes(published_lines(lines)))]
+    held = [lines]  # handed to the lines' Parquet, which lets it go: the later outputs need only the allocation
+    outputs: list[Output] = [(layout.lines_key(month), lambda: parquet_bytes(published_lines(held.pop())))]
     if allocate_lines:
         manifest, more = _allocate(lines, mapping, manifest, usage)
         outputs += more
+    del lines
     for kind in manifest.unknown_usage_types:
         log.warning("usage type %r is not one chargeback knows: %d row(s) kept with io_type 'other'",
                     kind.usage_type, kind.rows, extra={"month": month, "usage_type": kind.usage_type})
@@ -272,7 +274,7 @@ def _ingest(source: ObjectStore, warehouse: ObjectStore, month: str, mapping: Co
         manifest, written = publish_month(warehouse, made_ahead(outputs, pool), manifest, previous, fence=lease,
                                           now=now)
     log.info("month %s published", month, extra={"month": month, "status": manifest.status,
-                                                  "lines": lines.num_rows,
+                                                  "lines": manifest.counts.lines,
                                                   "totals": {c: format_decimal(v) for c, v in totals.items()}})
     return RunSummary(manifest, changed=True, written=tuple(written))
 
