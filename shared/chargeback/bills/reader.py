@@ -356,7 +356,8 @@ def _shared_ids(items: list[_Csv]) -> np.ndarray:
     ids = [i.groups.ids for i in items if i.groups is not None and i.groups.ids.size]
     if sum(a.size for a in ids) < 2:
         return np.empty(0, dtype=np.uint64)
-    everything = np.sort(np.concatenate(ids))
+    everything = np.concatenate(ids)
+    everything.sort()  # in place: at 8 bytes a row, the month's hashes are the largest thing a big month holds
     return np.unique(everything[1:][everything[1:] == everything[:-1]])
 
 
@@ -433,9 +434,11 @@ def read_month(
                 item = items[index]
                 log.info("reading %s again without %d line(s) a newer input holds", item.source.name, drop.size)
                 item.groups = _read_groups(item, forms, collect_ids=False, contents=False, superseded=drop)
-            for item in items:
-                assert item.groups is not None
-                item.groups.ids = item.groups.contents = np.empty(0, dtype=np.uint64)
+        del shared
+        for item in items:  # the hashes have done their work (8 bytes a row): free them before the outputs
+            assert item.groups is not None
+            item.groups.ids = item.groups.contents = np.empty(0, dtype=np.uint64)
+        release_memory()
         results = []
         for bill in bills:
             result = FileResult(bill, content_hash=opened.content_hash(bill.key))
