@@ -351,14 +351,50 @@ def _done(value: str) -> Future[str]:
 # the month
 
 
-def _shared_ids(items: list[_Csv]) -> np.ndarray:
-    """The line-ID hashes found more than once in the month's rows (one sort: usually none)."""
-    ids = [i.groups.ids for i in items if i.groups is not None and i.groups.ids.size]
-    if sum(a.size for a in ids) < 2:
-        return np.empty(0, dtype=np.uint64)
-    everything = np.concatenate(ids)
-    everything.sort()  # in place: at 8 bytes a row, the month's hashes are the largest thing a big month holds
-    return np.unique(everything[1:][everything[1:] == everything[:-1]])
+class _LineHashes:
+    """The month's line-ID hashes, spilled to disk as they are read: each CSV's hashes go to 16 buckets by their
+    top bits, with the CSV's index beside each, so finding the repeated ones holds one bucket in memory at a
+    time. At 8 bytes a row, kept in memory, they were the one part of a read that grew with the month's rows."""
+
+    BUCKETS = 16
+
+    def __init__(self, folder: Path) -> None:
+        folder.mkdir()
+        self.folder = folder
+
+    def _paths(self, bucket: int) -> tuple[Path, Path]:
+        return self.folder / f"ids-{bucket}.bin", self.folder / f"owners-{bucket}.bin"
+
+    def add(self, index: int, ids: np.ndarray) -> None:
+        """Spill the hashes of CSV ``index``."""
+        buckets = (ids >> np.uint64(60)).astype(np.uint8)
+        for bucket in range(self.BUCKETS):
+            chosen = ids[buckets == bucket]
+            if chosen.size:
+                id_path, owner_path = self._paths(bucket)
+                with id_path.open("ab") as out:
+                    chosen.tofile(out)
+                with owner_path.open("ab") as out:
+                    np.full(chosen.size, index, dtype=np.uint32).tofile(out)
+
+    def repeated(self) -> tuple[np.ndarray, set[int]]:
+        """(the hashes found more than once, the indexes of the CSVs holding them): usually none."""
+        found: list[np.ndarray] = []
+        owners: set[int] = set()
+        for bucket in range(self.BUCKETS):
+            id_path, owner_path = self._paths(bucket)
+            if not id_path.exists():
+                continue
+            ids = np.fromfile(id_path, dtype=np.uint64)
+            order = np.argsort(ids, kind="stable")
+            ids = ids[order]
+            twice = np.zeros(ids.size, dtype=bool)
+            twice[1:] = ids[1:] == ids[:-1]
+            twice[:-1] |= twice[1:]  # both copies of a repeated hash
+            if twice.any():
+                found.append(np.unique(ids[twice]))
+                owners.update(np.unique(np.fromfile(owner_path, dtype=np.uint32)[order][twice]).tolist())
+        return (np.concatenate(found) if found else np.empty(0, dtype=np.uint64)), owners
 
 
 def _overlaps(items: list[_Csv]) -> tuple[dict[int, np.ndarray], int]:
@@ -413,29 +449,31 @@ def read_month(
             by_bill[bill.key] = found
             items += found
         dedupe = sum(1 for i in items if "line_id" in i.header.positions) > 1
+        hashes = _LineHashes(Path(tmp) / "line-hashes")
+        positions = {id(item): position for position, item in enumerate(items)}
         for bill in bills:
             for item in by_bill[bill.key]:
                 item.groups = _read_groups(item, forms, collect_ids=dedupe, contents=False)
                 _check(item, item.groups)
+                hashes.add(positions[id(item)], item.groups.ids)
+                item.groups.ids = np.empty(0, dtype=np.uint64)
                 release_memory(heap=False)
             if progress:
                 progress(bill)
         restated = 0
-        shared = _shared_ids(items) if dedupe else np.empty(0, dtype=np.uint64)
+        shared, sharing = hashes.repeated() if dedupe else (np.empty(0, dtype=np.uint64), set())
         if shared.size:
             # some line is in two inputs: those inputs are read again for the contents of their lines too,
-            # which tell a restated line from a repeated one
-            for item in items:
-                assert item.groups is not None
-                if np.isin(item.groups.ids, shared).any():
-                    item.groups = _read_groups(item, forms, collect_ids=True, contents=True)
+            # which tell a restated line from a repeated one (the others, sharing no line, take no part)
+            for position in sorted(sharing):
+                items[position].groups = _read_groups(items[position], forms, collect_ids=True, contents=True)
             superseded, restated = _overlaps(items)
             for index, drop in superseded.items():
                 item = items[index]
                 log.info("reading %s again without %d line(s) a newer input holds", item.source.name, drop.size)
                 item.groups = _read_groups(item, forms, collect_ids=False, contents=False, superseded=drop)
         del shared
-        for item in items:  # the hashes have done their work (8 bytes a row): free them before the outputs
+        for item in items:  # the hashes of the CSVs read again have done their work: free them before the outputs
             assert item.groups is not None
             item.groups.ids = item.groups.contents = np.empty(0, dtype=np.uint64)
         release_memory()
