@@ -358,9 +358,10 @@ class _LineHashes:
 
     BUCKETS = 16
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, csvs: int) -> None:
         folder.mkdir()
         self.folder = folder
+        self.owner_type = np.uint16 if csvs <= 1 << 16 else np.uint32  # 10 bytes a row on disk, as a rule
 
     def _paths(self, bucket: int) -> tuple[Path, Path]:
         return self.folder / f"ids-{bucket}.bin", self.folder / f"owners-{bucket}.bin"
@@ -375,7 +376,7 @@ class _LineHashes:
                 with id_path.open("ab") as out:
                     chosen.tofile(out)
                 with owner_path.open("ab") as out:
-                    np.full(chosen.size, index, dtype=np.uint32).tofile(out)
+                    np.full(chosen.size, index, dtype=self.owner_type).tofile(out)
 
     def repeated(self) -> tuple[np.ndarray, set[int]]:
         """(the hashes found more than once, the indexes of the CSVs holding them): usually none."""
@@ -393,7 +394,7 @@ class _LineHashes:
             twice[:-1] |= twice[1:]  # both copies of a repeated hash
             if twice.any():
                 found.append(np.unique(ids[twice]))
-                owners.update(np.unique(np.fromfile(owner_path, dtype=np.uint32)[order][twice]).tolist())
+                owners.update(np.unique(np.fromfile(owner_path, dtype=self.owner_type)[order][twice]).tolist())
         return (np.concatenate(found) if found else np.empty(0, dtype=np.uint64)), owners
 
 
@@ -449,7 +450,7 @@ def read_month(
             by_bill[bill.key] = found
             items += found
         dedupe = sum(1 for i in items if "line_id" in i.header.positions) > 1
-        hashes = _LineHashes(Path(tmp) / "line-hashes")
+        hashes = _LineHashes(Path(tmp) / "line-hashes", len(items))
         positions = {id(item): position for position, item in enumerate(items)}
         for bill in bills:
             for item in by_bill[bill.key]:
