@@ -451,12 +451,13 @@ def read_month(
             items += found
         dedupe = sum(1 for i in items if "line_id" in i.header.positions) > 1
         hashes = _LineHashes(Path(tmp) / "line-hashes", len(items))
-        positions = {id(item): position for position, item in enumerate(items)}
+        position = 0  # of each CSV in ``items``, which lists them in this order
         for bill in bills:
             for item in by_bill[bill.key]:
                 item.groups = _read_groups(item, forms, collect_ids=dedupe, contents=False)
                 _check(item, item.groups)
-                hashes.add(positions[id(item)], item.groups.ids)
+                hashes.add(position, item.groups.ids)
+                position += 1
                 item.groups.ids = np.empty(0, dtype=np.uint64)
                 release_memory(heap=False)
             if progress:
@@ -473,7 +474,6 @@ def read_month(
                 item = items[index]
                 log.info("reading %s again without %d line(s) a newer input holds", item.source.name, drop.size)
                 item.groups = _read_groups(item, forms, collect_ids=False, contents=False, superseded=drop)
-        del shared
         for item in items:  # the hashes of the CSVs read again have done their work: free them before the outputs
             assert item.groups is not None
             item.groups.ids = item.groups.contents = np.empty(0, dtype=np.uint64)

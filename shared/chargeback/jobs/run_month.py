@@ -398,44 +398,43 @@ def _allocate(lines: pa.Table, mapping: ConfigFile, manifest: Manifest,
                   *allocation.warnings),
     )
 
-    made: dict[int, bytes] = {}
-    once = threading.Lock()
-
-    def focus(part: int) -> bytes:  # one pass makes both files, whichever output asks first; each is handed once
-        with once:
-            if not made:
-                made.update(enumerate(focus_files(table, version=mapping.focus.version,
-                                                  sub_account_names=mapping.workspace_labels,
-                                                  prepaid=mapping.prepaid)))
-            return made.pop(part)
-
     def costs() -> bytes:
         summary = cost_summary(table, load_catalog(mapping.prices))
         if _totals(summary) != _totals(table):
             raise ChargebackError(f"the cost summary does not reconcile with the allocations for {manifest.month}")
         return parquet_bytes(summary)
 
-    shown: list[pa.Table] = []
-    uses = [2]  # the Parquet and the CSV: the table is let go after the second
+    def allocation_files() -> tuple[bytes, bytes]:
+        shown = published_allocations(table)  # the table as analysts read it, for the Parquet and the CSV
+        return parquet_bytes(shown), csv_bytes(shown)
 
-    def published() -> pa.Table:  # the table as analysts read it, made once for the Parquet and the CSV
-        with once:
-            if not shown:
-                shown.append(published_allocations(table))
-            view = shown[0]
-            uses[0] -= 1
-            if not uses[0]:
-                shown.clear()
-        return view
-
+    allocations = _MadeTogether(allocation_files)
+    focus = _MadeTogether(lambda: focus_files(table, version=mapping.focus.version,
+                                              sub_account_names=mapping.workspace_labels, prepaid=mapping.prepaid))
     month = manifest.month
     return manifest, [
-        (layout.allocations_key(month, "parquet"), lambda: parquet_bytes(published())),
-        (layout.allocations_key(month, "csv"), lambda: csv_bytes(published())),
-        (layout.focus_key(month, "parquet"), lambda: focus(0)),
-        (layout.focus_key(month, "csv"), lambda: focus(1)),
+        (layout.allocations_key(month, "parquet"), lambda: allocations.take(0)),
+        (layout.allocations_key(month, "csv"), lambda: allocations.take(1)),
+        (layout.focus_key(month, "parquet"), lambda: focus.take(0)),
+        (layout.focus_key(month, "csv"), lambda: focus.take(1)),
         (layout.costs_key(month), costs),
     ]
+
+
+class _MadeTogether:
+    """Files one call makes together (a table's Parquet and CSV), whichever output asks first; each is handed
+    out once and let go with it."""
+
+    def __init__(self, make: Callable[[], tuple[bytes, ...]]) -> None:
+        self._make: Callable[[], tuple[bytes, ...]] | None = make
+        self._parts: dict[int, bytes] = {}
+        self._lock = threading.Lock()
+
+    def take(self, part: int) -> bytes:
+        with self._lock:
+            if self._make is not None:
+                self._parts, self._make = dict(enumerate(self._make())), None
+            return self._parts.pop(part)
 
 
 def mapping_warnings(mapping: ConfigFile, month: str, api_keys: set[str], workspaces: set[str],
