@@ -326,7 +326,7 @@ class _Opened:
         tmpdir = self.tmpdir
 
         def parts() -> Iterator[list[CsvPart]]:
-            with open_member() as stream:
+            with archive.open_member(member) as stream:
                 for piece in split_pieces(stream, name, tmpdir):
                     try:
                         yield [CsvPart(str(piece.path), has_header=False)]

@@ -31,8 +31,9 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, BinaryIO
+from typing import IO
 
+import numpy as np
 import xxhash
 from isal import isal_zlib  # ISA-L's inflate: about twice as fast as zlib's, measured here
 
@@ -45,10 +46,12 @@ CONTENT_HASH = "xxh3-128"
 DEFAULT_MAX_UNCOMPRESSED_BYTES = 32 << 30  # per bill object: about 23M rows of v2 bill; a month may have many
 MAX_ROW_BYTES = 64 << 20  # a real bill row is about 1.5 KB
 PIECE_BYTES = 128 << 20
+_CHUNK = 4 << 20  # inflated bytes the piece writer takes at a time
 _READ = 1 << 18  # compressed bytes fed to inflate at a time
 _OUT = 8 << 20  # the most one inflate call may produce (a bomb cannot balloon one call)
 _LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
 _ENCRYPTED = 0x1
+_QUOTE, _NEWLINE = ord('"'), ord("\n")
 
 
 class ContentHash:
@@ -141,7 +144,7 @@ class ZipBill:
     def member_name(self, member: Member) -> str:
         return f"{self.name}!{member.name}"
 
-    def open_member(self, member: Member) -> BinaryIO:
+    def open_member(self, member: Member) -> io.BufferedReader:
         """A stream of the member's inflated bytes, CRC-checked at its end. Each call opens its own handle."""
         return io.BufferedReader(_MemberStream(self, member), buffer_size=1 << 20)
 
@@ -205,7 +208,7 @@ class _MemberStream(io.RawIOBase):
         return self._account(data)
 
     def _account(self, data: bytes) -> bytes:
-        self._crc = zlib.crc32(data, self._crc)
+        self._crc = isal_zlib.crc32(data, self._crc)
         self._size += len(data)
         self._archive.count(len(data), self._member)
         return data
@@ -254,31 +257,48 @@ class RowTooLongError(InputError):
     """A row longer than :data:`MAX_ROW_BYTES`, or a file that is not line-based text at all."""
 
 
-def _record_end(buffer: bytes | bytearray, parity: int) -> tuple[int, int]:
-    """(offset after the last newline outside quotes, quote parity at that point), or (-1, parity)."""
-    end = len(buffer)
-    while True:
-        cut = buffer.rfind(b"\n", 0, end)
-        if cut < 0:
-            return -1, parity
-        inside = (parity + buffer.count(b'"', 0, cut)) & 1
-        if not inside:
-            return cut + 1, 0
-        end = cut
+def _count(values: np.ndarray, byte: int, scratch: np.ndarray) -> int:
+    """How many times ``byte`` occurs in ``values`` (bytes as uint8), compared into ``scratch`` where it fits
+    (a reused array is not faulted in again): about ten times ``bytes.count``."""
+    if values.size > scratch.size:
+        return int(np.count_nonzero(values == byte))
+    matches = scratch[:values.size]
+    np.equal(values, byte, out=matches)
+    return int(np.count_nonzero(matches))
 
 
-def split_pieces(stream: BinaryIO, name: str, tmpdir: Path, *, skip_header: bool = True,
-                 piece_bytes: int = PIECE_BYTES, max_row: int = MAX_ROW_BYTES) -> Iterator[Piece]:
+def _record_end(buffer: bytearray, n: int, parity: int, scratch: np.ndarray) -> int:
+    """The offset after the last newline outside quotes in ``buffer[:n]`` (``parity``: the quote parity at its
+    start), or -1 when every newline there is inside quotes."""
+    values = np.frombuffer(buffer, np.uint8, count=n)
+    cut = buffer.rfind(b"\n", 0, n)
+    if cut < 0:
+        return -1
+    quotes = parity + _count(values[:cut], _QUOTE, scratch)
+    while quotes & 1:  # that newline is inside a quoted cell: try the one before it
+        before = buffer.rfind(b"\n", 0, cut)
+        if before < 0:
+            return -1
+        quotes -= _count(values[before:cut], _QUOTE, scratch)
+        cut = before
+    return cut + 1
+
+
+def split_pieces(stream: io.BufferedIOBase, name: str, tmpdir: Path, *, skip_header: bool = True,
+                 piece_bytes: int = PIECE_BYTES, max_row: int = MAX_ROW_BYTES,
+                 chunk_bytes: int = _CHUNK) -> Iterator[Piece]:
     """Write ``stream`` (a CSV) as row-aligned pieces under ``tmpdir``, yielding each when complete.
 
-    The consumer deletes each piece when done with it; a producer thread keeps at most one piece ahead.
+    The consumer deletes each piece when done with it; a producer thread keeps at most one piece ahead. The
+    stream is read ``chunk_bytes`` at a time into one reused buffer, and each chunk's complete rows are written
+    from it without a copy.
     """
     ready: queue.Queue[Piece | BaseException | None] = queue.Queue(maxsize=1)
     stop = threading.Event()
 
     def produce() -> None:
         try:
-            for piece in _pieces(stream, name, tmpdir, skip_header, piece_bytes, max_row, stop):
+            for piece in _pieces(stream, name, tmpdir, skip_header, piece_bytes, max_row, chunk_bytes, stop):
                 ready.put(piece)
             ready.put(None)
         except BaseException as exc:  # handed to the consumer, which raises it
@@ -310,12 +330,14 @@ def _piece_stem(name: str) -> str:
     return hashlib.sha256(name.encode()).hexdigest()[:16]
 
 
-def _pieces(stream: BinaryIO, name: str, tmpdir: Path, skip_header: bool, piece_bytes: int, max_row: int,
-            stop: threading.Event) -> Iterator[Piece]:
+def _pieces(stream: io.BufferedIOBase, name: str, tmpdir: Path, skip_header: bool, piece_bytes: int, max_row: int,
+            chunk_bytes: int, stop: threading.Event) -> Iterator[Piece]:
     stem = _piece_stem(name)
-    tail = bytearray()  # bytes after the last complete row
-    parity = 0  # quote parity at the start of ``tail``
-    line, index = 1, 0
+    buffer = bytearray(chunk_bytes)  # every chunk is read into this one buffer
+    scratch = np.empty(chunk_bytes, dtype=bool)  # and its bytes compared into this one
+    tail = bytearray()  # a row begun in an earlier chunk and not ended yet (it starts outside quotes)
+    tail_quotes = 0  # the quotes in ``tail``
+    line, index = 1, 0  # ``line``: the physical line the next byte written starts on (the header is line 1)
     header_pending = skip_header
     out: IO[bytes] | None = None
     path: Path | None = None
@@ -332,41 +354,42 @@ def _pieces(stream: BinaryIO, name: str, tmpdir: Path, skip_header: bool, piece_
         return piece
 
     while not stop.is_set():
-        chunk = stream.read(4 << 20)
-        if chunk:
-            tail += chunk
-            cut, after = _record_end(tail, parity)
-        else:
-            cut, after = len(tail), 0
-        if cut < 0:
+        n = stream.readinto(buffer)
+        cut = _record_end(buffer, n, tail_quotes & 1, scratch) if n else 0  # at the end, the tail is the last row
+        if cut < 0:  # the chunk ends inside the tail's row
+            tail += memoryview(buffer)[:n]
+            tail_quotes += _count(np.frombuffer(buffer, np.uint8, count=n), _QUOTE, scratch)
             if len(tail) > max_row:
                 raise RowTooLongError(f"a row longer than {max_row >> 20} MiB (from line {line}): not a bill, or "
                                       "a damaged file", source=name, line=line)
             continue
-        rows = bytes(tail[:cut])
-        del tail[:cut]
-        parity = after
-        if header_pending:
-            end, _ = _first_record_end(rows)
+        rows: list[bytes | bytearray | memoryview] = [tail, memoryview(buffer)[:cut]]
+        if header_pending:  # once: the header row is dropped from the first complete rows
+            first = bytes(tail) + buffer[:cut]
+            end, _ = _first_record_end(first)
             if end < 0:  # the header row alone, unterminated, or nothing: no data rows
-                rows, header_pending = b"", False
+                rows, header_pending = [], False
             else:
-                line += rows.count(b"\n", 0, end)
-                rows, header_pending = rows[end:], False
-        if rows:
+                line += first.count(b"\n", 0, end)
+                rows, header_pending = [memoryview(first)[end:]], False
+        for part in rows:
+            if not len(part):
+                continue
             if out is None:
                 index += 1
                 path = tmpdir / f"{stem}-{index:06d}"
                 out = path.open("wb")
                 first_line = line
-            out.write(rows)
-            written += len(rows)
-            line += rows.count(b"\n")
-        if written >= piece_bytes or not chunk:
+            out.write(part)
+            written += len(part)
+            line += _count(np.frombuffer(part, np.uint8), _NEWLINE, scratch)
+        tail = bytearray(memoryview(buffer)[cut:n])
+        tail_quotes = _count(np.frombuffer(tail, np.uint8), _QUOTE, scratch)
+        if written >= piece_bytes or not n:
             piece = close_piece()
             if piece is not None:
                 yield piece
-        if not chunk:
+        if not n:
             return
     close_piece()
 
