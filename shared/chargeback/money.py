@@ -7,7 +7,7 @@ Amounts never pass through float. Arrow columns carry ``decimal128(38, MONEY_SCA
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import ROUND_FLOOR, Decimal, localcontext
+from decimal import ROUND_FLOOR, Context, Decimal, localcontext
 
 import numpy as np
 import pyarrow as pa
@@ -35,8 +35,8 @@ def format_decimal(value: Decimal) -> str:
     """Plain notation without trailing zeros: Decimal('57.477867000000') -> '57.477867'."""
     if value == 0:
         return "0"
-    text = format(value.normalize(), "f")
-    return text
+    exact = Context(prec=max(len(value.as_tuple().digits), 1))  # the default 28 digits would round the value
+    return format(value.normalize(exact), "f")
 
 
 def quantum_of(values: Sequence[Decimal]) -> Decimal:

@@ -13,6 +13,11 @@ def test_format_decimal_plain_and_without_trailing_zeros():
     assert format_decimal(Decimal("0E-12")) == "0"
     assert format_decimal(Decimal("-1.50")) == "-1.5"
     assert format_decimal(Decimal("0.0000001")) == "0.0000001"
+    # more digits than the default context's 28: nothing is rounded
+    assert format_decimal(Decimal("12345678901234567890.123456789012")) == "12345678901234567890.123456789012"
+    assert format_decimal(Decimal("-99999999999999999999999999.999999999999000")) == \
+        "-99999999999999999999999999.999999999999"
+    assert format_decimal(Decimal("1E+30")) == "1" + "0" * 30
 
 
 def test_quantum_is_the_finest_decimal():
@@ -68,3 +73,5 @@ def test_decimal_text_is_plain_exact_and_vectorized():
     huge = pa.array([Decimal("123456789012.5")], MONEY_TYPE)  # beyond 64-bit unscaled: the exact fallback
     assert decimal_text(huge).to_pylist() == ["123456789012.5"]
     assert finest_places(huge) == 1
+    widest = ["12345678901234567890.123456789012", "-99999999999999999999999999.999999999999"]  # 38 digits
+    assert decimal_text(pa.array([Decimal(v) for v in widest], MONEY_TYPE)).to_pylist() == widest
