@@ -70,8 +70,16 @@ def test_decimal_text_is_plain_exact_and_vectorized():
     assert decimal_text(column).to_pylist() == ["1.5", "100", "0", "-0.0000001", "-12.25", None, "9000000.123"]
     assert finest_places(column) == 7
     assert decimal_text(column.slice(3, 2)).to_pylist() == ["-0.0000001", "-12.25"]
-    huge = pa.array([Decimal("123456789012.5")], MONEY_TYPE)  # beyond 64-bit unscaled: the exact fallback
+    huge = pa.array([Decimal("123456789012.5")], MONEY_TYPE)  # beyond 64-bit unscaled
     assert decimal_text(huge).to_pylist() == ["123456789012.5"]
     assert finest_places(huge) == 1
     widest = ["12345678901234567890.123456789012", "-99999999999999999999999999.999999999999"]  # 38 digits
     assert decimal_text(pa.array([Decimal(v) for v in widest], MONEY_TYPE)).to_pylist() == widest
+    chunked = pa.chunked_array([column.slice(0, 2), column.slice(5)])
+    assert decimal_text(chunked).to_pylist() == ["1.5", "100", None, "9000000.123"]
+    assert decimal_text(column.slice(0, 0)).to_pylist() == []
+    assert decimal_text(column).type == pa.string()
+    whole = pa.array([Decimal("100"), Decimal("-20")], pa.decimal128(10, 0))
+    assert decimal_text(whole).to_pylist() == ["100", "-20"]
+    wide = pa.array([Decimal("1.50")], pa.decimal256(50, 2))
+    assert decimal_text(wide).to_pylist() == ["1.5"]
