@@ -43,7 +43,7 @@ from chargeback.months import check_month, first_day, last_day, months_between
 from chargeback.once import DEFAULT_LEASES, LeasePolicy, hold_lease
 from chargeback.pricing.catalog import load_catalog
 from chargeback.pricing.focus import focus_files
-from chargeback.pricing.free_quota import month_grants
+from chargeback.pricing.free_quota import GRANT_FIELDS, month_grants
 from chargeback.queries.summary import cost_summary
 from chargeback.storage import ObjectStore
 from chargeback.warehouse import layout
@@ -328,7 +328,8 @@ def _ingest_manifest(selection: Selection, read: MonthRead, month: str, print_: 
         excluded_products=tuple(
             ExcludedProduct(r["product_code"], r["currency"], r["line_count"], r["billed_cost"])
             for r in sorted(read.excluded.to_pylist(), key=lambda r: (r["product_code"], r["currency"]))),
-        free_quota=month_grants(lines.filter(pc.equal(lines["fee_type"], FREE_QUOTA)).to_pylist(), read.free_quota),
+        free_quota=month_grants(lines.filter(pc.equal(lines["fee_type"], FREE_QUOTA)).select(list(GRANT_FIELDS))
+                                .to_pylist(), read.free_quota),
         unknown_usage_types=unknown_usage_types(lines),
     )
 

@@ -135,7 +135,12 @@ def free_quota_status(grants: Iterable[FreeQuotaGrant]) -> list[FreeQuotaStatus]
     ]
 
 
-__all__ = ["FreeQuotaGrant", "FreeQuotaStatus", "free_quota_status", "month_grants", "parse_free_quota_detail"]
+__all__ = ["GRANT_FIELDS", "FreeQuotaGrant", "FreeQuotaStatus", "free_quota_status", "month_grants",
+           "parse_free_quota_detail"]
+
+
+GRANT_FIELDS = ("fee_type", "instance_id", "deducted_usage", "usage_unit")
+"""The fields of a line :func:`month_grants` reads."""
 
 
 def month_grants(lines: Iterable[Mapping[str, Any]], samples: Mapping[str, str]) -> tuple[FreeQuotaUse, ...]:
@@ -146,10 +151,14 @@ def month_grants(lines: Iterable[Mapping[str, Any]], samples: Mapping[str, str])
     grant's raw unit (千tokens x 1,000 = tokens), the same figure the rows' JSON carries one row at a time.
     """
     used: dict[tuple[str, str, Decimal, datetime | None, datetime | None], Decimal] = {}
+    parsed: dict[str, list[FreeQuotaGrant]] = {}  # an instance's sample, parsed once for all its lines
     for line in lines:
         if line["fee_type"] != FREE_QUOTA or line["instance_id"] not in samples:
             continue
-        grants = parse_free_quota_detail(samples[str(line["instance_id"])], source=str(line["instance_id"]))
+        instance_id = str(line["instance_id"])
+        if instance_id not in parsed:
+            parsed[instance_id] = parse_free_quota_detail(samples[instance_id], source=instance_id)
+        grants = parsed[instance_id]
         if not grants:
             continue
         grant = grants[0]
