@@ -39,7 +39,7 @@ from chargeback.bills.discovery import BillFile
 from chargeback.bills.exact import CsvSource
 from chargeback.bills.headers import AMOUNT_FIELDS, HeaderMap, map_header
 from chargeback.bills.normalize import accounts, fee_types, iso_dates, list_prices, normalize_tags, owner_name
-from chargeback.bills.scan import DETAIL, CsvPart, Groups, ScanDeclined, merge_groups, scan_groups
+from chargeback.bills.scan import DETAIL, CsvPart, Groups, ScanDeclined, empty_groups, merge_groups, scan_groups
 from chargeback.bills.sources import (
     DEFAULT_MAX_UNCOMPRESSED_BYTES,
     Member,
@@ -67,13 +67,11 @@ GROUP_FIELDS = ("billing_date", "account_id", "account_name", "payer_account_id"
 
 @dataclass
 class FileResult:
-    """The aggregates and counts of one bill object."""
+    """The counts and totals of one bill object (its aggregates go straight into the month's)."""
 
     bill: BillFile
     content_hash: str = ""
     parts: list[MemberCounts] = field(default_factory=list)  # one per CSV: the file, or each zip member
-    aggregates: list[pa.Table] = field(default_factory=list)
-    excluded: list[pa.Table] = field(default_factory=list)
     free_quota: dict[str, str] = field(default_factory=dict)  # instance ID -> a usage-detail JSON
     totals: dict[str, Decimal] = field(default_factory=dict)  # billed cost of its kept lines, per currency
 
@@ -105,6 +103,43 @@ class _Csv:
     counts: MemberCounts
     precedence: tuple[str, str, str] = ("", "", "")
     groups: Groups | None = None
+    set_aside: Path | None = None  # where its groups' table waits on disk until it is finished
+
+
+def _set_aside(item: _Csv, path: Path | None) -> None:
+    """Write the CSV's groups' table to ``path`` until :func:`_taken_back` (None: keep it in memory). A month
+    of many CSVs then holds one CSV's groups at a time, not every CSV's (about 16 MB each at 1M rows)."""
+    if path is None:
+        return
+    assert item.groups is not None
+    item.groups.table.write_ipc(path)
+    item.groups.table = empty_groups()
+    item.set_aside = path
+
+
+def _taken_back(item: _Csv) -> Groups:
+    """The CSV's groups, their table read back where it was set aside."""
+    assert item.groups is not None
+    if item.set_aside is not None:
+        item.groups.table = pl.read_ipc(item.set_aside)
+        item.set_aside.unlink()
+        item.set_aside = None
+    return item.groups
+
+
+class _Folded:
+    """The month's aggregates, summed to the reader's grain as each CSV is finished: one table, not one a CSV."""
+
+    def __init__(self) -> None:
+        self.aggregates: pa.Table | None = None
+        self.excluded: list[pa.Table] = []  # a few rows each (product x currency)
+
+    def add(self, aggregates: pa.Table, excluded: pa.Table) -> None:
+        if aggregates.num_rows:
+            self.aggregates = aggregates if self.aggregates is None else \
+                aggregate(pa.concat_tables([self.aggregates, aggregates]))
+        if excluded.num_rows:
+            self.excluded.append(excluded)
 
 
 def _sniff(head: bytes, name: str) -> tuple[str, list[str]]:
@@ -451,14 +486,19 @@ def read_month(
             items += found
         dedupe = sum(1 for i in items if "line_id" in i.header.positions) > 1
         hashes = _LineHashes(Path(tmp) / "line-hashes", len(items))
+
+        def aside(position: int) -> Path | None:
+            return Path(tmp) / f"groups-{position:06d}.arrow" if len(items) > 1 else None
+
         position = 0  # of each CSV in ``items``, which lists them in this order
         for bill in bills:
             for item in by_bill[bill.key]:
                 item.groups = _read_groups(item, forms, collect_ids=dedupe, contents=False)
                 _check(item, item.groups)
                 hashes.add(position, item.groups.ids)
-                position += 1
                 item.groups.ids = np.empty(0, dtype=np.uint64)
+                _set_aside(item, aside(position))
+                position += 1
                 release_memory(heap=False)
             if progress:
                 progress(bill)
@@ -469,47 +509,45 @@ def read_month(
             # which tell a restated line from a repeated one (the others, sharing no line, take no part)
             for position in sorted(sharing):
                 items[position].groups = _read_groups(items[position], forms, collect_ids=True, contents=True)
+                _set_aside(items[position], aside(position))
             superseded, restated = _overlaps(items)
             for index, drop in superseded.items():
                 item = items[index]
                 log.info("reading %s again without %d line(s) a newer input holds", item.source.name, drop.size)
                 item.groups = _read_groups(item, forms, collect_ids=False, contents=False, superseded=drop)
+                _set_aside(item, aside(index))
         for item in items:  # the hashes of the CSVs read again have done their work: free them before the outputs
             assert item.groups is not None
             item.groups.ids = item.groups.contents = np.empty(0, dtype=np.uint64)
         release_memory()
         results = []
+        folded = _Folded()
         for bill in bills:
             result = FileResult(bill, content_hash=opened.content_hash(bill.key))
             for item in by_bill[bill.key]:
-                assert item.groups is not None
-                aggregates, excluded, counts, details = _finish(item.groups, month,
+                aggregates, excluded, counts, details = _finish(_taken_back(item), month,
                                                                 default_currency=default_currency,
                                                                 bill_account=bill.account)
                 result.parts.append(replace(
                     item.counts, member=item.member, rows=counts["rows"],
                     model_studio_rows=counts["model_studio_rows"], other_product_rows=counts["other_product_rows"],
                     other_month_rows=counts["other_month_rows"], duplicate_rows=counts["duplicate_rows"]))
-                result.aggregates.append(aggregates)
-                result.excluded.append(excluded)
+                for currency, amount in _totals([aggregates]).items():
+                    result.totals[currency] = result.totals.get(currency, Decimal(0)) + amount
+                folded.add(aggregates, excluded)  # one CSV's aggregates are at the grain already
                 for instance_id, detail in details.items():
                     result.free_quota.setdefault(instance_id, detail)
                 item.groups = None
-            result.totals = _totals(result.aggregates)
+            result.totals = dict(sorted(result.totals.items()))
             results.append(result)
     release_memory()
     free_quota: dict[str, str] = {}
     for result in results:
         for instance_id, detail in result.free_quota.items():
             free_quota.setdefault(instance_id, detail)
-    aggregates = [t for r in results for t in r.aggregates if t.num_rows]
-    excluded = [t for r in results for t in r.excluded if t.num_rows]
-    for result in results:  # the month's tables below are all that is needed of them: let the caller free those
-        result.aggregates, result.excluded = [], []
     return MonthRead(
-        aggregates=(aggregates[0] if len(aggregates) == 1 else aggregate(pa.concat_tables(aggregates))
-                    if aggregates else _empty_aggregate()),  # one CSV's aggregates are at the grain already
-        excluded=aggregate_excluded(pa.concat_tables(excluded)) if excluded else _empty_excluded(),
+        aggregates=folded.aggregates if folded.aggregates is not None else _empty_aggregate(),
+        excluded=aggregate_excluded(pa.concat_tables(folded.excluded)) if folded.excluded else _empty_excluded(),
         files=results,
         free_quota=free_quota,
         restated_lines=restated,
