@@ -20,9 +20,11 @@ from collections.abc import Sequence
 from chargeback import __version__
 from chargeback.errors import ChargebackError
 from chargeback.logs import configure_logging
+from chargeback.memory import ALLOCATOR_SETTINGS
 
-# Arrow reads its pool choice when it is first imported, which the subcommands do (see chargeback.memory).
-os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "jemalloc")
+# Arrow and polars read their allocators' settings when they load, which the subcommands do (chargeback.memory).
+for _name, _value in ALLOCATOR_SETTINGS.items():
+    os.environ.setdefault(_name, _value)
 
 log = logging.getLogger("chargeback")
 

@@ -589,3 +589,15 @@ def test_monthly_schedules_reach_past_the_final_day(template: dict[str, Any], s_
     props = s_yaml["resources"]["monthly"]["props"]
     fc_final_day = int(props["environmentVariables"]["CHARGEBACK_FINAL_DAY"])
     assert max(_days(props["triggers"][0]["triggerConfig"]["cronExpression"].split()[3])) > fc_final_day
+
+
+def test_the_image_sets_the_allocators_as_the_command_line_does() -> None:
+    """The functions never pass through ``chargeback.cli``: the image's ENV carries the same allocator settings."""
+    from chargeback.memory import ALLOCATOR_SETTINGS
+
+    text = DOCKERFILE.read_text().replace("\\\n", " ")
+    env: dict[str, str] = {}
+    for line in text.splitlines():
+        if line.strip().startswith("ENV "):
+            env.update(pair.split("=", 1) for pair in line.split()[1:])
+    assert {name: env.get(name) for name in ALLOCATOR_SETTINGS} == ALLOCATOR_SETTINGS

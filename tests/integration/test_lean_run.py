@@ -62,6 +62,7 @@ def test_the_console_script_flushes_what_it_printed_and_keeps_the_exit_code(tmp_
                            "--month", "2026-05"], capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert f"billed total {BILLED} CNY" in done.stdout and done.stdout.endswith("\n")
+    assert "<jemalloc>" not in done.stderr  # polars' allocator took the settings cli.py gives it, none refused
     bad = subprocess.run([str(script), "run", "--source", str(tmp_path / "empty"), "--warehouse",
                           str(tmp_path / "w"), "--month", "2026-05"], capture_output=True, text=True, timeout=120,
                          check=False)
