@@ -107,8 +107,9 @@ class _Csv:
 
 
 def _set_aside(item: _Csv, path: Path | None) -> None:
-    """Write the CSV's groups' table to ``path`` until :func:`_taken_back` (None: keep it in memory). A month
-    of many CSVs then holds one CSV's groups at a time, not every CSV's (about 16 MB each at 1M rows)."""
+    """Write the CSV's groups' table to ``path`` until :func:`_taken_back` (None: keep it in memory; meanwhile
+    the groups count no rows). A month of many CSVs then holds one CSV's groups at a time, not every CSV's
+    (about 16 MB each at 1M rows)."""
     if path is None:
         return
     assert item.groups is not None
@@ -135,6 +136,7 @@ class _Folded:
         self.excluded: list[pa.Table] = []  # a few rows each (product x currency)
 
     def add(self, aggregates: pa.Table, excluded: pa.Table) -> None:
+        """Add one CSV's aggregates (at the grain already: a month of one CSV is never summed again)."""
         if aggregates.num_rows:
             self.aggregates = aggregates if self.aggregates is None else \
                 aggregate(pa.concat_tables([self.aggregates, aggregates]))
@@ -302,9 +304,9 @@ def _empty_excluded() -> pa.Table:
                       ("line_count", pa.int64())]).empty_table()
 
 
-def _totals(aggregates: list[pa.Table]) -> dict[str, Decimal]:
-    """Billed cost per currency of some aggregates, exact."""
-    totals: dict[str, Decimal] = {}
+def _totals(aggregates: list[pa.Table], totals: dict[str, Decimal] | None = None) -> dict[str, Decimal]:
+    """Billed cost per currency of some aggregates (added to ``totals``, when given), exact."""
+    totals = dict(totals or {})
     for table in aggregates:
         grouped = table.group_by("currency", use_threads=False).aggregate([("billed_cost", "sum")])
         for currency, amount in zip(grouped["currency"].to_pylist(), grouped["billed_cost_sum"].to_pylist(),
@@ -532,13 +534,11 @@ def read_month(
                     item.counts, member=item.member, rows=counts["rows"],
                     model_studio_rows=counts["model_studio_rows"], other_product_rows=counts["other_product_rows"],
                     other_month_rows=counts["other_month_rows"], duplicate_rows=counts["duplicate_rows"]))
-                for currency, amount in _totals([aggregates]).items():
-                    result.totals[currency] = result.totals.get(currency, Decimal(0)) + amount
-                folded.add(aggregates, excluded)  # one CSV's aggregates are at the grain already
+                result.totals = _totals([aggregates], result.totals)
+                folded.add(aggregates, excluded)
                 for instance_id, detail in details.items():
                     result.free_quota.setdefault(instance_id, detail)
                 item.groups = None
-            result.totals = dict(sorted(result.totals.items()))
             results.append(result)
     release_memory()
     free_quota: dict[str, str] = {}
