@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 from functools import cache
 
 ALLOCATOR_SETTINGS = {
@@ -28,11 +27,9 @@ ALLOCATOR_SETTINGS = {
 
 @cache
 def _malloc_trim() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
-    name = ctypes.util.find_library("c")
-    if not name:
-        return None
+    # the process's own symbols include the C library's; ctypes.util.find_library would run ldconfig to find it
     with contextlib.suppress(OSError, AttributeError):
-        return ctypes.CDLL(name).malloc_trim  # glibc only
+        return ctypes.CDLL(None).malloc_trim  # glibc only
     return None
 
 
