@@ -430,8 +430,9 @@ class _LineHashes:
             twice[1:] = ids[1:] == ids[:-1]
             twice[:-1] |= twice[1:]  # both copies of a repeated hash
             if twice.any():
-                found.append(np.unique(ids[twice]))
-                owners.update(np.unique(np.fromfile(owner_path, dtype=self.owner_type)[order][twice]).tolist())
+                found.append(_distinct_sorted(ids[twice]))
+                holders = np.fromfile(owner_path, dtype=self.owner_type)[order][twice]
+                owners.update(np.flatnonzero(np.bincount(holders)).tolist())
         return (np.concatenate(found) if found else np.empty(0, dtype=np.uint64)), owners
 
 
@@ -453,13 +454,20 @@ def _overlaps(items: list[_Csv]) -> tuple[dict[int, np.ndarray], int]:
     winner_content = content[starts][run]
     dropped = owner != winner_owner
     restated_rows = dropped & (content != winner_content)
-    restated = int(np.unique(flat[restated_rows]).size)
+    restated = int(_distinct_sorted(flat[restated_rows]).size)
     superseded: dict[int, np.ndarray] = {}
     for rank, index in enumerate(order):
         mine = dropped & (owner == rank)
         if mine.any():
-            superseded[index] = np.unique(flat[mine])
+            superseded[index] = _distinct_sorted(flat[mine])
     return superseded, restated
+
+
+def _distinct_sorted(values: np.ndarray) -> np.ndarray:
+    """A sorted array without its repeats (``np.unique`` would sort it again)."""
+    keep = np.ones(values.size, dtype=bool)
+    keep[1:] = values[1:] != values[:-1]
+    return values[keep]
 
 
 def read_month(
