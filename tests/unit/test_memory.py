@@ -1,6 +1,11 @@
-"""chargeback.memory: the C heap trim is found on glibc, and releasing memory keeps what is still in use."""
+"""chargeback.memory: the C heap trim is found on glibc, releasing memory keeps what is still in use, and the
+command line holds malloc to its arena limit."""
 
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
 
 import pyarrow as pa
 
@@ -21,3 +26,41 @@ def test_release_memory_frees_only_what_is_unused() -> None:
     memory.release_memory()
     assert kept[99_999].as_py() == 99_999
     assert pa.total_allocated_bytes() >= kept.nbytes
+
+
+_COUNT_ARENAS = r"""
+import ctypes, os, sys, tempfile, threading
+if sys.argv[1] == "cli":
+    import chargeback.cli  # noqa: F401  (applies the arena limit, as every command does)
+def work():
+    held = [bytes(1000 + i % 7) for i in range(2000)]  # above pymalloc's 512 bytes: glibc's malloc serves them
+    barrier.wait()
+    del held
+barrier = threading.Barrier(6)
+threads = [threading.Thread(target=work) for _ in range(6)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+libc = ctypes.CDLL(None)
+libc.fopen.restype = ctypes.c_void_p
+path = tempfile.mktemp()
+stream = libc.fopen(path.encode(), b"w")
+libc.malloc_info(0, ctypes.c_void_p(stream))
+libc.fclose(ctypes.c_void_p(stream))
+print(open(path).read().count("<heap nr="))
+os.unlink(path)
+"""
+
+
+def _arenas(mode: str) -> int:
+    env = {name: value for name, value in os.environ.items() if name != "MALLOC_ARENA_MAX"}
+    done = subprocess.run([sys.executable, "-c", _COUNT_ARENAS, mode], capture_output=True, text=True, env=env,
+                          check=True, timeout=120)
+    return int(done.stdout)
+
+
+def test_the_command_line_holds_malloc_to_the_arena_limit_however_many_threads_allocate() -> None:
+    limit = int(memory.ALLOCATOR_SETTINGS["MALLOC_ARENA_MAX"])
+    assert _arenas("plain") > limit  # six threads allocating at once take arenas of their own by default
+    assert _arenas("cli") <= limit
