@@ -12,8 +12,8 @@ the functions' image) also set :data:`ALLOCATOR_SETTINGS` in the environment bef
   and 45 MB at 10M, in the same time;
 - glibc's malloc held to two arenas (``MALLOC_ARENA_MAX``): every zip member is cut into pieces by a thread of
   its own, and each new thread took a new arena that kept what it freed. Measured on the 10M-row zip: the
-  arenas grew from 74 to 256 MB (33 MB of it in use) and the month peaked at 439 to 472 MB; with two arenas
-  they stay under 120 MB and the month peaks at 343 MB, in the same time. glibc reads the variable only when a
+  arenas grew from 74 to 256 MB (33 MB of it in use) and the month peaked at 439 to 487 MB; with two arenas
+  they stay under 120 MB and the month peaks at 343 to 385 MB, in the same time. glibc reads the variable only when a
   process starts, so a command line already running applies it with :func:`limit_malloc_arenas`.
 """
 
