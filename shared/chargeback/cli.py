@@ -20,14 +20,10 @@ from collections.abc import Sequence
 from chargeback import __version__
 from chargeback.errors import ChargebackError
 from chargeback.logs import configure_logging
-from chargeback.memory import ALLOCATOR_SETTINGS, limit_malloc_arenas
+from chargeback.memory import apply_allocator_settings
 
-# Arrow and polars read their allocators' settings when they load, which the subcommands do; glibc read its own
-# when this process started, so its arena limit is applied here, before any thread (chargeback.memory).
-for _name, _value in ALLOCATOR_SETTINGS.items():
-    os.environ.setdefault(_name, _value)
-if os.environ["MALLOC_ARENA_MAX"] == ALLOCATOR_SETTINGS["MALLOC_ARENA_MAX"]:
-    limit_malloc_arenas()
+# Before the subcommands load Arrow and polars, and before any thread (chargeback.memory).
+apply_allocator_settings()
 
 log = logging.getLogger("chargeback")
 

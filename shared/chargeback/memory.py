@@ -14,13 +14,14 @@ the functions' image) also set :data:`ALLOCATOR_SETTINGS` in the environment bef
   its own, and each new thread took a new arena that kept what it freed. Measured on the 10M-row zip: the
   arenas grew from 74 to 256 MB (33 MB of it in use) and the month peaked at 439 to 487 MB; with two arenas
   they stay under 120 MB and the month peaks at 343 to 385 MB, in the same time. glibc reads the variable only when a
-  process starts, so a command line already running applies it with :func:`limit_malloc_arenas`.
+  process starts, so a command line already running applies it with :func:`apply_allocator_settings`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import os
 from functools import cache
 
 ALLOCATOR_SETTINGS = {
@@ -32,35 +33,42 @@ ALLOCATOR_SETTINGS = {
 
 
 @cache
-def _malloc_trim() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
-    # the process's own symbols include the C library's; ctypes.util.find_library would run ldconfig to find it
-    with contextlib.suppress(OSError, AttributeError):
-        return ctypes.CDLL(None).malloc_trim  # glibc only
-    return None
+def _c_library() -> ctypes.CDLL | None:
+    """glibc's functions, from the process's own symbols (ctypes.util.find_library would run ldconfig)."""
+    with contextlib.suppress(OSError):
+        library = ctypes.CDLL(None)
+        if hasattr(library, "malloc_trim") and hasattr(library, "mallopt"):
+            return library
+    return None  # not glibc: nothing here is tuned or trimmed
 
 
 _M_ARENA_MAX = -8  # mallopt's parameter number for MALLOC_ARENA_MAX (glibc's malloc.h)
 
 
-def limit_malloc_arenas() -> bool:
-    """Hold this process's malloc to ``MALLOC_ARENA_MAX`` arenas from now on (True when glibc took it).
+def apply_allocator_settings() -> bool:
+    """Give this process :data:`ALLOCATOR_SETTINGS` where its environment sets none (the command line's start).
 
-    Call it before the process starts threads: arenas made already stay.
+    Arrow and polars read theirs from the environment when they load. glibc read ``MALLOC_ARENA_MAX`` when the
+    process started, so unless the environment had its own value then, the limit is applied with ``mallopt``,
+    which holds for arenas made from now on: call this before any thread. True when glibc took the limit.
     """
-    with contextlib.suppress(OSError, AttributeError):
-        return bool(ctypes.CDLL(None).mallopt(_M_ARENA_MAX, int(ALLOCATOR_SETTINGS["MALLOC_ARENA_MAX"])))
-    return False
+    arenas_preset = "MALLOC_ARENA_MAX" in os.environ
+    for name, value in ALLOCATOR_SETTINGS.items():
+        os.environ.setdefault(name, value)
+    library = _c_library()
+    if arenas_preset or library is None:
+        return False
+    return bool(library.mallopt(_M_ARENA_MAX, int(ALLOCATOR_SETTINGS["MALLOC_ARENA_MAX"])))
 
 
-def release_memory(*, heap: bool = True) -> None:
-    """Return unused Arrow pool memory and (``heap``) free C heap to the operating system.
+def release_memory() -> None:
+    """Return unused Arrow pool memory and free C heap to the operating system.
 
-    The Arrow part is cheap enough to call after every chunk of a read; trimming the C heap walks it, so
-    call that between phases.
+    Trimming the C heap walks it: call this between phases (after each CSV of a read, at most), not per chunk.
     """
     import pyarrow as pa  # here: the entry points read ALLOCATOR_SETTINGS before pyarrow may load
 
     pa.default_memory_pool().release_unused()
-    trim = _malloc_trim() if heap else None
-    if trim is not None:
-        trim(0)
+    library = _c_library()
+    if library is not None:
+        library.malloc_trim(0)

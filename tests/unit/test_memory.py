@@ -13,10 +13,10 @@ from chargeback import memory
 
 
 def test_malloc_trim_is_found_in_the_process_own_c_library() -> None:
-    # glibc's (every image and machine this runs on); elsewhere _malloc_trim gives None and trimming is skipped
-    trim = memory._malloc_trim()
-    assert trim is not None
-    assert trim(0) in (0, 1)  # 1 when memory went back to the system, 0 when there was none to return
+    # glibc's (every image and machine this runs on); elsewhere _c_library gives None and nothing is trimmed
+    library = memory._c_library()
+    assert library is not None
+    assert library.malloc_trim(0) in (0, 1)  # 1 when memory went back to the system, 0 when there was none
 
 
 def test_release_memory_frees_only_what_is_unused() -> None:
@@ -44,7 +44,8 @@ for thread in threads:
     thread.join()
 libc = ctypes.CDLL(None)
 libc.fopen.restype = ctypes.c_void_p
-path = tempfile.mktemp()
+with tempfile.NamedTemporaryFile(delete=False) as named:
+    path = named.name
 stream = libc.fopen(path.encode(), b"w")
 libc.malloc_info(0, ctypes.c_void_p(stream))
 libc.fclose(ctypes.c_void_p(stream))
@@ -53,8 +54,10 @@ os.unlink(path)
 """
 
 
-def _arenas(mode: str) -> int:
+def _arenas(mode: str, preset: str | None = None) -> int:
     env = {name: value for name, value in os.environ.items() if name != "MALLOC_ARENA_MAX"}
+    if preset is not None:
+        env["MALLOC_ARENA_MAX"] = preset
     done = subprocess.run([sys.executable, "-c", _COUNT_ARENAS, mode], capture_output=True, text=True, env=env,
                           check=True, timeout=120)
     return int(done.stdout)
@@ -64,3 +67,7 @@ def test_the_command_line_holds_malloc_to_the_arena_limit_however_many_threads_a
     limit = int(memory.ALLOCATOR_SETTINGS["MALLOC_ARENA_MAX"])
     assert _arenas("plain") > limit  # six threads allocating at once take arenas of their own by default
     assert _arenas("cli") <= limit
+
+
+def test_an_arena_limit_the_environment_already_set_is_left_as_glibc_took_it() -> None:
+    assert _arenas("cli", preset="8") > int(memory.ALLOCATOR_SETTINGS["MALLOC_ARENA_MAX"])
