@@ -29,7 +29,17 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from chargeback.bills.headers import AMOUNT_FIELDS, TEXT_FIELDS, HeaderMap
-from chargeback.bills.scan import DETAIL, MONEY, Groups, content_hash, empty_groups, id_hash, in_month, merge_groups
+from chargeback.bills.scan import (
+    DETAIL,
+    MONEY,
+    Groups,
+    content_hash,
+    empty_groups,
+    hash_series,
+    id_hash,
+    in_month,
+    merge_groups,
+)
 from chargeback.bills.sources import MAX_ROW_BYTES, RowTooLongError
 from chargeback.errors import InputError
 from chargeback.fee_types import BILL_FREE_QUOTA
@@ -248,7 +258,7 @@ def read_groups(source: CsvSource, header: HeaderMap, month_forms: tuple[str, ..
     fields = sorted(header.positions, key=header.positions.__getitem__)
     column = {f: f"c{header.positions[f]}" for f in fields}
     has_ids = "line_id" in column
-    exclude = pl.Series(superseded, dtype=pl.UInt64) if superseded is not None else None
+    exclude = hash_series(superseded) if superseded is not None else None
     result = Groups(empty_groups())
     partials: list[pl.DataFrame] = []
     ids: list[np.ndarray] = []
