@@ -91,30 +91,38 @@ def allocate_lines(lines: pa.Table, mapping: ConfigFile, usage: UsageData = NO_U
     """``allocate_table`` with the warnings of its usage splits (unknown consumers, days without usage)."""
     table = _resolved(lines, mapping, usage)
     quantum = min(finest_quantum(lines), CENT)
-    by_usage = pc.equal(table["pool"], _BY_USAGE)
     notes = _SplitNotes()
     usage_rows: list[Row] = []
-    for row in table.filter(by_usage).to_pylist():
+    by_usage, table = _parted(table, pc.equal(table["pool"], _BY_USAGE))
+    for row in by_usage.to_pylist():
         usage_rows.extend(_split_by_usage(row, mapping, usage, quantum, notes))
-    table = table.filter(pc.invert(by_usage))
 
     shared = _shared_pools(mapping)
-    is_pool = pc.is_in(table["pool"], value_set=pa.array(sorted(shared), pa.string()))
-    weights = _weights(table.filter(pc.equal(table["pool"], "")), usage_rows)
-    to_split = table.filter(is_pool).to_pylist()
-    kept = table.filter(pc.invert(is_pool))
-    direct = kept.append_column("share", pa.array([1.0] * kept.num_rows, pa.float64()))
+    pooled, kept = _parted(table, pc.is_in(table["pool"], value_set=pa.array(sorted(shared), pa.string())))
+    weights = _weights(kept.filter(pc.equal(kept["pool"], "")), usage_rows) if shared else {}
+    del table, by_usage
     split_rows: list[Row] = [*usage_rows]
-    for row in to_split:
+    for row in pooled.to_pylist():
         split_rows.extend(_split(row, shared[str(row["pool"])], weights, quantum))
+    direct = kept.append_column("share", pa.array([1.0] * kept.num_rows, pa.float64()))
     parts = [direct.select(_SPLIT_SCHEMA.names).cast(_SPLIT_SCHEMA)]
+    del kept, direct, pooled
     if split_rows:
         parts.append(pa.Table.from_pylist(split_rows, schema=_SPLIT_SCHEMA))
     result = _with_derived(add_prepaid_costs(pa.concat_tables(parts), mapping.prepaid), mapping)
+    del parts
     order = [(c, "ascending") for c in ALLOCATION_COLUMNS
              if c not in ALLOCATION_AMOUNTS and c not in ("share", "line_count")]
     order += [("list_unit_price", "ascending")]
     return Allocation(result.sort_by(order), tuple(notes.warnings(mapping, usage)))
+
+
+def _parted(table: pa.Table, mask: pa.Array | pa.ChunkedArray) -> tuple[pa.Table, pa.Table]:
+    """(rows where ``mask`` holds, the others). Where it holds for none (the common case: most lines are paid
+    directly), the table itself is the second: filtering would copy every column of every line."""
+    if not pc.any(mask).as_py():
+        return table.slice(0, 0), table
+    return table.filter(mask), table.filter(pc.invert(mask))
 
 
 # ---------------------------------------------------------------------------------------------- who decides
