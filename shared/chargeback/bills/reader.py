@@ -53,7 +53,7 @@ from chargeback.errors import InputError
 from chargeback.memory import release_memory
 from chargeback.money import MONEY_TYPE
 from chargeback.storage import LocalObjectStore, ObjectStore
-from chargeback.vectors import sum_by
+from chargeback.vectors import from_polars, sum_by
 from chargeback.warehouse.manifest import MemberCounts
 
 log = logging.getLogger(__name__)
@@ -250,9 +250,8 @@ def _parsed(kept: pl.DataFrame, default_currency: str, bill_account: str) -> pa.
     """The kept groups with parsed text (ISO dates, fee types, accounts, tags) summed to the reader's grain."""
     if not kept.height:
         return _empty_aggregate()
-    raw = kept.to_arrow()
-    col = {name: pc.cast(raw[name].combine_chunks(), pa.string()) for name in raw.column_names
-           if name != DETAIL}
+    raw = from_polars(kept.drop(DETAIL))
+    col = {name: raw[name].combine_chunks() for name in raw.column_names}
     payer, owner = accounts(col["payer_account_id"], col["account_id"], bill_account)
     parsed = {
         "billing_date": iso_dates(col["billing_date"], "billing_date", "", 0),
@@ -274,9 +273,8 @@ def _parsed(kept: pl.DataFrame, default_currency: str, bill_account: str) -> pa.
 def _excluded(others: pl.DataFrame, default_currency: str) -> pa.Table:
     if not others.height:
         return _empty_excluded()
-    raw = others.select("product_code", "currency", "billed_cost", "line_count").to_arrow()
-    table = pa.table({"product_code": pc.cast(raw["product_code"], pa.string()),
-                      "currency": _currency(pc.cast(raw["currency"], pa.string()), default_currency),
+    raw = from_polars(others.select("product_code", "currency", "billed_cost", "line_count"))
+    table = pa.table({"product_code": raw["product_code"], "currency": _currency(raw["currency"], default_currency),
                       "billed_cost": pc.cast(raw["billed_cost"], MONEY_TYPE),
                       "line_count": pc.cast(raw["line_count"], pa.int64())})
     return aggregate_excluded(table)
