@@ -52,12 +52,15 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 def neutralise_column(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
     """Text a spreadsheet would run as a formula (starting with = + - @, a tab or CR) gets a leading apostrophe.
 
-    Worked on the column's distinct values (the tables' text columns repeat a few values many times).
+    Worked on the column's distinct values (the tables' text columns repeat a few values many times); a column
+    with none is handed back as it is.
     """
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
     distinct = pc.unique(column)
     risky = pc.match_substring_regex(distinct, "^[" + re.escape("".join(FORMULA_PREFIXES)) + "]")
+    if not pc.any(risky).as_py():
+        return column
     safe = pc.if_else(risky, pc.binary_join_element_wise("'", distinct, ""), distinct)
     return pc.take(safe, pc.index_in(column, value_set=distinct))
 
