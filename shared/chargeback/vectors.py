@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -20,6 +20,17 @@ def map_distinct(column: pa.ChunkedArray | pa.Array, convert: Callable[[Any], An
     distinct = pc.unique(column)
     results = pa.array([convert(value) for value in distinct.to_pylist()], type_ or pa.string())
     return pc.take(results, pc.index_in(column, value_set=distinct))
+
+
+def map_distinct_fields(column: pa.ChunkedArray | pa.Array, convert: Callable[[Any], Mapping[str, Any]],
+                        types: Mapping[str, pa.DataType]) -> dict[str, pa.Array]:
+    """Several columns from one: ``convert`` gives each distinct value of ``column`` a record, and each field
+    named in ``types`` is spread back over every row as a column of its type. The distinct values are found
+    and placed once for all the fields (parsing an instance ID into its eleven parts, say)."""
+    distinct = pc.unique(column)
+    records = [convert(value) for value in distinct.to_pylist()]
+    positions = pc.index_in(column, value_set=distinct)
+    return {name: pc.take(pa.array([r[name] for r in records], type_), positions) for name, type_ in types.items()}
 
 
 def sum_by(table: pa.Table, keys: Sequence[str], sums: Sequence[str]) -> pa.Table:

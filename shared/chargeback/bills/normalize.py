@@ -22,7 +22,6 @@ import json
 import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from functools import partial
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -32,7 +31,7 @@ from chargeback.columns import LINE_AMOUNTS, LINE_COLUMNS, LINE_DIMENSIONS, LINE
 from chargeback.errors import InputError
 from chargeback.fee_types import fee_type
 from chargeback.money import MONEY_TYPE
-from chargeback.vectors import map_distinct, sum_by
+from chargeback.vectors import map_distinct, map_distinct_fields, sum_by
 
 LINE_SCHEMA = pa.schema(
     [pa.field(c, pa.string()) for c in LINE_DIMENSIONS]
@@ -198,22 +197,17 @@ def _instance_parts(raw: str) -> dict[str, str | bool]:
     }
 
 
-def _instance_part(part: str, raw: str) -> str | bool:
-    return _instance_parts(raw)[part]  # parse_instance_id is cached: each distinct ID is parsed once
-
-
 def normalize_table(aggregates: pa.Table, month: str) -> pa.Table:
     """Normalized lines (``LINE_SCHEMA``) from the reader's aggregates, merged on the normalized keys, sorted.
 
     The aggregates carry parsed dates and fee types already; here the instance IDs are split.
     """
     n = aggregates.num_rows
+    parts = {part: pa.bool_() if part in LINE_FLAGS else pa.string() for part in _instance_parts("")}
     columns: dict[str, pa.Array | pa.ChunkedArray] = {
         "billing_month": pa.array([month] * n, pa.string()),
         "product_code": pa.array([MODEL_STUDIO_PRODUCT] * n, pa.string()),
-        **{part: map_distinct(aggregates["instance_id"], partial(_instance_part, part),
-                              pa.bool_() if part in LINE_FLAGS else pa.string())
-           for part in _instance_parts("")},
+        **map_distinct_fields(aggregates["instance_id"], _instance_parts, parts),
     }
     for name in LINE_DIMENSIONS:
         if name not in columns:

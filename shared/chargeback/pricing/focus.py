@@ -65,7 +65,7 @@ from chargeback.fee_types import FREE_QUOTA
 from chargeback.money import MONEY_TYPE, decimal_text, to_decimal
 from chargeback.months import first_day, next_month
 from chargeback.units import UsageUnit, convert, focus_unit, usage_unit
-from chargeback.vectors import map_distinct
+from chargeback.vectors import map_distinct, map_distinct_fields
 from chargeback.warehouse.publish import chunked_csv, neutralise_column
 
 if TYPE_CHECKING:  # pandas only for the DataFrame fronts, imported where they run: `run` never loads it
@@ -371,13 +371,6 @@ def focus_table(
             found = pc.coalesce(found, or_null(candidate))
         return found
 
-    def per_distinct(key: pa.ChunkedArray | pa.Array, make: Callable[[str], dict[str, Any]],
-                     types: Mapping[str, pa.DataType]) -> dict[str, pa.Array]:
-        distinct = pc.unique(key)
-        made = [make(value) for value in distinct.to_pylist()]
-        positions = pc.index_in(key, value_set=distinct)
-        return {name: pc.take(pa.array([m[name] for m in made], type_), positions) for name, type_ in types.items()}
-
     try:
         day = pc.strptime(col("billing_date"), format="%Y-%m-%d", unit="s")
     except pa.ArrowInvalid as exc:
@@ -404,7 +397,7 @@ def focus_table(
     sku_key = pc.binary_join_element_wise(
         col("commodity_code"), col("billing_item"), model, usage_type, col("io_type"), *text_flags,
         col("context_tier"), pc.if_else(free, "true", "false"), col("usage_unit"), "\x00")
-    sku = per_distinct(sku_key, _sku, {"SkuId": pa.string(), "SkuMeter": pa.string(), "SkuPriceId": pa.string(),
+    sku = map_distinct_fields(sku_key, _sku, {"SkuId": pa.string(), "SkuMeter": pa.string(), "SkuPriceId": pa.string(),
                                        "SkuPriceDetails": pa.string()})
     rule = col("allocation_rule")
     split = pc.invert(pc.is_in(rule, value_set=pa.array(sorted(DIRECT_RULES), pa.string())))
