@@ -8,6 +8,10 @@ child's process tree (so a contender that forks workers is not under-counted). T
 ``/proc`` scan costs about 6 ms here, and doing it every 20 ms would take a third of a core from the
 contenders on a 2-core machine. The 1-minute load average is read before and after each run: the machine
 is shared, and it says how much else was running.
+
+Every contender gets the environment the harness was started with (``launch_environment``), not the one it
+has by the time it measures: importing polars writes polars' own allocator default into ``os.environ``
+(``_RJEM_MALLOC_CONF``), and a contender started after that inherited it as if a user had set it.
 """
 
 from __future__ import annotations
@@ -102,6 +106,17 @@ class TreeSampler(threading.Thread):
         self.join()
 
 
+def launch_environment() -> dict[str, str]:
+    """The environment this process was started with (``/proc/self/environ``), whatever its imports have set
+    since; ``os.environ`` where that cannot be read."""
+    try:
+        raw = Path("/proc/self/environ").read_bytes()
+    except OSError:
+        return dict(os.environ)
+    pairs = (entry.split(b"=", 1) for entry in raw.split(b"\0") if b"=" in entry)
+    return {os.fsdecode(name): os.fsdecode(value) for name, value in pairs}
+
+
 class Spawner:
     """Starts the contenders from a small helper process, so their ``ru_maxrss`` is theirs alone.
 
@@ -114,7 +129,7 @@ class Spawner:
 
     def __init__(self) -> None:
         self._proc = subprocess.Popen([sys.executable, "-S", "-u", __file__, "--serve"], stdin=subprocess.PIPE,
-                                      stdout=subprocess.PIPE, text=True)
+                                      stdout=subprocess.PIPE, text=True, env=launch_environment())
 
     def _ask(self, request: dict[str, Any]) -> None:
         assert self._proc.stdin is not None

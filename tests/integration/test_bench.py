@@ -168,6 +168,22 @@ def test_peak_memory_is_the_childs_own_even_when_the_harness_is_large() -> None:
     assert slow.returncode == -9 and slow.seconds < 10
 
 
+def test_contenders_get_the_environment_the_harness_was_started_with(monkeypatch: pytest.MonkeyPatch) -> None:
+    started_with = measure.launch_environment()
+    assert started_with["PATH"] == os.environ["PATH"]
+    # what importing polars does to the harness: it writes its allocator default into os.environ, which a
+    # contender would then inherit as if a user had set it (and chargeback keeps what a user sets)
+    monkeypatch.setenv("_RJEM_MALLOC_CONF", "dirty_decay_ms:500,muzzy_decay_ms:1000")
+    monkeypatch.setenv("CHARGEBACK_BENCH_SET_LATER", "1")
+    spawner = measure.Spawner()
+    try:
+        run = spawner.measure([sys.executable, "-c", "import json, os; print(json.dumps([os.environ.get(name) for "
+                               "name in ('CHARGEBACK_BENCH_SET_LATER', '_RJEM_MALLOC_CONF', 'PATH')]))"], timeout=60)
+    finally:
+        spawner.close()
+    assert json.loads(run.stdout) == [None, started_with.get("_RJEM_MALLOC_CONF"), os.environ["PATH"]]
+
+
 FAKE_PIPELINE = '''
 import json, sys
 from decimal import Decimal
