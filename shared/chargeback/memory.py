@@ -34,6 +34,10 @@ ALLOCATOR_SETTINGS = {
 }
 """Environment defaults for the allocators, set where a process starts (see the module doc)."""
 
+POLARS_JEMALLOC_DEFAULT = "dirty_decay_ms:500,muzzy_decay_ms:1000"
+"""What ``import polars`` writes into ``_RJEM_MALLOC_CONF`` before any setting of the environment's (which it
+appends): a command started from a Python process that imported polars inherits it, though nobody chose it."""
+
 
 @cache
 def _c_library() -> ctypes.CDLL | None:
@@ -56,12 +60,26 @@ def apply_allocator_settings() -> bool:
     which holds for arenas made from now on: call this before any thread. True when glibc took the limit.
     """
     arenas_preset = "MALLOC_ARENA_MAX" in os.environ
+    _forget_polars_default()
     for name, value in ALLOCATOR_SETTINGS.items():
         os.environ.setdefault(name, value)
     library = _c_library()
     if arenas_preset or library is None:
         return False
     return bool(library.mallopt(_M_ARENA_MAX, int(ALLOCATOR_SETTINGS["MALLOC_ARENA_MAX"])))
+
+
+def _forget_polars_default() -> None:
+    """Drop :data:`POLARS_JEMALLOC_DEFAULT` from the front of ``_RJEM_MALLOC_CONF``, keeping what follows it
+    (a setting someone made before polars wrote its own in front)."""
+    value = os.environ.get("_RJEM_MALLOC_CONF")
+    if value is None or not (value + ",").startswith(POLARS_JEMALLOC_DEFAULT + ","):
+        return
+    chosen = value[len(POLARS_JEMALLOC_DEFAULT):].lstrip(",")
+    if chosen:
+        os.environ["_RJEM_MALLOC_CONF"] = chosen
+    else:
+        del os.environ["_RJEM_MALLOC_CONF"]
 
 
 def release_memory() -> None:

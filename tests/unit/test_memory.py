@@ -71,3 +71,27 @@ def test_the_command_line_holds_malloc_to_the_arena_limit_however_many_threads_a
 
 def test_an_arena_limit_the_environment_already_set_is_left_as_glibc_took_it() -> None:
     assert _arenas("cli", preset="8") > int(memory.ALLOCATOR_SETTINGS["MALLOC_ARENA_MAX"])
+
+
+_POLARS_CONF = "import os, chargeback.cli, polars; print(os.environ['_RJEM_MALLOC_CONF'])"
+
+
+def _polars_conf(preset: str | None) -> str:
+    env = {name: value for name, value in os.environ.items() if name != "_RJEM_MALLOC_CONF"}
+    if preset is not None:
+        env["_RJEM_MALLOC_CONF"] = preset
+    done = subprocess.run([sys.executable, "-c", _POLARS_CONF], capture_output=True, text=True, env=env,
+                          check=True, timeout=120)
+    return done.stdout.strip()
+
+
+def test_polars_own_default_inherited_from_a_parent_is_not_taken_for_a_choice() -> None:
+    ours = memory.ALLOCATOR_SETTINGS["_RJEM_MALLOC_CONF"]
+    # polars puts its default in front of whatever the environment had: the last setting of a key wins
+    assert _polars_conf(None) == f"{memory.POLARS_JEMALLOC_DEFAULT},{ours}"
+    # a parent that imported polars passes its default on: chargeback's settings still apply
+    assert _polars_conf(memory.POLARS_JEMALLOC_DEFAULT) == f"{memory.POLARS_JEMALLOC_DEFAULT},{ours}"
+    # a setting somebody made is kept, also behind the default a parent's polars put in front of it
+    assert _polars_conf("dirty_decay_ms:7") == f"{memory.POLARS_JEMALLOC_DEFAULT},dirty_decay_ms:7"
+    assert _polars_conf(f"{memory.POLARS_JEMALLOC_DEFAULT},dirty_decay_ms:7") == \
+        f"{memory.POLARS_JEMALLOC_DEFAULT},dirty_decay_ms:7"
