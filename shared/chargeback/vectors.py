@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from chargeback.units import tokens_per_unit
+
+if TYPE_CHECKING:  # polars is imported where it runs: commands that never group (``--help``) skip it
+    import polars as pl
 
 
 def map_distinct(column: pa.ChunkedArray | pa.Array, convert: Callable[[Any], Any],
@@ -48,8 +51,8 @@ def sum_by(table: pa.Table, keys: Sequence[str], sums: Sequence[str]) -> pa.Tabl
     return from_polars(grouped).cast(pa.schema([table.schema.field(name) for name in (*keys, *sums)]))
 
 
-def from_polars(frame: Any) -> pa.Table:
-    """A polars DataFrame as an Arrow table, text as ``string``, column by column.
+def from_polars(frame: pl.DataFrame) -> pa.Table:
+    """A polars DataFrame as an Arrow table, text as ``string``, column by column (one chunk each).
 
     Each text column leaves polars as ``large_string`` (polars' oldest Arrow form) and becomes ``string`` by a
     new offsets buffer over the same characters. Measured on the 1M-row month's groups (40,921 rows, 30

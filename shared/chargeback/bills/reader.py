@@ -251,7 +251,7 @@ def _parsed(kept: pl.DataFrame, default_currency: str, bill_account: str) -> pa.
     if not kept.height:
         return _empty_aggregate()
     raw = from_polars(kept.drop(DETAIL))
-    col = {name: raw[name].combine_chunks() for name in raw.column_names}
+    col = {name: raw[name].chunk(0) for name in raw.column_names}  # one chunk a column, shared, not copied
     payer, owner = accounts(col["payer_account_id"], col["account_id"], bill_account)
     parsed = {
         "billing_date": iso_dates(col["billing_date"], "billing_date", "", 0),

@@ -397,8 +397,8 @@ def focus_table(
     sku_key = pc.binary_join_element_wise(
         col("commodity_code"), col("billing_item"), model, usage_type, col("io_type"), *text_flags,
         col("context_tier"), pc.if_else(free, "true", "false"), col("usage_unit"), "\x00")
-    sku = map_distinct_fields(sku_key, _sku, {"SkuId": pa.string(), "SkuMeter": pa.string(), "SkuPriceId": pa.string(),
-                                       "SkuPriceDetails": pa.string()})
+    sku = map_distinct_fields(sku_key, _sku, {"SkuId": pa.string(), "SkuMeter": pa.string(),
+                                              "SkuPriceId": pa.string(), "SkuPriceDetails": pa.string()})
     rule = col("allocation_rule")
     split = pc.invert(pc.is_in(rule, value_set=pa.array(sorted(DIRECT_RULES), pa.string())))
     method_key = pc.binary_join_element_wise(rule, pc.cast(col("share"), pa.string()), "\x00")
