@@ -107,7 +107,7 @@ class _Csv:
     bill: BillFile
     member: str
     source: CsvSource
-    parts: Callable[[], Iterator[CsvPart]]  # the local files the fast path scans, in order, produced as needed
+    parts: Callable[[], Iterator[list[CsvPart]]]  # the local files the fast path scans, produced as needed
     header: HeaderMap
     counts: MemberCounts
     precedence: tuple[str, str, str] = ("", "", "")
@@ -200,7 +200,7 @@ def _read_groups(item: _Csv, forms: tuple[str, ...], *, collect_ids: bool, conte
     options = {"collect_ids": collect_ids, "contents": contents, "superseded": superseded}
     if item.source.encoding == "utf-8":
         try:
-            pieces = [scan_groups(part, item.header, forms, **options) for part in item.parts()]  # type: ignore[arg-type]
+            pieces = [scan_groups(parts, item.header, forms, **options) for parts in item.parts()]  # type: ignore[arg-type]
             return _merged(pieces)
         except ScanDeclined as why:
             log.info("%s: read by the exact reader (%s)", item.source.name, why)
@@ -352,8 +352,8 @@ class _Opened:
             encoding, header = _header(stream.read(HEAD_BYTES), bill.key)
         source = replace(source, encoding=encoding)
 
-        def parts() -> Iterator[CsvPart]:
-            yield CsvPart(str(path), has_header=True)
+        def parts() -> Iterator[list[CsvPart]]:
+            yield [CsvPart(str(path), has_header=True)]
 
         return _Csv(bill, "", source, parts, header, MemberCounts(dialect=header.dialect,
                                                                  language=header.language, encoding=encoding))
@@ -369,11 +369,11 @@ class _Opened:
         source = CsvSource(name, open_member, encoding)
         tmpdir = self.tmpdir
 
-        def parts() -> Iterator[CsvPart]:
+        def parts() -> Iterator[list[CsvPart]]:
             with archive.open_member(member) as stream:
                 for piece in split_pieces(stream, name, tmpdir):
                     try:
-                        yield CsvPart(str(piece.path), has_header=False)
+                        yield [CsvPart(str(piece.path), has_header=False)]
                     finally:
                         piece.path.unlink(missing_ok=True)
 
