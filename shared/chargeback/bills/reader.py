@@ -42,6 +42,7 @@ from chargeback.bills.normalize import accounts, fee_types, iso_dates, list_pric
 from chargeback.bills.scan import (
     DETAIL,
     CsvPart,
+    DetailsRead,
     Groups,
     ScanDeclined,
     empty_groups,
@@ -107,7 +108,7 @@ class _Csv:
     bill: BillFile
     member: str
     source: CsvSource
-    parts: Callable[[], Iterator[list[CsvPart]]]  # the local files the fast path scans, produced as needed
+    parts: Callable[[], Iterator[CsvPart]]  # the local files the fast path scans, in order, produced as needed
     header: HeaderMap
     counts: MemberCounts
     precedence: tuple[str, str, str] = ("", "", "")
@@ -200,7 +201,9 @@ def _read_groups(item: _Csv, forms: tuple[str, ...], *, collect_ids: bool, conte
     options = {"collect_ids": collect_ids, "contents": contents, "superseded": superseded}
     if item.source.encoding == "utf-8":
         try:
-            pieces = [scan_groups(parts, item.header, forms, **options) for parts in item.parts()]  # type: ignore[arg-type]
+            details = DetailsRead()  # the pieces of the CSV share it
+            pieces = [scan_groups(part, item.header, forms, details=details, **options)  # type: ignore[arg-type]
+                      for part in item.parts()]
             return _merged(pieces)
         except ScanDeclined as why:
             log.info("%s: read by the exact reader (%s)", item.source.name, why)
@@ -352,8 +355,8 @@ class _Opened:
             encoding, header = _header(stream.read(HEAD_BYTES), bill.key)
         source = replace(source, encoding=encoding)
 
-        def parts() -> Iterator[list[CsvPart]]:
-            yield [CsvPart(str(path), has_header=True)]
+        def parts() -> Iterator[CsvPart]:
+            yield CsvPart(str(path), has_header=True)
 
         return _Csv(bill, "", source, parts, header, MemberCounts(dialect=header.dialect,
                                                                  language=header.language, encoding=encoding))
@@ -369,11 +372,11 @@ class _Opened:
         source = CsvSource(name, open_member, encoding)
         tmpdir = self.tmpdir
 
-        def parts() -> Iterator[list[CsvPart]]:
+        def parts() -> Iterator[CsvPart]:
             with archive.open_member(member) as stream:
                 for piece in split_pieces(stream, name, tmpdir):
                     try:
-                        yield [CsvPart(str(piece.path), has_header=False)]
+                        yield CsvPart(str(piece.path), has_header=False)
                     finally:
                         piece.path.unlink(missing_ok=True)
 
