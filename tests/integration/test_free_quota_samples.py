@@ -23,11 +23,11 @@ def _grants(tmp_path: Path, name: str, data: bytes, *, encoding: str = "utf-8",
             zipped: bool = False) -> tuple[list[dict], dict]:
     source = tmp_path / name
     source.mkdir()
-    text = data.decode("utf-8-sig")
     if zipped:
         with zipfile.ZipFile(source / REAL.with_suffix(".zip").name, "w", zipfile.ZIP_DEFLATED) as archive:
             archive.writestr(REAL.name, data)
     else:
+        text = data.decode("utf-8-sig")
         (source / REAL.name).write_bytes(text.encode(encoding) if encoding != "utf-8" else data)
     warehouse = tmp_path / f"{name}-warehouse"
     assert main(["run", "--source", str(source), "--warehouse", str(warehouse), "--month", "2026-05"]) == 0

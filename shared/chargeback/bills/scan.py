@@ -177,7 +177,7 @@ class DetailsRead:
 
     def unread(self, first: pl.DataFrame) -> pl.DataFrame:
         """The rows of ``first`` (one an instance) whose detail no earlier piece read; they count as read."""
-        first = first.join(self.keys, on=list(_SAMPLED_BY), how="anti", nulls_equal=True)
+        first = first.join(self.keys, on=list(_SAMPLED_BY), how="anti")  # the scan reads no nulls
         self.keys = pl.concat([self.keys, first.select(_SAMPLED_BY)])
         return first
 
