@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import csv
 import logging
-import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
@@ -62,6 +61,7 @@ from chargeback.columns import MODEL_STUDIO_PRODUCT
 from chargeback.errors import InputError
 from chargeback.memory import release_memory
 from chargeback.money import MONEY_TYPE
+from chargeback.scratch import scratch_dir
 from chargeback.storage import LocalObjectStore, ObjectStore
 from chargeback.vectors import from_polars, sum_by
 from chargeback.warehouse.manifest import MemberCounts
@@ -496,8 +496,8 @@ def read_month(
     """Read every authoritative file of a month; a bill line in two inputs counts once, the newest copy's."""
     del workers  # each scan uses every core; files are read one after the other
     forms = month_forms(month)
-    with tempfile.TemporaryDirectory(prefix="chargeback-") as tmp, ExitStack() as stack:
-        opened = _Opened(store, Path(tmp), max_uncompressed)
+    with scratch_dir() as tmp, ExitStack() as stack:
+        opened = _Opened(store, tmp, max_uncompressed)
         stack.enter_context(opened.stack)
         items: list[_Csv] = []
         by_bill: dict[str, list[_Csv]] = {}
@@ -508,10 +508,10 @@ def read_month(
             by_bill[bill.key] = found
             items += found
         dedupe = sum(1 for i in items if "line_id" in i.header.positions) > 1
-        hashes = _LineHashes(Path(tmp) / "line-hashes", len(items))
+        hashes = _LineHashes(tmp / "line-hashes", len(items))
 
         def aside(position: int) -> Path | None:
-            return Path(tmp) / f"groups-{position:06d}.arrow" if len(items) > 1 else None
+            return tmp / f"groups-{position:06d}.arrow" if len(items) > 1 else None
 
         position = 0  # of each CSV in ``items``, which lists them in this order
         for bill in bills:

@@ -35,10 +35,8 @@ Both readers produce the same groups, so nothing after them can tell which one r
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 # Read when polars plans its first scan: 2 MiB read chunks (polars' default is far larger) keep the scan near
 # 200 MB and, measured here, make it faster too. The environment may override it.
@@ -52,6 +50,7 @@ import pyarrow.compute as pc
 from chargeback.bills.headers import AMOUNT_FIELDS, TEXT_FIELDS, HeaderMap
 from chargeback.fee_types import BILL_FREE_QUOTA
 from chargeback.money import MONEY_SCALE, MONEY_TYPE
+from chargeback.scratch import scratch_dir
 
 MONEY = pl.Decimal(38, MONEY_SCALE)
 WIDE = pl.Decimal(38, 18)  # the scale amounts are read at; a sum with digits past MONEY_SCALE is declined
@@ -235,8 +234,8 @@ def scan_groups(part: CsvPart, header: HeaderMap, month_forms: tuple[str, ...], 
             dropped = rows.select(drop.sum()).collect(engine="streaming").item()
             result.superseded_rows = int(dropped or 0)
             rows = rows.filter(~drop)
-        with tempfile.TemporaryDirectory(prefix="chargeback-scan-") as tmp:
-            grouped_path, ids_path = Path(tmp) / "groups.arrow", Path(tmp) / "ids.arrow"
+        with scratch_dir("scan-") as tmp:
+            grouped_path, ids_path = tmp / "groups.arrow", tmp / "ids.arrow"
             sinks = [_grouped(rows).sink_ipc(grouped_path, lazy=True)]
             if collect_ids and has_ids:
                 kept = [pl.col("_id")] + ([pl.col("_content")] if contents else [])
