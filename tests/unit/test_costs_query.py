@@ -13,8 +13,11 @@ from chargeback.errors import InputError
 from chargeback.pricing.catalog import load_catalog
 from chargeback.pricing.reconcile import reconcile
 from chargeback.queries.costs import CostQuery, ask_costs, parse_by, parse_where
+from chargeback.queries.scan import scan_cost_summaries
 from chargeback.queries.summary import cost_summary
 from chargeback.warehouse import layout
+from chargeback.warehouse.manifest import write_manifest
+from chargeback.warehouse.publish import sha256
 from chargeback.warehouse.read import read_allocations, table_to_frame
 from tests.support.allocations import allocation_table, row
 from tests.support.memory_store import MemoryObjectStore
@@ -146,6 +149,36 @@ def test_a_month_published_before_the_summary_is_summed_from_its_allocations():
     publish_month(new, "2026-05", MAY)
     query = CostQuery("2026-05", by=("model", "cost_center", "fee_type"))
     assert [r.to_dict() for r in ask_costs(old, query).rows] == [r.to_dict() for r in ask_costs(new, query).rows]
+
+
+def test_a_summary_published_before_one_of_its_columns_is_summed_from_the_allocations():
+    """Only the columns a question names are decoded, but a summary without one of today's columns (an older
+    version's) is still recognised as such, whichever columns are asked for."""
+    store, today = MemoryObjectStore(), MemoryObjectStore()
+    manifest = publish_month(store, "2026-05", MAY)
+    publish_month(today, "2026-05", MAY)
+    key = layout.costs_key("2026-05")
+    older = pq.read_table(io.BytesIO(store.objects[key])).drop_columns(["free_quota_unvalued_lines"])
+    store.objects[key] = _parquet(older)
+    write_manifest(store, manifest.replace(outputs={**manifest.outputs, key: sha256(store.objects[key])}))
+    query = CostQuery("2026-05", by=("model",))
+    answer = ask_costs(store, query)
+    assert answer.months == ["2026-05"] and not answer.problems
+    assert [r.to_dict() for r in answer.rows] == [r.to_dict() for r in ask_costs(today, query).rows]
+
+
+def test_a_summary_reads_only_the_columns_asked_for():
+    store = MemoryObjectStore()
+    publish_month(store, "2026-05", MAY)
+    scan = scan_cost_summaries(store, ["2026-05"], columns=("model", "cost_center_path", "billed_cost"))
+    assert scan.tables["2026-05"].column_names == ["model", "cost_center_path", "billed_cost"]
+    whole = scan_cost_summaries(store, ["2026-05"]).tables["2026-05"]
+    assert scan.tables["2026-05"] == whole.select(["model", "cost_center_path", "billed_cost"])
+    del store.objects[layout.allocations_key("2026-05")]  # a question without the day never reads them
+    answer = ask_costs(store, CostQuery("2026-05", by=("model",)))
+    assert answer.months == ["2026-05"] and answer.source == "costs" and not answer.problems
+    with pytest.raises(ValueError, match="not columns of the cost summary: billing_date"):
+        scan_cost_summaries(store, ["2026-05"], columns=("model", "billing_date"))
 
 
 def test_allocations_changed_behind_the_manifest_are_refused():

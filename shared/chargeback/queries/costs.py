@@ -21,7 +21,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from chargeback.columns import QUERY_DIMENSIONS
+from chargeback.columns import COST_AMOUNTS, COST_COUNTS, QUERY_DIMENSIONS
 from chargeback.errors import InputError
 from chargeback.money import ZERO, format_decimal
 from chargeback.months import check_month, months_between
@@ -182,10 +182,11 @@ class CostAnswer:
 def _read(store: ObjectStore, query: CostQuery,
           catalog: Callable[[], PriceCatalog]) -> tuple[Scan, pa.Table | None]:
     """The months' rows with the cost amounts, at a grain that holds every dimension the query names."""
-    if not query.needs_days:
-        scan = scan_cost_summaries(store, query.months, catalog)
-        return scan, concat(scan)
     named = [*query.keys, *(c.dimension for c in query.where)]
+    if not query.needs_days:  # only the columns the question names are decoded
+        scan = scan_cost_summaries(store, query.months, catalog,
+                                   [*dict.fromkeys([*named, *COST_AMOUNTS, *COST_COUNTS])])
+        return scan, concat(scan)
     scan = scan_allocations(store, query.months, [*dict.fromkeys([*NEEDED_COLUMNS, *named])])
     table = concat(scan)
     if table is None:

@@ -128,15 +128,26 @@ def _recorded(store: ObjectStore, manifest: Manifest, key: str) -> str:
 
 
 def _parquet(source: Any, where: str, month: str, columns: Sequence[str] | None = None) -> pa.Table:
+    """A Parquet file (a path or a buffer), or only ``columns`` of it: the others are not decoded.
+
+    ``ParquetFile``, not ``read_table``: one file needs none of the dataset layer, whose import (with the pandas
+    it brings) is most of a ``costs`` command's start-up.
+    """
     try:
         # one thread: pyarrow's thread pools sometimes abort the interpreter as it exits (apache/arrow#34314)
-        return pq.read_table(source, columns=None if columns is None else list(columns), use_threads=False)
+        with pq.ParquetFile(source) as parquet:
+            return parquet.read(columns=None if columns is None else list(columns), use_threads=False)
     except (pa.ArrowInvalid, OSError) as exc:
         raise _Unreadable("damaged", f"{where} is not a readable Parquet file ({exc}); {_rerun(month)}") from None
 
 
 def _read_whole(store: ObjectStore, manifest: Manifest, key: str) -> pa.Table:
     """One published object, read whole and checked against the manifest's SHA-256."""
+    return _parquet(io.BytesIO(_checked_bytes(store, manifest, key)), _where(store, key), manifest.month)
+
+
+def _checked_bytes(store: ObjectStore, manifest: Manifest, key: str) -> bytes:
+    """The bytes of one published object, checked against the manifest's SHA-256."""
     recorded = _recorded(store, manifest, key)
     try:
         data = store.read_bytes(key)
@@ -147,7 +158,7 @@ def _read_whole(store: ObjectStore, manifest: Manifest, key: str) -> pa.Table:
         raise _Unreadable("changed", f"{_where(store, key)} differs from what the manifest of {manifest.month} "
                                      "recorded (a run may be publishing the month now: try again; if it "
                                      f"persists, {_rerun(manifest.month)})")
-    return _parquet(io.BytesIO(data), _where(store, key), manifest.month)
+    return data
 
 
 def _read_columns(path: Path, manifest: Manifest, where: str, columns: Sequence[str],
@@ -227,28 +238,47 @@ def scan_lines(store: ObjectStore, months: Sequence[str], columns: Sequence[str]
         store, manifest, layout.lines_key(manifest.month), manifest.counts.lines, columns))
 
 
+SUMMARY_COLUMNS: tuple[str, ...] = (*COSTS_SCHEMA.names, "cost_center_path")
+"""The columns a month's cost summary reads as (``scan_cost_summaries``)."""
+
+
+def _summary(store: ObjectStore, manifest: Manifest, key: str, columns: Sequence[str]) -> pa.Table | None:
+    """``columns`` of the month's published cost summary (its whole object checked against the manifest), or
+    None for a summary published before one of today's columns existed. Only the columns asked for are decoded:
+    a question by model over a year reads a tenth of the summaries' columns."""
+    where = _where(store, key)
+    data = _checked_bytes(store, manifest, key)
+    try:
+        present = pq.read_schema(io.BytesIO(data)).names
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise _Unreadable("damaged", f"{where} is not a readable Parquet file ({exc}); "
+                                     f"{_rerun(manifest.month)}") from None
+    checked = [*dict.fromkeys([*_wanted(columns, present), "currency", "billed_cost"])]
+    table = _parquet(io.BytesIO(data), where, manifest.month, [c for c in present if c in checked])
+    _check_totals(table, manifest, where)
+    if not set(COSTS_SCHEMA.names) <= set(present):
+        return None  # an older summary, without columns added since: sum the allocations
+    return _derived(table, columns, manifest, where)
+
+
 def scan_cost_summaries(store: ObjectStore, months: Sequence[str],
-                        catalog: Callable[[], PriceCatalog] = load_catalog) -> Scan:
-    """Each month's cost summary (``COSTS_SCHEMA`` and ``cost_center_path``), checked against its manifest.
+                        catalog: Callable[[], PriceCatalog] = load_catalog,
+                        columns: Sequence[str] = SUMMARY_COLUMNS) -> Scan:
+    """Each month's cost summary (``columns``, of :data:`SUMMARY_COLUMNS`), checked against its manifest.
 
     A month published before the summary existed (or before one of its columns did) is summed from its
     allocations here, with the price catalog ``catalog()`` gives valuing its free quota (loaded only then).
     """
+    unknown = [c for c in columns if c not in SUMMARY_COLUMNS]
+    if unknown:
+        raise ValueError(f"not columns of the cost summary: {', '.join(unknown)}")
     scan = Scan()
-    columns = [*COSTS_SCHEMA.names, "cost_center_path"]
     for month in months:
         try:
             manifest = _manifest(store, month)
             key = layout.costs_key(month)
-            table = None
-            if key in manifest.outputs:
-                table = _read_whole(store, manifest, key)
-                _check_totals(table, manifest, _where(store, key))
-                if not set(COSTS_SCHEMA.names) <= set(table.column_names):
-                    table = None  # an older summary, without columns added since: sum the allocations
-            if table is not None:
-                table = _derived(table, columns, manifest, _where(store, key))
-            else:
+            table = _summary(store, manifest, key, columns) if key in manifest.outputs else None
+            if table is None:
                 needed = [*dict.fromkeys([*NEEDED_COLUMNS, *COST_DIMENSIONS])]
                 table = cost_summary(_allocations(store, manifest, needed), catalog())
                 table = _derived(table, columns, manifest, _where(store, layout.allocations_key(month)))
@@ -268,4 +298,5 @@ def concat(scan: Scan) -> pa.Table | None:
     return pa.concat_tables([t.select(names) for t in tables], promote_options="permissive")
 
 
-__all__ = ["MonthProblem", "Scan", "billed_totals", "concat", "scan_allocations", "scan_cost_summaries", "scan_lines"]
+__all__ = ["SUMMARY_COLUMNS", "MonthProblem", "Scan", "billed_totals", "concat", "scan_allocations",
+           "scan_cost_summaries", "scan_lines"]
