@@ -72,3 +72,34 @@ def test_the_console_script_flushes_what_it_printed_and_keeps_the_exit_code(tmp_
                           str(tmp_path / "w"), "--month", "2026-05"], capture_output=True, text=True, timeout=120,
                          check=False)
     assert bad.returncode == 2 and "error: field 'month': no Model Studio bill for 2026-05" in bad.stderr
+
+
+COSTS_PROBE = """
+import contextlib, io, json, sys
+from chargeback.cli import main
+out = io.StringIO()
+with contextlib.redirect_stdout(out):
+    code = main(sys.argv[1:])
+print(json.dumps({"code": code, "pandas": "pandas" in sys.modules, "answer": json.loads(out.getvalue())}))
+"""
+
+
+def test_costs_never_loads_pandas_and_answers_the_same(tmp_path: Path) -> None:
+    """``chargeback costs`` reads the summaries with ``ParquetFile``, not the dataset layer (which imports pandas):
+    a fresh process answers without pandas, exactly as one that has it loaded."""
+    from chargeback.cli import main
+
+    warehouse = tmp_path / "wh"
+    assert main(["run", "--source", str(REAL), "--warehouse", str(warehouse), "--month", "2026-05"]) == 0
+    answers = []
+    for preload in (False, True):
+        done = subprocess.run([sys.executable, "-c", ("import pandas\n" if preload else "") + COSTS_PROBE, "costs",
+                               "--warehouse", str(warehouse), "--month", "2026-05", "--by", "model,api_key_id",
+                               "--format", "json"], capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 0, done.stderr
+        answers.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    lean, loaded = answers
+    assert lean["code"] == loaded["code"] == 0
+    assert (lean["pandas"], loaded["pandas"]) == (False, True)
+    assert lean["answer"] == loaded["answer"]
+    assert [t["billed_cost"] for t in lean["answer"]["totals"]] == [BILLED]

@@ -13,6 +13,7 @@ from chargeback.columns import QUERY_DIMENSIONS
 from chargeback.commands import add_storage_options, open_url
 from chargeback.display import format_money, format_number, format_percent
 from chargeback.errors import InputError
+from chargeback.lean import without_pandas
 from chargeback.queries.costs import CostAnswer, CostQuery, CostRow, ask_costs, parse_by, parse_where
 from chargeback.reporting.csvfile import neutralise
 
@@ -71,6 +72,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(handler=_costs)
 
 
+@without_pandas()
 def _costs(args: argparse.Namespace) -> int:
     query = CostQuery(args.month, args.to, parse_by(args.by), parse_where(args.where), args.top)
     answer = ask_costs(open_url(args.warehouse, args), query)
