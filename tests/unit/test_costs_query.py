@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from decimal import Decimal
 
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -13,7 +14,7 @@ from chargeback.errors import InputError
 from chargeback.pricing.catalog import load_catalog
 from chargeback.pricing.reconcile import reconcile
 from chargeback.queries.costs import CostQuery, ask_costs, parse_by, parse_where
-from chargeback.queries.scan import scan_cost_summaries
+from chargeback.queries.scan import scan_allocations, scan_cost_summaries
 from chargeback.queries.summary import cost_summary
 from chargeback.warehouse import layout
 from chargeback.warehouse.manifest import write_manifest
@@ -122,6 +123,18 @@ def test_the_day_reads_the_allocations_and_agrees_with_the_summary(store):
     assert one_day.totals == []  # '[' is literal, only '*' is a wildcard
     one_day = ask_costs(store, CostQuery("2026-05", where=parse_where(["billing_date=2026-05-02"])))
     assert totals(one_day) == {"CNY": Decimal("4.1234567")}
+
+
+def test_the_day_over_months_is_summed_month_by_month_with_conditions_on_other_dimensions(store):
+    answer = ask_costs(store, CostQuery("2026-04", "2026-05", by=("billing_date",),
+                                        where=parse_where(["model=qwen-max"])))
+    assert {(r.keys["billing_date"], r.currency): r.billed_cost for r in answer.rows} == {
+        ("2026-04-30", "CNY"): Decimal("2"), ("2026-05-01", "CNY"): Decimal("30.75"),
+        ("2026-05-02", "CNY"): Decimal("1.1234567"), ("2026-05-03", "USD"): Decimal("7")}
+    assert totals(answer) == {"CNY": Decimal("33.8734567"), "USD": Decimal("7")}
+    kept = scan_allocations(store, ["2026-04", "2026-05"], ["model", "billed_cost", "currency"],
+                            reduce=lambda table: table.filter(pc.equal(table["model"], "qwen-turbo")))
+    assert {m: t.num_rows for m, t in kept.tables.items()} == {"2026-04": 1, "2026-05": 0}  # what reduce kept
 
 
 def test_cost_center_path_reads_as_the_cost_center_without_a_hierarchy(store):

@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
+from functools import cache
 from typing import Any
 
 import pyarrow as pa
@@ -181,20 +182,34 @@ class CostAnswer:
 
 def _read(store: ObjectStore, query: CostQuery,
           catalog: Callable[[], PriceCatalog]) -> tuple[Scan, pa.Table | None]:
-    """The months' rows with the cost amounts, at a grain that holds every dimension the query names."""
+    """The months' rows that match the query's conditions, with the cost amounts, summed month by month by the
+    query's keys (the sums of each month are exact, so summing them again gives the months' sums)."""
     named = [*query.keys, *(c.dimension for c in query.where)]
+
+    def matching(table: pa.Table) -> pa.Table:
+        for condition in query.where:
+            table = table.filter(condition.mask(table[condition.dimension]))
+        return sum_costs(table, query.keys)
+
     if not query.needs_days:  # only the columns the question names are decoded
         scan = scan_cost_summaries(store, query.months, catalog,
                                    [*dict.fromkeys([*named, *COST_AMOUNTS, *COST_COUNTS])])
-        return scan, concat(scan)
-    scan = scan_allocations(store, query.months, [*dict.fromkeys([*NEEDED_COLUMNS, *named])])
-    table = concat(scan)
-    if table is None:
-        return scan, None
-    if "billing_date" in table.column_names:  # a DATE column in newer months: grouped as its ISO text
-        table = table.set_column(table.column_names.index("billing_date"), "billing_date",
-                                 pc.cast(table["billing_date"], pa.string()))
-    return scan, with_cost_amounts(table, catalog())
+        return scan, concat(_reduced(scan, matching))
+    prices = cache(catalog)  # loaded once, for the first month read
+
+    def costed(table: pa.Table) -> pa.Table:
+        if "billing_date" in table.column_names:  # a DATE column in newer months: grouped as its ISO text
+            table = table.set_column(table.column_names.index("billing_date"), "billing_date",
+                                     pc.cast(table["billing_date"], pa.string()))
+        return matching(with_cost_amounts(table, prices()))
+
+    scan = scan_allocations(store, query.months, [*dict.fromkeys([*NEEDED_COLUMNS, *named])], reduce=costed)
+    return scan, concat(scan)
+
+
+def _reduced(scan: Scan, reduce: Callable[[pa.Table], pa.Table]) -> Scan:
+    scan.tables = {month: reduce(table) for month, table in scan.tables.items()}
+    return scan
 
 
 def _share(part: Decimal, whole: Decimal) -> Decimal | None:
@@ -226,9 +241,7 @@ def ask_costs(store: ObjectStore, query: CostQuery,
     answer = CostAnswer(query, "allocations" if query.needs_days else "costs", scan.months, scan.problems)
     if table is None:
         return answer
-    for condition in query.where:
-        table = table.filter(condition.mask(table[condition.dimension]))
-    grouped = sum_costs(table, query.keys)
+    grouped = sum_costs(table, query.keys)  # the months' sums, summed
     records = grouped.to_pylist()
     for currency in sorted({r["currency"] for r in records}):
         mine = [r for r in records if r["currency"] == currency]

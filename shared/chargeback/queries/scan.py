@@ -227,9 +227,16 @@ def _scan(store: ObjectStore, months: Sequence[str], read: Callable[[Manifest], 
     return scan
 
 
-def scan_allocations(store: ObjectStore, months: Sequence[str], columns: Sequence[str]) -> Scan:
-    """The ``columns`` of each month's allocations, checked against its manifest."""
-    return _scan(store, months, lambda manifest: _allocations(store, manifest, columns))
+def scan_allocations(store: ObjectStore, months: Sequence[str], columns: Sequence[str],
+                     reduce: Callable[[pa.Table], pa.Table] | None = None) -> Scan:
+    """The ``columns`` of each month's allocations, checked against its manifest; with ``reduce``, what it
+    makes of each month's table (e.g. its sums), kept instead of the table: one month is held at a time, not
+    a year of a million rows a month."""
+    def read(manifest: Manifest) -> pa.Table:
+        table = _allocations(store, manifest, columns)
+        return table if reduce is None else reduce(table)
+
+    return _scan(store, months, read)
 
 
 def scan_lines(store: ObjectStore, months: Sequence[str], columns: Sequence[str]) -> Scan:
