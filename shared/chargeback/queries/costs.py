@@ -182,8 +182,8 @@ class CostAnswer:
 
 def _read(store: ObjectStore, query: CostQuery,
           catalog: Callable[[], PriceCatalog]) -> tuple[Scan, pa.Table | None]:
-    """The months' rows that match the query's conditions, with the cost amounts, summed month by month by the
-    query's keys (the sums of each month are exact, so summing them again gives the months' sums)."""
+    """The months' rows that match the query's conditions, with the cost amounts, summed by the query's keys;
+    the allocations month by month as they are read (exact sums: summing them again gives the months')."""
     named = [*query.keys, *(c.dimension for c in query.where)]
 
     def matching(table: pa.Table) -> pa.Table:
@@ -194,7 +194,8 @@ def _read(store: ObjectStore, query: CostQuery,
     if not query.needs_days:  # only the columns the question names are decoded
         scan = scan_cost_summaries(store, query.months, catalog,
                                    [*dict.fromkeys([*named, *COST_AMOUNTS, *COST_COUNTS])])
-        return scan, concat(_reduced(scan, matching))
+        table = concat(scan)  # summaries are small: matched and summed at once
+        return scan, None if table is None else matching(table)
     prices = cache(catalog)  # loaded once, for the first month read
 
     def costed(table: pa.Table) -> pa.Table:
@@ -205,11 +206,6 @@ def _read(store: ObjectStore, query: CostQuery,
 
     scan = scan_allocations(store, query.months, [*dict.fromkeys([*NEEDED_COLUMNS, *named])], reduce=costed)
     return scan, concat(scan)
-
-
-def _reduced(scan: Scan, reduce: Callable[[pa.Table], pa.Table]) -> Scan:
-    scan.tables = {month: reduce(table) for month, table in scan.tables.items()}
-    return scan
 
 
 def _share(part: Decimal, whole: Decimal) -> Decimal | None:
