@@ -148,6 +148,8 @@ def format_table(run: AlertRun, width: int | None = None) -> str:
         out.append("")
         out.append("Why:")
         for outcome in shown:
+            if outcome.action == "superseded":  # the table names it; its reasons are the higher threshold's
+                continue
             out.append(f"* {outcome.title}")
             if outcome.alert is not None:
                 reasons = list(outcome.alert.reasons)

@@ -18,7 +18,7 @@ from chargeback.storage import LocalObjectStore
 from tests.support.alert_tables import row, series
 from tests.support.warehouse import publish_month
 
-MAPPING = parse_config_file("""
+MAPPING_YAML = """
 cost_centers:
   search:
     name: Search team
@@ -32,7 +32,8 @@ alerts:
     platform: {type: webhook, url_env: PLATFORM_HOOK_URL}
   anomaly: {dimensions: [cost_center]}
   forecast: {enabled: false}
-""")
+"""
+MAPPING = parse_config_file(MAPPING_YAML)
 
 
 class MemoryMailer:
@@ -270,6 +271,20 @@ def test_the_table_says_what_fired_and_why(store, mailer):
     assert "* Budget 100% reached: Search team spent CNY 541.00 of CNY 500.00 in 2026-05" in table
     assert table.rstrip().endswith("2 to act on, 0 superseded by a higher threshold, 0 already sent (quiet); "
                                    "deliveries: 2 sent, 0 failed, 0 undelivered.")
+
+
+def test_the_table_explains_only_the_highest_threshold_crossed(store, mailer):
+    """A budget past 50, 80 and 100% at once sends the 100% alert; the table lists the lower two as superseded,
+    and "Why:" explains only the one that went out (the lower ones would repeat its figures)."""
+    mapping = parse_config_file(MAPPING_YAML.replace("thresholds: [100]", "thresholds: [50, 80, 100]"))
+    publish_month(store, "2026-05", series(date(2026, 5, 1), ["600", "1"]))
+    day = date(2026, 5, 3)
+    table = format_table(run_alerts(store, day, mapping, channels(mailer), now=now(day)), width=120)
+    rows = [line.split()[0] for line in table.split("Why:")[0].splitlines() if "budget_actual" in line]
+    assert rows == ["superseded", "superseded", "new"]
+    why = [line for line in table.split("Why:")[1].splitlines() if line.startswith("* ")]
+    assert why == ["* Budget 100% reached: Search team spent CNY 601.00 of CNY 500.00 in 2026-05"]
+    assert "1 to act on, 2 superseded by a higher threshold" in table
 
 
 def test_disabled_alerts_do_nothing(store, mailer):
