@@ -13,8 +13,9 @@ answer without it.
 
 from __future__ import annotations
 
+import contextlib
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -89,6 +90,10 @@ def _rerun(month: str) -> str:
     return f"run 'chargeback run --month {month} --force' to publish it again"
 
 
+def _missing(where: str, month: str) -> _Unreadable:
+    return _Unreadable("damaged", f"{where} is named by the manifest of {month} but missing; {_rerun(month)}")
+
+
 def _where(store: ObjectStore, key: str) -> str:
     return f"{store.url.rstrip('/')}/{key}"
 
@@ -127,23 +132,33 @@ def _recorded(store: ObjectStore, manifest: Manifest, key: str) -> str:
     return recorded
 
 
-def _parquet(source: Any, where: str, month: str, columns: Sequence[str] | None = None) -> pa.Table:
-    """A Parquet file (a path or a buffer), or only ``columns`` of it: the others are not decoded.
+@contextlib.contextmanager
+def _opened(source: Any, where: str, month: str) -> Iterator[pq.ParquetFile]:
+    """A Parquet file (a path or a buffer) opened once, its footer read; what goes wrong reading it (there or in
+    the block) is an ``_Unreadable`` that names it.
 
     ``ParquetFile``, not ``read_table``: one file needs none of the dataset layer, whose import (with the pandas
     it brings) is most of a ``costs`` command's start-up.
     """
     try:
-        # one thread: pyarrow's thread pools sometimes abort the interpreter as it exits (apache/arrow#34314)
         with pq.ParquetFile(source) as parquet:
-            return parquet.read(columns=None if columns is None else list(columns), use_threads=False)
+            yield parquet
+    except FileNotFoundError:
+        raise _missing(where, month) from None
     except (pa.ArrowInvalid, OSError) as exc:
         raise _Unreadable("damaged", f"{where} is not a readable Parquet file ({exc}); {_rerun(month)}") from None
 
 
+def _columns(parquet: pq.ParquetFile, columns: Sequence[str] | None = None) -> pa.Table:
+    """The file's ``columns`` (all by default); the others are not decoded."""
+    # one thread: pyarrow's thread pools sometimes abort the interpreter as it exits (apache/arrow#34314)
+    return parquet.read(columns=None if columns is None else list(columns), use_threads=False)
+
+
 def _read_whole(store: ObjectStore, manifest: Manifest, key: str) -> pa.Table:
     """One published object, read whole and checked against the manifest's SHA-256."""
-    return _parquet(io.BytesIO(_checked_bytes(store, manifest, key)), _where(store, key), manifest.month)
+    with _opened(io.BytesIO(_checked_bytes(store, manifest, key)), _where(store, key), manifest.month) as parquet:
+        return _columns(parquet)
 
 
 def _checked_bytes(store: ObjectStore, manifest: Manifest, key: str) -> bytes:
@@ -152,8 +167,7 @@ def _checked_bytes(store: ObjectStore, manifest: Manifest, key: str) -> bytes:
     try:
         data = store.read_bytes(key)
     except NotFoundError:
-        raise _Unreadable("damaged", f"{_where(store, key)} is named by the manifest of {manifest.month} but "
-                                     f"missing; {_rerun(manifest.month)}") from None
+        raise _missing(_where(store, key), manifest.month) from None
     if sha256(data) != recorded:
         raise _Unreadable("changed", f"{_where(store, key)} differs from what the manifest of {manifest.month} "
                                      "recorded (a run may be publishing the month now: try again; if it "
@@ -164,19 +178,12 @@ def _checked_bytes(store: ObjectStore, manifest: Manifest, key: str) -> bytes:
 def _read_columns(path: Path, manifest: Manifest, where: str, columns: Sequence[str],
                   expected_rows: int) -> pa.Table:
     """Only ``columns`` of a local Parquet file (the others are not read from disk), its row count checked."""
-    try:
-        metadata = pq.read_metadata(path)
-    except FileNotFoundError:
-        raise _Unreadable("damaged", f"{where} is named by the manifest of {manifest.month} but missing; "
-                                     f"{_rerun(manifest.month)}") from None
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise _Unreadable("damaged", f"{where} is not a readable Parquet file ({exc}); "
-                                     f"{_rerun(manifest.month)}") from None
-    if metadata.num_rows != expected_rows:
-        raise _Unreadable("changed", f"{where} has {metadata.num_rows} rows, its manifest {expected_rows} "
-                                     f"(a run may be publishing the month now: try again; if it persists, "
-                                     f"{_rerun(manifest.month)})")
-    return _parquet(path, where, manifest.month, _wanted(columns, metadata.schema.to_arrow_schema().names))
+    with _opened(path, where, manifest.month) as parquet:
+        if parquet.metadata.num_rows != expected_rows:
+            raise _Unreadable("changed", f"{where} has {parquet.metadata.num_rows} rows, its manifest "
+                                         f"{expected_rows} (a run may be publishing the month now: try again; if it "
+                                         f"persists, {_rerun(manifest.month)})")
+        return _columns(parquet, _wanted(columns, parquet.schema_arrow.names))
 
 
 def billed_totals(table: pa.Table) -> dict[str, Decimal]:
@@ -254,14 +261,10 @@ def _summary(store: ObjectStore, manifest: Manifest, key: str, columns: Sequence
     None for a summary published before one of today's columns existed. Only the columns asked for are decoded:
     a question by model over a year reads a tenth of the summaries' columns."""
     where = _where(store, key)
-    data = _checked_bytes(store, manifest, key)
-    try:
-        present = pq.read_schema(io.BytesIO(data)).names
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise _Unreadable("damaged", f"{where} is not a readable Parquet file ({exc}); "
-                                     f"{_rerun(manifest.month)}") from None
-    checked = [*dict.fromkeys([*_wanted(columns, present), "currency", "billed_cost"])]
-    table = _parquet(io.BytesIO(data), where, manifest.month, [c for c in present if c in checked])
+    with _opened(io.BytesIO(_checked_bytes(store, manifest, key)), where, manifest.month) as parquet:
+        present = parquet.schema_arrow.names
+        checked = [*dict.fromkeys([*_wanted(columns, present), "currency", "billed_cost"])]
+        table = _columns(parquet, [c for c in present if c in checked])
     _check_totals(table, manifest, where)
     if not set(COSTS_SCHEMA.names) <= set(present):
         return None  # an older summary, without columns added since: sum the allocations
