@@ -16,6 +16,7 @@ from chargeback.pricing.reconcile import reconcile
 from chargeback.queries.costs import CostQuery, ask_costs, parse_by, parse_where
 from chargeback.queries.scan import scan_allocations, scan_cost_summaries
 from chargeback.queries.summary import cost_summary
+from chargeback.storage import LocalObjectStore
 from chargeback.warehouse import layout
 from chargeback.warehouse.manifest import write_manifest
 from chargeback.warehouse.publish import sha256
@@ -192,6 +193,24 @@ def test_a_summary_reads_only_the_columns_asked_for():
     assert answer.months == ["2026-05"] and answer.source == "costs" and not answer.problems
     with pytest.raises(ValueError, match="not columns of the cost summary: billing_date"):
         scan_cost_summaries(store, ["2026-05"], columns=("model", "billing_date"))
+
+
+def test_a_damaged_or_missing_table_is_named_with_the_command_that_repairs_it(tmp_path):
+    store = LocalObjectStore(tmp_path)
+    manifest = publish_month(store, "2026-05", MAY)
+    allocations = tmp_path / layout.allocations_key("2026-05")
+    allocations.write_bytes(b"not parquet")  # a local table is read in place: its columns, not its bytes
+    [problem] = ask_costs(store, CostQuery("2026-05", by=("billing_date",))).problems
+    assert problem.reason == "damaged" and "allocations.parquet is not a readable Parquet file" in problem.message
+    assert "chargeback run --month 2026-05 --force" in problem.message
+    allocations.unlink()
+    [problem] = ask_costs(store, CostQuery("2026-05", by=("billing_date",))).problems
+    assert problem.reason == "damaged" and "named by the manifest of 2026-05 but missing" in problem.message
+    key = layout.costs_key("2026-05")  # a summary whose bytes the manifest vouches for, but not Parquet
+    store.write_bytes(key, b"not parquet either")
+    write_manifest(store, manifest.replace(outputs={**manifest.outputs, key: sha256(b"not parquet either")}))
+    [problem] = ask_costs(store, CostQuery("2026-05", by=("model",))).problems
+    assert problem.reason == "damaged" and "costs.parquet is not a readable Parquet file" in problem.message
 
 
 def test_allocations_changed_behind_the_manifest_are_refused():

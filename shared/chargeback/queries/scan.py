@@ -210,7 +210,11 @@ def _published(store: ObjectStore, manifest: Manifest, key: str, rows: int, colu
     local = getattr(store, "local_path", None)
     if local is not None:
         _recorded(store, manifest, key)
-        table = _read_columns(local(key), manifest, where, [*columns, "currency", "billed_cost"], rows)
+        try:
+            path = local(key)
+        except NotFoundError:
+            raise _missing(where, manifest.month) from None
+        table = _read_columns(path, manifest, where, [*columns, "currency", "billed_cost"], rows)
     else:
         table = _read_whole(store, manifest, key)
     _check_totals(table, manifest, where)
