@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
+import pyarrow as pa
+import pyarrow.csv as pacsv
 import pytest
 
 from chargeback.errors import ChargebackError
@@ -13,6 +16,7 @@ from chargeback.warehouse.publish import (
     GARBAGE_AFTER,
     check_published,
     collect_garbage,
+    csv_bytes,
     lagging_copies,
     publish_month,
     sha256,
@@ -98,3 +102,17 @@ def test_the_sweep_keeps_what_the_last_two_manifests_name_and_anything_young() -
     kept = {info.key for info in store.list("objects/")}
     assert sorted(deleted) == sorted([orphan_old, *(s.key for s in first.objects.values())])
     assert kept == {orphan_young, *(s.key for m in (second, third) for s in m.objects.values())}
+
+
+@pytest.mark.parametrize("rows", [0, 1, 70_000])  # none (the header alone), one, and more than one slice
+def test_the_export_csv_has_one_bom_then_the_table(rows: int) -> None:
+    table = pa.table({"workspace_id": pa.array(["ws-1", "=cmd()"] * (rows // 2) + ["ws-1"] * (rows % 2), pa.string()),
+                      "billed_cost": pa.array([Decimal("1.250000000000")] * rows, pa.decimal128(38, 12))})
+    data = csv_bytes(table)
+    bom = "\ufeff".encode()
+    assert data.startswith(bom) and not data[len(bom):].startswith(bom)
+    read = pacsv.read_csv(pa.py_buffer(data[len(bom):]),
+                          convert_options=pacsv.ConvertOptions(column_types={"billed_cost": pa.string()}))
+    assert read.column_names == ["workspace_id", "billed_cost"] and read.num_rows == rows
+    assert set(read["billed_cost"].to_pylist()) <= {"1.25"}
+    assert "=cmd()" not in read["workspace_id"].to_pylist()  # neutralised: "'=cmd()"
