@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -109,10 +110,11 @@ def test_the_export_csv_has_one_bom_then_the_table(rows: int) -> None:
     table = pa.table({"workspace_id": pa.array(["ws-1", "=cmd()"] * (rows // 2) + ["ws-1"] * (rows % 2), pa.string()),
                       "billed_cost": pa.array([Decimal("1.250000000000")] * rows, pa.decimal128(38, 12))})
     data = csv_bytes(table)
-    bom = "\ufeff".encode()
+    bom = codecs.BOM_UTF8
     assert data.startswith(bom) and not data[len(bom):].startswith(bom)
     read = pacsv.read_csv(pa.py_buffer(data[len(bom):]),
                           convert_options=pacsv.ConvertOptions(column_types={"billed_cost": pa.string()}))
     assert read.column_names == ["workspace_id", "billed_cost"] and read.num_rows == rows
     assert set(read["billed_cost"].to_pylist()) <= {"1.25"}
-    assert "=cmd()" not in read["workspace_id"].to_pylist()  # neutralised: "'=cmd()"
+    written = read["workspace_id"].to_pylist()
+    assert "=cmd()" not in written and ("'=cmd()" in written) == (rows >= 2)  # neutralised, never dropped

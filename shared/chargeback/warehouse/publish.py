@@ -23,6 +23,7 @@ names, at its size.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import io
 import re
@@ -81,7 +82,7 @@ def csv_bytes(table: pa.Table) -> bytes:
             return neutralise_column(column)
         return column
 
-    return chunked_csv(table, text, prefix="\ufeff".encode())
+    return chunked_csv(table, text, prefix=codecs.BOM_UTF8)
 
 
 def chunked_csv(table: pa.Table, text: Callable[[pa.Array, pa.Field], pa.Array], rows: int = 65536, *,
@@ -89,8 +90,8 @@ def chunked_csv(table: pa.Table, text: Callable[[pa.Array, pa.Field], pa.Array],
     """``table`` as CSV after ``prefix`` (a BOM), each column turned to text by ``text``, a slice of rows at a
     time (flat memory). The prefix goes into the same buffer: prepended afterwards, it copied the whole CSV."""
     options = pacsv.WriteOptions(quoting_style="needed")
-    sink = io.BytesIO(prefix)  # its getvalue() hands over the bytes without a copy
-    sink.seek(len(prefix))
+    sink = io.BytesIO()  # its getvalue() hands over the bytes without a copy
+    sink.write(prefix)
     batches = table.to_batches(max_chunksize=rows)
     if not batches:  # the header alone
         pacsv.write_csv(pa.table({name: pa.array([], pa.string()) for name in table.column_names}), sink, options)
