@@ -67,6 +67,10 @@ class DiesAtWrite:
         self._write(f"put {key}")
         self.inner.write_bytes(key, data, content_type)
 
+    def write_file(self, key: str, path: Path, content_type: str | None = None) -> None:
+        self._write(f"put {key}")
+        self.inner.write_file(key, path, content_type)
+
     def create(self, key: str, data: bytes, content_type: str | None = None) -> None:
         self._write(f"create {key}")
         self.inner.create(key, data, content_type)

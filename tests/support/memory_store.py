@@ -7,6 +7,7 @@ import io
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import BinaryIO
 
 from chargeback.errors import NotFoundError
@@ -42,6 +43,9 @@ class MemoryObjectStore:
         with self._lock:
             self.objects[check_key(key)] = bytes(data)
             self.modified[key] = datetime.now(UTC)
+
+    def write_file(self, key: str, path: Path, content_type: str | None = None) -> None:
+        self.write_bytes(key, Path(path).read_bytes(), content_type)
 
     def create(self, key: str, data: bytes, content_type: str | None = None) -> None:
         with self._lock:

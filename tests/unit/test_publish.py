@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -21,6 +22,8 @@ from chargeback.warehouse.publish import (
     lagging_copies,
     publish_month,
     sha256,
+    spool,
+    write_csv,
 )
 from tests.support.alert_tables import series
 from tests.support.memory_store import MemoryObjectStore
@@ -62,6 +65,28 @@ def test_the_manifest_names_each_object_and_the_table_keys_are_its_copies() -> N
     # the same outputs again: only the manifest is written
     again, written = publish_month(store, outputs(b"v1"), manifest(), published, now=NOW)
     assert written == [layout.manifest_key(MONTH)] and again.objects == published.objects
+
+
+def test_a_spooled_output_is_published_from_its_file_which_then_goes(tmp_path: Path) -> None:
+    table = pa.table({"cost_center": ["=cmd()", "team-a"] * 3, "billed_cost": pa.array(
+        [Decimal("1.000000000001")] * 6, pa.decimal128(38, 12))})
+    csv_key = layout.allocations_key(MONTH, "csv")
+
+    def spooled_outputs(name: str) -> list[tuple[str, object]]:
+        return [(TABLE, lambda: b"allocations v1"),
+                (csv_key, lambda: spool(tmp_path / name, lambda sink: write_csv(table, sink)))]
+
+    store = MemoryObjectStore()
+    published, written = publish_month(store, spooled_outputs("first.csv"), manifest(), None, now=NOW)
+    stored = published.objects[csv_key]
+    assert store.read_bytes(csv_key) == store.read_bytes(stored.key) == csv_bytes(table)  # the same bytes as held
+    assert (stored.sha256, stored.size) == (sha256(csv_bytes(table)), len(csv_bytes(table)))
+    assert stored.key in written and check_published(store, published) == []
+    assert not (tmp_path / "first.csv").exists()  # stored, then removed
+    # the same output again: nothing rewritten, and its spooled file is removed all the same
+    again, written = publish_month(store, spooled_outputs("second.csv"), manifest(), published, now=NOW)
+    assert written == [layout.manifest_key(MONTH)] and again.objects == published.objects
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_commit_waits_for_its_fence() -> None:

@@ -23,6 +23,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -45,6 +46,7 @@ from chargeback.pricing.catalog import load_catalog
 from chargeback.pricing.focus import focus_files
 from chargeback.pricing.free_quota import GRANT_FIELDS, month_grants
 from chargeback.queries.summary import cost_summary
+from chargeback.scratch import scratch_dir
 from chargeback.storage import ObjectStore
 from chargeback.warehouse import layout
 from chargeback.warehouse.manifest import (
@@ -62,13 +64,15 @@ from chargeback.warehouse.manifest import (
 from chargeback.warehouse.publish import (
     Fence,
     Output,
+    Spooled,
     check_published,
-    csv_bytes,
+    digest_of,
     lagging_copies,
     parquet_bytes,
     publish_month,
     refresh_copies,
-    sha256,
+    spool,
+    write_csv,
 )
 from chargeback.warehouse.read import read_table
 from chargeback.warehouse.tables import in_pipeline_types, published_allocations, published_lines
@@ -86,14 +90,14 @@ def made_ahead(outputs: list[Output], pool: ThreadPoolExecutor) -> list[Output]:
     a second and cost about 30 MB at the peak, since the FOCUS and allocation CSVs (tens of MB each) were then
     held together, beside their Arrow text.
     """
-    futures: dict[int, Future[bytes]] = {}
+    futures: dict[int, Future[bytes | Spooled]] = {}
 
     def submit(index: int) -> None:
         if index < len(outputs) and index not in futures:
             futures[index] = pool.submit(outputs[index][1])
 
-    def taker(index: int) -> Callable[[], bytes]:
-        def take() -> bytes:  # the bytes leave with the caller: no future keeps them alive to the end
+    def taker(index: int) -> Callable[[], bytes | Spooled]:
+        def take() -> bytes | Spooled:  # the bytes leave with the caller: no future keeps them alive to the end
             submit(index)
             future = futures.pop(index)
             submit(index + 1)
@@ -270,16 +274,17 @@ def _ingest(source: ObjectStore, warehouse: ObjectStore, month: str, mapping: Co
         raise ChargebackError(f"the accounts' bills do not add up to the month's total for {month}")
     held = [lines]  # handed to the lines' Parquet, which lets it go: the later outputs need only the allocation
     outputs: list[Output] = [(layout.lines_key(month), lambda: parquet_bytes(published_lines(held.pop())))]
-    if allocate_lines:
-        manifest, more = _allocate(lines, mapping, manifest, usage)
-        outputs += more
-    del lines
-    for kind in manifest.unknown_usage_types:
-        log.warning("usage type %r is not one chargeback knows: %d row(s) kept with io_type 'other'",
-                    kind.usage_type, kind.rows, extra={"month": month, "usage_type": kind.usage_type})
-    with ThreadPoolExecutor(OUTPUT_WORKERS, thread_name_prefix="outputs") as pool:
-        manifest, written = publish_month(warehouse, made_ahead(outputs, pool), manifest, previous, fence=lease,
-                                          now=now)
+    with scratch_dir("outputs-") as spool_dir:
+        if allocate_lines:
+            manifest, more = _allocate(lines, mapping, manifest, usage, spool_dir)
+            outputs += more
+        del lines
+        for kind in manifest.unknown_usage_types:
+            log.warning("usage type %r is not one chargeback knows: %d row(s) kept with io_type 'other'",
+                        kind.usage_type, kind.rows, extra={"month": month, "usage_type": kind.usage_type})
+        with ThreadPoolExecutor(OUTPUT_WORKERS, thread_name_prefix="outputs") as pool:
+            manifest, written = publish_month(warehouse, made_ahead(outputs, pool), manifest, previous,
+                                              fence=lease, now=now)
     log.info("month %s published", month, extra={"month": month, "status": manifest.status,
                                                   "lines": manifest.counts.lines,
                                                   "totals": {c: format_decimal(v) for c, v in totals.items()}})
@@ -363,9 +368,10 @@ def _account_bill(account: AccountSelection, read: MonthRead) -> AccountBill:
                        totals=dict(sorted(totals.items())))
 
 
-def _allocate(lines: pa.Table, mapping: ConfigFile, manifest: Manifest,
-              usage: UsageData) -> tuple[Manifest, list[Output]]:
-    """Allocate ``lines``: the manifest with its allocation fields filled, and the files to write."""
+def _allocate(lines: pa.Table, mapping: ConfigFile, manifest: Manifest, usage: UsageData,
+              spool_dir: Path) -> tuple[Manifest, list[Output]]:
+    """Allocate ``lines``: the manifest with its allocation fields filled, and the files to write (the CSVs
+    spooled into ``spool_dir``, a scratch folder that must outlive their publishing)."""
     allocation = allocate_lines(lines, mapping, usage)
     table = allocation.table
     if _totals(table) != _totals(lines):
@@ -405,13 +411,19 @@ def _allocate(lines: pa.Table, mapping: ConfigFile, manifest: Manifest,
             raise ChargebackError(f"the cost summary does not reconcile with the allocations for {manifest.month}")
         return parquet_bytes(summary)
 
-    def allocation_files() -> tuple[bytes, bytes]:
+    def allocation_files() -> tuple[bytes, Spooled]:
         shown = published_allocations(table)  # the table as analysts read it, for the Parquet and the CSV
-        return parquet_bytes(shown), csv_bytes(shown)
+        return parquet_bytes(shown), spool(spool_dir / "allocations.csv", lambda csv: write_csv(shown, csv))
+
+    def focus_outputs() -> tuple[bytes, Spooled]:
+        made: list[bytes] = []
+        csv = spool(spool_dir / "focus.csv", lambda csv: made.append(focus_files(
+            table, csv, version=mapping.focus.version, sub_account_names=mapping.workspace_labels,
+            prepaid=mapping.prepaid)))
+        return made[0], csv
 
     allocations = _MadeTogether(allocation_files)
-    focus = _MadeTogether(lambda: focus_files(table, version=mapping.focus.version,
-                                              sub_account_names=mapping.workspace_labels, prepaid=mapping.prepaid))
+    focus = _MadeTogether(focus_outputs)
     month = manifest.month
     return manifest, [
         (layout.allocations_key(month, "parquet"), lambda: allocations.take(0)),
@@ -426,12 +438,12 @@ class _MadeTogether:
     """Files one call makes together (a table's Parquet and CSV), whichever output asks first; each is handed
     out once and let go with it."""
 
-    def __init__(self, make: Callable[[], tuple[bytes, ...]]) -> None:
-        self._make: Callable[[], tuple[bytes, ...]] | None = make
-        self._parts: dict[int, bytes] = {}
+    def __init__(self, make: Callable[[], tuple[bytes | Spooled, ...]]) -> None:
+        self._make: Callable[[], tuple[bytes | Spooled, ...]] | None = make
+        self._parts: dict[int, bytes | Spooled] = {}
         self._lock = threading.Lock()
 
-    def take(self, part: int) -> bytes:
+    def take(self, part: int) -> bytes | Spooled:
         with self._lock:
             if self._make is not None:
                 self._parts, self._make = dict(enumerate(self._make())), None
@@ -502,16 +514,17 @@ def _reallocate(warehouse: ObjectStore, month: str, mapping: ConfigFile, lease: 
     usage = load_usage(mapping) if usage is None else usage
     inputs = f"{previous.fingerprint}:{mapping.version}" + (f":{usage.digest}" if usage.digest else "")
     manifest = previous.replace(allocated_at=now, fingerprint=hashlib.sha256(inputs.encode()).hexdigest())
-    manifest, outputs = _allocate(lines, mapping, manifest, usage)
-    with ThreadPoolExecutor(OUTPUT_WORKERS, thread_name_prefix="outputs") as pool:
-        made = {key: make() for key, make in made_ahead(outputs, pool)}
-    if previous.allocated and all(previous.outputs.get(key) == sha256(data) for key, data in made.items()):
-        # the allocation and everything made from it (FOCUS, exports, cost summary) as published
-        log.info("month %s: allocation unchanged, nothing re-published", month, extra={"month": month})
-        return RunSummary(previous, changed=False)
-    outputs = [(layout.lines_key(month), lambda: parquet_bytes(published_lines(lines))),
-               *[(key, (lambda data=data: data)) for key, data in made.items()]]
-    manifest, written = publish_month(warehouse, outputs, manifest, previous, fence=lease, now=now)
+    with scratch_dir("outputs-") as spool_dir:
+        manifest, outputs = _allocate(lines, mapping, manifest, usage, spool_dir)
+        with ThreadPoolExecutor(OUTPUT_WORKERS, thread_name_prefix="outputs") as pool:
+            made = {key: make() for key, make in made_ahead(outputs, pool)}
+        if previous.allocated and all(previous.outputs.get(key) == digest_of(data) for key, data in made.items()):
+            # the allocation and everything made from it (FOCUS, exports, cost summary) as published
+            log.info("month %s: allocation unchanged, nothing re-published", month, extra={"month": month})
+            return RunSummary(previous, changed=False)
+        outputs = [(layout.lines_key(month), lambda: parquet_bytes(published_lines(lines))),
+                   *[(key, (lambda data=data: data)) for key, data in made.items()]]
+        manifest, written = publish_month(warehouse, outputs, manifest, previous, fence=lease, now=now)
     return RunSummary(manifest, changed=True, written=tuple(written))
 
 

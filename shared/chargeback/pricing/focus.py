@@ -48,7 +48,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -516,12 +516,15 @@ def focus_table_csv_bytes(table: pa.Table) -> bytes:
 
     Text a spreadsheet would run as a formula gets a leading apostrophe, as in every CSV we write.
     """
-    return chunked_csv(table, _csv_text)
+    sink = io.BytesIO()
+    chunked_csv(table, _csv_text, sink)
+    return sink.getvalue()
 
 
-def focus_files(allocations: pa.Table, *, rows: int = 8192, **options: Any) -> tuple[bytes, bytes]:
-    """(Parquet, CSV) of the FOCUS view of ``allocations``, made a slice of rows at a time (flat memory)."""
-    parquet_sink, csv_sink = io.BytesIO(), io.BytesIO()  # getvalue() hands over the bytes without a copy
+def focus_files(allocations: pa.Table, csv: BinaryIO, *, rows: int = 8192, **options: Any) -> bytes:
+    """The FOCUS view of ``allocations``, made a slice of rows at a time (flat memory): its CSV written into
+    ``csv``, its Parquet returned."""
+    parquet_sink = io.BytesIO()  # getvalue() hands over the bytes without a copy
     parquet: pq.ParquetWriter | None = None
     text: pacsv.CSVWriter | None = None
     for start in range(0, max(allocations.num_rows, 1), rows):
@@ -533,13 +536,13 @@ def focus_files(allocations: pa.Table, *, rows: int = 8192, **options: Any) -> t
         parquet.write_table(focus)  # one row group per slice
         converted = pa.table([_csv_text(focus.column(i), f) for i, f in enumerate(focus.schema)],
                              names=focus.column_names)
-        text = text or pacsv.CSVWriter(csv_sink, converted.schema,
+        text = text or pacsv.CSVWriter(csv, converted.schema,
                                        write_options=pacsv.WriteOptions(quoting_style="needed"))
         text.write_table(converted)
     for writer in (parquet, text):
         if writer is not None:
             writer.close()
-    return parquet_sink.getvalue(), csv_sink.getvalue()
+    return parquet_sink.getvalue()
 
 
 def focus_table_parquet_bytes(table: pa.Table) -> bytes:

@@ -16,6 +16,7 @@ import posixpath
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
 
 from chargeback.errors import InputError, StorageError
@@ -60,6 +61,11 @@ class ObjectStore(Protocol):
 
     def write_bytes(self, key: str, data: bytes, content_type: str | None = None) -> None:
         """Create or replace the object; readers see the old or the new content, never a part."""
+        ...
+
+    def write_file(self, key: str, path: Path, content_type: str | None = None) -> None:
+        """Create or replace the object with the bytes of the local file ``path``, read from disk as they go
+        (never held whole in memory; a retry reads the file again); readers see the old or the new content."""
         ...
 
     def create(self, key: str, data: bytes, content_type: str | None = None) -> None:

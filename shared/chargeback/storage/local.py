@@ -153,6 +153,15 @@ class LocalObjectStore:
             Path(tmp).unlink(missing_ok=True)
             raise
 
+    def write_file(self, key: str, path: Path, content_type: str | None = None) -> None:
+        with open(path, "rb") as source:
+            tmp = self._written(self._path(key), source)
+        try:
+            os.replace(tmp, self._path(key))
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
     def create(self, key: str, data: bytes, content_type: str | None = None) -> None:
         path = self._path(key)
         tmp = self._written(path, data)

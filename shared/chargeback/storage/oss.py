@@ -16,6 +16,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 from xml.etree.ElementTree import ParseError
 
@@ -291,6 +292,11 @@ class OssObjectStore:
         object_key = self._object_key(key)
         headers = {"Content-Type": content_type} if content_type else None
         self._call("put", key, lambda: self.client.put_object(object_key, data, headers=headers))
+
+    def write_file(self, key: str, path: Path, content_type: str | None = None) -> None:
+        object_key = self._object_key(key)
+        headers = {"Content-Type": content_type} if content_type else None
+        self._call("put", key, lambda: self.client.put_object_from_file(object_key, str(path), headers=headers))
 
     def create(self, key: str, data: bytes, content_type: str | None = None) -> None:
         object_key = self._object_key(key)

@@ -28,8 +28,10 @@ import hashlib
 import io
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from pathlib import Path
+from typing import BinaryIO, Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -73,7 +75,15 @@ def parquet_bytes(table: pa.Table) -> bytes:
 
 
 def csv_bytes(table: pa.Table) -> bytes:
-    """CSV for people: exact decimals without trailing zeros, formula-like text neutralised, UTF-8 with BOM."""
+    """CSV for people (see :func:`write_csv`), as bytes."""
+    sink = io.BytesIO()  # its getvalue() hands over the bytes without a copy
+    write_csv(table, sink)
+    return sink.getvalue()
+
+
+def write_csv(table: pa.Table, sink: BinaryIO) -> None:
+    """CSV for people into ``sink``: exact decimals without trailing zeros, formula-like text neutralised, UTF-8
+    with BOM."""
 
     def text(column: pa.Array, field: pa.Field) -> pa.Array:
         if pa.types.is_decimal(field.type):
@@ -82,20 +92,19 @@ def csv_bytes(table: pa.Table) -> bytes:
             return neutralise_column(column)
         return column
 
-    return chunked_csv(table, text, prefix=codecs.BOM_UTF8)
+    sink.write(codecs.BOM_UTF8)
+    chunked_csv(table, text, sink)
 
 
-def chunked_csv(table: pa.Table, text: Callable[[pa.Array, pa.Field], pa.Array], rows: int = 65536, *,
-                prefix: bytes = b"") -> bytes:
-    """``table`` as CSV after ``prefix`` (a BOM), each column turned to text by ``text``, a slice of rows at a
-    time (flat memory). The prefix goes into the same buffer: prepended afterwards, it copied the whole CSV."""
+def chunked_csv(table: pa.Table, text: Callable[[pa.Array, pa.Field], pa.Array], sink: BinaryIO,
+                rows: int = 65536) -> None:
+    """``table`` as CSV into ``sink``, each column turned to text by ``text``, a slice of rows at a time (flat
+    memory)."""
     options = pacsv.WriteOptions(quoting_style="needed")
-    sink = io.BytesIO()  # its getvalue() hands over the bytes without a copy
-    sink.write(prefix)
     batches = table.to_batches(max_chunksize=rows)
     if not batches:  # the header alone
         pacsv.write_csv(pa.table({name: pa.array([], pa.string()) for name in table.column_names}), sink, options)
-        return sink.getvalue()
+        return
     writer: pacsv.CSVWriter | None = None
     for batch in batches:
         converted = pa.record_batch([text(batch.column(i), f) for i, f in enumerate(table.schema)],
@@ -104,15 +113,39 @@ def chunked_csv(table: pa.Table, text: Callable[[pa.Array, pa.Field], pa.Array],
         writer.write_batch(converted)
     if writer is not None:
         writer.close()
-    return sink.getvalue()
 
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-Output = tuple[str, Callable[[], bytes]]
-"""An output: its table key and a function making its bytes."""
+@dataclass(frozen=True)
+class Spooled:
+    """An output's bytes in a local file, with their SHA-256 and size: a large CSV (the FOCUS export is 47 MB
+    at 1M bill rows) goes from the disk to the store (``ObjectStore.write_file``) instead of being held in
+    memory beside the next output being made. Publishing removes the file once it is stored."""
+
+    path: Path
+    sha256: str
+    size: int
+
+
+def spool(path: Path, write: Callable[[BinaryIO], None]) -> Spooled:
+    """Write a new local file ``path`` with ``write`` (handed the open file) and take its hash and size."""
+    with open(path, "xb") as out:
+        write(out)
+    with open(path, "rb") as written:
+        digest = hashlib.file_digest(written, "sha256").hexdigest()
+    return Spooled(path, digest, path.stat().st_size)
+
+
+def digest_of(made: bytes | Spooled) -> str:
+    """The SHA-256 of an output's bytes, held or spooled."""
+    return made.sha256 if isinstance(made, Spooled) else sha256(made)
+
+
+Output = tuple[str, Callable[[], bytes | Spooled]]
+"""An output: its table key and a function making its bytes (held, or spooled to a local file)."""
 
 
 class Fence(Protocol):
@@ -127,9 +160,10 @@ def publish_month(store: ObjectStore, outputs: Iterable[Output], manifest: Manif
     commit), then the table copies; ``previous`` is the month's published manifest, whose objects are kept.
 
     Each output's bytes are taken in turn (the caller may be making them ahead, in parallel) and dropped once
-    written; an object the previous manifest already names, and that is in place, is not written again.
-    ``fence`` is checked right before the commit; ``now`` (aware) dates the sweep of old unnamed objects (no
-    sweep without it). Returns the manifest as written and the keys written, in order.
+    written (a spooled output's file is removed); an object the previous manifest already names, and that is
+    in place, is not written again. ``fence`` is checked right before the commit; ``now`` (aware) dates the
+    sweep of old unnamed objects (no sweep without it). Returns the manifest as written and the keys written,
+    in order.
     """
     month = manifest.month
     named = {ref.key: ref for ref in previous.objects.values()} if previous else {}
@@ -137,14 +171,20 @@ def publish_month(store: ObjectStore, outputs: Iterable[Output], manifest: Manif
     hashes: dict[str, str] = {}
     objects: dict[str, StoredObject] = {}
     for key, make in outputs:
-        data = make()
+        made = make()
         release_memory()
-        digest = sha256(data)
-        stored = StoredObject(layout.content_key(month, key, digest), digest, len(data))
+        digest = digest_of(made)
+        size = made.size if isinstance(made, Spooled) else len(made)
+        stored = StoredObject(layout.content_key(month, key, digest), digest, size)
         if named.get(stored.key) != stored or not _in_place(store, stored):
-            store.write_bytes(stored.key, data)
+            if isinstance(made, Spooled):
+                store.write_file(stored.key, made.path)
+            else:
+                store.write_bytes(stored.key, made)
             written.append(stored.key)
-        del data
+        if isinstance(made, Spooled):
+            made.path.unlink(missing_ok=True)
+        del made
         hashes[key], objects[key] = digest, stored
     if fence is not None:
         fence.check()
