@@ -22,7 +22,7 @@ from chargeback.warehouse.publish import (
     lagging_copies,
     publish_month,
     sha256,
-    spool,
+    spooled,
     write_csv,
 )
 from tests.support.alert_tables import series
@@ -72,9 +72,13 @@ def test_a_spooled_output_is_published_from_its_file_which_then_goes(tmp_path: P
         [Decimal("1.000000000001")] * 6, pa.decimal128(38, 12))})
     csv_key = layout.allocations_key(MONTH, "csv")
 
+    def spool(name: str) -> object:
+        with open(tmp_path / name, "xb") as sink:
+            write_csv(table, sink)
+        return spooled(tmp_path / name)
+
     def spooled_outputs(name: str) -> list[tuple[str, object]]:
-        return [(TABLE, lambda: b"allocations v1"),
-                (csv_key, lambda: spool(tmp_path / name, lambda sink: write_csv(table, sink)))]
+        return [(TABLE, lambda: b"allocations v1"), (csv_key, lambda: spool(name))]
 
     store = MemoryObjectStore()
     published, written = publish_month(store, spooled_outputs("first.csv"), manifest(), None, now=NOW)

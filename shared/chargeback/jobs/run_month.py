@@ -71,7 +71,7 @@ from chargeback.warehouse.publish import (
     parquet_bytes,
     publish_month,
     refresh_copies,
-    spool,
+    spooled,
     write_csv,
 )
 from chargeback.warehouse.read import read_table
@@ -413,14 +413,15 @@ def _allocate(lines: pa.Table, mapping: ConfigFile, manifest: Manifest, usage: U
 
     def allocation_files() -> tuple[bytes, Spooled]:
         shown = published_allocations(table)  # the table as analysts read it, for the Parquet and the CSV
-        return parquet_bytes(shown), spool(spool_dir / "allocations.csv", lambda csv: write_csv(shown, csv))
+        with open(spool_dir / "allocations.csv", "xb") as csv:
+            write_csv(shown, csv)
+        return parquet_bytes(shown), spooled(spool_dir / "allocations.csv")
 
     def focus_outputs() -> tuple[bytes, Spooled]:
-        made: list[bytes] = []
-        csv = spool(spool_dir / "focus.csv", lambda csv: made.append(focus_files(
-            table, csv, version=mapping.focus.version, sub_account_names=mapping.workspace_labels,
-            prepaid=mapping.prepaid)))
-        return made[0], csv
+        with open(spool_dir / "focus.csv", "xb") as csv:
+            parquet = focus_files(table, csv, version=mapping.focus.version,
+                                  sub_account_names=mapping.workspace_labels, prepaid=mapping.prepaid)
+        return parquet, spooled(spool_dir / "focus.csv")
 
     allocations = _MadeTogether(allocation_files)
     focus = _MadeTogether(focus_outputs)

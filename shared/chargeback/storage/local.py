@@ -154,10 +154,11 @@ class LocalObjectStore:
             raise
 
     def write_file(self, key: str, path: Path, content_type: str | None = None) -> None:
+        target = self._path(key)
         with open(path, "rb") as source:
-            tmp = self._written(self._path(key), source)
+            tmp = self._written(target, source)
         try:
-            os.replace(tmp, self._path(key))
+            os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise

@@ -130,10 +130,8 @@ class Spooled:
     size: int
 
 
-def spool(path: Path, write: Callable[[BinaryIO], None]) -> Spooled:
-    """Write a new local file ``path`` with ``write`` (handed the open file) and take its hash and size."""
-    with open(path, "xb") as out:
-        write(out)
+def spooled(path: Path) -> Spooled:
+    """The local file ``path``, written and closed, as an output: its hash and size taken from the disk."""
     with open(path, "rb") as written:
         digest = hashlib.file_digest(written, "sha256").hexdigest()
     return Spooled(path, digest, path.stat().st_size)
