@@ -145,20 +145,18 @@ class LocalObjectStore:
         return tmp
 
     def write_bytes(self, key: str, data: bytes, content_type: str | None = None) -> None:
+        self._replace(key, data)
+
+    def write_file(self, key: str, path: Path, content_type: str | None = None) -> None:
+        with open(path, "rb") as source:
+            self._replace(key, source)
+
+    def _replace(self, key: str, data: bytes | BinaryIO) -> None:
+        """Replace the object with ``data`` (bytes or a stream), whole: written beside it, then renamed."""
         path = self._path(key)
         tmp = self._written(path, data)
         try:
             os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-
-    def write_file(self, key: str, path: Path, content_type: str | None = None) -> None:
-        target = self._path(key)
-        with open(path, "rb") as source:
-            tmp = self._written(target, source)
-        try:
-            os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
