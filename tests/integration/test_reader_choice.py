@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from chargeback.bills import exact, reader
-from chargeback.cli import main
-from tests.support.real_bills import BILLED, MONTH, REAL
+from chargeback.storage import LocalObjectStore
+from tests.support.real_bills import BILLED, MONTH, REAL, publish_real_export
 
 DEFAULT = reader.SCAN_FROM_BYTES  # read at import, before any test changes it
 FAST, EXACT = reader.scan_groups, exact.read_groups
@@ -37,7 +37,7 @@ def _run(tmp_path: Path, name: str, monkeypatch: pytest.MonkeyPatch, threshold: 
     monkeypatch.setattr(reader, "scan_groups", scanned)
     monkeypatch.setattr(exact, "read_groups", read_exactly)
     warehouse = tmp_path / name
-    assert main(["run", "--source", str(REAL), "--warehouse", str(warehouse), "--month", MONTH]) == 0
+    publish_real_export(LocalObjectStore(warehouse))
     manifest = json.loads((warehouse / f"manifests/billing_month={MONTH}/manifest.json").read_text())
     published = {table: (warehouse / f"{table}/billing_month={MONTH}/{table}.parquet").read_bytes()
                  for table in TABLES}
