@@ -3,10 +3,9 @@
 For each bill object (:mod:`chargeback.bills.sources`): its bytes as fetched are hashed, a zip is opened once
 and its CSV members inflated in turn; each CSV's header is mapped (:mod:`chargeback.bills.headers`: a missing
 needed column or an ambiguous one is an error) and its rows summed to raw groups by the fast path
-(:mod:`chargeback.bills.scan`, polars) or, for a small CSV (:data:`SCAN_FROM_BYTES`) and where the fast
-path declines, the exact reader (:mod:`chargeback.bills.exact`, pyarrow); the groups' text fields are checked
-(:mod:`chargeback.bills.checks`), an error naming the file, the line and the field. Rows of other months are
-counted; rows of other products counted and totalled.
+(:mod:`chargeback.bills.scan`, polars) or, where that declines, the exact reader (:mod:`chargeback.bills.exact`,
+pyarrow); the groups' text fields are checked (:mod:`chargeback.bills.checks`), an error naming the file, the
+line and the field. Rows of other months are counted; rows of other products counted and totalled.
 
 A bill line (``账单明细ID``) counts once across files and zip members alike. Only where two inputs can overlap
 (the month has more than one CSV with line IDs) are the IDs hashed, and only the CSVs that share an ID with
@@ -70,12 +69,6 @@ from chargeback.warehouse.manifest import MemberCounts
 log = logging.getLogger(__name__)
 
 HEAD_BYTES = 1 << 16
-SCAN_FROM_BYTES = 4 << 20
-"""The smallest CSV (uncompressed bytes) the fast path reads; a smaller one goes to the exact reader. A polars
-scan has a fixed cost (planning the query, waking its threads: about 20 ms, 35 ms the first in a process) that
-below a few thousand rows outweighs the exact reader's work. Measured here, one warm process, the benchmark's
-v2 rows: 1,000 rows (1.6 MB) 44 ms by the fast path against 33 ms exact, 5,000 (7.4 MB) 65 against 71 ms,
-20,000 (29 MB) 124 against 204 ms. Both readers give the same groups."""
 GROUP_FIELDS = ("billing_date", "account_id", "account_name", "payer_account_id", "payer_account_name",
                 "commodity_code", "billing_item", "instance_id", "fee_type", "currency", "usage_unit",
                 "list_unit_price", "price_unit", "region", "tags", "resource_group", "cost_unit")
@@ -116,7 +109,6 @@ class _Csv:
     member: str
     source: CsvSource
     parts: Callable[[], Iterator[CsvPart]]  # the local files the fast path scans, in order, produced as needed
-    size: int  # its bytes (a zip member's as its archive declares them)
     header: HeaderMap
     counts: MemberCounts
     precedence: tuple[str, str, str] = ("", "", "")
@@ -205,10 +197,9 @@ def _header(head: bytes, name: str) -> tuple[str, HeaderMap]:
 
 def _read_groups(item: _Csv, forms: tuple[str, ...], *, collect_ids: bool, contents: bool,
                  superseded: np.ndarray | None = None) -> Groups:
-    """The CSV's groups: the fast path where the CSV is not small and the fast path vouches for its reading, else
-    the exact reader."""
+    """The CSV's groups: the fast path where it vouches for its reading, else the exact reader."""
     options = {"collect_ids": collect_ids, "contents": contents, "superseded": superseded}
-    if item.source.encoding == "utf-8" and item.size >= SCAN_FROM_BYTES:
+    if item.source.encoding == "utf-8":
         try:
             details = DetailsRead()  # the pieces of the CSV share it
             pieces = [scan_groups(part, item.header, forms, details=details, **options)  # type: ignore[arg-type]
@@ -367,8 +358,8 @@ class _Opened:
         def parts() -> Iterator[CsvPart]:
             yield CsvPart(str(path), has_header=True)
 
-        counts = MemberCounts(dialect=header.dialect, language=header.language, encoding=encoding)
-        return _Csv(bill, "", source, parts, path.stat().st_size, header, counts)
+        return _Csv(bill, "", source, parts, header, MemberCounts(dialect=header.dialect,
+                                                                 language=header.language, encoding=encoding))
 
     def _member(self, bill: BillFile, archive: ZipBill, member: Member) -> _Csv:
         name = archive.member_name(member)
@@ -389,8 +380,9 @@ class _Opened:
                     finally:
                         piece.path.unlink(missing_ok=True)
 
-        counts = MemberCounts(dialect=header.dialect, language=header.language, encoding=encoding)
-        return _Csv(bill, member.name, source, parts, member.info.file_size, header, counts)
+        return _Csv(bill, member.name, source, parts, header, MemberCounts(dialect=header.dialect,
+                                                                          language=header.language,
+                                                                          encoding=encoding))
 
     def content_hash(self, key: str) -> str:
         return self.hashes[key].result()
