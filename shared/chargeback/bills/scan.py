@@ -20,14 +20,17 @@ decides, wherever polars' reading could differ from the exact reader's:
 - any error polars raises (a row with too many fields, a stray quote, bytes that are not UTF-8, a cell that
   is not a number);
 - a row whose rightmost read field is empty: a short row or a blank line, which polars pads with empty cells;
+- a row with a field after the last column: polars is given one column more than the header has (``_SURPLUS``),
+  which holds that field; the exact reader refuses such a row and names its line, as it does in a GBK bill.
+  An empty surplus field (a row ending in a comma) reads as the padding does, so it goes unseen here while
+  the exact reader refuses it: the one row shape on which the readers still differ;
 - an amount of 14 characters or more, or a group whose sums carry digits past the 12th decimal: polars rounds
   at the scale it casts to, the exact reader refuses to round (so amounts are cast at 18 decimals and the
   sums checked, and an amount long enough to carry more than 18 is declined outright);
 - a group whose amounts do not add up: list cost less discount, coupon and subscription deduction is the
-  payable on every real bill. polars reads only the columns it needs and so cannot see a row with a field too
-  many; such a row shifts the fields after the stray comma, and the shift breaks this sum (a payable ``6,4``
-  written without quotes reads as 6), so the exact reader then reads the file and names the row. A surplus
-  field after the last column changes nothing the lines keep and is ignored.
+  payable on every real bill. A stray comma shifts the fields after it, the payable (the last column of a v2
+  bill) among them, and the shift breaks this sum (a payable ``6,4`` written without quotes reads as 6), so
+  the exact reader then reads the file and names the row.
 
 Both readers produce the same groups, so nothing after them can tell which one read a file.
 """
@@ -59,6 +62,7 @@ DETAIL = "usage_detail"  # a group's first free-quota usage detail: it names the
 _LONG_AMOUNT = 14  # '.1234567890123' (13 decimals) has 14 characters: anything shorter is exact at 18 decimals
 _ID_SEED, _CONTENT_SEED = 12, 13
 _ROW = "_row"  # a row's index in the CSV (from 0, the header not counted)
+_SURPLUS = "_surplus"  # the column after the header's last: a row's first field past the last column, else empty
 _SAMPLED_BY = ("instance_id", "billing_month", "product_code")  # one free-quota detail is read for each
 
 
@@ -132,7 +136,8 @@ def _rows(lazy: pl.LazyFrame, header: HeaderMap) -> pl.LazyFrame:
     exprs += [pl.lit(None, WIDE).alias(name) for name in AMOUNT_FIELDS if name not in col]
     rightmost = col[max(header.positions, key=header.positions.__getitem__)]
     long_amount = pl.any_horizontal([col[name].str.len_bytes() >= _LONG_AMOUNT for name in read])
-    exprs += [(rightmost == "").alias("_short"), long_amount.alias("_long")]
+    surplus = pl.col(_SURPLUS).fill_null("") != ""
+    exprs += [(rightmost == "").alias("_short"), long_amount.alias("_long"), surplus.alias("_surplus")]
     exprs.append(pl.col(_ROW))
     if "line_id" in col:
         exprs.append(id_hash(col["line_id"]).alias("_id"))
@@ -144,7 +149,8 @@ def _grouped(rows: pl.LazyFrame) -> pl.LazyFrame:
     return rows.group_by(list(TEXT_FIELDS)).agg(
         [pl.col(a).sum() for a in AMOUNT_FIELDS]
         + [pl.len().cast(pl.Int64).alias("line_count"), pl.col(_ROW).min(),
-           pl.col("_short").sum().alias("_short"), pl.col("_long").sum().alias("_long")])
+           pl.col("_short").sum().alias("_short"), pl.col("_long").sum().alias("_long"),
+           pl.col("_surplus").sum().alias("_surplus")])
 
 
 def merge_groups(parts: list[pl.DataFrame]) -> pl.DataFrame:
@@ -159,11 +165,12 @@ def merge_groups(parts: list[pl.DataFrame]) -> pl.DataFrame:
 
 
 def _scan(part: CsvPart, header: HeaderMap, rows: int | None = None) -> pl.LazyFrame:
-    """The CSV's (first ``rows``) rows, every field as text named by position (``c0``, ...), and its row index."""
-    return pl.scan_csv(part.path, has_header=False, skip_rows=1 if part.has_header else 0,
-                       new_columns=[f"c{i}" for i in range(header.width)], infer_schema=False,
-                       empty_string_is_null=False, raise_if_empty=False, encoding="utf8", n_rows=rows,
-                       row_index_name=_ROW)
+    """The CSV's (first ``rows``) rows, every field as text named by position (``c0``, ...), the first field
+    past the last column (``_SURPLUS``, empty in a row without one) and its row index."""
+    schema = {**{f"c{i}": pl.String() for i in range(header.width)}, _SURPLUS: pl.String()}
+    return pl.scan_csv(part.path, has_header=False, skip_rows=1 if part.has_header else 0, schema=schema,
+                       missing_columns="insert", infer_schema=False, empty_string_is_null=False,
+                       raise_if_empty=False, encoding="utf8", n_rows=rows, row_index_name=_ROW)
 
 
 class DetailsRead:
@@ -246,6 +253,8 @@ def scan_groups(part: CsvPart, header: HeaderMap, month_forms: tuple[str, ...], 
                 raise ScanDeclined("a row whose last read field is empty (a short row, or a blank line)")
             if grouped["_long"].sum():
                 raise ScanDeclined("an amount of 14 characters or more")
+            if grouped["_surplus"].sum():
+                raise ScanDeclined("a row with a field after the last column")
             grouped = _with_details(grouped, part, header, details or DetailsRead())
             if collect_ids and has_ids:
                 hashes = pl.read_ipc(ids_path)
@@ -254,7 +263,7 @@ def scan_groups(part: CsvPart, header: HeaderMap, month_forms: tuple[str, ...], 
                     result.contents = hashes["_content"].to_numpy()
     except pl.exceptions.PolarsError as exc:
         raise ScanDeclined(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
-    result.table = _narrow(grouped.drop("_short", "_long"))
+    result.table = _narrow(grouped.drop("_short", "_long", "_surplus"))
     _check_sums(result.table, header)
     return result
 
