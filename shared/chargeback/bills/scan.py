@@ -20,10 +20,10 @@ decides, wherever polars' reading could differ from the exact reader's:
 - any error polars raises (a row with too many fields, a stray quote, bytes that are not UTF-8, a cell that
   is not a number);
 - a row whose rightmost read field is empty: a short row or a blank line, which polars pads with empty cells;
-- a row with a field after the last column: polars is given one column more than the header has (``_SURPLUS``),
-  which holds that field; the exact reader refuses such a row and names its line, as it does in a GBK bill.
-  An empty surplus field (a row ending in a comma) reads as the padding does, so it goes unseen here while
-  the exact reader refuses it: the one row shape on which the readers still differ;
+- a row with a field after the last column: polars is given one column more than the header has (named by its
+  position, as every column is), which holds that field; the exact reader refuses such a row and names its
+  line, as it does in a GBK bill. An empty surplus field (a row ending in a comma) reads as the padding does,
+  so it goes unseen here while the exact reader refuses it: the one row shape on which the readers differ;
 - an amount of 14 characters or more, or a group whose sums carry digits past the 12th decimal: polars rounds
   at the scale it casts to, the exact reader refuses to round (so amounts are cast at 18 decimals and the
   sums checked, and an amount long enough to carry more than 18 is declined outright);
@@ -62,7 +62,6 @@ DETAIL = "usage_detail"  # a group's first free-quota usage detail: it names the
 _LONG_AMOUNT = 14  # '.1234567890123' (13 decimals) has 14 characters: anything shorter is exact at 18 decimals
 _ID_SEED, _CONTENT_SEED = 12, 13
 _ROW = "_row"  # a row's index in the CSV (from 0, the header not counted)
-_SURPLUS = "_surplus"  # the column after the header's last: a row's first field past the last column, else empty
 _SAMPLED_BY = ("instance_id", "billing_month", "product_code")  # one free-quota detail is read for each
 
 
@@ -136,7 +135,7 @@ def _rows(lazy: pl.LazyFrame, header: HeaderMap) -> pl.LazyFrame:
     exprs += [pl.lit(None, WIDE).alias(name) for name in AMOUNT_FIELDS if name not in col]
     rightmost = col[max(header.positions, key=header.positions.__getitem__)]
     long_amount = pl.any_horizontal([col[name].str.len_bytes() >= _LONG_AMOUNT for name in read])
-    surplus = pl.col(_SURPLUS).fill_null("") != ""
+    surplus = pl.col(f"c{header.width}").fill_null("") != ""  # the first field past the last column, if any
     exprs += [(rightmost == "").alias("_short"), long_amount.alias("_long"), surplus.alias("_surplus")]
     exprs.append(pl.col(_ROW))
     if "line_id" in col:
@@ -165,9 +164,10 @@ def merge_groups(parts: list[pl.DataFrame]) -> pl.DataFrame:
 
 
 def _scan(part: CsvPart, header: HeaderMap, rows: int | None = None) -> pl.LazyFrame:
-    """The CSV's (first ``rows``) rows, every field as text named by position (``c0``, ...), the first field
-    past the last column (``_SURPLUS``, empty in a row without one) and its row index."""
-    schema = {**{f"c{i}": pl.String() for i in range(header.width)}, _SURPLUS: pl.String()}
+    """The CSV's (first ``rows``) rows, every field as text named by position (``c0``, ...), one column more
+    than the header has (a row's first field past the last column, empty in a row without one), and its row
+    index."""
+    schema = {f"c{i}": pl.String() for i in range(header.width + 1)}
     return pl.scan_csv(part.path, has_header=False, skip_rows=1 if part.has_header else 0, schema=schema,
                        missing_columns="insert", infer_schema=False, empty_string_is_null=False,
                        raise_if_empty=False, encoding="utf8", n_rows=rows, row_index_name=_ROW)
