@@ -3,6 +3,11 @@
 Only regular files are objects. A named pipe, a socket or a device in the folder is listed as unreadable, with
 the reason, and never opened (opening a FIFO blocks until a writer comes); so is a symbolic link that leads out
 of the folder or nowhere. Links to folders are listed, not followed.
+
+A write goes to a temporary file (``.tmp-...``) beside its object, renamed or linked into place when whole;
+a process killed in between leaves that file behind. The first write of a store into a folder removes such
+files there once they are a day old (:data:`STALE_WRITE_AFTER`: no write takes that long), so dead runs do
+not fill the disk; the listing never shows them.
 """
 
 from __future__ import annotations
@@ -13,12 +18,16 @@ import stat
 import tempfile
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
 from chargeback.errors import NotFoundError, StorageError
 from chargeback.storage.base import AlreadyExistsError, ObjectInfo, check_key
+
+TEMPORARY_PREFIX = ".tmp-"
+STALE_WRITE_AFTER = timedelta(days=1)
+"""A temporary file this old is a dead write's: unchanged for so long, no live write owns it."""
 
 _KINDS = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
           (stat.S_ISBLK, "a block device"), (stat.S_ISDIR, "a folder"))
@@ -38,9 +47,11 @@ class LocalObjectStore:
     """Objects are files below ``root``; writes go to a temporary file and are renamed into place (``create``
     links it into place instead, which fails when a file is there: an exclusive create)."""
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, *, stale_write_after: timedelta = STALE_WRITE_AFTER) -> None:
         self.root = Path(root).resolve()
         self.url = self.root.as_uri()
+        self.stale_write_after = stale_write_after
+        self._swept: set[Path] = set()  # the folders whose dead writes this store has removed
 
     def _path(self, key: str) -> Path:
         path = (self.root / check_key(key)).resolve()
@@ -95,7 +106,7 @@ class LocalObjectStore:
         for dirpath, dirnames, filenames in os.walk(start):  # followlinks=False
             kept = []
             for name in dirnames:
-                if name.startswith(".tmp-"):
+                if name.startswith(TEMPORARY_PREFIX):
                     continue
                 path = Path(dirpath) / name
                 if path.is_symlink():
@@ -104,7 +115,7 @@ class LocalObjectStore:
                 else:
                     kept.append(name)
             dirnames[:] = kept
-            found += [self._entry(Path(dirpath) / name) for name in filenames if not name.startswith(".tmp-")]
+            found += [self._entry(Path(dirpath) / name) for name in filenames if not name.startswith(TEMPORARY_PREFIX)]
         yield from sorted((info for info in found if info.key.startswith(prefix)), key=lambda info: info.key)
 
     def open(self, key: str) -> BinaryIO:
@@ -130,7 +141,8 @@ class LocalObjectStore:
         """A temporary file beside ``path`` holding ``data`` (bytes or a stream), on disk; the caller moves or
         removes it."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+        self._sweep(path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=TEMPORARY_PREFIX, dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as out:
                 if isinstance(data, bytes):
@@ -143,6 +155,28 @@ class LocalObjectStore:
             Path(tmp).unlink(missing_ok=True)
             raise
         return tmp
+
+    def _sweep(self, folder: Path) -> None:
+        """Remove the temporary files in ``folder`` that dead writes left (older than ``stale_write_after``),
+        once per folder and store. Their age is their status change time: ``copy`` dates its file back to the
+        source's modification time just before the rename, and that does not make the file old."""
+        if folder in self._swept:
+            return
+        self._swept.add(folder)
+        cutoff = datetime.now(UTC) - self.stale_write_after
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            return
+        for entry in entries:
+            if not entry.name.startswith(TEMPORARY_PREFIX):
+                continue
+            try:
+                status = entry.stat(follow_symlinks=False)
+                if stat.S_ISREG(status.st_mode) and datetime.fromtimestamp(status.st_ctime, UTC) < cutoff:
+                    os.unlink(entry.path)
+            except OSError:  # gone already (another store swept it), or not ours to remove
+                continue
 
     def write_bytes(self, key: str, data: bytes, content_type: str | None = None) -> None:
         self._replace(key, data)
@@ -187,13 +221,13 @@ class LocalObjectStore:
             Path(tmp).unlink(missing_ok=True)
             raise
 
-    @staticmethod
-    def _linked(origin: Path, path: Path) -> bool:
+    def _linked(self, origin: Path, path: Path) -> bool:
         """Replace ``path`` by a hard link to ``origin`` (one rename, no bytes copied: the source was written and
         synced whole already, and every write here replaces a file rather than changing it, so the two names
         never diverge in place); False where the file system has no hard links."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.parent / f".tmp-{uuid.uuid4().hex}"
+        self._sweep(path.parent)
+        tmp = path.parent / f"{TEMPORARY_PREFIX}{uuid.uuid4().hex}"
         try:
             os.link(origin, tmp)
         except OSError:
