@@ -20,6 +20,12 @@ MONEY_TYPE = pa.decimal128(38, MONEY_SCALE)
 ZERO = Decimal(0)
 
 
+def money_zeros(count: int) -> pa.Array:
+    """``count`` exact zeros of ``MONEY_TYPE`` (repeated in Arrow: a list of a million ``Decimal`` objects took
+    0.7 s to convert)."""
+    return pa.repeat(pa.scalar(ZERO, MONEY_TYPE), count)
+
+
 def to_decimal(value: object) -> Decimal:
     """A Decimal from a Decimal, int or string; None and '' are zero."""
     if value is None or value == "":

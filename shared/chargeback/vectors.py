@@ -77,6 +77,10 @@ def token_counts(usage: pa.ChunkedArray | pa.Array, unit: pa.ChunkedArray | pa.A
         return None if tokens is None else int(tokens)
 
     sizes = map_distinct(unit, size, pa.int64())
-    wide = pa.decimal256(50, usage.type.scale)  # decimal128 would overflow its 38 digits in the product
-    product = pc.multiply(pc.cast(usage, wide), pc.cast(sizes, pa.decimal256(19, 0)))
+    try:  # a usage of up to 27 digits times a unit of up to 10 fits decimal128, twice as fast as decimal256
+        product = pc.multiply(pc.cast(usage, pa.decimal128(27, usage.type.scale)),
+                              pc.cast(pc.cast(sizes, pa.int32()), pa.decimal128(10, 0)))
+    except pa.ArrowInvalid:  # a usage (or unit) too large for that: 76 digits
+        wide = pa.decimal256(50, usage.type.scale)
+        product = pc.multiply(pc.cast(usage, wide), pc.cast(sizes, pa.decimal256(19, 0)))
     return pc.cast(pc.round(product, 0), pa.int64())

@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from chargeback.config.prepaid import PlanPrice, PrepaidSettings
-from chargeback.money import MONEY_SCALE, MONEY_TYPE
+from chargeback.money import MONEY_SCALE, MONEY_TYPE, money_zeros
 from chargeback.units import convert
 
 if TYPE_CHECKING:  # run needs no pandas: statements pass their frames in
@@ -68,7 +68,7 @@ def amortized(plan: PlanPrice | None, covered: Decimal, deducted: Decimal, deduc
 def _column(table: pa.Table, name: str) -> pa.ChunkedArray | pa.Array:
     if name in table.column_names:
         return table.column(name)
-    return pa.array([Decimal(0)] * table.num_rows, MONEY_TYPE)
+    return money_zeros(table.num_rows)
 
 
 def add_prepaid_costs(table: pa.Table, settings: PrepaidSettings) -> pa.Table:
@@ -79,7 +79,7 @@ def add_prepaid_costs(table: pa.Table, settings: PrepaidSettings) -> pa.Table:
     mask = pc.greater(covered, zero)
     if isinstance(mask, pa.ChunkedArray):
         mask = mask.combine_chunks()
-    extra = pa.array([Decimal(0)] * table.num_rows, MONEY_TYPE)
+    extra = money_zeros(table.num_rows)
     if pc.any(mask).as_py():
         picked = table.filter(mask)
         costs = [

@@ -30,7 +30,7 @@ from chargeback.bills.instance_id import parse_instance_id
 from chargeback.columns import LINE_AMOUNTS, LINE_COLUMNS, LINE_DIMENSIONS, LINE_FLAGS, MODEL_STUDIO_PRODUCT
 from chargeback.errors import InputError
 from chargeback.fee_types import fee_type
-from chargeback.money import MONEY_TYPE
+from chargeback.money import MONEY_TYPE, money_zeros
 from chargeback.vectors import map_distinct, map_distinct_fields, sum_by
 
 LINE_SCHEMA = pa.schema(
@@ -213,7 +213,7 @@ def normalize_table(aggregates: pa.Table, month: str) -> pa.Table:
         if name not in columns:
             columns[name] = aggregates[name]
     keys = [*LINE_DIMENSIONS, *LINE_FLAGS]  # the flags follow from the usage type: they split nothing
-    zero = pa.array([0] * n, pa.int64()).cast(MONEY_TYPE)  # an amount a bill does not have, e.g. no plan columns
+    zero = money_zeros(n)  # an amount a bill does not have, e.g. no plan columns
     table = pa.table({**{k: columns[k] for k in keys},
                       **{a: aggregates[a] if a in aggregates.column_names else zero for a in LINE_AMOUNTS},
                       "line_count": aggregates["line_count"]})

@@ -62,7 +62,7 @@ from chargeback.columns import ALLOCATION_COLUMNS, LINE_FLAGS
 from chargeback.config.prepaid import PrepaidSettings
 from chargeback.errors import InputError
 from chargeback.fee_types import FREE_QUOTA
-from chargeback.money import MONEY_TYPE, decimal_text, to_decimal
+from chargeback.money import MONEY_TYPE, decimal_text, money_zeros, to_decimal
 from chargeback.months import first_day, next_month
 from chargeback.units import UsageUnit, convert, focus_unit, usage_unit
 from chargeback.vectors import map_distinct, map_distinct_fields
@@ -356,7 +356,7 @@ def focus_table(
         if name in allocations.column_names:
             return allocations.column(name)
         if name in _MONEY_INPUTS:
-            return pa.array([0] * n, pa.int64()).cast(MONEY_TYPE)
+            return money_zeros(n)
         return _default(name, n)
 
     def const(value: str | None) -> pa.Array:

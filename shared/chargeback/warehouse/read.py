@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -20,7 +19,7 @@ import pyarrow.parquet as pq
 
 from chargeback.columns import COST_CENTER_PATH, COST_DIMENSIONS, REPORTING_BILLED_COST, REPORTING_CURRENCY
 from chargeback.errors import ChargebackError, NotFoundError
-from chargeback.money import MONEY_TYPE
+from chargeback.money import money_zeros
 from chargeback.storage import ObjectStore
 from chargeback.warehouse import layout
 from chargeback.warehouse.manifest import Manifest, read_manifest
@@ -107,7 +106,7 @@ def _with_schema_3_columns(table: pa.Table) -> pa.Table:
     if "billed_cost" not in table.column_names:
         return table
     n = table.num_rows
-    zero = pa.array([Decimal(0)] * n, MONEY_TYPE)
+    zero = money_zeros(n)
     empty = pa.array([""] * n, pa.string())
     added: dict[str, Any] = {"batch": pa.array([False] * n), "thinking": pa.array([False] * n),
                              "account_name": empty, "payer_account_name": empty, "region": empty, "tags": empty,
