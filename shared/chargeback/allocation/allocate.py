@@ -53,7 +53,7 @@ from chargeback.config.file import ConfigFile, owner_in
 from chargeback.config.rules import TAG_PREFIX, TAGS_COLUMN, WILDCARD, line_column, pattern_regex, tag_value
 from chargeback.errors import InputError
 from chargeback.money import MONEY_TYPE, ZERO, finest_places, format_decimal, split_exact
-from chargeback.vectors import map_distinct
+from chargeback.vectors import map_distinct, sum_by
 
 CENT = Decimal("0.01")
 
@@ -316,11 +316,10 @@ Weights = dict[tuple[str, str], dict[str, Decimal]]
 
 def _weights(paid: pa.Table, usage_rows: list[Row]) -> Weights:
     """Attributed billed cost per (workspace, currency) and cost center: the weights of `proportional`."""
-    grouped = paid.group_by(["workspace_id", "currency", "cost_center"], use_threads=False).aggregate(
-        [("billed_cost", "sum")])
+    grouped = sum_by(paid, ("workspace_id", "currency", "cost_center"), ("billed_cost",))
     weights: Weights = defaultdict(lambda: defaultdict(lambda: ZERO))
     for row in grouped.to_pylist():
-        weights[(row["workspace_id"], row["currency"])][row["cost_center"]] += row["billed_cost_sum"]
+        weights[(row["workspace_id"], row["currency"])][row["cost_center"]] += row["billed_cost"]
     for row in usage_rows:
         weights[(str(row["workspace_id"]), str(row["currency"]))][str(row["cost_center"])] += row["billed_cost"]  # type: ignore[operator]
     return weights

@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 
 from chargeback.config.file import ConfigFile
 from chargeback.errors import InputError
-from chargeback.vectors import map_distinct
+from chargeback.vectors import map_distinct, sum_by
 
 USAGE_COLUMNS = ("date", "consumer", "tokens")
 MODEL_COLUMN = "model"
@@ -128,11 +128,11 @@ def read_usage(data: bytes, source: str, api_key: str = "") -> SplitUsage:
     models = _text(table[MODEL_COLUMN], MODEL_COLUMN, source, first_line) if has_model \
         else pa.array([""] * table.num_rows, pa.string())
     tokens = _tokens(table["tokens"], source, first_line)
-    grouped = pa.table({"date": days, "model": models, "consumer": consumers, "tokens": tokens}).group_by(
-        ["date", "model", "consumer"], use_threads=False).aggregate([("tokens", "sum")])
+    grouped = sum_by(pa.table({"date": days, "model": models, "consumer": consumers, "tokens": tokens}),
+                     ("date", "model", "consumer"), ("tokens",))
     counts = {(d, m, c): int(t) for d, m, c, t in zip(
         grouped["date"].to_pylist(), grouped["model"].to_pylist(), grouped["consumer"].to_pylist(),
-        grouped["tokens_sum"].to_pylist(), strict=True)}
+        grouped["tokens"].to_pylist(), strict=True)}
     return SplitUsage(api_key, source, has_model, counts)
 
 

@@ -298,9 +298,7 @@ def aggregate(table: pa.Table) -> pa.Table:
 
 
 def aggregate_excluded(table: pa.Table) -> pa.Table:
-    grouped = table.group_by(["product_code", "currency"], use_threads=False).aggregate(
-        [("billed_cost", "sum"), ("line_count", "sum")])
-    return grouped.rename_columns([c.removesuffix("_sum") for c in grouped.column_names])
+    return sum_by(table, ("product_code", "currency"), ("billed_cost", "line_count"))
 
 
 def _empty_aggregate() -> pa.Table:
@@ -318,8 +316,8 @@ def _totals(aggregates: list[pa.Table], totals: dict[str, Decimal] | None = None
     """Billed cost per currency of some aggregates (added to ``totals``, when given), exact."""
     totals = dict(totals or {})
     for table in aggregates:
-        grouped = table.group_by("currency", use_threads=False).aggregate([("billed_cost", "sum")])
-        for currency, amount in zip(grouped["currency"].to_pylist(), grouped["billed_cost_sum"].to_pylist(),
+        grouped = sum_by(table, ("currency",), ("billed_cost",))
+        for currency, amount in zip(grouped["currency"].to_pylist(), grouped["billed_cost"].to_pylist(),
                                     strict=True):
             totals[currency] = totals.get(currency, Decimal(0)) + amount
     return dict(sorted(totals.items()))

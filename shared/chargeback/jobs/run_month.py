@@ -48,6 +48,7 @@ from chargeback.pricing.free_quota import GRANT_FIELDS, month_grants
 from chargeback.queries.summary import cost_summary
 from chargeback.scratch import scratch_dir
 from chargeback.storage import ObjectStore
+from chargeback.vectors import sum_by
 from chargeback.warehouse import layout
 from chargeback.warehouse.manifest import (
     SCHEMA_VERSION,
@@ -345,13 +346,12 @@ def unknown_usage_types(lines: pa.Table) -> tuple[UnknownUsageType, ...]:
     other = lines.filter(pc.and_(pc.equal(lines["io_type"], "other"), pc.not_equal(lines["usage_type"], "")))
     if not other.num_rows:
         return ()
-    grouped = other.group_by(["usage_type", "currency"], use_threads=False).aggregate(
-        [("line_count", "sum"), ("billed_cost", "sum")])
+    grouped = sum_by(other, ("usage_type", "currency"), ("line_count", "billed_cost"))
     rows: dict[str, int] = defaultdict(int)
     billed: dict[str, dict[str, Decimal]] = defaultdict(dict)
     for row in grouped.to_pylist():
-        rows[row["usage_type"]] += row["line_count_sum"]
-        billed[row["usage_type"]][row["currency"]] = row["billed_cost_sum"]
+        rows[row["usage_type"]] += row["line_count"]
+        billed[row["usage_type"]][row["currency"]] = row["billed_cost"]
     return tuple(UnknownUsageType(name, rows[name], dict(sorted(billed[name].items()))) for name in sorted(rows))
 
 
@@ -377,9 +377,8 @@ def _allocate(lines: pa.Table, mapping: ConfigFile, manifest: Manifest, usage: U
     if _totals(table) != _totals(lines):
         raise ChargebackError(f"allocation does not reconcile with the lines for {manifest.month}")
     by_center: dict[str, dict[str, Decimal]] = defaultdict(dict)
-    grouped = table.group_by(["cost_center", "currency"], use_threads=False).aggregate([("billed_cost", "sum")])
-    for row in grouped.to_pylist():
-        by_center[row["cost_center"]][row["currency"]] = row["billed_cost_sum"]
+    for row in sum_by(table, ("cost_center", "currency"), ("billed_cost",)).to_pylist():
+        by_center[row["cost_center"]][row["currency"]] = row["billed_cost"]
     keys = [k for k in pc.unique(lines["api_key_id"]).to_pylist() if k]
     workspaces = [w for w in pc.unique(lines["workspace_id"]).to_pylist() if w]
     by_rule = table.filter(pc.starts_with(table["allocation_rule"], RULE_PREFIX))
@@ -388,10 +387,9 @@ def _allocate(lines: pa.Table, mapping: ConfigFile, manifest: Manifest, usage: U
     used_rules = set(pc.unique(by_rule["allocation_rule"]).to_pylist())
     by_center = {c: dict(sorted(v.items())) for c, v in sorted(by_center.items())}
     covered: dict[str, dict[str, Decimal]] = defaultdict(dict)
-    grouped = table.filter(pc.greater(table["commitment_covered_cost"], pa.scalar(Decimal(0), MONEY_TYPE))).group_by(
-        ["cost_center", "currency"], use_threads=False).aggregate([("commitment_covered_cost", "sum")])
-    for row in grouped.to_pylist():
-        covered[row["cost_center"]][row["currency"]] = row["commitment_covered_cost_sum"]
+    with_cover = table.filter(pc.greater(table["commitment_covered_cost"], pa.scalar(Decimal(0), MONEY_TYPE)))
+    for row in sum_by(with_cover, ("cost_center", "currency"), ("commitment_covered_cost",)).to_pylist():
+        covered[row["cost_center"]][row["currency"]] = row["commitment_covered_cost"]
     manifest = manifest.replace(
         allocated=True,
         mapping_version=mapping.version,
@@ -568,5 +566,5 @@ def allocate_months(warehouse: ObjectStore, first: str, last: str, mapping: Conf
 
 def _totals(table: pa.Table) -> dict[str, Decimal]:
     """Billed cost per currency, exact."""
-    grouped = table.group_by("currency", use_threads=False).aggregate([("billed_cost", "sum")])
-    return dict(sorted(zip(grouped["currency"].to_pylist(), grouped["billed_cost_sum"].to_pylist(), strict=True)))
+    grouped = sum_by(table, ("currency",), ("billed_cost",))
+    return dict(sorted(zip(grouped["currency"].to_pylist(), grouped["billed_cost"].to_pylist(), strict=True)))

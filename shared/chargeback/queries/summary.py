@@ -24,7 +24,7 @@ from chargeback.fee_types import FREE_QUOTA
 from chargeback.money import MONEY_SCALE, MONEY_TYPE, ZERO, money_zeros
 from chargeback.pricing.catalog import PriceCatalog
 from chargeback.pricing.reconcile import free_quota_price
-from chargeback.vectors import token_counts
+from chargeback.vectors import from_polars, sum_by, token_counts
 
 COSTS_SCHEMA = pa.schema(
     [pa.field(c, pa.string()) for c in COST_DIMENSIONS]
@@ -87,13 +87,16 @@ def _free_quota_values(free: pa.Table, catalog: PriceCatalog) -> tuple[pa.Array,
     """
     if not free.num_rows:
         return pa.array([], MONEY_TYPE), pa.array([], pa.int64())
+    import polars as pl  # here: Arrow's group_by would load Acero (pyarrow.dataset and pandas with it)
+
     keys = list(PRICING_COLUMNS)
-    groups = (free.select(keys).append_column("_row", pa.array(range(free.num_rows), pa.int64()))
-              .group_by(keys, use_threads=False).aggregate([("_row", "list")]))
-    members = groups["_row_list"].combine_chunks()
+    frame = pl.from_arrow(free.select(keys))
+    assert isinstance(frame, pl.DataFrame)
+    groups = frame.with_row_index("_row").group_by(keys, maintain_order=True).agg(pl.col("_row"))
+    members = groups["_row"].to_arrow()
     group_of_row = pc.take(pc.list_parent_indices(members), pc.sort_indices(pc.list_flatten(members)))
     prices: list[Decimal | None] = []
-    for key in groups.select(keys).to_pylist():
+    for key in from_polars(groups.select(keys)).to_pylist():
         site = CURRENCY_SITE.get(str(key["currency"]), "")
         prices.append(free_quota_price(catalog, site, str(key["model"]), str(key["usage_type"]),
                                        str(key["io_type"]), str(key["context_tier"]), str(key["usage_unit"]),
@@ -131,15 +134,7 @@ def sum_costs(rows: pa.Table, dimensions: Sequence[str]) -> pa.Table:
     if not dimensions:
         rows = rows.append_column("_all", pa.array([""] * rows.num_rows, pa.string()))
     keys = list(dimensions) or ["_all"]
-    grouped = rows.select([*keys, *measures]).group_by(keys, use_threads=False).aggregate(
-        [(m, "sum") for m in measures])
-    grouped = grouped.rename_columns([c.removesuffix("_sum") for c in grouped.column_names])
-    for name in measures:  # a sum over no rows is null
-        index = grouped.column_names.index(name)
-        column = grouped.column(name)
-        grouped = grouped.set_column(index, name, pc.fill_null(column, pa.scalar(0, column.type)
-                                                                if column.type == pa.int64()
-                                                                else pa.scalar(ZERO, column.type)))
+    grouped = sum_by(rows, keys, measures)  # polars sums a group of nulls to 0, as a bill does
     return grouped.select([*dimensions, *measures])
 
 
