@@ -47,9 +47,11 @@ CONTENT_HASH = "xxh3-128"
 DEFAULT_MAX_UNCOMPRESSED_BYTES = 32 << 30  # per bill object: about 23M rows of v2 bill; a month may have many
 MAX_ROW_BYTES = 64 << 20  # a real bill row is about 1.5 KB
 PIECE_BYTES = 128 << 20
-_CHUNK = 4 << 20  # inflated bytes the piece writer takes at a time
+_CHUNK = 1 << 20  # inflated bytes the piece writer takes at a time (see _OUT)
 _READ = 1 << 18  # compressed bytes fed to inflate at a time
-_OUT = 8 << 20  # the most one inflate call may produce (a bomb cannot balloon one call)
+_OUT = 1 << 20  # the most one inflate call may produce (a bomb cannot balloon one call)
+# Measured on the 1M-row zip, inflating and cutting alone: 1 MiB chunks and inflate calls of 1 MiB hold 8 MB
+# above the start and take 1.37 s; 4 and 8 MiB held 29 MB and took 1.67 to 1.84 s.
 _LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
 _ENCRYPTED = 0x1
 _QUOTE, _NEWLINE = ord('"'), ord("\n")
