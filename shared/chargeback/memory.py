@@ -6,13 +6,15 @@ the functions' image) also set :data:`ALLOCATOR_SETTINGS` in the environment bef
 
 - Arrow's jemalloc pool: measured on the benchmark, the default mimalloc pool keeps memory freed by other
   threads, and a 1M-row month peaks near 425 MB instead of about 350 MB;
-- polars' jemalloc (read as ``_RJEM_MALLOC_CONF``) with a background thread that hands pages freed a quarter
-  of a second ago back to the system: by default they wait for ten seconds of later allocations, and each
-  table polars makes and drops after the scan added to the peak. Measured on the benchmark: about 30 MB lower
-  at 1M rows and 45 MB at 10M, in the same time, with a second's decay; a quarter of a second, interleaved on
-  the AMD host, took the 1M-row month from a median of 376 to 353 MB (worst of 8: 398 to 364), the zip from
-  392 to 357 MB and the 10M-row month from 386 to 369 MB, in the same time: the scan's freed pages are then
-  gone before the outputs are made, where a second's decay left them for some runs to stack on;
+- polars' jemalloc (read as ``_RJEM_MALLOC_CONF``): one arena, and a background thread that hands pages freed
+  50 ms ago back to the system. By default they wait for ten seconds of later allocations, and the scan's
+  churn (its dirty pages grow with its throughput times the decay, so a faster host peaks higher) stacked on
+  the Arrow work that follows it. A second's decay measured about 30 MB lower at 1M rows than the default, a
+  quarter second 20 to 35 MB lower again; 50 ms and one arena, interleaved against a quarter second on an idle
+  host: the 1M-row month 377 to 390 MB against 391 to 455 (wall 2.05 against 2.10 s), its zip 389 to 397
+  against 427 to 455 MB (3.04 against 3.16 s), the 10M-row month 377 to 391 against 387 to 392 MB (10.3
+  against 10.5 s) and its zip 377 to 394 against 395 to 396 MB (19.4 to 21.0 against 21.7 to 22.4 s). No decay
+  at all held 370 MB but cost a second at 1M rows; one arena alone, without the shorter decay, changed little;
 - glibc's malloc held to two arenas (``MALLOC_ARENA_MAX``): every zip member is cut into pieces by a thread of
   its own, and each new thread took a new arena that kept what it freed. Measured on the 10M-row zip: the
   arenas grew from 74 to 256 MB (33 MB of it in use) and the month peaked at 439 to 487 MB; with two arenas
@@ -29,7 +31,7 @@ from functools import cache
 
 ALLOCATOR_SETTINGS = {
     "ARROW_DEFAULT_MEMORY_POOL": "jemalloc",
-    "_RJEM_MALLOC_CONF": "background_thread:true,dirty_decay_ms:250,muzzy_decay_ms:0",
+    "_RJEM_MALLOC_CONF": "background_thread:true,dirty_decay_ms:50,muzzy_decay_ms:0,narenas:1",
     "MALLOC_ARENA_MAX": "2",
 }
 """Environment defaults for the allocators, set where a process starts (see the module doc)."""
