@@ -11,9 +11,10 @@ the functions' image) also set :data:`ALLOCATOR_SETTINGS` in the environment bef
   churn (its dirty pages grow with its throughput times the decay, so a faster host peaks higher) stacked on
   the Arrow work that follows it. A second's decay measured about 30 MB lower at 1M rows than the default, a
   quarter second 20 to 35 MB lower again; 50 ms and one arena, interleaved against a quarter second on an idle
-  host: the 1M-row month 377 to 390 MB against 391 to 455 (wall 2.05 against 2.10 s), its zip 389 to 397
-  against 427 to 455 MB (3.04 against 3.16 s), the 10M-row month 377 to 391 against 387 to 392 MB (10.3
-  against 10.5 s) and its zip 377 to 394 against 395 to 396 MB (19.4 to 21.0 against 21.7 to 22.4 s). No decay
+  host: the 1M-row month 377 to 390 MB against 391 to 455 (wall 2.05 against 2.10 s) and the 10M-row month
+  377 to 391 against 387 to 392 MB (10.3 against 10.5 s). The zips were measured together with the smaller
+  inflate buffers of ``bills.sources`` (1 MiB against 4 and 8): 1M rows 389 to 397 against 427 to 455 MB
+  (3.04 against 3.16 s), 10M rows 377 to 394 against 395 to 396 MB (19.4 to 21.0 against 21.7 to 22.4 s). No decay
   at all held 370 MB but cost a second at 1M rows; one arena alone, without the shorter decay, changed little;
 - glibc's malloc held to two arenas (``MALLOC_ARENA_MAX``): every zip member is cut into pieces by a thread of
   its own, and each new thread took a new arena that kept what it freed. Measured on the 10M-row zip: the
