@@ -62,7 +62,7 @@ from chargeback.errors import InputError
 from chargeback.memory import release_memory
 from chargeback.money import MONEY_TYPE
 from chargeback.scratch import scratch_dir
-from chargeback.storage import LocalObjectStore, ObjectStore
+from chargeback.storage import ObjectStore
 from chargeback.vectors import from_polars, sum_by
 from chargeback.warehouse.manifest import MemberCounts
 
@@ -333,18 +333,14 @@ class _Opened:
     def __init__(self, store: ObjectStore, tmpdir: Path, max_uncompressed: int) -> None:
         self.store, self.tmpdir, self.max_uncompressed = store, tmpdir, max_uncompressed
         self.stack = ExitStack()
+        self.digests: dict[str, Callable[[], str]] = {}
         self.hashes: dict[str, Future[str]] = {}
-        self.unhashed: dict[str, Callable[[], str]] = {}
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="content-hash")
         self.stack.callback(self.pool.shutdown)
 
     def csvs(self, bill: BillFile) -> list[_Csv]:
         path, digest = self.stack.enter_context(local_object(self.store, bill.key, self.tmpdir))
-        # a local file is hashed beside its own scan (hash_beside); a download was hashed on the way in
-        if isinstance(self.store, LocalObjectStore):
-            self.unhashed[bill.key] = digest
-        else:
-            self.hashes[bill.key] = _done(digest())
+        self.digests[bill.key] = digest  # a local file's is computed by hash_beside; a download's on the way in
         if not is_zip(path, bill.key):
             return [self._plain(bill, path)]
         archive = ZipBill(path, bill.key, max_uncompressed=self.max_uncompressed)
@@ -386,21 +382,15 @@ class _Opened:
                                                                           encoding=encoding))
 
     def hash_beside(self, key: str) -> None:
-        """Start hashing a local file, to run beside its scan. One file at a time, not all at the start: the
-        scan leaves a tenth of the cores idle, which absorbs one file's hash, while the hashes of a 10M-row
+        """Start taking a bill's content hash, to run beside its scan. One file at a time, not all at the start:
+        the scan leaves a tenth of the cores idle, which absorbs one file's hash, while the hashes of a 10M-row
         month's ten CSVs at once slowed its first scan from about 1.0 to 1.9 s."""
-        if key in self.unhashed:
-            self.hashes[key] = self.pool.submit(self.unhashed.pop(key))
+        if key not in self.hashes:
+            self.hashes[key] = self.pool.submit(self.digests[key])
 
     def content_hash(self, key: str) -> str:
         self.hash_beside(key)
         return self.hashes[key].result()
-
-
-def _done(value: str) -> Future[str]:
-    future: Future[str] = Future()
-    future.set_result(value)
-    return future
 
 
 # ---------------------------------------------------------------------------------------------------------
